@@ -1,0 +1,330 @@
+//! Commands and signed commands: what an actor asks the ledger to do, signed with its own key.
+//!
+//! The signature covers the whole command except the `signature` field itself:
+//!
+//! ```text
+//! signature = Ed25519(secret, "deedlog/command/v1\n" || canonical_bytes(command without "signature"))
+//! ```
+//!
+//! The public key travels in the command (`key`), so anyone can check a signature from the entry
+//! alone; whether that key belongs to the `actor` (registered, not rotated away, not revoked) is a
+//! rule of the domain and is checked when the log is replayed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::canonical::{self, CanonicalError};
+use crate::keys::{self, KeyError, PublicKey, SecretKey};
+use crate::limits::{NAME_BYTES_MAX, NONCE_CHARS_MAX, NONCE_CHARS_MIN, PAYLOAD_BYTES_MAX};
+
+/// The domain tag of command signatures.
+pub const COMMAND_DOMAIN: &[u8] = b"deedlog/command/v1\n";
+
+/// Why a command was refused before any rule of the domain was consulted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A name field (actor, kind, stream) is empty, too long or uses characters outside
+    /// `[A-Za-z0-9._:/-]`.
+    #[error("field `{field}` must be 1 to {NAME_BYTES_MAX} characters of [A-Za-z0-9._:/-]")]
+    BadName {
+        /// The field.
+        field: &'static str,
+    },
+    /// The nonce is not 8 to 64 characters of `[A-Za-z0-9_-]`.
+    #[error("nonce must be {NONCE_CHARS_MIN} to {NONCE_CHARS_MAX} characters of [A-Za-z0-9_-]")]
+    BadNonce,
+    /// `issued_at_ms` is negative.
+    #[error("issued_at_ms must not be negative")]
+    BadIssuedAt,
+    /// The payload is not an object.
+    #[error("payload must be a JSON object")]
+    PayloadNotObject,
+    /// The payload is larger than [`PAYLOAD_BYTES_MAX`].
+    #[error("payload is {got} bytes; at most {PAYLOAD_BYTES_MAX} are allowed")]
+    PayloadTooLarge {
+        /// Canonical size of the payload.
+        got: usize,
+    },
+    /// The payload is not representable canonically (floats, huge integers, deep nesting).
+    #[error("payload: {0}")]
+    Payload(CanonicalError),
+    /// The public key is unusable.
+    #[error("key: {0}")]
+    Key(KeyError),
+    /// The signature is malformed or does not verify.
+    #[error("signature: {0}")]
+    Signature(KeyError),
+}
+
+/// A command before it is signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// Who acts, e.g. `party/PA-3F2A…` or `authority/housing`.
+    pub actor: String,
+    /// The actor's Ed25519 public key, standard base64.
+    pub key: String,
+    /// The command kind, e.g. `listing.publish`.
+    pub kind: String,
+    /// The stream (aggregate) the command is about, e.g. `listing/LS-…`.
+    pub stream: String,
+    /// Optimistic concurrency: when present, the command applies only if the stream's current
+    /// version equals this (0 = the stream does not exist yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    /// The command's data; a JSON object.
+    pub payload: Value,
+    /// Unique per actor; a repeated `(actor, nonce)` returns the first result.
+    pub nonce: String,
+    /// When the actor signed, in ms since the Unix epoch (the server bounds the skew).
+    pub issued_at_ms: i64,
+}
+
+/// A command with its signature, exactly as the actor sent it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedCommand {
+    /// See [`Command::actor`].
+    pub actor: String,
+    /// See [`Command::key`].
+    pub key: String,
+    /// See [`Command::kind`].
+    pub kind: String,
+    /// See [`Command::stream`].
+    pub stream: String,
+    /// See [`Command::expected_version`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    /// See [`Command::payload`].
+    pub payload: Value,
+    /// See [`Command::nonce`].
+    pub nonce: String,
+    /// See [`Command::issued_at_ms`].
+    pub issued_at_ms: i64,
+    /// Ed25519 signature, standard base64, over [`COMMAND_DOMAIN`] and the canonical bytes of
+    /// every other field.
+    pub signature: String,
+}
+
+/// A signed command whose fields are well-formed, with the exact message its signature covers.
+/// Produced by [`SignedCommand::prepare`]; the signature itself is checked by
+/// [`Prepared::verify`] or in a batch.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The parsed public key.
+    pub key: PublicKey,
+    /// The parsed signature.
+    pub signature: [u8; 64],
+    /// `canonical_bytes(command without signature)` (without the domain tag).
+    pub message: Vec<u8>,
+}
+
+impl Prepared {
+    /// Checks the signature with `verify_strict`.
+    ///
+    /// # Errors
+    /// [`CommandError::Signature`].
+    pub fn verify(&self) -> Result<(), CommandError> {
+        self.key
+            .verify(COMMAND_DOMAIN, &self.message, &self.signature)
+            .map_err(CommandError::Signature)
+    }
+}
+
+fn check_name(field: &'static str, value: &str) -> Result<(), CommandError> {
+    let ok = !value.is_empty()
+        && value.len() <= NAME_BYTES_MAX
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CommandError::BadName { field })
+    }
+}
+
+impl Command {
+    /// Checks every field's shape (not the domain rules).
+    ///
+    /// # Errors
+    /// The first malformed field.
+    pub fn check(&self) -> Result<PublicKey, CommandError> {
+        check_name("actor", &self.actor)?;
+        check_name("kind", &self.kind)?;
+        check_name("stream", &self.stream)?;
+        let n = self.nonce.chars().count();
+        if !(NONCE_CHARS_MIN..=NONCE_CHARS_MAX).contains(&n)
+            || !self
+                .nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(CommandError::BadNonce);
+        }
+        if self.issued_at_ms < 0 {
+            return Err(CommandError::BadIssuedAt);
+        }
+        if !self.payload.is_object() {
+            return Err(CommandError::PayloadNotObject);
+        }
+        let size = canonical::encode(&self.payload)
+            .map_err(CommandError::Payload)?
+            .len();
+        if size > PAYLOAD_BYTES_MAX {
+            return Err(CommandError::PayloadTooLarge { got: size });
+        }
+        PublicKey::from_base64(&self.key).map_err(CommandError::Key)
+    }
+
+    /// The canonical bytes the signature covers (without the domain tag).
+    ///
+    /// # Errors
+    /// When the payload is not canonically representable.
+    pub fn signing_bytes(&self) -> Result<Vec<u8>, CommandError> {
+        canonical::to_vec(self).map_err(CommandError::Payload)
+    }
+
+    /// Checks the command and signs it.
+    ///
+    /// # Errors
+    /// When a field is malformed, or `secret` is not the key named in `key`.
+    pub fn sign(self, secret: &SecretKey) -> Result<SignedCommand, CommandError> {
+        let key = self.check()?;
+        if key != secret.public() {
+            return Err(CommandError::Key(KeyError::BadSignature));
+        }
+        let signature = secret.sign(COMMAND_DOMAIN, &self.signing_bytes()?);
+        Ok(SignedCommand {
+            actor: self.actor,
+            key: self.key,
+            kind: self.kind,
+            stream: self.stream,
+            expected_version: self.expected_version,
+            payload: self.payload,
+            nonce: self.nonce,
+            issued_at_ms: self.issued_at_ms,
+            signature: keys::base64(&signature),
+        })
+    }
+}
+
+impl SignedCommand {
+    /// The command without its signature.
+    #[must_use]
+    pub fn command(&self) -> Command {
+        Command {
+            actor: self.actor.clone(),
+            key: self.key.clone(),
+            kind: self.kind.clone(),
+            stream: self.stream.clone(),
+            expected_version: self.expected_version,
+            payload: self.payload.clone(),
+            nonce: self.nonce.clone(),
+            issued_at_ms: self.issued_at_ms,
+        }
+    }
+
+    /// Checks every field's shape and extracts the key, signature and signed message, ready for
+    /// single or batch verification.
+    ///
+    /// # Errors
+    /// The first malformed field.
+    pub fn prepare(&self) -> Result<Prepared, CommandError> {
+        let command = self.command();
+        let key = command.check()?;
+        let signature =
+            keys::signature_from_base64(&self.signature).map_err(CommandError::Signature)?;
+        Ok(Prepared {
+            key,
+            signature,
+            message: command.signing_bytes()?,
+        })
+    }
+
+    /// [`SignedCommand::prepare`] then [`Prepared::verify`].
+    ///
+    /// # Errors
+    /// A malformed field or a signature that does not verify.
+    pub fn verify(&self) -> Result<Prepared, CommandError> {
+        let prepared = self.prepare()?;
+        prepared.verify()?;
+        Ok(prepared)
+    }
+
+    /// The public key's short id (see [`PublicKey::key_id`]), or `"?"` if the key is malformed.
+    #[must_use]
+    pub fn key_id(&self) -> String {
+        PublicKey::from_base64(&self.key).map_or_else(|_| "?".to_owned(), |k| k.key_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn command(secret: &SecretKey) -> Command {
+        Command {
+            actor: "party/PA-1".into(),
+            key: secret.public().to_base64(),
+            kind: "test.note".into(),
+            stream: "test/T-1".into(),
+            expected_version: Some(0),
+            payload: json!({"text": "你好", "n": 1}),
+            nonce: "nonce-0001".into(),
+            issued_at_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn signs_and_verifies() {
+        let secret = SecretKey::from_seed(&[1; 32]);
+        let signed = command(&secret).sign(&secret).unwrap();
+        assert!(signed.verify().is_ok());
+        let mut tampered = signed.clone();
+        tampered.payload = json!({"text": "你好", "n": 2});
+        assert!(matches!(
+            tampered.verify(),
+            Err(CommandError::Signature(KeyError::BadSignature))
+        ));
+    }
+
+    #[test]
+    fn refuses_malformed_fields() {
+        let secret = SecretKey::from_seed(&[1; 32]);
+        let mut c = command(&secret);
+        c.nonce = "short".into();
+        assert_eq!(c.clone().sign(&secret).unwrap_err(), CommandError::BadNonce);
+        let mut c = command(&secret);
+        c.stream = "bad stream".into();
+        assert!(matches!(
+            c.sign(&secret),
+            Err(CommandError::BadName { field: "stream" })
+        ));
+        let mut c = command(&secret);
+        c.payload = json!({"price": 1.5});
+        assert!(matches!(c.sign(&secret), Err(CommandError::Payload(_))));
+        let mut c = command(&secret);
+        c.payload = json!([1]);
+        assert_eq!(c.sign(&secret).unwrap_err(), CommandError::PayloadNotObject);
+        let mut signed = command(&secret).sign(&secret).unwrap();
+        signed.signature = keys::base64(&[0; 10]);
+        assert!(matches!(
+            signed.verify(),
+            Err(CommandError::Signature(KeyError::Length {
+                expected: 64,
+                got: 10
+            }))
+        ));
+    }
+
+    #[test]
+    fn refuses_unknown_fields() {
+        let secret = SecretKey::from_seed(&[1; 32]);
+        let mut v = serde_json::to_value(command(&secret).sign(&secret).unwrap()).unwrap();
+        v["extra"] = json!(1);
+        assert!(serde_json::from_value::<SignedCommand>(v).is_err());
+    }
+}

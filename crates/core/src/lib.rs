@@ -1,0 +1,19 @@
+//! deedlog's pure core: the entry format and its canonical bytes, hashes, keys and signatures,
+//! Merkle proofs, checkpoints, proof bundles and the offline verifier.
+//!
+//! Architecture invariant: this crate does no I/O, reads no clock and draws no randomness.
+//! Time, keys and stored hashes come in as values or through the [`merkle::HashReader`] trait,
+//! so everything here is deterministic and can be replayed by an auditor.
+#![deny(missing_docs)]
+
+pub mod canonical;
+pub mod command;
+pub mod entry;
+pub mod hash;
+pub mod keys;
+pub mod limits;
+
+pub use command::{Command, SignedCommand};
+pub use entry::Entry;
+pub use hash::Hash;
+pub use keys::{PublicKey, SecretKey};

@@ -1,0 +1,2 @@
+//! The `deedlog` command line.
+fn main() {}
