@@ -425,6 +425,9 @@ fn concurrent_writers_find_one_subject_per_identifier() {
     assert!(found.windows(2).all(|w| w[0] == w[1]));
 }
 
+/// The model of one person: subject, erased, field number → value.
+type ModelSubject = (SubjectId, bool, std::collections::BTreeMap<u8, Vec<u8>>);
+
 #[derive(Debug, Clone)]
 enum Op {
     Put(u8, u8, Vec<u8>),
@@ -450,7 +453,7 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let mut vault = Vault::open(tmp.path()).unwrap();
         // person -> (subject, erased, field -> value)
-        let mut model: BTreeMap<u8, (SubjectId, bool, BTreeMap<u8, Vec<u8>>)> = BTreeMap::new();
+        let mut model: BTreeMap<u8, ModelSubject> = BTreeMap::new();
         let id = |p: u8| format!("5301022000010100{p:02}");
         for op in ops {
             match op {
