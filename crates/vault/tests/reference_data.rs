@@ -61,7 +61,7 @@ fn check_character(body: &[u8]) -> u8 {
 }
 
 fn is_leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
 fn assert_resident_id(id: &str) {
