@@ -6,12 +6,16 @@
 //! so everything here is deterministic and can be replayed by an auditor.
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod canonical;
+pub mod checkpoint;
 pub mod command;
 pub mod entry;
 pub mod hash;
 pub mod keys;
 pub mod limits;
+pub mod merkle;
+pub mod verify;
 
 pub use command::{Command, SignedCommand};
 pub use entry::Entry;

@@ -1,0 +1,673 @@
+//! The offline verifier: reads a whole log, entry by entry, in flat memory, and reports every
+//! fault it finds with its seq.
+//!
+//! For each entry (the `i`-th pushed is position `i`) it checks that the bytes are a canonical
+//! entry, that `seq == i`, that `prev_hash` is the leaf hash of the previous entry's raw bytes
+//! (32 zero bytes for `i == 0`), that `stream_version >= 1` and that the command's signature
+//! holds. Whatever the bytes are, they are hashed into the tree at position `i`, so one bad entry
+//! does not hide the checkpoints after it.
+//!
+//! For each checkpoint it checks the log signature and the origin, that sizes never decrease,
+//! that two checkpoints of one size have one root, and that the root is the root of the first
+//! `size` entries as recomputed by a [`Frontier`]. Consistency between checkpoints follows: all of
+//! them are checked against prefixes of one sequence of leaves.
+//!
+//! Memory stays bounded whatever the log's length: the frontier (at most 64 hashes), the last
+//! [`LATE_WINDOW`] leaf hashes (so a checkpoint that arrives a little after the entry completing
+//! its size can still be checked), at most [`PENDING_CHECKPOINTS_MAX`] checkpoints waiting for
+//! entries that have not arrived yet, one signature batch, and at most [`FAULTS_MAX`] faults.
+//!
+//! Command signatures are checked in batches of [`SIGNATURE_BATCH`] with
+//! `ed25519_dalek::verify_batch` (deterministic; safe because weak keys are refused when a key is
+//! parsed); a batch that fails is re-checked one signature at a time with `verify_strict` to name
+//! the bad entries.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::CanonicalError;
+use crate::checkpoint::{self, CheckpointError, VerifierKey};
+use crate::command::{COMMAND_DOMAIN, CommandError, Prepared};
+use crate::entry::{Entry, EntryError};
+use crate::hash::{self, Hash, ZERO_HASH};
+use crate::merkle::Frontier;
+
+/// The `format` of the export header line.
+pub const EXPORT_FORMAT: &str = "deedlog/export/v1";
+/// Signatures verified together.
+pub const SIGNATURE_BATCH: usize = 256;
+/// How many of the latest leaf hashes are kept, so that a checkpoint whose size is up to this
+/// many entries behind can still be checked.
+pub const LATE_WINDOW: usize = 4096;
+/// Most checkpoints kept waiting for entries that have not arrived yet.
+pub const PENDING_CHECKPOINTS_MAX: usize = 4096;
+/// Most faults kept in a report; the rest are only counted.
+pub const FAULTS_MAX: usize = 100_000;
+/// Largest checkpoint line accepted, in bytes.
+pub const CHECKPOINT_LINE_BYTES_MAX: usize = 2 * checkpoint::NOTE_BYTES_MAX;
+
+/// What is wrong, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// The line is not an entry: not JSON, or not the shape of an entry.
+    Undecodable,
+    /// The entry is JSON but not in canonical form.
+    NotCanonical,
+    /// A field of the signed command is malformed (names, nonce, payload).
+    MalformedCommand,
+    /// The command's public key is not a usable Ed25519 key.
+    BadKey,
+    /// The command's signature is malformed or does not verify.
+    BadSignature,
+    /// The entry's `seq` is not its position.
+    SeqMismatch,
+    /// The entry's `prev_hash` is not the leaf hash of the previous entry.
+    PrevHashMismatch,
+    /// `stream_version` is 0.
+    BadStreamVersion,
+    /// A checkpoint line or note is malformed.
+    CheckpointMalformed,
+    /// A checkpoint is not signed by the log key, or its signature does not verify.
+    CheckpointBadSignature,
+    /// A checkpoint is for another origin.
+    CheckpointWrongOrigin,
+    /// A checkpoint's root is not the root of the entries.
+    CheckpointRootMismatch,
+    /// A checkpoint's size is smaller than an earlier checkpoint's.
+    CheckpointShrank,
+    /// Two checkpoints of one size have different roots.
+    CheckpointFork,
+    /// A checkpoint's size is beyond the last entry (the log is truncated), or too many
+    /// checkpoints wait for entries.
+    CheckpointBeyondLog,
+    /// A checkpoint arrived more than [`LATE_WINDOW`] entries after its size; its root cannot be
+    /// recomputed in bounded memory.
+    CheckpointTooLate,
+    /// Entries at the end of the log are covered by no verified checkpoint.
+    Uncovered,
+}
+
+/// One fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// The entry's position, for faults of an entry.
+    pub seq: Option<u64>,
+    /// The checkpoint's size, for faults of a checkpoint (when it could be read).
+    pub checkpoint_size: Option<u64>,
+    /// What is wrong.
+    pub kind: FaultKind,
+    /// In words.
+    pub detail: String,
+}
+
+/// The result of verifying a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Entries read.
+    pub entries: u64,
+    /// Checkpoints read.
+    pub checkpoints: u64,
+    /// Checkpoints whose signature, origin and root all verified.
+    pub checkpoints_verified: u64,
+    /// The largest size of a verified checkpoint: entries below it are vouched for by the log.
+    pub covered: u64,
+    /// Every fault, in the order of the input.
+    pub faults: Vec<Fault>,
+    /// Faults found beyond [`FAULTS_MAX`], counted but not kept.
+    pub faults_omitted: u64,
+}
+
+impl Report {
+    /// No fault at all.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.faults.is_empty() && self.faults_omitted == 0
+    }
+}
+
+/// Why an export could not be read at all (every other problem is a [`Fault`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// There is no header line.
+    #[error("the export is empty: no header line")]
+    Empty,
+    /// The header line is not the header object.
+    #[error("header line: {0}")]
+    Header(String),
+    /// The header names another format.
+    #[error("unknown export format `{0}`")]
+    Format(String),
+    /// The header's log key is unusable.
+    #[error("log key: {0}")]
+    LogKey(CheckpointError),
+    /// The header's log key is not the one the caller trusts.
+    #[error("the export names another log key than the trusted one")]
+    UntrustedLogKey,
+}
+
+/// The first line of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportHeader {
+    /// Always [`EXPORT_FORMAT`].
+    pub format: String,
+    /// The log's origin (the first line of its checkpoints).
+    pub origin: String,
+    /// The log's vkey.
+    pub log_key: String,
+}
+
+/// A checkpoint line of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointLine {
+    /// The whole signed note.
+    pub checkpoint: String,
+}
+
+struct BatchItem {
+    ordinal: u64,
+    seq: u64,
+    prepared: Prepared,
+}
+
+struct Pending {
+    ordinal: u64,
+    root: Hash,
+}
+
+/// The streaming verifier. Push entries and checkpoints in log order, then [`LogVerifier::finish`].
+pub struct LogVerifier {
+    origin: String,
+    log_key: VerifierKey,
+    /// Input items seen (entries and checkpoints), to keep faults in input order.
+    ordinal: u64,
+    /// Entries pushed.
+    position: u64,
+    prev_leaf: Hash,
+    frontier: Frontier,
+    /// The frontier of the leaves before `window`.
+    window_base: Frontier,
+    window: VecDeque<Hash>,
+    batch: Vec<BatchItem>,
+    pending: BTreeMap<u64, Vec<Pending>>,
+    pending_count: usize,
+    last_checkpoint: Option<(u64, Hash)>,
+    checkpoints: u64,
+    checkpoints_verified: u64,
+    covered: u64,
+    faults: Vec<(u64, Fault)>,
+    faults_omitted: u64,
+}
+
+impl std::fmt::Debug for LogVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogVerifier")
+            .field("origin", &self.origin)
+            .field("position", &self.position)
+            .field("checkpoints", &self.checkpoints)
+            .field("faults", &self.faults.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogVerifier {
+    /// A verifier for the log `origin` whose checkpoints are signed by `log_vkey`.
+    ///
+    /// # Errors
+    /// When `log_vkey` is not a usable verifier key.
+    pub fn new(origin: &str, log_vkey: &str) -> Result<Self, CheckpointError> {
+        Ok(Self {
+            origin: origin.to_owned(),
+            log_key: VerifierKey::parse(log_vkey)?,
+            ordinal: 0,
+            position: 0,
+            prev_leaf: ZERO_HASH,
+            frontier: Frontier::new(),
+            window_base: Frontier::new(),
+            window: VecDeque::with_capacity(LATE_WINDOW + 1),
+            batch: Vec::with_capacity(SIGNATURE_BATCH),
+            pending: BTreeMap::new(),
+            pending_count: 0,
+            last_checkpoint: None,
+            checkpoints: 0,
+            checkpoints_verified: 0,
+            covered: 0,
+            faults: Vec::new(),
+            faults_omitted: 0,
+        })
+    }
+
+    /// Entries pushed so far.
+    #[must_use]
+    pub fn entries(&self) -> u64 {
+        self.position
+    }
+
+    fn fault(&mut self, ordinal: u64, fault: Fault) {
+        if self.faults.len() < FAULTS_MAX {
+            self.faults.push((ordinal, fault));
+        } else {
+            self.faults_omitted += 1;
+        }
+    }
+
+    fn entry_fault(&mut self, ordinal: u64, seq: u64, kind: FaultKind, detail: String) {
+        self.fault(
+            ordinal,
+            Fault {
+                seq: Some(seq),
+                checkpoint_size: None,
+                kind,
+                detail,
+            },
+        );
+    }
+
+    fn checkpoint_fault(
+        &mut self,
+        ordinal: u64,
+        size: Option<u64>,
+        kind: FaultKind,
+        detail: String,
+    ) {
+        self.fault(
+            ordinal,
+            Fault {
+                seq: None,
+                checkpoint_size: size,
+                kind,
+                detail,
+            },
+        );
+    }
+
+    /// Pushes the raw bytes of the entry at the next position.
+    pub fn push_entry(&mut self, bytes: &[u8]) {
+        self.ordinal += 1;
+        let ordinal = self.ordinal;
+        let seq = self.position;
+        let leaf = hash::leaf_hash(bytes);
+        match Entry::decode(bytes) {
+            Err(e) => {
+                let kind = match e {
+                    EntryError::Canonical(CanonicalError::NotCanonical { .. }) => {
+                        FaultKind::NotCanonical
+                    }
+                    EntryError::Command(_) => FaultKind::MalformedCommand,
+                    _ => FaultKind::Undecodable,
+                };
+                self.entry_fault(ordinal, seq, kind, e.to_string());
+            }
+            Ok(entry) => self.check_entry(ordinal, seq, &entry),
+        }
+        self.prev_leaf = leaf;
+        self.frontier.push(leaf);
+        self.window.push_back(leaf);
+        if self.window.len() > LATE_WINDOW
+            && let Some(oldest) = self.window.pop_front()
+        {
+            self.window_base.push(oldest);
+        }
+        self.position += 1;
+        if let Some(waiting) = self.pending.remove(&self.position) {
+            self.pending_count -= waiting.len();
+            let root = self.frontier.root();
+            for p in waiting {
+                self.check_root(p.ordinal, self.position, p.root, root);
+            }
+        }
+    }
+
+    fn check_entry(&mut self, ordinal: u64, seq: u64, entry: &Entry) {
+        if entry.seq != seq {
+            self.entry_fault(
+                ordinal,
+                seq,
+                FaultKind::SeqMismatch,
+                format!("the entry at position {seq} says seq {}", entry.seq),
+            );
+        }
+        if entry.prev_hash != self.prev_leaf {
+            let detail = if seq == 0 {
+                "prev_hash of the first entry is not all zero".to_owned()
+            } else {
+                format!(
+                    "prev_hash {} is not the leaf hash {} of the entry at position {}",
+                    hash::to_hex(&entry.prev_hash),
+                    hash::to_hex(&self.prev_leaf),
+                    seq - 1
+                )
+            };
+            self.entry_fault(ordinal, seq, FaultKind::PrevHashMismatch, detail);
+        }
+        if entry.stream_version == 0 {
+            self.entry_fault(
+                ordinal,
+                seq,
+                FaultKind::BadStreamVersion,
+                "stream_version must be at least 1".to_owned(),
+            );
+        }
+        match entry.signed.prepare() {
+            Ok(prepared) => {
+                self.batch.push(BatchItem {
+                    ordinal,
+                    seq,
+                    prepared,
+                });
+                if self.batch.len() >= SIGNATURE_BATCH {
+                    self.flush_signatures();
+                }
+            }
+            Err(e) => {
+                let kind = match e {
+                    CommandError::Key(_) => FaultKind::BadKey,
+                    CommandError::Signature(_) => FaultKind::BadSignature,
+                    _ => FaultKind::MalformedCommand,
+                };
+                self.entry_fault(ordinal, seq, kind, e.to_string());
+            }
+        }
+    }
+
+    fn flush_signatures(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let messages: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|b| {
+                let mut m = Vec::with_capacity(COMMAND_DOMAIN.len() + b.prepared.message.len());
+                m.extend_from_slice(COMMAND_DOMAIN);
+                m.extend_from_slice(&b.prepared.message);
+                m
+            })
+            .collect();
+        let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let signatures: Vec<ed25519_dalek::Signature> = batch
+            .iter()
+            .map(|b| ed25519_dalek::Signature::from_bytes(&b.prepared.signature))
+            .collect();
+        let keys: Vec<ed25519_dalek::VerifyingKey> =
+            batch.iter().map(|b| *b.prepared.key.as_dalek()).collect();
+        if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
+            for item in &batch {
+                if let Err(e) = item.prepared.verify() {
+                    self.entry_fault(
+                        item.ordinal,
+                        item.seq,
+                        FaultKind::BadSignature,
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+        self.batch = batch;
+        self.batch.clear();
+    }
+
+    /// Pushes a signed checkpoint note. It is checked against the entries pushed so far, or, if
+    /// its size is beyond them, when enough entries have arrived.
+    pub fn push_checkpoint(&mut self, note: &[u8]) {
+        self.ordinal += 1;
+        self.checkpoints += 1;
+        let ordinal = self.ordinal;
+        let opened = match checkpoint::open_checkpoint(note, &self.log_key) {
+            Ok(opened) => opened,
+            Err(e) => {
+                let kind = match e {
+                    CheckpointError::NotSignedByLog { .. } | CheckpointError::BadSignature => {
+                        FaultKind::CheckpointBadSignature
+                    }
+                    _ => FaultKind::CheckpointMalformed,
+                };
+                let size = unverified_size(note);
+                self.checkpoint_fault(ordinal, size, kind, e.to_string());
+                return;
+            }
+        };
+        let size = opened.size;
+        if opened.origin != self.origin {
+            self.checkpoint_fault(
+                ordinal,
+                Some(size),
+                FaultKind::CheckpointWrongOrigin,
+                format!("origin `{}`, expected `{}`", opened.origin, self.origin),
+            );
+            return;
+        }
+        match self.last_checkpoint {
+            Some((last, _)) if size < last => {
+                self.checkpoint_fault(
+                    ordinal,
+                    Some(size),
+                    FaultKind::CheckpointShrank,
+                    format!("size {size} follows a checkpoint of size {last}"),
+                );
+            }
+            Some((last, last_root)) if size == last && opened.root != last_root => {
+                self.checkpoint_fault(
+                    ordinal,
+                    Some(size),
+                    FaultKind::CheckpointFork,
+                    format!(
+                        "two signed checkpoints of size {size}: roots {} and {}",
+                        hash::to_hex(&last_root),
+                        hash::to_hex(&opened.root)
+                    ),
+                );
+            }
+            _ => self.last_checkpoint = Some((size, opened.root)),
+        }
+        if size > self.position {
+            if self.pending_count >= PENDING_CHECKPOINTS_MAX {
+                self.checkpoint_fault(
+                    ordinal,
+                    Some(size),
+                    FaultKind::CheckpointBeyondLog,
+                    format!(
+                        "more than {PENDING_CHECKPOINTS_MAX} checkpoints wait for entries beyond {}",
+                        self.position
+                    ),
+                );
+                return;
+            }
+            self.pending.entry(size).or_default().push(Pending {
+                ordinal,
+                root: opened.root,
+            });
+            self.pending_count += 1;
+            return;
+        }
+        match self.root_at(size) {
+            Some(root) => self.check_root(ordinal, size, opened.root, root),
+            None => self.checkpoint_fault(
+                ordinal,
+                Some(size),
+                FaultKind::CheckpointTooLate,
+                format!(
+                    "arrived after {} entries, more than {LATE_WINDOW} past its size",
+                    self.position
+                ),
+            ),
+        }
+    }
+
+    /// The root of the first `size` entries, if still within reach.
+    fn root_at(&self, size: u64) -> Option<Hash> {
+        if size == self.position {
+            return Some(self.frontier.root());
+        }
+        let base = self.window_base.size();
+        if size < base {
+            return None;
+        }
+        let take = usize::try_from(size - base).ok()?;
+        let mut f = self.window_base.clone();
+        for leaf in self.window.iter().take(take) {
+            f.push(*leaf);
+        }
+        Some(f.root())
+    }
+
+    fn check_root(&mut self, ordinal: u64, size: u64, claimed: Hash, actual: Hash) {
+        if claimed == actual {
+            self.checkpoints_verified += 1;
+            self.covered = self.covered.max(size);
+        } else {
+            self.checkpoint_fault(
+                ordinal,
+                Some(size),
+                FaultKind::CheckpointRootMismatch,
+                format!(
+                    "the checkpoint says root {}, the entries give {}",
+                    hash::to_hex(&claimed),
+                    hash::to_hex(&actual)
+                ),
+            );
+        }
+    }
+
+    /// Finishes: checks the last signatures, reports checkpoints beyond the log and entries no
+    /// checkpoint covers.
+    #[must_use]
+    pub fn finish(mut self) -> Report {
+        self.flush_signatures();
+        let pending = std::mem::take(&mut self.pending);
+        for (size, waiting) in pending {
+            for p in waiting {
+                let detail = format!(
+                    "size {size}, but the log ends after {} entries",
+                    self.position
+                );
+                self.checkpoint_fault(
+                    p.ordinal,
+                    Some(size),
+                    FaultKind::CheckpointBeyondLog,
+                    detail,
+                );
+            }
+        }
+        if self.covered < self.position {
+            let detail = format!(
+                "entries {} to {} are covered by no verified checkpoint",
+                self.covered,
+                self.position - 1
+            );
+            let (ordinal, seq) = (self.ordinal + 1, self.covered);
+            self.entry_fault(ordinal, seq, FaultKind::Uncovered, detail);
+        }
+        self.faults.sort_by_key(|(ordinal, _)| *ordinal);
+        Report {
+            entries: self.position,
+            checkpoints: self.checkpoints,
+            checkpoints_verified: self.checkpoints_verified,
+            covered: self.covered,
+            faults: self.faults.into_iter().map(|(_, f)| f).collect(),
+            faults_omitted: self.faults_omitted,
+        }
+    }
+}
+
+/// The size line of a note whose signature did not verify, for the report only.
+fn unverified_size(note: &[u8]) -> Option<u64> {
+    let note = signed_note::Note::from_bytes(note).ok()?;
+    tlog_tiles::Checkpoint::from_bytes(note.text())
+        .ok()
+        .map(|c| c.size())
+}
+
+/// How an export line is read.
+enum Line {
+    Entry,
+    Checkpoint(String),
+    BadCheckpoint(String),
+}
+
+const ENTRY_PREFIX: &[u8] = b"{\"derived\":";
+const CHECKPOINT_PREFIX: &[u8] = b"{\"checkpoint\":";
+
+/// Entry lines start with `{"derived":` (the first key of a canonical entry) and checkpoint lines
+/// with `{"checkpoint":`. A line that starts with neither is read as a damaged checkpoint when it
+/// holds the JSON-escaped blank line and em dash that open a note's signatures, and as a damaged
+/// entry otherwise, so that it keeps its position in the tree.
+fn classify(line: &[u8]) -> Line {
+    if line.starts_with(ENTRY_PREFIX) {
+        return Line::Entry;
+    }
+    let is_checkpoint = line.starts_with(CHECKPOINT_PREFIX)
+        || contains(line, "\\n\\n\u{2014} ".as_bytes())
+        || contains(line, b"\\n\\n\\u2014 ");
+    if !is_checkpoint {
+        return Line::Entry;
+    }
+    if line.len() > CHECKPOINT_LINE_BYTES_MAX {
+        return Line::BadCheckpoint(format!(
+            "checkpoint line of {} bytes; at most {CHECKPOINT_LINE_BYTES_MAX} are allowed",
+            line.len()
+        ));
+    }
+    match serde_json::from_slice::<CheckpointLine>(line) {
+        Ok(c) => Line::Checkpoint(c.checkpoint),
+        Err(e) => Line::BadCheckpoint(format!("checkpoint line: {e}")),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Verifies an export (JSON Lines, one item per element, without the newline), trusting the log
+/// key its header names. An auditor should pin the key with [`verify_jsonl_with_key`].
+///
+/// # Errors
+/// Only for a missing or unusable header; everything else is a [`Fault`] in the report.
+pub fn verify_jsonl(lines: impl Iterator<Item = Vec<u8>>) -> Result<Report, ExportError> {
+    verify_jsonl_with_key(lines, None)
+}
+
+/// As [`verify_jsonl`], refusing an export whose header names another log key than
+/// `trusted_log_vkey` (when given).
+///
+/// # Errors
+/// As [`verify_jsonl`], and [`ExportError::UntrustedLogKey`].
+pub fn verify_jsonl_with_key(
+    lines: impl Iterator<Item = Vec<u8>>,
+    trusted_log_vkey: Option<&str>,
+) -> Result<Report, ExportError> {
+    let mut lines = lines.peekable();
+    let header = lines.next().ok_or(ExportError::Empty)?;
+    let header: ExportHeader =
+        serde_json::from_slice(&header).map_err(|e| ExportError::Header(e.to_string()))?;
+    if header.format != EXPORT_FORMAT {
+        return Err(ExportError::Format(header.format));
+    }
+    if trusted_log_vkey.is_some_and(|trusted| trusted != header.log_key) {
+        return Err(ExportError::UntrustedLogKey);
+    }
+    let mut verifier =
+        LogVerifier::new(&header.origin, &header.log_key).map_err(ExportError::LogKey)?;
+    while let Some(line) = lines.next() {
+        // A final empty line is what a file ending in a newline gives some splitters.
+        if line.is_empty() && lines.peek().is_none() {
+            break;
+        }
+        match classify(&line) {
+            Line::Entry => verifier.push_entry(&line),
+            Line::Checkpoint(note) => verifier.push_checkpoint(note.as_bytes()),
+            Line::BadCheckpoint(detail) => {
+                verifier.ordinal += 1;
+                verifier.checkpoints += 1;
+                let ordinal = verifier.ordinal;
+                verifier.checkpoint_fault(ordinal, None, FaultKind::CheckpointMalformed, detail);
+            }
+        }
+    }
+    Ok(verifier.finish())
+}

@@ -1,0 +1,8 @@
+//! Integration tests of deedlog-core, one module per theme (one test binary, so it links once).
+
+mod bundle;
+mod checkpoint;
+mod common;
+mod merkle;
+mod vectors;
+mod verify;
