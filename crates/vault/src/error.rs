@@ -82,9 +82,21 @@ pub enum VaultError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The embedded store (sled) failed.
+    /// The embedded store failed (including: another process has this vault open).
     #[error("vault store: {0}")]
-    Store(#[from] sled::Error),
+    Store(#[source] StoreError),
+}
+
+/// An error of the embedded store, kept opaque so that sled stays an implementation detail of
+/// the vault (DESIGN §2: only the store crate names sled in its interface).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(sled::Error);
+
+impl From<sled::Error> for VaultError {
+    fn from(e: sled::Error) -> Self {
+        VaultError::Store(StoreError(e))
+    }
 }
 
 impl VaultError {
@@ -98,7 +110,7 @@ impl From<sled::transaction::TransactionError<VaultError>> for VaultError {
     fn from(e: sled::transaction::TransactionError<VaultError>) -> Self {
         match e {
             sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => VaultError::Store(e),
+            sled::transaction::TransactionError::Storage(e) => VaultError::from(e),
         }
     }
 }

@@ -32,21 +32,21 @@
 //! # Durability
 //!
 //! Every write returns only after it is durable: sled's `flush()` does not `fsync` on Linux
-//! (sled issue #1452), so the vault `fsync`s sled's files itself (`durable` module).
+//! (sled issue #1452), so the vault `fsync`s sled's files itself (the `durable` module).
 //!
 //! Architecture invariant: nothing in this crate logs, prints or formats key material or
 //! plaintext (`Vault`'s `Debug` shows only its folder), and no personal data leaves it except
 //! through [`Vault::get`].
 #![deny(missing_docs)]
 
-pub mod durable;
+mod durable;
 mod error;
 pub mod input;
 mod keys;
 mod types;
 mod vault;
 
-pub use error::VaultError;
+pub use error::{StoreError, VaultError};
 pub use input::{VALUE_BYTES_MAX, normalize_id_number, normalize_phone};
 pub use keys::{KEY_FILE_NAME, SLOT_FILE_NAME};
 pub use types::{

@@ -690,7 +690,8 @@ impl Vault {
     /// `db.old`. [`Vault::open`] finishes or rolls back a compaction a crash interrupted.
     ///
     /// # Errors
-    /// A storage or I/O error; the old database is left in place when the copy fails.
+    /// A storage or I/O error. The vault is consumed either way; when the copy fails the old
+    /// database is left in place, so reopen it with [`Vault::open`].
     pub fn compact(self) -> Result<Vault, VaultError> {
         let dir = self.dir.clone();
         let compact_path = dir.join(DB_COMPACT_DIR);

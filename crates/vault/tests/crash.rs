@@ -98,21 +98,33 @@ fn parent() {
             .spawn()
             .expect("spawn the child");
         let stdout = child.stdout.take().expect("the child's stdout is piped");
+        let (sender, receiver) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        // A random moment: anywhere from before the vault is open to deep into the loop.
-        let delay_ms = 20 + OsRng.next_u64() % 600;
+        let mut lines = Vec::new();
+        // Even rounds count the random delay from the spawn, so some kills land while the vault
+        // opens (and recovers from the previous kill); odd rounds count it from the child's first
+        // acknowledged write, so on a slow, loaded machine the test still kills mid-write.
+        if round % 2 == 1 {
+            match receiver.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) => lines.push(line),
+                Err(e) => panic!("round {round}: the child acknowledged nothing in 120 s: {e}"),
+            }
+        }
+        let delay_ms = OsRng.next_u64() % 600;
         std::thread::sleep(Duration::from_millis(delay_ms));
         if let Ok(Some(status)) = child.try_wait() {
             panic!("round {round}: the child exited by itself with {status}");
         }
         child.kill().expect("SIGKILL the child");
         child.wait().expect("reap the child");
-        let lines = reader.join().expect("the reader thread");
+        reader.join().expect("the reader thread");
+        lines.extend(receiver.try_iter());
 
         let mut round_acks = 0;
         for line in &lines {
@@ -173,7 +185,12 @@ fn parent() {
         }
         drop(vault);
         println!(
-            "crash round {round}: killed after {delay_ms} ms, {round_acks} new acknowledged writes, {} in total, all present",
+            "crash round {round}: killed {delay_ms} ms after {}, {round_acks} new acknowledged writes, {} in total, all present",
+            if round % 2 == 1 {
+                "the first write"
+            } else {
+                "the spawn"
+            },
             acked.len()
         );
     }
