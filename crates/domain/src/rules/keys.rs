@@ -1,0 +1,289 @@
+//! Genesis, keys (rotation, revocation, binding) and parties (registration, identity).
+
+use deedlog_core::PublicKey;
+use serde_json::json;
+
+use crate::decide::{Cmd, Ev, GENESIS_STREAM, Out, commitment, need, text};
+use crate::ids::{self, IdKind};
+use crate::keys::{PossessionError, check_possession};
+use crate::payload::{Genesis, KeyBind, KeyRevoke, KeyRotate, PartyAttest, PartyRegister};
+use crate::rejection::{Rejection, codes as c};
+use crate::state::{KeyRecord, KeyStatus, Party};
+use crate::{ApplyError, State};
+
+impl State {
+    /// Checks a key being registered for `actor`: a valid key in canonical base64, never
+    /// registered before, with a proof of possession when one is required.
+    pub(crate) fn check_new_key(
+        &self,
+        actor: &str,
+        key: &str,
+        proof: Option<&str>,
+    ) -> Result<(), Rejection> {
+        let parsed = PublicKey::from_base64(key)
+            .map_err(|e| Rejection::new(&c::KEY_BAD, format!("key: {e}")))?;
+        if parsed.to_base64() != key {
+            return Err(Rejection::new(
+                &c::KEY_BAD,
+                "key must be standard padded base64",
+            ));
+        }
+        if self.keys.contains_key(key) {
+            return Err(Rejection::new(
+                &c::KEY_IN_USE,
+                "this key is, or was, registered",
+            ));
+        }
+        if let Some(proof) = proof {
+            check_possession(actor, key, proof).map_err(|e| match e {
+                PossessionError::Key(e) => Rejection::new(&c::KEY_BAD, format!("key: {e}")),
+                PossessionError::Proof(e) => Rejection::new(&c::KEY_PROOF, format!("proof: {e}")),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes `key` the current key of `actor`; a previous current key is marked rotated.
+    pub(crate) fn bind_key(&mut self, actor: &str, key: &str, seq: u64) {
+        if let Some(old) = self.actor_keys.insert(actor.to_owned(), key.to_owned())
+            && let Some(rec) = self.keys.get_mut(&old)
+        {
+            rec.status = KeyStatus::Rotated;
+        }
+        self.keys.insert(
+            key.to_owned(),
+            KeyRecord {
+                actor: actor.to_owned(),
+                status: KeyStatus::Current,
+                since_seq: seq,
+            },
+        );
+    }
+
+    pub(crate) fn decide_genesis(&self, c: &Cmd, p: &Genesis) -> Result<Out, Rejection> {
+        if c.stream() != GENESIS_STREAM {
+            return Err(Rejection::new(
+                &c::BAD_STREAM,
+                format!("genesis goes on {GENESIS_STREAM}"),
+            ));
+        }
+        text("name", &p.name, 1, 100)?;
+        if c.signed.key != p.platform_key {
+            return Err(Rejection::new(
+                &c::GENESIS_INCOMPLETE,
+                "genesis must be signed by the platform_key it names",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (actor, key) in
+            std::iter::once((&ids::PLATFORM.to_owned(), &p.platform_key)).chain(&p.authorities)
+        {
+            if actor != ids::PLATFORM && !IdKind::Authority.matches(actor) {
+                return Err(Rejection::new(
+                    &c::GENESIS_INCOMPLETE,
+                    format!("`{actor}` is not an authority"),
+                ));
+            }
+            let parsed = PublicKey::from_base64(key)
+                .map_err(|e| Rejection::new(&c::KEY_BAD, format!("{actor}: {e}")))?;
+            if parsed.to_base64() != *key {
+                return Err(Rejection::new(
+                    &c::KEY_BAD,
+                    format!("{actor}: key must be standard padded base64"),
+                ));
+            }
+            if !seen.insert(key.clone()) {
+                return Err(Rejection::new(
+                    &c::GENESIS_INCOMPLETE,
+                    "every key in genesis must be distinct",
+                ));
+            }
+        }
+        if ids::AUTHORITIES
+            .iter()
+            .any(|a| !p.authorities.contains_key(*a))
+        {
+            return Err(Rejection::new(
+                &c::GENESIS_INCOMPLETE,
+                "genesis must name authority/housing, authority/identity and authority/registry",
+            ));
+        }
+        Ok(Out::new("PlatformGenesis"))
+    }
+
+    pub(crate) fn apply_genesis(&mut self, e: &Ev, p: &Genesis) -> Result<(), ApplyError> {
+        self.platform_name = Some(p.name.clone());
+        self.bind_key(ids::PLATFORM, &p.platform_key, e.seq());
+        for (actor, key) in &p.authorities {
+            self.bind_key(actor, key, e.seq());
+        }
+        Ok(())
+    }
+
+    fn not_erased(&self, actor: &str) -> Result<(), Rejection> {
+        let erased = self.parties.get(actor).is_some_and(|p| p.erased)
+            || self.agents.get(actor).is_some_and(|a| a.erased);
+        if erased {
+            return Err(Rejection::new(
+                &c::PARTY_ERASED,
+                format!("{actor} was erased"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn decide_key_rotate(&self, c: &Cmd, p: &KeyRotate) -> Result<Out, Rejection> {
+        if c.stream() == GENESIS_STREAM {
+            return Err(Rejection::new(
+                &c::BAD_STREAM,
+                "rotate on the actor's own stream",
+            ));
+        }
+        self.not_erased(c.actor())?;
+        self.check_new_key(c.actor(), &p.new_key, Some(&p.proof))?;
+        Ok(Out::new("KeyRotated"))
+    }
+
+    pub(crate) fn apply_key_rotate(&mut self, e: &Ev, p: &KeyRotate) -> Result<(), ApplyError> {
+        self.bind_key(e.actor(), &p.new_key, e.seq());
+        Ok(())
+    }
+
+    /// The authority responsible for an actor's key: identity for parties, housing otherwise.
+    fn key_authority(target: &str) -> &'static str {
+        if IdKind::Party.matches(target) {
+            ids::IDENTITY
+        } else {
+            ids::HOUSING
+        }
+    }
+
+    pub(crate) fn decide_key_revoke(&self, c: &Cmd, p: &KeyRevoke) -> Result<Out, Rejection> {
+        let target = c.stream();
+        if c.actor() != target && c.actor() != Self::key_authority(target) {
+            return Err(Rejection::new(
+                &c::ROLE_NOT_ALLOWED,
+                format!(
+                    "only {target} or {} may revoke its key",
+                    Self::key_authority(target)
+                ),
+            ));
+        }
+        text("reason", &p.reason, 1, 200)?;
+        if self.actor_keys.get(target) != Some(&p.key) {
+            return Err(Rejection::new(
+                &c::KEY_NOT_CURRENT,
+                format!("the key is not {target}'s current key"),
+            ));
+        }
+        Ok(Out::new("KeyRevoked"))
+    }
+
+    pub(crate) fn apply_key_revoke(&mut self, e: &Ev) -> Result<(), ApplyError> {
+        if let Some(key) = self.actor_keys.remove(e.stream()) {
+            need(&mut self.keys, &key)?.status = KeyStatus::Revoked;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn decide_key_bind(&self, c: &Cmd, p: &KeyBind) -> Result<Out, Rejection> {
+        let target = c.stream();
+        if c.actor() != Self::key_authority(target) {
+            return Err(Rejection::new(
+                &c::ROLE_NOT_ALLOWED,
+                format!(
+                    "only {} binds keys of {target}",
+                    Self::key_authority(target)
+                ),
+            ));
+        }
+        self.not_erased(target)?;
+        if self.actor_keys.contains_key(target) {
+            return Err(Rejection::new(
+                &c::KEY_BOUND,
+                format!("{target} already has a key; rotate it"),
+            ));
+        }
+        self.check_new_key(target, &p.key, Some(&p.proof))?;
+        Ok(Out::new("KeyBound"))
+    }
+
+    pub(crate) fn decide_party_register(
+        &self,
+        _c: &Cmd,
+        p: &PartyRegister,
+    ) -> Result<Out, Rejection> {
+        commitment("phone_commitment", &p.phone_commitment)?;
+        if self.phones.contains_key(&p.phone_commitment) {
+            return Err(Rejection::new(
+                &c::PHONE_TAKEN,
+                "this phone number is registered to another party",
+            ));
+        }
+        Ok(Out::new("PartyRegistered"))
+    }
+
+    pub(crate) fn apply_party_register(
+        &mut self,
+        e: &Ev,
+        p: &PartyRegister,
+    ) -> Result<(), ApplyError> {
+        let id = e.actor().to_owned();
+        self.parties.insert(
+            id.clone(),
+            Party {
+                id: id.clone(),
+                phone_commitment: p.phone_commitment.clone(),
+                name_commitment: None,
+                id_commitment: None,
+                identity_method: None,
+                registered_at_ms: e.now(),
+                verified_at_ms: None,
+                erased: false,
+            },
+        );
+        self.phones.insert(p.phone_commitment.clone(), id.clone());
+        self.bind_key(&id, &e.entry.signed.key, e.seq());
+        Ok(())
+    }
+
+    pub(crate) fn decide_party_attest(&self, c: &Cmd, p: &PartyAttest) -> Result<Out, Rejection> {
+        commitment("name_commitment", &p.name_commitment)?;
+        commitment("id_commitment", &p.id_commitment)?;
+        let party = self
+            .parties
+            .get(c.stream())
+            .ok_or_else(|| crate::decide::not_found(&c::PARTY_NOT_FOUND, c.stream()))?;
+        if party.erased {
+            return Err(Rejection::new(
+                &c::PARTY_ERASED,
+                format!("{} was erased", party.id),
+            ));
+        }
+        if party.id_commitment.is_some() {
+            return Err(Rejection::new(
+                &c::PARTY_VERIFIED,
+                format!("{} is already verified", party.id),
+            ));
+        }
+        if self.identities.contains_key(&p.id_commitment) {
+            return Err(Rejection::new(
+                &c::ID_TAKEN,
+                "another party is verified with this ID number",
+            )
+            .with(json!({})));
+        }
+        Ok(Out::new("PartyIdentityAttested"))
+    }
+
+    pub(crate) fn apply_party_attest(&mut self, e: &Ev, p: &PartyAttest) -> Result<(), ApplyError> {
+        let party = need(&mut self.parties, e.stream())?;
+        party.name_commitment = Some(p.name_commitment.clone());
+        party.id_commitment = Some(p.id_commitment.clone());
+        party.identity_method = Some(p.method);
+        party.verified_at_ms = Some(e.now());
+        self.identities
+            .insert(p.id_commitment.clone(), e.stream().to_owned());
+        Ok(())
+    }
+}
