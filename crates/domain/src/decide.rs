@@ -267,17 +267,6 @@ impl State {
                 format!("`{}` is not an actor id", cmd.actor),
             ));
         }
-        if cmd.kind == "party.register" {
-            // Proof of possession: the registration is signed by the key it registers.
-            if self.keys.contains_key(&cmd.key) {
-                return Err(Rejection::new(
-                    &c::KEY_IN_USE,
-                    "this key is already registered",
-                ));
-            }
-        } else if !genesis {
-            self.authenticate(cmd)?;
-        }
         if !spec
             .signers
             .iter()
@@ -288,6 +277,17 @@ impl State {
                 &c::ROLE_NOT_ALLOWED,
                 format!("{} may be issued only by {}", cmd.kind, names.join(", ")),
             ));
+        }
+        if cmd.kind == "party.register" {
+            // Proof of possession: the registration is signed by the key it registers.
+            if self.keys.contains_key(&cmd.key) {
+                return Err(Rejection::new(
+                    &c::KEY_IN_USE,
+                    "this key is already registered",
+                ));
+            }
+        } else if !genesis {
+            self.authenticate(cmd)?;
         }
         if let Some(v) = cmd.expected_version
             && v != ctx.stream_version

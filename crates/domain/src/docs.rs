@@ -95,8 +95,8 @@ pub fn events_md() -> String {
         "The kind is known (`command.unknown_kind`) and the stream has the kind's shape (`command.bad_stream`).",
         "Genesis comes first and only once (`platform.genesis_not_first`, `platform.no_genesis`).",
         "The actor is an actor id (`command.bad_actor`).",
-        "The key is the actor's current, unrevoked key (`auth.unknown_actor`, `auth.key_mismatch`, `auth.key_revoked`); `party.register` instead needs a never-used key, which signs the command (proof of possession).",
         "The actor is of a kind the table allows (`auth.role_not_allowed`).",
+        "The key is the actor's current, unrevoked key (`auth.unknown_actor`, `auth.key_mismatch`, `auth.key_revoked`); `party.register` instead needs a never-used key, which signs the command (proof of possession).",
         "`expected_version`, when given, equals the stream's version (`stream.version_mismatch`); creating commands need a new stream (`stream.exists`), the others an existing one (`stream.not_found`).",
         "The payload parses (`payload.invalid`); then the kind's own rules run (real name and proxy scope first, for party-signed kinds).",
     ]
