@@ -1,1 +1,21 @@
-//! placeholder
+//! deedlog's storage: the durable, append-only log segments (the source of truth), the derived
+//! Merkle stored hashes and offsets, the sled index, and the sequencer that group-commits signed
+//! commands.
+//!
+//! Architecture invariant: only this crate touches sled and the log files. Everything in sled and
+//! in the flat files is derived from the segments and is re-derived on open when behind.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod flatfile;
+pub mod index;
+pub mod log;
+pub mod segment;
+pub mod sequencer;
+
+pub use error::StoreError;
+pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};
+pub use sequencer::{
+    AcceptAll, DecideContext, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
+    SequencerConfig, SequencerHandle,
+};

@@ -1,0 +1,881 @@
+//! The log: segments (the truth), derived flat files and the sled index, opened with recovery,
+//! written by one [`LogWriter`] and read by any number of [`LogReader`]s.
+//!
+//! Invariants:
+//! - an entry is visible to readers (and acknowledged) only after the segment holding it and the
+//!   checkpoint covering it were made durable with `fdatasync`;
+//! - the offsets file, the stored-hash file and the sled index never hold more than the segments,
+//!   and whatever they lack is re-derived from the segments on open;
+//! - after a failed write the writer is poisoned and refuses further work: its in-memory view may
+//!   be ahead of the disk, and only a reopen (which recovers from the disk) is safe.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use deedlog_core::hash::{Hash, ZERO_HASH};
+use deedlog_core::{Entry, hash};
+use tlog_tiles::HashReader;
+
+use crate::error::StoreError;
+use crate::flatfile::{FlatFile, FlatReader};
+use crate::index::{Index, IndexBatch};
+use crate::segment::{self, RecordKind};
+
+/// How the log signs and reads checkpoints. The store does not know the note format; the caller
+/// (who holds the log's key) does.
+pub trait CheckpointFormat: Send + Sync {
+    /// Signs a checkpoint for the tree of `size` entries with root `root`, made at `time_ms`.
+    fn sign(&self, size: u64, root: &Hash, time_ms: i64) -> Vec<u8>;
+    /// Reads `(size, root)` back from a note this format signed, or `None` if it is not one.
+    fn parse(&self, note: &[u8]) -> Option<(u64, Hash)>;
+}
+
+/// Tunables of the log.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// A new segment starts once the current one reaches this size (a batch is never split).
+    pub segment_bytes_max: u64,
+    /// sled's page cache.
+    pub index_cache_bytes: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes_max: 64 << 20,
+            index_cache_bytes: 32 << 20,
+        }
+    }
+}
+
+/// What opening the log found and repaired.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct OpenReport {
+    /// Entries in the log.
+    pub entries: u64,
+    /// Segment files.
+    pub segments: usize,
+    /// Bytes of a torn tail cut from the last segment (a crash during an unacknowledged write).
+    pub torn_tail_bytes: u64,
+    /// Entries whose offsets were re-derived.
+    pub offsets_rederived: u64,
+    /// Entries whose Merkle hashes were re-derived.
+    pub hashes_rederived: u64,
+    /// Entries re-absorbed into the sled index.
+    pub index_rederived: u64,
+    /// The sled index could not be opened and was rebuilt from the log.
+    pub index_rebuilt: bool,
+    /// A checkpoint was signed at open because entries after the last one had none.
+    pub checkpoint_added: bool,
+}
+
+/// A checkpoint as stored: its size and signed note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it commits to.
+    pub size: u64,
+    /// The signed note.
+    pub note: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct SegmentHandle {
+    first_seq: u64,
+    file: Arc<File>,
+    path: PathBuf,
+}
+
+struct Inner {
+    segments: RwLock<Vec<SegmentHandle>>,
+    offsets: FlatReader<8>,
+    hashes: FlatReader<32>,
+    index: Index,
+    size: AtomicU64,
+    latest: RwLock<Option<Arc<StoredCheckpoint>>>,
+    notify: tokio::sync::watch::Sender<u64>,
+}
+
+/// Reads the log from any thread. Cheap to clone.
+#[derive(Clone)]
+pub struct LogReader {
+    inner: Arc<Inner>,
+}
+
+/// Appends to the log. There is exactly one, owned by the sequencer.
+pub struct LogWriter {
+    inner: Arc<Inner>,
+    dir: PathBuf,
+    options: LogOptions,
+    format: Arc<dyn CheckpointFormat>,
+    segment: SegmentHandle,
+    segment_len: u64,
+    offsets: FlatFile<8>,
+    hashes: FlatFile<32>,
+    committed: u64,
+    next_seq: u64,
+    last_leaf: Hash,
+    buf: Vec<u8>,
+    pending_offsets: Vec<u8>,
+    pending_hashes: Vec<Hash>,
+    pending_index: IndexBatch,
+    poisoned: bool,
+}
+
+/// Reads stored hashes from the file, and from a pending in-memory tail.
+struct HashView<'a> {
+    file: &'a FlatReader<32>,
+    file_len: u64,
+    pending: &'a [Hash],
+}
+
+impl HashReader for HashView<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                if i >= self.file_len {
+                    usize::try_from(i - self.file_len)
+                        .ok()
+                        .and_then(|k| self.pending.get(k).copied())
+                        .ok_or(tlog_tiles::Error::InvalidProof)
+                } else {
+                    self.file
+                        .read(i)
+                        .map(Hash)
+                        .map_err(|_| tlog_tiles::Error::InvalidProof)
+                }
+            })
+            .collect()
+    }
+}
+
+fn find_segment(segments: &[SegmentHandle], seq: u64) -> Option<&SegmentHandle> {
+    let i = segments.partition_point(|s| s.first_seq <= seq);
+    i.checked_sub(1).map(|i| &segments[i])
+}
+
+fn open_segment(path: &Path, first_seq: u64) -> Result<SegmentHandle, StoreError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    segment::read_header(&mut file, path, first_seq)?;
+    Ok(SegmentHandle {
+        first_seq,
+        file: Arc::new(file),
+        path: path.to_path_buf(),
+    })
+}
+
+impl LogWriter {
+    /// Opens the log in `dir` (creating it if empty), repairs a torn tail, re-derives whatever the
+    /// derived files and the index lack, and signs a checkpoint if the last entries have none.
+    ///
+    /// # Errors
+    /// I/O errors, and damage that cannot be repaired without losing acknowledged entries.
+    pub fn open(
+        dir: &Path,
+        options: LogOptions,
+        format: Arc<dyn CheckpointFormat>,
+    ) -> Result<(Self, LogReader, OpenReport), StoreError> {
+        if options.segment_bytes_max < 4096 {
+            return Err(StoreError::Config("segment_bytes_max must be at least 4096".into()));
+        }
+        let mut report = OpenReport::default();
+        let log_dir = dir.join("log");
+        fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(&log_dir, e))?;
+
+        // The index first: its high-water mark is a lower bound on acknowledged entries.
+        let index_dir = dir.join("index");
+        let index = match Index::open(&index_dir, options.index_cache_bytes) {
+            Ok(index) => index,
+            Err(error) => {
+                tracing::warn!(%error, "the sled index does not open; rebuilding it from the log");
+                let aside = dir.join(format!("index.broken.{}", std::process::id()));
+                fs::rename(&index_dir, &aside).map_err(|e| StoreError::io(&index_dir, e))?;
+                report.index_rebuilt = true;
+                Index::open(&index_dir, options.index_cache_bytes)?
+            }
+        };
+        let index_hwm = index.hwm()?;
+
+        let mut listed = segment::list(&log_dir)?;
+        if listed.is_empty() {
+            let (_, path) = segment::create(&log_dir, 0)?;
+            listed.push((0, path));
+        }
+        if listed[0].0 != 0 {
+            return Err(StoreError::Corrupt(format!(
+                "the first segment starts at seq {}, not 0",
+                listed[0].0
+            )));
+        }
+        let mut segments = Vec::with_capacity(listed.len());
+        for (first, path) in &listed {
+            segments.push(open_segment(path, *first)?);
+        }
+        report.segments = segments.len();
+
+        // Scan the last segment and cut a torn tail.
+        let last = segments.last().expect("at least one segment").clone();
+        let scan = segment::scan(&last.path, 0)?;
+        let entries_in_last = scan
+            .records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Entry)
+            .count() as u64;
+        let size = last.first_seq + entries_in_last;
+        if scan.good_len < scan.file_len {
+            if size < index_hwm {
+                return Err(StoreError::Corrupt(format!(
+                    "{} is damaged at byte {}, before entries already acknowledged (the index \
+                     holds {index_hwm}, the segments {size}); refusing to cut them — run \
+                     `deedlog verify` to locate the damage",
+                    last.path.display(),
+                    scan.good_len
+                )));
+            }
+            tracing::warn!(
+                segment = %last.path.display(),
+                at = scan.good_len,
+                bytes = scan.file_len - scan.good_len,
+                "cutting a torn tail"
+            );
+            last.file
+                .set_len(scan.good_len)
+                .and_then(|()| last.file.sync_all())
+                .map_err(|e| StoreError::io(&last.path, e))?;
+            report.torn_tail_bytes = scan.file_len - scan.good_len;
+        } else if size < index_hwm {
+            return Err(StoreError::Corrupt(format!(
+                "the segments hold {size} entries but the index absorbed {index_hwm}: \
+                 acknowledged entries are missing"
+            )));
+        }
+        report.entries = size;
+
+        let (notify, _) = tokio::sync::watch::channel(size);
+        let offsets = FlatFile::<8>::open(&dir.join("offsets"))?;
+        let hashes = FlatFile::<32>::open(&dir.join("hashes"))?;
+        let inner = Arc::new(Inner {
+            segments: RwLock::new(segments.clone()),
+            offsets: offsets.reader(),
+            hashes: hashes.reader(),
+            index,
+            size: AtomicU64::new(0),
+            latest: RwLock::new(None),
+            notify,
+        });
+        let mut writer = Self {
+            inner: Arc::clone(&inner),
+            dir: dir.to_path_buf(),
+            options,
+            format,
+            segment: last.clone(),
+            segment_len: scan.good_len,
+            offsets,
+            hashes,
+            committed: size,
+            next_seq: size,
+            last_leaf: ZERO_HASH,
+            buf: Vec::new(),
+            pending_offsets: Vec::new(),
+            pending_hashes: Vec::new(),
+            pending_index: IndexBatch::default(),
+            poisoned: false,
+        };
+        writer.rederive(size, index_hwm, &segments, &mut report)?;
+        let reader = LogReader { inner };
+        inner_publish(&writer.inner, size, None);
+        if size > 0 {
+            writer.last_leaf = hash::leaf_hash(&reader.entry(size - 1)?);
+        }
+
+        // The latest checkpoint: from the index, else the last segment's records.
+        let latest = writer.inner.index.checkpoint_at_or_after(size)?.or_else(|| {
+            writer
+                .inner
+                .index
+                .checkpoints(0, size)
+                .ok()
+                .and_then(|mut v| v.pop())
+        });
+        match latest {
+            Some((cp_size, note)) if cp_size == size => {
+                inner_publish(&writer.inner, size, Some(StoredCheckpoint { size, note }));
+            }
+            _ if size > 0 => {
+                // Entries after the last checkpoint (a crash between the segment write and its
+                // index update, or an unacknowledged batch that landed whole): sign one now.
+                let time_ms = Entry::decode(&reader.entry(size - 1)?)
+                    .map_err(|e| StoreError::BadEntry {
+                        seq: size - 1,
+                        message: e.to_string(),
+                    })?
+                    .recorded_at_ms;
+                writer.write_checkpoint_only(time_ms)?;
+                report.checkpoint_added = true;
+            }
+            _ => {}
+        }
+        Ok((writer, reader, report))
+    }
+
+    fn rederive(
+        &mut self,
+        size: u64,
+        index_hwm: u64,
+        segments: &[SegmentHandle],
+        report: &mut OpenReport,
+    ) -> Result<(), StoreError> {
+        // Offsets: cut anything beyond the segments, then fill the gap by scanning.
+        self.offsets.truncate(size)?;
+        let mut have_offsets = self.offsets.len();
+        // Stored hashes: cut to a whole tree size no larger than the log.
+        let mut tree = largest_tree_within(self.hashes.len()).min(size);
+        self.hashes
+            .truncate(tlog_tiles::stored_hash_count(tree))?;
+        let mut index_from = index_hwm.min(size);
+        let index_start = index_from;
+        report.offsets_rederived = size - have_offsets;
+        report.hashes_rederived = size - tree;
+        report.index_rederived = size - index_from;
+
+        let low = have_offsets.min(tree).min(index_from);
+        if low < size {
+            tracing::info!(from = low, to = size, "re-deriving offsets, hashes and index");
+            let start = find_segment(segments, low).map_or(0, |s| s.first_seq);
+            let first_index = segments.partition_point(|s| s.first_seq <= start) - 1;
+            let mut seq_pending_hashes: Vec<Hash> = Vec::new();
+            let mut batch = IndexBatch::default();
+            let mut batch_len = 0usize;
+            for seg in &segments[first_index..] {
+                let scan = segment::scan(&seg.path, 0)?;
+                let mut seq = seg.first_seq;
+                for rec in scan.records {
+                    match rec.kind {
+                        RecordKind::Checkpoint => {
+                            // The checkpoint covers the entries before it.
+                            if seq > index_start {
+                                batch.checkpoint(seq, &rec.payload);
+                            }
+                        }
+                        RecordKind::Entry => {
+                            if seq >= size {
+                                break;
+                            }
+                            if seq == have_offsets {
+                                self.offsets.append(&rec.offset.to_le_bytes())?;
+                                have_offsets += 1;
+                            }
+                            if seq == tree {
+                                let view = HashView {
+                                    file: &self.hashes.reader(),
+                                    file_len: self.hashes.len(),
+                                    pending: &seq_pending_hashes,
+                                };
+                                let new = tlog_tiles::stored_hashes_for_record_hash(
+                                    seq,
+                                    hash::leaf_hash(&rec.payload),
+                                    &view,
+                                )
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                                seq_pending_hashes.extend(new);
+                                tree += 1;
+                                if seq_pending_hashes.len() >= 1 << 16 {
+                                    self.hashes.append(&flatten(&seq_pending_hashes))?;
+                                    seq_pending_hashes.clear();
+                                }
+                            }
+                            if seq == index_from {
+                                let entry = Entry::decode(&rec.payload).map_err(|e| {
+                                    StoreError::BadEntry {
+                                        seq,
+                                        message: e.to_string(),
+                                    }
+                                })?;
+                                if entry.seq != seq {
+                                    return Err(StoreError::BadEntry {
+                                        seq,
+                                        message: format!("holds seq {}", entry.seq),
+                                    });
+                                }
+                                batch.entry(&entry);
+                                batch_len += 1;
+                                index_from += 1;
+                                if batch_len >= 10_000 {
+                                    self.inner
+                                        .index
+                                        .apply(std::mem::take(&mut batch), index_from)?;
+                                    batch_len = 0;
+                                }
+                            }
+                            seq += 1;
+                            if seq % 1_000_000 == 0 {
+                                tracing::info!(seq, of = size, "re-deriving");
+                            }
+                        }
+                    }
+                }
+            }
+            self.hashes.append(&flatten(&seq_pending_hashes))?;
+            self.inner.index.apply(batch, index_from)?;
+            if have_offsets != size || tree != size || index_from != size {
+                return Err(StoreError::Corrupt(format!(
+                    "segments end early: offsets {have_offsets}, hashes {tree}, index \
+                     {index_from}, expected {size}"
+                )));
+            }
+        }
+        self.check_root_against_checkpoint(size)
+    }
+
+    /// The cheap consistency check of the derived hashes: the root they give at the latest
+    /// checkpoint's size must be the signed root. On a mismatch (derived files damaged, e.g. by a
+    /// power loss) the hashes are re-derived from scratch.
+    fn check_root_against_checkpoint(&mut self, size: u64) -> Result<(), StoreError> {
+        let Some((cp_size, note)) = self.inner.index.checkpoints(0, size)?.pop() else {
+            return Ok(());
+        };
+        let Some((signed_size, signed_root)) = self.format.parse(&note) else {
+            return Err(StoreError::Corrupt(format!(
+                "stored checkpoint at size {cp_size} does not parse"
+            )));
+        };
+        if signed_size != cp_size {
+            return Err(StoreError::Corrupt(format!(
+                "stored checkpoint at size {cp_size} says size {signed_size}"
+            )));
+        }
+        let view = HashView {
+            file: &self.hashes.reader(),
+            file_len: self.hashes.len(),
+            pending: &[],
+        };
+        let root = tlog_tiles::tree_hash(cp_size, &view).ok();
+        if root == Some(signed_root) {
+            return Ok(());
+        }
+        tracing::warn!(size = cp_size, "stored hashes disagree with the checkpoint; re-deriving all");
+        self.hashes.truncate(0)?;
+        let mut pending = Vec::new();
+        let reader = LogReader {
+            inner: Arc::clone(&self.inner),
+        };
+        for seq in 0..size {
+            let bytes = reader.entry_unpublished(seq)?;
+            let view = HashView {
+                file: &self.hashes.reader(),
+                file_len: self.hashes.len(),
+                pending: &pending,
+            };
+            let new =
+                tlog_tiles::stored_hashes_for_record_hash(seq, hash::leaf_hash(&bytes), &view)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            pending.extend(new);
+            if pending.len() >= 1 << 16 {
+                self.hashes.append(&flatten(&pending))?;
+                pending.clear();
+            }
+        }
+        self.hashes.append(&flatten(&pending))?;
+        let view = HashView {
+            file: &self.hashes.reader(),
+            file_len: self.hashes.len(),
+            pending: &[],
+        };
+        if tlog_tiles::tree_hash(cp_size, &view).ok() == Some(signed_root) {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!(
+                "the entries do not hash to the root signed at size {cp_size}"
+            )))
+        }
+    }
+
+    /// The seq the next staged entry gets.
+    #[must_use]
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The leaf hash of the last staged or committed entry (zero for an empty log).
+    #[must_use]
+    pub fn last_leaf(&self) -> Hash {
+        self.last_leaf
+    }
+
+    /// Entries durable so far.
+    #[must_use]
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    /// Bytes staged and not yet committed.
+    #[must_use]
+    pub fn staged_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// A reader of this log.
+    #[must_use]
+    pub fn reader(&self) -> LogReader {
+        LogReader {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+
+    /// Stages an entry (its seq must be [`Self::next_seq`] and its `prev_hash`
+    /// [`Self::last_leaf`]); nothing is durable or visible until [`Self::commit`].
+    ///
+    /// # Errors
+    /// A poisoned writer, or an entry that does not continue the chain.
+    pub fn stage(&mut self, entry: &Entry, bytes: &[u8]) -> Result<Hash, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        if entry.seq != self.next_seq || entry.prev_hash != self.last_leaf {
+            return Err(StoreError::Corrupt(format!(
+                "staged entry {} does not continue the chain at {}",
+                entry.seq, self.next_seq
+            )));
+        }
+        if self.buf.is_empty() && self.segment_len >= self.options.segment_bytes_max {
+            self.roll()?;
+        }
+        let offset = self.segment_len + self.buf.len() as u64;
+        segment::frame(RecordKind::Entry, bytes, &mut self.buf);
+        self.pending_offsets.extend_from_slice(&offset.to_le_bytes());
+        let leaf = hash::leaf_hash(bytes);
+        let view = HashView {
+            file: &self.inner.hashes,
+            file_len: self.hashes.len(),
+            pending: &self.pending_hashes,
+        };
+        let new = tlog_tiles::stored_hashes_for_record_hash(self.next_seq, leaf, &view)
+            .map_err(|e| StoreError::Corrupt(format!("stored hashes: {e}")))?;
+        self.pending_hashes.extend(new);
+        self.pending_index.entry(entry);
+        self.next_seq += 1;
+        self.last_leaf = leaf;
+        Ok(leaf)
+    }
+
+    fn roll(&mut self) -> Result<(), StoreError> {
+        let log_dir = self.dir.join("log");
+        let (file, path) = segment::create(&log_dir, self.next_seq)?;
+        let handle = SegmentHandle {
+            first_seq: self.next_seq,
+            file: Arc::new(file),
+            path,
+        };
+        self.inner
+            .segments
+            .write()
+            .expect("segment list lock is never poisoned: no code panics while holding it")
+            .push(handle.clone());
+        self.segment = handle;
+        self.segment_len = segment::HEADER_BYTES;
+        Ok(())
+    }
+
+    /// Makes every staged entry durable, followed by a checkpoint over the whole log signed at
+    /// `time_ms`, then publishes them to readers. Returns the new size and checkpoint.
+    ///
+    /// # Errors
+    /// I/O errors; after one the writer is poisoned.
+    pub fn commit(&mut self, time_ms: i64) -> Result<Arc<StoredCheckpoint>, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let result = self.commit_inner(time_ms);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn commit_inner(&mut self, time_ms: i64) -> Result<Arc<StoredCheckpoint>, StoreError> {
+        let size = self.next_seq;
+        let view = HashView {
+            file: &self.inner.hashes,
+            file_len: self.hashes.len(),
+            pending: &self.pending_hashes,
+        };
+        let root = tlog_tiles::tree_hash(size, &view)
+            .map_err(|e| StoreError::Corrupt(format!("tree hash: {e}")))?;
+        let note = self.format.sign(size, &root, time_ms);
+        segment::frame(RecordKind::Checkpoint, &note, &mut self.buf);
+        self.segment
+            .file
+            .write_all_at(&self.buf, self.segment_len)
+            .and_then(|()| self.segment.file.sync_data())
+            .map_err(|e| StoreError::io(&self.segment.path, e))?;
+        self.segment_len += self.buf.len() as u64;
+        self.buf.clear();
+        // Durable from here on. The derived files and the index follow; if they fail, a reopen
+        // re-derives them from the segment.
+        self.offsets.append(&self.pending_offsets)?;
+        self.pending_offsets.clear();
+        self.hashes.append(&flatten(&self.pending_hashes))?;
+        self.pending_hashes.clear();
+        let mut batch = std::mem::take(&mut self.pending_index);
+        batch.checkpoint(size, &note);
+        self.inner.index.apply(batch, size)?;
+        self.committed = size;
+        let checkpoint = StoredCheckpoint { size, note };
+        Ok(inner_publish(&self.inner, size, Some(checkpoint)).expect("a checkpoint was given"))
+    }
+
+    fn write_checkpoint_only(&mut self, time_ms: i64) -> Result<(), StoreError> {
+        self.commit(time_ms).map(|_| ())
+    }
+
+    /// Flushes the derived files and the index (not needed for durability of entries; used on a
+    /// clean shutdown so the next open has nothing to re-derive).
+    ///
+    /// # Errors
+    /// I/O and sled errors.
+    pub fn flush_derived(&self) -> Result<(), StoreError> {
+        self.offsets.sync()?;
+        self.hashes.sync()?;
+        self.inner.index.flush()
+    }
+}
+
+fn inner_publish(
+    inner: &Inner,
+    size: u64,
+    checkpoint: Option<StoredCheckpoint>,
+) -> Option<Arc<StoredCheckpoint>> {
+    inner.size.store(size, Ordering::Release);
+    let out = checkpoint.map(|cp| {
+        let cp = Arc::new(cp);
+        *inner
+            .latest
+            .write()
+            .expect("checkpoint lock is never poisoned: no code panics while holding it") =
+            Some(Arc::clone(&cp));
+        cp
+    });
+    inner.notify.send_replace(size);
+    out
+}
+
+fn flatten(hashes: &[Hash]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hashes.len() * 32);
+    for h in hashes {
+        out.extend_from_slice(&h.0);
+    }
+    out
+}
+
+/// The largest tree size whose stored hashes fit in `count` stored hashes.
+fn largest_tree_within(count: u64) -> u64 {
+    // stored_hash_count(n) is about 2n, monotone; binary search.
+    let (mut lo, mut hi) = (0u64, count);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if tlog_tiles::stored_hash_count(mid) <= count {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+impl LogReader {
+    /// Entries durable and visible.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.inner.size.load(Ordering::Acquire)
+    }
+
+    /// A receiver that changes whenever the log grows (its value is the new size).
+    #[must_use]
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.notify.subscribe()
+    }
+
+    /// The latest checkpoint, if any entry exists.
+    #[must_use]
+    pub fn latest_checkpoint(&self) -> Option<Arc<StoredCheckpoint>> {
+        self.inner
+            .latest
+            .read()
+            .expect("checkpoint lock is never poisoned: no code panics while holding it")
+            .clone()
+    }
+
+    /// The exact bytes of entry `seq`.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] past the end; I/O errors; a damaged record.
+    pub fn entry(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+        let size = self.size();
+        if seq >= size {
+            return Err(StoreError::OutOfRange(format!(
+                "entry {seq} does not exist; the log has {size}"
+            )));
+        }
+        self.entry_unpublished(seq)
+    }
+
+    fn entry_unpublished(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+        let offset = u64::from_le_bytes(self.inner.offsets.read(seq)?);
+        let segment = {
+            let segments = self
+                .inner
+                .segments
+                .read()
+                .expect("segment list lock is never poisoned: no code panics while holding it");
+            find_segment(&segments, seq)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt(format!("no segment holds entry {seq}")))?
+        };
+        match segment::read_record(&segment.file, &segment.path, offset)? {
+            (RecordKind::Entry, bytes) => Ok(bytes),
+            (RecordKind::Checkpoint, _) => Err(StoreError::Corrupt(format!(
+                "the offset of entry {seq} points at a checkpoint"
+            ))),
+        }
+    }
+
+    /// The exact bytes of entries `start..end`.
+    ///
+    /// # Errors
+    /// As [`Self::entry`].
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        (start..end).map(|seq| self.entry(seq)).collect()
+    }
+
+    /// The Merkle root of the first `size` entries.
+    ///
+    /// # Errors
+    /// A size past the end; I/O errors.
+    pub fn root(&self, size: u64) -> Result<Hash, StoreError> {
+        self.check_size(size)?;
+        tlog_tiles::tree_hash(size, &self.hash_view())
+            .map_err(|e| StoreError::Corrupt(format!("tree hash: {e}")))
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of `size` entries (RFC 9162 §2.1.3).
+    ///
+    /// # Errors
+    /// `seq >= size`, a size past the end; I/O errors.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(size)?;
+        if seq >= size {
+            return Err(StoreError::OutOfRange(format!(
+                "entry {seq} is not in a tree of {size}"
+            )));
+        }
+        tlog_tiles::prove_record(size, seq, &self.hash_view())
+            .map_err(|e| StoreError::Corrupt(format!("inclusion proof: {e}")))
+    }
+
+    /// The consistency proof between the trees of `m` and `n` entries (RFC 9162 §2.1.4).
+    ///
+    /// # Errors
+    /// `m > n`, `m == 0`, a size past the end; I/O errors.
+    pub fn consistency_proof(&self, m: u64, n: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(n)?;
+        if m == 0 || m > n {
+            return Err(StoreError::OutOfRange(format!(
+                "no consistency proof from {m} to {n}: need 0 < m <= n"
+            )));
+        }
+        tlog_tiles::prove_tree(n, m, &self.hash_view())
+            .map_err(|e| StoreError::Corrupt(format!("consistency proof: {e}")))
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), StoreError> {
+        let have = self.size();
+        if size > have {
+            Err(StoreError::OutOfRange(format!(
+                "tree size {size} is past the end of the log ({have})"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn hash_view(&self) -> HashView<'_> {
+        HashView {
+            file: &self.inner.hashes,
+            file_len: u64::MAX,
+            pending: &[],
+        }
+    }
+
+    /// The current version of `stream` (0 if it has no entry).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        self.inner.index.stream_version(stream)
+    }
+
+    /// The seqs of a stream's entries from version `from`, at most `limit`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn stream_seqs(&self, stream: &str, from: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+        self.inner.index.stream_seqs(stream, from, limit)
+    }
+
+    /// The seq of `actor`'s entry with `nonce`, if any.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn nonce_seq(&self, actor: &str, nonce: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.index.nonce_seq(actor, nonce)
+    }
+
+    /// Stored checkpoints with sizes in `from..=to`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        Ok(self
+            .inner
+            .index
+            .checkpoints(from, to)?
+            .into_iter()
+            .map(|(size, note)| StoredCheckpoint { size, note })
+            .collect())
+    }
+
+    /// The first stored checkpoint of size ≥ `size`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn checkpoint_at_or_after(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        Ok(self
+            .inner
+            .index
+            .checkpoint_at_or_after(size)?
+            .map(|(size, note)| StoredCheckpoint { size, note }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_tree_within_inverts_stored_hash_count() {
+        for n in 0..2000u64 {
+            let c = tlog_tiles::stored_hash_count(n);
+            assert_eq!(largest_tree_within(c), n);
+            if c > 0 {
+                assert!(largest_tree_within(c - 1) < n || tlog_tiles::stored_hash_count(n) == c - 1);
+            }
+        }
+    }
+}

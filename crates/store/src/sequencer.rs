@@ -1,0 +1,706 @@
+//! The sequencer: signature checks in parallel, then one thread that decides, sequences, hashes
+//! and group-commits.
+//!
+//! ```text
+//! submit ──▶ verify workers (batch Ed25519) ──▶ sequencer thread ──▶ LogWriter::commit ──▶ ack
+//!            bounded channel                  bounded channel       one fdatasync per batch
+//! ```
+//!
+//! A command is acknowledged with its seq only after the batch holding it (and the checkpoint
+//! covering it) was made durable. Every rejection is decided before anything is staged, so a
+//! rejected command appends nothing. If a commit fails, the sequencer stops accepting work: its
+//! decider has already applied entries that may not be on disk, and only a reopen is safe.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use deedlog_core::command::{COMMAND_DOMAIN, Prepared};
+use deedlog_core::{Entry, SignedCommand, hash};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::StoreError;
+use crate::log::{LogReader, LogWriter};
+
+/// What the sequencer tells the decider about the position of a command.
+#[derive(Debug, Clone, Copy)]
+pub struct DecideContext {
+    /// The seq the entry will get.
+    pub seq: u64,
+    /// The server time the entry will record.
+    pub recorded_at_ms: i64,
+    /// The current version of the command's stream (0: no entry yet).
+    pub stream_version: u64,
+}
+
+/// The decider's verdict: the event kind and what the server derives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The event kind recorded in the entry.
+    pub kind: String,
+    /// Server-derived values (a JSON object).
+    pub derived: Value,
+}
+
+/// How a rejection maps to the outside world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RejectionClass {
+    /// Malformed input (400).
+    Malformed,
+    /// Bad signature, unknown or revoked key (401).
+    Unauthorized,
+    /// Not allowed for this actor (403).
+    Forbidden,
+    /// The subject does not exist (404).
+    NotFound,
+    /// Wrong state or version conflict (409).
+    Conflict,
+    /// Too large (413).
+    TooLarge,
+    /// A rule was violated (422).
+    Unprocessable,
+    /// The ledger cannot take commands now (503).
+    Unavailable,
+}
+
+/// Why a command was not appended. Nothing was appended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejection {
+    /// Stable machine-readable code, e.g. `stream.version_conflict`.
+    pub code: String,
+    /// The class, which fixes the HTTP status.
+    pub class: RejectionClass,
+    /// A human message.
+    pub message: String,
+    /// Structured details (an object).
+    pub details: Value,
+}
+
+impl Rejection {
+    /// A rejection without details.
+    #[must_use]
+    pub fn new(code: &str, class: RejectionClass, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            class,
+            message: message.into(),
+            details: json!({}),
+        }
+    }
+
+    /// Adds details.
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    fn unavailable(message: impl Into<String>) -> Self {
+        Self::new("ledger.unavailable", RejectionClass::Unavailable, message)
+    }
+}
+
+/// The rules: decides whether a verified command is a legal step, and follows the log.
+pub trait Decider: Send + 'static {
+    /// Decides a command against the state so far. Must not change state.
+    ///
+    /// # Errors
+    /// The rejection, when the command is not a legal step.
+    fn decide(&mut self, command: &SignedCommand, ctx: &DecideContext) -> Result<Decision, Rejection>;
+    /// Applies an entry that will be committed (called in log order, right after it is staged).
+    fn apply(&mut self, entry: &Entry);
+}
+
+/// A decider that accepts every well-signed command, recording its kind as the event kind. Used
+/// by benchmarks and by tests of the log alone.
+#[derive(Debug, Default)]
+pub struct AcceptAll;
+
+impl Decider for AcceptAll {
+    fn decide(&mut self, command: &SignedCommand, _: &DecideContext) -> Result<Decision, Rejection> {
+        Ok(Decision {
+            kind: command.kind.clone(),
+            derived: json!({}),
+        })
+    }
+    fn apply(&mut self, _: &Entry) {}
+}
+
+/// The acknowledgement of an appended (or earlier appended) command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receipt {
+    /// The entry's seq.
+    pub seq: u64,
+    /// Its stream.
+    pub stream: String,
+    /// Its version in the stream.
+    pub stream_version: u64,
+    /// The event kind.
+    pub kind: String,
+    /// What the server derived.
+    pub derived: Value,
+    /// The entry's leaf hash (hex).
+    pub leaf_hash: String,
+    /// Size of the checkpoint that covers it.
+    pub checkpoint_size: u64,
+    /// True when this is the result of an earlier identical command (same actor and nonce).
+    pub duplicate: bool,
+}
+
+/// Tunables of the sequencer.
+#[derive(Clone)]
+pub struct SequencerConfig {
+    /// Most commands in one group commit.
+    pub batch_max: usize,
+    /// Longest wait for more commands once a batch has begun.
+    pub batch_wait: Duration,
+    /// Commands waiting for signature checks, at most (then submit waits: back-pressure).
+    pub queue_capacity: usize,
+    /// Threads checking signatures.
+    pub verify_threads: usize,
+    /// Largest accepted |recorded_at - issued_at|, ms.
+    pub issued_at_window_ms: i64,
+    /// The clock (ms since the Unix epoch). Passed in so tests and replays control time.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for SequencerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SequencerConfig")
+            .field("batch_max", &self.batch_max)
+            .field("batch_wait", &self.batch_wait)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("verify_threads", &self.verify_threads)
+            .field("issued_at_window_ms", &self.issued_at_window_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The system clock in ms.
+#[must_use]
+pub fn system_clock() -> Arc<dyn Fn() -> i64 + Send + Sync> {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    })
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        Self {
+            batch_max: 2048,
+            batch_wait: Duration::from_micros(500),
+            queue_capacity: 16_384,
+            verify_threads: 2,
+            issued_at_window_ms: 5 * 60 * 1000,
+            clock: system_clock(),
+        }
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Receipt, Rejection>>;
+
+struct Job {
+    command: SignedCommand,
+    reply: Reply,
+}
+
+struct Verified {
+    command: SignedCommand,
+    reply: Reply,
+}
+
+/// A running sequencer. Clone the [`SequencerHandle`] to submit from many places.
+pub struct Sequencer {
+    handle: SequencerHandle,
+    stop: Sender<()>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Submits commands to a running sequencer.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    jobs: Sender<Job>,
+    closed: Arc<AtomicBool>,
+    reader: LogReader,
+}
+
+impl Sequencer {
+    /// Starts the verify workers and the sequencer thread over an opened log.
+    ///
+    /// # Errors
+    /// A bad configuration, or a thread that cannot be spawned.
+    pub fn start<D: Decider>(
+        writer: LogWriter,
+        decider: D,
+        config: SequencerConfig,
+    ) -> Result<Self, StoreError> {
+        if config.batch_max == 0 || config.queue_capacity == 0 || config.verify_threads == 0 {
+            return Err(StoreError::Config(
+                "batch_max, queue_capacity and verify_threads must be positive".into(),
+            ));
+        }
+        let reader = writer.reader();
+        let (jobs, job_rx) = bounded::<Job>(config.queue_capacity);
+        let (verified_tx, verified_rx) = bounded::<Vec<Verified>>(config.queue_capacity / 64 + 4);
+        let (stop, stop_rx) = bounded::<()>(0);
+        let mut threads = Vec::new();
+        for i in 0..config.verify_threads {
+            let rx = job_rx.clone();
+            let tx = verified_tx.clone();
+            let stop_rx = stop_rx.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("verify-{i}"))
+                    .spawn(move || verify_worker(&rx, &tx, &stop_rx))
+                    .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?,
+            );
+        }
+        drop(verified_tx);
+        let state = SequencerState {
+            writer,
+            decider,
+            config,
+            last_recorded_ms: 0,
+            dead: None,
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("sequencer".into())
+                .spawn(move || state.run(&verified_rx))
+                .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?,
+        );
+        Ok(Self {
+            handle: SequencerHandle {
+                jobs,
+                closed: Arc::new(AtomicBool::new(false)),
+                reader,
+            },
+            stop,
+            threads,
+        })
+    }
+
+    /// A handle to submit commands.
+    #[must_use]
+    pub fn handle(&self) -> SequencerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting commands (every handle then answers `ledger.unavailable`), finishes those
+    /// already queued, flushes the derived files and waits for the threads.
+    pub fn shutdown(self) {
+        self.handle.closed.store(true, Ordering::SeqCst);
+        drop(self.stop);
+        drop(self.handle);
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!("a sequencer thread panicked");
+            }
+        }
+    }
+}
+
+impl SequencerHandle {
+    /// Submits a command and waits for its receipt or rejection.
+    ///
+    /// # Errors
+    /// The rejection; nothing was appended.
+    pub async fn submit(&self, command: SignedCommand) -> Result<Receipt, Rejection> {
+        let rx = self.enqueue(command)?;
+        rx.await
+            .unwrap_or_else(|_| Err(Rejection::unavailable("the sequencer stopped")))
+    }
+
+    /// Submits from a thread that is not async.
+    ///
+    /// # Errors
+    /// As [`Self::submit`].
+    pub fn submit_blocking(&self, command: SignedCommand) -> Result<Receipt, Rejection> {
+        let rx = self.enqueue(command)?;
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(Rejection::unavailable("the sequencer stopped")))
+    }
+
+    /// Queues a command, waiting while the queue is full; the receiver yields the outcome.
+    ///
+    /// # Errors
+    /// When the sequencer has stopped.
+    pub fn enqueue(
+        &self,
+        command: SignedCommand,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, Rejection>>, Rejection> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Rejection::unavailable("the ledger is shutting down"));
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Job { command, reply })
+            .map_err(|_| Rejection::unavailable("the sequencer stopped"))?;
+        Ok(rx)
+    }
+
+    /// Queues a command without waiting; `Err(Busy)`-style rejection when the queue is full.
+    ///
+    /// # Errors
+    /// A full queue (`ledger.busy`) or a stopped sequencer.
+    pub fn try_enqueue(
+        &self,
+        command: SignedCommand,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, Rejection>>, Rejection> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Rejection::unavailable("the ledger is shutting down"));
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        match self.jobs.try_send(Job { command, reply }) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(Rejection::new(
+                "ledger.busy",
+                RejectionClass::Unavailable,
+                "the ledger is at capacity; retry shortly",
+            )),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(Rejection::unavailable("the sequencer stopped"))
+            }
+        }
+    }
+
+    /// A reader of the log.
+    #[must_use]
+    pub fn reader(&self) -> &LogReader {
+        &self.reader
+    }
+}
+
+const VERIFY_CHUNK: usize = 256;
+
+fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver<()>) {
+    loop {
+        // Take work until stopped; once stopped, finish what is already queued, then end.
+        let first = crossbeam_channel::select! {
+            recv(rx) -> job => match job { Ok(job) => job, Err(_) => return },
+            recv(stop) -> _ => match rx.try_recv() { Ok(job) => job, Err(_) => return },
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < VERIFY_CHUNK {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut ready = Vec::with_capacity(jobs.len());
+        let mut prepared = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match job.command.prepare() {
+                Ok(p) => {
+                    prepared.push(p);
+                    ready.push(job);
+                }
+                Err(e) => {
+                    let class = match e {
+                        deedlog_core::command::CommandError::Signature(_)
+                        | deedlog_core::command::CommandError::Key(_) => {
+                            RejectionClass::Unauthorized
+                        }
+                        deedlog_core::command::CommandError::PayloadTooLarge { .. } => {
+                            RejectionClass::TooLarge
+                        }
+                        _ => RejectionClass::Malformed,
+                    };
+                    let code = match class {
+                        RejectionClass::Unauthorized => "command.bad_signature",
+                        RejectionClass::TooLarge => "command.too_large",
+                        _ => "command.malformed",
+                    };
+                    let _ = job.reply.send(Err(Rejection::new(code, class, e.to_string())));
+                }
+            }
+        }
+        let ok = batch_verify(&prepared);
+        let mut out = Vec::with_capacity(ready.len());
+        for (job, good) in ready.into_iter().zip(ok) {
+            if good {
+                out.push(Verified {
+                    command: job.command,
+                    reply: job.reply,
+                });
+            } else {
+                let _ = job.reply.send(Err(Rejection::new(
+                    "command.bad_signature",
+                    RejectionClass::Unauthorized,
+                    "the signature does not verify for the command and key given",
+                )));
+            }
+        }
+        if !out.is_empty() && tx.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// Checks many signatures at once; on a failed batch, checks each with `verify_strict` to find
+/// the bad ones. Batch verification skips the small-order key test, which is safe here because
+/// `PublicKey` refuses weak keys when it parses them.
+fn batch_verify(prepared: &[Prepared]) -> Vec<bool> {
+    if prepared.is_empty() {
+        return Vec::new();
+    }
+    let messages: Vec<Vec<u8>> = prepared
+        .iter()
+        .map(|p| {
+            let mut m = Vec::with_capacity(COMMAND_DOMAIN.len() + p.message.len());
+            m.extend_from_slice(COMMAND_DOMAIN);
+            m.extend_from_slice(&p.message);
+            m
+        })
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = prepared
+        .iter()
+        .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
+        .collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> =
+        prepared.iter().map(|p| *p.key.as_dalek()).collect();
+    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+        // The batch equation accepts what `verify_strict` accepts, except signatures whose R is
+        // of small order, which `verify_strict` also refuses. Under a key that is not weak such a
+        // signature still needs the secret key to make, so it forges nothing; the offline
+        // verifier uses the same batch rule, so server and auditor agree.
+        return vec![true; prepared.len()];
+    }
+    prepared.iter().map(|p| p.verify().is_ok()).collect()
+}
+
+struct SequencerState<D: Decider> {
+    writer: LogWriter,
+    decider: D,
+    config: SequencerConfig,
+    last_recorded_ms: i64,
+    dead: Option<String>,
+}
+
+struct Staged {
+    reply: Reply,
+    receipt: Receipt,
+}
+
+impl<D: Decider> SequencerState<D> {
+    fn run(mut self, rx: &Receiver<Vec<Verified>>) {
+        while let Ok(first) = rx.recv() {
+            let started = Instant::now();
+            let mut items = first;
+            while items.len() < self.config.batch_max {
+                match rx.try_recv() {
+                    Ok(more) => items.extend(more),
+                    Err(_) => {
+                        let left = self.config.batch_wait.saturating_sub(started.elapsed());
+                        if left.is_zero() {
+                            break;
+                        }
+                        match rx.recv_timeout(left) {
+                            Ok(more) => items.extend(more),
+                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            self.batch(items);
+        }
+        if let Err(error) = self.writer.flush_derived() {
+            tracing::warn!(%error, "flushing derived files at shutdown");
+        }
+    }
+
+    fn batch(&mut self, items: Vec<Verified>) {
+        if let Some(why) = &self.dead {
+            for item in items {
+                let _ = item.reply.send(Err(Rejection::unavailable(why.clone())));
+            }
+            return;
+        }
+        let now = (self.config.clock)().max(self.last_recorded_ms);
+        self.last_recorded_ms = now;
+        let mut staged: Vec<Staged> = Vec::with_capacity(items.len());
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        let mut nonces: HashMap<(String, String), (usize, String)> = HashMap::new();
+        let mut waiting: Vec<(Reply, usize)> = Vec::new();
+        for item in items {
+            match self.one(&item.command, now, &mut versions, &mut nonces, staged.len()) {
+                Ok(Outcome::Staged(receipt)) => staged.push(Staged {
+                    reply: item.reply,
+                    receipt,
+                }),
+                Ok(Outcome::SameAsStaged(i)) => waiting.push((item.reply, i)),
+                Ok(Outcome::Done(receipt)) => {
+                    let _ = item.reply.send(Ok(receipt));
+                }
+                Err(rejection) => {
+                    let _ = item.reply.send(Err(rejection));
+                }
+            }
+        }
+        if staged.is_empty() {
+            return;
+        }
+        match self.writer.commit(now) {
+            Ok(checkpoint) => {
+                for (reply, i) in waiting {
+                    let mut receipt = staged[i].receipt.clone();
+                    receipt.checkpoint_size = checkpoint.size;
+                    receipt.duplicate = true;
+                    let _ = reply.send(Ok(receipt));
+                }
+                for s in staged {
+                    let mut receipt = s.receipt;
+                    receipt.checkpoint_size = checkpoint.size;
+                    let _ = s.reply.send(Ok(receipt));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "commit failed; the sequencer stops taking commands");
+                let why = format!("the ledger stopped after a storage failure: {error}");
+                for s in staged {
+                    let _ = s.reply.send(Err(Rejection::unavailable(why.clone())));
+                }
+                for (reply, _) in waiting {
+                    let _ = reply.send(Err(Rejection::unavailable(why.clone())));
+                }
+                self.dead = Some(why);
+            }
+        }
+    }
+
+    fn one(
+        &mut self,
+        command: &SignedCommand,
+        now: i64,
+        versions: &mut HashMap<String, u64>,
+        nonces: &mut HashMap<(String, String), (usize, String)>,
+        position: usize,
+    ) -> Result<Outcome, Rejection> {
+        let reader = self.writer.reader();
+        let internal = |e: StoreError| Rejection::unavailable(format!("storage: {e}"));
+        // Idempotency first: a retry of an acknowledged command gets the first result back.
+        let key = (command.actor.clone(), command.nonce.clone());
+        if let Some((i, signature)) = nonces.get(&key) {
+            // The same nonce twice in one batch: the identical command shares the first one's
+            // receipt; a different command under a used nonce is refused.
+            if *signature == command.signature {
+                return Ok(Outcome::SameAsStaged(*i));
+            }
+            return Err(Rejection::new(
+                "command.nonce_reused",
+                RejectionClass::Conflict,
+                "this actor already used this nonce for another command",
+            ));
+        }
+        if let Some(seq) = reader
+            .nonce_seq(&command.actor, &command.nonce)
+            .map_err(internal)?
+        {
+            let bytes = reader.entry(seq).map_err(internal)?;
+            let entry = Entry::decode(&bytes).map_err(|e| internal(StoreError::BadEntry {
+                seq,
+                message: e.to_string(),
+            }))?;
+            if entry.signed == *command {
+                return Ok(Outcome::Done(Receipt {
+                    seq,
+                    stream: entry.stream,
+                    stream_version: entry.stream_version,
+                    kind: entry.kind,
+                    derived: entry.derived,
+                    leaf_hash: hash::to_hex(&hash::leaf_hash(&bytes)),
+                    checkpoint_size: reader.size(),
+                    duplicate: true,
+                }));
+            }
+            return Err(Rejection::new(
+                "command.nonce_reused",
+                RejectionClass::Conflict,
+                format!("this actor already used this nonce for entry {seq}"),
+            )
+            .with_details(json!({"seq": seq})));
+        }
+        if (now - command.issued_at_ms).abs() > self.config.issued_at_window_ms {
+            return Err(Rejection::new(
+                "command.stale",
+                RejectionClass::Unprocessable,
+                format!(
+                    "issued_at_ms is {} ms from the server clock; at most {} ms are allowed",
+                    now - command.issued_at_ms,
+                    self.config.issued_at_window_ms
+                ),
+            )
+            .with_details(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
+        }
+        let current = match versions.get(&command.stream) {
+            Some(v) => *v,
+            None => reader.stream_version(&command.stream).map_err(internal)?,
+        };
+        if let Some(expected) = command.expected_version
+            && expected != current
+        {
+            return Err(Rejection::new(
+                "stream.version_conflict",
+                RejectionClass::Conflict,
+                format!(
+                    "stream {} is at version {current}, not {expected}",
+                    command.stream
+                ),
+            )
+            .with_details(json!({"expected": expected, "actual": current})));
+        }
+        let ctx = DecideContext {
+            seq: self.writer.next_seq(),
+            recorded_at_ms: now,
+            stream_version: current,
+        };
+        let decision = self.decider.decide(command, &ctx)?;
+        let entry = Entry {
+            seq: ctx.seq,
+            recorded_at_ms: now,
+            prev_hash: self.writer.last_leaf(),
+            stream: command.stream.clone(),
+            stream_version: current + 1,
+            kind: decision.kind,
+            signed: command.clone(),
+            derived: decision.derived,
+        };
+        let bytes = entry.encode().map_err(|e| match e {
+            deedlog_core::entry::EntryError::TooLarge { .. } => {
+                Rejection::new("command.too_large", RejectionClass::TooLarge, e.to_string())
+            }
+            other => Rejection::new("command.malformed", RejectionClass::Malformed, other.to_string()),
+        })?;
+        let leaf = self.writer.stage(&entry, &bytes).map_err(internal)?;
+        self.decider.apply(&entry);
+        versions.insert(command.stream.clone(), current + 1);
+        nonces.insert(key, (position, command.signature.clone()));
+        Ok(Outcome::Staged(Receipt {
+            seq: entry.seq,
+            stream: entry.stream,
+            stream_version: entry.stream_version,
+            kind: entry.kind,
+            derived: entry.derived,
+            leaf_hash: hash::to_hex(&leaf),
+            checkpoint_size: 0,
+            duplicate: false,
+        }))
+    }
+}
+
+enum Outcome {
+    Staged(Receipt),
+    SameAsStaged(usize),
+    Done(Receipt),
+}

@@ -1,0 +1,269 @@
+//! Store tests: append, read, prove, reopen, recover, reject without appending.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use deedlog_core::hash::{self, Hash};
+use deedlog_core::{Command, Entry, SecretKey, SignedCommand};
+use deedlog_store::{
+    AcceptAll, CheckpointFormat, LogOptions, LogWriter, RejectionClass, Sequencer, SequencerConfig,
+};
+use serde_json::json;
+
+/// A plain, unsigned checkpoint format for tests of the store alone.
+struct PlainFormat;
+
+impl CheckpointFormat for PlainFormat {
+    fn sign(&self, size: u64, root: &Hash, time_ms: i64) -> Vec<u8> {
+        format!("{size}\n{}\n{time_ms}\n", hash::to_hex(root)).into_bytes()
+    }
+    fn parse(&self, note: &[u8]) -> Option<(u64, Hash)> {
+        let text = std::str::from_utf8(note).ok()?;
+        let mut lines = text.lines();
+        let size = lines.next()?.parse().ok()?;
+        let root = hash::from_hex(lines.next()?).ok()?;
+        Some((size, root))
+    }
+}
+
+const NOW: i64 = 1_800_000_000_000;
+
+fn command(key: &SecretKey, n: u64, stream: &str, expected: Option<u64>) -> SignedCommand {
+    Command {
+        actor: format!("test/{}", key.public().key_id()),
+        key: key.public().to_base64(),
+        kind: "test.note".into(),
+        stream: stream.into(),
+        expected_version: expected,
+        payload: json!({"n": n}),
+        nonce: format!("nonce-{n:08}"),
+        issued_at_ms: NOW,
+    }
+    .sign(key)
+    .expect("well-formed test command")
+}
+
+fn config(clock: Arc<AtomicI64>) -> SequencerConfig {
+    SequencerConfig {
+        clock: Arc::new(move || clock.load(Ordering::Relaxed)),
+        ..SequencerConfig::default()
+    }
+}
+
+fn open(dir: &std::path::Path) -> (Sequencer, Arc<AtomicI64>) {
+    let (writer, _, _) =
+        LogWriter::open(dir, LogOptions::default(), Arc::new(PlainFormat)).expect("opens");
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let seq = Sequencer::start(writer, AcceptAll, config(Arc::clone(&clock))).expect("starts");
+    (seq, clock)
+}
+
+#[test]
+fn appends_reads_and_proves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seq, _) = open(dir.path());
+    let h = seq.handle();
+    let key = SecretKey::from_seed(&[9; 32]);
+    let mut leaves = Vec::new();
+    for n in 0..50 {
+        let receipt = h
+            .submit_blocking(command(&key, n, &format!("test/S-{}", n % 5), None))
+            .unwrap();
+        assert_eq!(receipt.seq, n);
+        assert_eq!(receipt.stream_version, n / 5 + 1);
+        assert!(receipt.checkpoint_size > n);
+        leaves.push(receipt.leaf_hash);
+    }
+    let reader = h.reader().clone();
+    assert_eq!(reader.size(), 50);
+    let mut prev = hash::ZERO_HASH;
+    let mut tree = deedlog_core::hash::Hash::default();
+    for n in 0..50u64 {
+        let bytes = reader.entry(n).unwrap();
+        let entry = Entry::decode(&bytes).unwrap();
+        assert_eq!(entry.seq, n);
+        assert_eq!(entry.prev_hash, prev);
+        prev = hash::leaf_hash(&bytes);
+        assert_eq!(hash::to_hex(&prev), leaves[n as usize]);
+        let root = reader.root(50).unwrap();
+        let proof = reader.inclusion_proof(n, 50).unwrap();
+        tlog_tiles::check_record(&proof, 50, root, n, prev).unwrap();
+        tree = root;
+    }
+    for m in 1..=50 {
+        let proof = reader.consistency_proof(m, 50).unwrap();
+        tlog_tiles::check_tree(&proof, 50, tree, m, reader.root(m).unwrap()).unwrap();
+    }
+    assert_eq!(reader.stream_version("test/S-3").unwrap(), 10);
+    assert_eq!(reader.stream_seqs("test/S-3", 1, 100).unwrap().len(), 10);
+    assert!(reader.entry(50).is_err());
+    assert!(reader.inclusion_proof(3, 51).is_err());
+    assert!(reader.consistency_proof(0, 5).is_err());
+    let latest = reader.latest_checkpoint().unwrap();
+    assert_eq!(latest.size, 50);
+    assert_eq!(PlainFormat.parse(&latest.note), Some((50, tree)));
+    seq.shutdown();
+}
+
+#[test]
+fn reopen_keeps_everything_and_rederives_lost_derived_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[4; 32]);
+    {
+        let (seq, _) = open(dir.path());
+        let h = seq.handle();
+        for n in 0..30 {
+            h.submit_blocking(command(&key, n, "test/A", None)).unwrap();
+        }
+        drop(h);
+        seq.shutdown();
+    }
+    let (_, reader, report) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.entries, 30);
+    assert_eq!(report.torn_tail_bytes, 0);
+    let root = reader.root(30).unwrap();
+    drop(reader);
+    // Lose every derived file: offsets, hashes and the whole index.
+    std::fs::remove_file(dir.path().join("offsets")).unwrap();
+    std::fs::remove_file(dir.path().join("hashes")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let (_, reader, report) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.offsets_rederived, 30);
+    assert_eq!(report.hashes_rederived, 30);
+    assert_eq!(report.index_rederived, 30);
+    assert_eq!(reader.root(30).unwrap(), root);
+    assert_eq!(reader.stream_version("test/A").unwrap(), 30);
+    assert!(reader.nonce_seq(&format!("test/{}", key.public().key_id()), "nonce-00000007").unwrap() == Some(7));
+    assert_eq!(reader.checkpoints(0, 30).unwrap().last().unwrap().size, 30);
+}
+
+#[test]
+fn damaged_hashes_are_rederived_from_the_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[5; 32]);
+    let root = {
+        let (seq, _) = open(dir.path());
+        for n in 0..20 {
+            seq.handle().submit_blocking(command(&key, n, "test/A", None)).unwrap();
+        }
+        let root = seq.handle().reader().root(20).unwrap();
+        seq.shutdown();
+        root
+    };
+    let path = dir.path().join("hashes");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let (_, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(reader.root(20).unwrap(), root);
+}
+
+#[test]
+fn torn_tail_is_cut_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[6; 32]);
+    {
+        let (seq, _) = open(dir.path());
+        for n in 0..10 {
+            seq.handle().submit_blocking(command(&key, n, "test/A", None)).unwrap();
+        }
+        seq.shutdown();
+    }
+    // Half a record after the last checkpoint: what a crash mid-write leaves.
+    let seg = dir.path().join("log").join(deedlog_store::segment::file_name(0));
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let len = bytes.len();
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 9, 9, 9, 9, b'{']);
+    std::fs::write(&seg, &bytes).unwrap();
+    let (writer, reader, report) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.torn_tail_bytes, 10);
+    assert_eq!(report.entries, 10);
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), len as u64);
+    assert_eq!(reader.size(), 10);
+    drop(writer);
+}
+
+#[test]
+fn rejections_append_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seq, clock) = open(dir.path());
+    let h = seq.handle();
+    let key = SecretKey::from_seed(&[7; 32]);
+    let first = h.submit_blocking(command(&key, 0, "test/A", Some(0))).unwrap();
+    let size = h.reader().size();
+
+    // Expected-version conflict.
+    let r = h.submit_blocking(command(&key, 1, "test/A", Some(0))).unwrap_err();
+    assert_eq!((r.code.as_str(), r.class), ("stream.version_conflict", RejectionClass::Conflict));
+    assert_eq!(r.details["actual"], 1);
+
+    // Bad signature.
+    let mut bad = command(&key, 2, "test/A", None);
+    bad.payload = json!({"n": 3});
+    let r = h.submit_blocking(bad).unwrap_err();
+    assert_eq!((r.code.as_str(), r.class), ("command.bad_signature", RejectionClass::Unauthorized));
+
+    // Wrong signature length.
+    let mut bad = command(&key, 2, "test/A", None);
+    bad.signature = deedlog_core::keys::base64(&[0; 63]);
+    assert_eq!(h.submit_blocking(bad).unwrap_err().class, RejectionClass::Unauthorized);
+
+    // A weak key.
+    let mut bad = command(&key, 2, "test/A", None);
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    bad.key = deedlog_core::keys::base64(&weak);
+    assert_eq!(h.submit_blocking(bad).unwrap_err().class, RejectionClass::Unauthorized);
+
+    // A float in the payload (a malformed command).
+    let mut bad = command(&key, 2, "test/A", None);
+    bad.payload = serde_json::from_str(r#"{"price": 1.5}"#).unwrap();
+    assert_eq!(h.submit_blocking(bad).unwrap_err().class, RejectionClass::Malformed);
+
+    // A stale issued_at.
+    clock.store(NOW + 10 * 60 * 1000, Ordering::Relaxed);
+    let r = h.submit_blocking(command(&key, 4, "test/B", None)).unwrap_err();
+    assert_eq!(r.code, "command.stale");
+    clock.store(NOW, Ordering::Relaxed);
+
+    // A retry returns the first receipt; the same nonce on another command is refused.
+    let again = h.submit_blocking(command(&key, 0, "test/A", Some(0))).unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.seq, first.seq);
+    let mut reuse = command(&key, 0, "test/C", None).command();
+    reuse.payload = json!({"other": true});
+    let r = h.submit_blocking(reuse.sign(&key).unwrap()).unwrap_err();
+    assert_eq!(r.code, "command.nonce_reused");
+
+    assert_eq!(h.reader().size(), size, "no rejection appended anything");
+    seq.shutdown();
+}
+
+#[test]
+fn segments_roll_and_reads_cross_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        segment_bytes_max: 4096,
+        ..LogOptions::default()
+    };
+    let key = SecretKey::from_seed(&[8; 32]);
+    {
+        let (writer, _, _) = LogWriter::open(dir.path(), options.clone(), Arc::new(PlainFormat)).unwrap();
+        let seq = Sequencer::start(writer, AcceptAll, config(Arc::new(AtomicI64::new(NOW)))).unwrap();
+        for n in 0..60 {
+            seq.handle().submit_blocking(command(&key, n, "test/A", None)).unwrap();
+        }
+        seq.shutdown();
+    }
+    let segments = deedlog_store::segment::list(&dir.path().join("log")).unwrap();
+    assert!(segments.len() > 3, "{} segments", segments.len());
+    let (_, reader, report) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.entries, 60);
+    for n in 0..60 {
+        assert_eq!(Entry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
+    }
+}
