@@ -1,6 +1,6 @@
 //! Shared fixtures for the domain's integration tests: a small world (authorities, an agency
 //! and agents, a bank, an office, parties, properties) and steps of the deal flow.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use serde_json::{Value, json};
 
