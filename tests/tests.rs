@@ -1,1 +1,6 @@
-//! Integration tests, one module per theme.
+//! Integration tests of the `deedlog` binary and the whole system, one module per theme.
+
+mod cli;
+mod crash;
+mod e2e;
+mod tamper;

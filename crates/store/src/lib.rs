@@ -10,10 +10,12 @@ pub mod error;
 pub mod flatfile;
 pub mod index;
 pub mod log;
+pub mod note;
 pub mod segment;
 pub mod sequencer;
 
 pub use error::StoreError;
+pub use note::NoteFormat;
 pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};
 pub use sequencer::{
     AcceptAll, DecideContext, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
