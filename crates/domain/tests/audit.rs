@@ -1,0 +1,208 @@
+//! The semantic audit finds every illegal entry, names its seq and keeps going.
+
+mod common;
+
+use common::*;
+use deedlog_core::hash::ZERO_HASH;
+use deedlog_domain::{AuditFaultKind, Auditor, Entry, SignedCommand, audit};
+use serde_json::{Value, json};
+
+/// A finished agent-assisted deal.
+fn deal() -> World {
+    let mut w = World::new();
+    let (buyer, seller, agent) = (w.buyer.clone(), w.seller.clone(), w.agent.clone());
+    let listing = w.publish();
+    let ct = w.draft(&listing, &agent);
+    w.sign_all(&ct, &[buyer, seller, agent]);
+    w.l.ok(HOUSING, "contract.file", &ct, json!({}));
+    w
+}
+
+/// An entry that follows `entries`, with the next seq and stream version.
+fn next(entries: &[Entry], signed: SignedCommand, kind: &str, derived: Value) -> Entry {
+    let version = entries.iter().filter(|e| e.stream == signed.stream).count() as u64 + 1;
+    Entry {
+        seq: entries.len() as u64,
+        recorded_at_ms: entries.last().map_or(T0, |e| e.recorded_at_ms + 1),
+        prev_hash: ZERO_HASH,
+        stream: signed.stream.clone(),
+        stream_version: version,
+        kind: kind.to_owned(),
+        signed,
+        derived,
+    }
+}
+
+fn find(entries: &[Entry], kind: &str) -> usize {
+    entries
+        .iter()
+        .position(|e| e.signed.kind == kind)
+        .expect("kind in log")
+}
+
+#[test]
+fn a_legal_log_audits_clean_entry_by_entry() {
+    let w = deal();
+    let mut auditor = Auditor::new();
+    for e in &w.l.entries {
+        assert!(
+            auditor.check(e),
+            "entry {} refused: {:?}",
+            e.seq,
+            auditor.faults()
+        );
+    }
+    assert!(auditor.finish().is_clean());
+}
+
+#[test]
+fn a_forged_derived_code_is_found() {
+    let w = deal();
+    let mut entries = w.l.entries.clone();
+    let i = find(&entries, "contract.file");
+    entries[i].derived["filing_code"] = json!("FC-0000000000000000");
+    let report = audit(entries.iter());
+    assert_eq!(report.faults.len(), 1);
+    assert_eq!(report.faults[0].seq, i as u64);
+    assert!(matches!(
+        report.faults[0].fault,
+        AuditFaultKind::DerivedMismatch { .. }
+    ));
+}
+
+#[test]
+fn a_wrong_event_kind_is_found() {
+    let w = deal();
+    let mut entries = w.l.entries.clone();
+    let i = find(&entries, "listing.publish");
+    entries[i].kind = "ListingPublicationProposed".into();
+    let report = audit(entries.iter());
+    assert_eq!(report.faults[0].seq, i as u64);
+    assert_eq!(
+        report.faults[0].fault,
+        AuditFaultKind::KindMismatch {
+            decided: "ListingPublished".into()
+        }
+    );
+    // Skipping the bad entry makes later steps on its listing illegal too, each reported.
+    assert!(report.faults.len() > 1 && report.faults.iter().all(|f| f.seq >= i as u64));
+}
+
+#[test]
+fn illegal_steps_replays_and_broken_numbering_are_each_reported() {
+    let mut w = deal();
+    let mut entries = w.l.entries.clone();
+    // 1. A correctly signed command by someone not allowed to take the step.
+    let buyer = w.buyer.clone();
+    let forged = w.l.sign(
+        &buyer,
+        "contract.cancel_filing",
+        "contract/CT-1",
+        json!({ "reason": "我反悔了" }),
+    );
+    entries.push(next(&entries, forged, "ContractFilingCancelled", json!({})));
+    let illegal = entries.len() - 1;
+    // 2. A replay of an earlier command.
+    let confirm = entries[find(&entries, "contract.confirm")].clone();
+    entries.push(next(
+        &entries,
+        confirm.signed.clone(),
+        &confirm.kind,
+        confirm.derived.clone(),
+    ));
+    let replay = entries.len() - 1;
+    // 3. A stream version that skips one.
+    let seller = w.seller.clone();
+    let reg = w.l.sign(
+        &seller,
+        "key.rotate",
+        &seller,
+        json!({ "new_key": "x", "proof": "y" }),
+    );
+    let mut skipped = next(&entries, reg, "KeyRotated", json!({}));
+    skipped.stream_version += 1;
+    entries.push(skipped);
+    let version = entries.len() - 1;
+    // 4. Time going backwards, with an otherwise legal command.
+    let s = w.l.sign(
+        HOUSING,
+        "agency.suspend",
+        "agency/AG-anju",
+        json!({ "reason": "违规" }),
+    );
+    let mut back = next(&entries, s, "AgencySuspended", json!({}));
+    back.recorded_at_ms = T0 - 1;
+    entries.push(back);
+    let time = entries.len() - 1;
+    // 5. A seq gap.
+    let s = w.l.sign(
+        HOUSING,
+        "agent.suspend",
+        "agent/AT-li",
+        json!({ "reason": "违规" }),
+    );
+    let mut gap = next(&entries, s, "AgentSuspended", json!({}));
+    gap.seq += 5;
+    entries.push(gap);
+    let gap_at = entries.len() - 1;
+    // 6. An entry whose stream is not the command's.
+    let s = w.l.sign(
+        HOUSING,
+        "agent.suspend",
+        "agent/AT-wang",
+        json!({ "reason": "违规" }),
+    );
+    let mut moved = next(&entries, s, "AgentSuspended", json!({}));
+    moved.seq += 5;
+    moved.stream = "agent/AT-li".into();
+    entries.push(moved);
+
+    let report = audit(entries.iter());
+    let faults: Vec<(u64, &AuditFaultKind)> =
+        report.faults.iter().map(|f| (f.seq, &f.fault)).collect();
+    assert_eq!(faults.len(), 6, "{faults:#?}");
+    assert!(
+        matches!(faults[0], (s, AuditFaultKind::Rejected { code, .. }) if s == illegal as u64 && code == "auth.role_not_allowed")
+    );
+    assert!(matches!(faults[1], (s, AuditFaultKind::DuplicateNonce) if s == replay as u64));
+    assert!(matches!(faults[2], (s, AuditFaultKind::StreamVersion { .. }) if s == version as u64));
+    assert!(matches!(faults[3], (s, AuditFaultKind::TimeWentBackwards { .. }) if s == time as u64));
+    assert!(matches!(faults[4], (s, AuditFaultKind::SeqGap { .. }) if s == gap_at as u64 + 5));
+    assert!(matches!(faults[5], (_, AuditFaultKind::StreamMismatch)));
+    assert_eq!(report.entries, entries.len() as u64);
+}
+
+#[test]
+fn a_command_signed_with_an_unregistered_key_is_refused_on_replay() {
+    let mut w = deal();
+    let mut entries = w.l.entries.clone();
+    let impostor = deedlog_domain::testkit::secret("impostor");
+    let s = w.l.sign_with(
+        &impostor,
+        HOUSING,
+        "agency.suspend",
+        "agency/AG-anju",
+        json!({ "reason": "x" }),
+    );
+    entries.push(next(&entries, s, "AgencySuspended", json!({})));
+    let report = audit(entries.iter());
+    assert!(
+        matches!(&report.faults[0].fault, AuditFaultKind::Rejected { code, .. } if code == "auth.key_mismatch")
+    );
+}
+
+#[test]
+fn replay_by_apply_alone_reaches_the_same_state() {
+    let w = deal();
+    let mut state = deedlog_domain::State::default();
+    for e in &w.l.entries {
+        state.apply(e).expect("applies");
+    }
+    assert_eq!(
+        state.canonical_bytes().expect("encodes"),
+        w.l.state.canonical_bytes().expect("encodes")
+    );
+    // Applying out of order is refused.
+    let mut fresh = deedlog_domain::State::default();
+    assert!(fresh.apply(&w.l.entries[1]).is_err());
+}

@@ -1,0 +1,681 @@
+//! Determinism: random sequences of commands from a model of the flow (legal and illegal, by the
+//! right and the wrong actors, with time passing) are decided and applied into a log; the
+//! semantic audit of that log is clean and reaches the same state, a replay by `apply` alone
+//! reaches the same state, and the same sequence always yields the same bytes.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const PARTIES: [&str; 5] = ["alice", "bob", "carol", "dave", "uma"];
+const AGENTS: [&str; 2] = ["wang", "li"];
+
+#[derive(Debug, Clone)]
+enum Step {
+    Verify {
+        who: usize,
+        property: usize,
+    },
+    Consent {
+        who: usize,
+        v: usize,
+    },
+    Entrust {
+        who: usize,
+        v: usize,
+        agent: usize,
+        review: bool,
+        days: i64,
+    },
+    Answer {
+        agent: usize,
+        e: usize,
+        accept: bool,
+    },
+    Revoke {
+        who: usize,
+        e: usize,
+    },
+    Expire {
+        e: usize,
+    },
+    Publish {
+        agent: usize,
+        e: usize,
+        price: u64,
+    },
+    SelfList {
+        who: usize,
+        v: usize,
+        price: u64,
+    },
+    ChangePrice {
+        by_agent: bool,
+        who: usize,
+        l: usize,
+        price: u64,
+    },
+    Review {
+        who: usize,
+        l: usize,
+        approve: bool,
+    },
+    Withdraw {
+        who: usize,
+        l: usize,
+    },
+    Book {
+        who: usize,
+        l: usize,
+    },
+    Handle {
+        agent: usize,
+        vw: usize,
+        record: bool,
+    },
+    Rate {
+        who: usize,
+        vw: usize,
+        stars: u8,
+    },
+    Loan {
+        who: usize,
+        vw: usize,
+        amount: u64,
+    },
+    Draft {
+        by_agent: bool,
+        who: usize,
+        l: usize,
+        buyer: usize,
+    },
+    Amend {
+        agent: usize,
+        c: usize,
+        version: u8,
+    },
+    Confirm {
+        role: usize,
+        c: usize,
+        sign: bool,
+    },
+    Offline {
+        who: usize,
+        c: usize,
+    },
+    OfficeVerify {
+        c: usize,
+    },
+    File {
+        c: usize,
+    },
+    Seize {
+        property: usize,
+        release: bool,
+    },
+    Advance {
+        hours: i64,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let i = || 0usize..6;
+    let price = || prop_oneof![Just(PRICE), Just(FLOOR - 1), 100_000_000u64..200_000_000];
+    prop_oneof![
+        (i(), 0usize..4).prop_map(|(who, property)| Step::Verify { who, property }),
+        (i(), i()).prop_map(|(who, v)| Step::Consent { who, v }),
+        (
+            i(),
+            i(),
+            0usize..2,
+            any::<bool>(),
+            prop_oneof![Just(1i64), Just(30), Just(400)]
+        )
+            .prop_map(|(who, v, agent, review, days)| Step::Entrust {
+                who,
+                v,
+                agent,
+                review,
+                days
+            }),
+        (0usize..2, i(), any::<bool>()).prop_map(|(agent, e, accept)| Step::Answer {
+            agent,
+            e,
+            accept
+        }),
+        (i(), i()).prop_map(|(who, e)| Step::Revoke { who, e }),
+        i().prop_map(|e| Step::Expire { e }),
+        (0usize..2, i(), price()).prop_map(|(agent, e, price)| Step::Publish { agent, e, price }),
+        (i(), i(), price()).prop_map(|(who, v, price)| Step::SelfList { who, v, price }),
+        (any::<bool>(), i(), i(), price()).prop_map(|(by_agent, who, l, price)| {
+            Step::ChangePrice {
+                by_agent,
+                who,
+                l,
+                price,
+            }
+        }),
+        (i(), i(), any::<bool>()).prop_map(|(who, l, approve)| Step::Review { who, l, approve }),
+        (i(), i()).prop_map(|(who, l)| Step::Withdraw { who, l }),
+        (i(), i()).prop_map(|(who, l)| Step::Book { who, l }),
+        (0usize..2, i(), any::<bool>()).prop_map(|(agent, vw, record)| Step::Handle {
+            agent,
+            vw,
+            record
+        }),
+        (i(), i(), 0u8..7).prop_map(|(who, vw, stars)| Step::Rate { who, vw, stars }),
+        (i(), i(), prop_oneof![Just(1_000_000u64), Just(500_000_000)])
+            .prop_map(|(who, vw, amount)| Step::Loan { who, vw, amount }),
+        (any::<bool>(), i(), i(), i()).prop_map(|(by_agent, who, l, buyer)| Step::Draft {
+            by_agent,
+            who,
+            l,
+            buyer
+        }),
+        (0usize..2, i(), 0u8..3).prop_map(|(agent, c, version)| Step::Amend { agent, c, version }),
+        (0usize..4, i(), any::<bool>()).prop_map(|(role, c, sign)| Step::Confirm { role, c, sign }),
+        (i(), i()).prop_map(|(who, c)| Step::Offline { who, c }),
+        i().prop_map(|c| Step::OfficeVerify { c }),
+        i().prop_map(|c| Step::File { c }),
+        (0usize..4, any::<bool>())
+            .prop_map(|(property, release)| Step::Seize { property, release }),
+        prop_oneof![Just(1i64), Just(12), Just(30), Just(24 * 40)]
+            .prop_map(|hours| Step::Advance { hours }),
+    ]
+}
+
+/// The model: a world and counters of the streams made so far.
+struct Model {
+    l: Ledger,
+    properties: Vec<String>,
+    n: std::collections::BTreeMap<&'static str, usize>,
+    accepted: usize,
+}
+
+impl Model {
+    fn new() -> Self {
+        let mut l = Ledger::new();
+        for p in PARTIES {
+            if p == "uma" {
+                l.unverified_party(p);
+            } else {
+                l.party(p);
+            }
+        }
+        let a = l.agency("anju");
+        let b = l.agency("jia");
+        l.agent(AGENTS[0], &a);
+        l.agent(AGENTS[1], &b);
+        l.bank("wuhua");
+        l.office("wuhua");
+        let properties = vec![
+            l.property("p0", &["party/PA-alice"]),
+            l.property("p1", &["party/PA-bob"]),
+            l.property("p2", &["party/PA-alice", "party/PA-dave"]),
+            l.property("p3", &["party/PA-carol"]),
+        ];
+        Self {
+            l,
+            properties,
+            n: Default::default(),
+            accepted: 0,
+        }
+    }
+
+    fn party(i: usize) -> String {
+        format!("party/PA-{}", PARTIES[i % PARTIES.len()])
+    }
+    fn agent(i: usize) -> String {
+        format!("agent/AT-{}", AGENTS[i % AGENTS.len()])
+    }
+    /// A new stream id of a kind.
+    fn fresh(&mut self, kind: &'static str, prefix: &str) -> String {
+        let n = self.n.entry(kind).or_default();
+        *n += 1;
+        format!("{kind}/{prefix}-{n}")
+    }
+    /// An existing (or the next, not yet existing) stream id of a kind.
+    fn pick(&self, kind: &'static str, prefix: &str, i: usize) -> String {
+        let n = self.n.get(kind).copied().unwrap_or(0) + 1;
+        format!("{kind}/{prefix}-{}", i % n + 1)
+    }
+
+    fn run(&mut self, s: &Step) {
+        let cmd: Option<(String, &str, String, Value)> = match *s {
+            Step::Verify { who, property } => {
+                let cert = self.l.certificate(&self.properties[property % 4]);
+                let v = self.fresh("verification", "PV");
+                Some((
+                    Self::party(who),
+                    "property.verify",
+                    v,
+                    json!({ "certificate_no": cert }),
+                ))
+            }
+            Step::Consent { who, v } => Some((
+                Self::party(who),
+                "verification.consent",
+                self.pick("verification", "PV", v),
+                json!({}),
+            )),
+            Step::Entrust {
+                who,
+                v,
+                agent,
+                review,
+                days,
+            } => {
+                let v = self.pick("verification", "PV", v);
+                let e = self.fresh("entrustment", "EN");
+                Some((
+                    Self::party(who),
+                    "entrustment.sale",
+                    e,
+                    json!({ "verification": v, "agent": Self::agent(agent),
+                    "floor_price_fen": FLOOR, "expires_at_ms": self.l.now_ms + days * DAY, "review_agent_edits": review }),
+                ))
+            }
+            Step::Answer { agent, e, accept } => {
+                let payload = if accept {
+                    json!({})
+                } else {
+                    json!({ "reason": "忙" })
+                };
+                let kind = if accept {
+                    "entrustment.accept"
+                } else {
+                    "entrustment.decline"
+                };
+                Some((
+                    Self::agent(agent),
+                    kind,
+                    self.pick("entrustment", "EN", e),
+                    payload,
+                ))
+            }
+            Step::Revoke { who, e } => Some((
+                Self::party(who),
+                "entrustment.revoke",
+                self.pick("entrustment", "EN", e),
+                json!({ "reason": "x" }),
+            )),
+            Step::Expire { e } => Some((
+                PLATFORM.into(),
+                "entrustment.expire",
+                self.pick("entrustment", "EN", e),
+                json!({}),
+            )),
+            Step::Publish { agent, e, price } => {
+                let e = self.pick("entrustment", "EN", e);
+                let v = self.l.state.entrustment(&e).and_then(|en| match &en.terms {
+                    deedlog_domain::state::EntrustmentTerms::Sale { verification, .. } => {
+                        Some(verification.clone())
+                    }
+                    deedlog_domain::state::EntrustmentTerms::Purchase { .. } => None,
+                });
+                match v {
+                    Some(v) if self.l.state.verification(&v).is_some() => {
+                        let payload = self.l.publish_payload(Some(&e), &v, price);
+                        Some((
+                            Self::agent(agent),
+                            "listing.publish",
+                            self.fresh("listing", "LS"),
+                            payload,
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+            Step::SelfList { who, v, price } => {
+                let v = self.pick("verification", "PV", v);
+                if self.l.state.verification(&v).is_some() {
+                    let payload = self.l.publish_payload(None, &v, price);
+                    Some((
+                        Self::party(who),
+                        "listing.publish",
+                        self.fresh("listing", "LS"),
+                        payload,
+                    ))
+                } else {
+                    None
+                }
+            }
+            Step::ChangePrice {
+                by_agent,
+                who,
+                l,
+                price,
+            } => {
+                let actor = if by_agent {
+                    Self::agent(who)
+                } else {
+                    Self::party(who)
+                };
+                Some((
+                    actor,
+                    "listing.change_price",
+                    self.pick("listing", "LS", l),
+                    json!({ "price_fen": price }),
+                ))
+            }
+            Step::Review { who, l, approve } => {
+                let l = self.pick("listing", "LS", l);
+                let seq = self
+                    .l
+                    .state
+                    .listing(&l)
+                    .and_then(|x| x.pending.as_ref())
+                    .map_or(0, |p| p.seq);
+                let kind = if approve {
+                    "listing.approve"
+                } else {
+                    "listing.reject"
+                };
+                Some((Self::party(who), kind, l, json!({ "proposal_seq": seq })))
+            }
+            Step::Withdraw { who, l } => Some((
+                Self::party(who),
+                "listing.withdraw",
+                self.pick("listing", "LS", l),
+                json!({ "reason": "x" }),
+            )),
+            Step::Book { who, l } => {
+                let l = self.pick("listing", "LS", l);
+                let start = self.l.now_ms + HOUR;
+                Some((
+                    Self::party(who),
+                    "viewing.book",
+                    self.fresh("viewing", "VW"),
+                    json!({ "listing": l,
+                    "slot_start_ms": start, "slot_end_ms": start + HOUR }),
+                ))
+            }
+            Step::Handle { agent, vw, record } => {
+                let (kind, payload) = if record {
+                    ("viewing.record", json!({ "note": "" }))
+                } else {
+                    ("viewing.confirm", json!({}))
+                };
+                Some((
+                    Self::agent(agent),
+                    kind,
+                    self.pick("viewing", "VW", vw),
+                    payload,
+                ))
+            }
+            Step::Rate { who, vw, stars } => Some((
+                Self::party(who),
+                "viewing.rate",
+                self.pick("viewing", "VW", vw),
+                json!({ "stars": stars, "comment": "" }),
+            )),
+            Step::Loan { who, vw, amount } => {
+                let vw = self.pick("viewing", "VW", vw);
+                Some((
+                    Self::party(who),
+                    "loan.request",
+                    self.fresh("precheck", "LP"),
+                    json!({ "viewing": vw, "bank": "bank/BK-wuhua",
+                    "amount_fen": amount, "term_months": 120 }),
+                ))
+            }
+            Step::Draft {
+                by_agent,
+                who,
+                l,
+                buyer,
+            } => {
+                let l = self.pick("listing", "LS", l);
+                if self.l.state.listing(&l).is_none() {
+                    None
+                } else {
+                    let buyer = Self::party(buyer);
+                    let terms = self.l.terms(&l, &buyer, PRICE);
+                    let actor = if by_agent {
+                        Self::agent(who)
+                    } else {
+                        Self::party(who)
+                    };
+                    Some((
+                        actor,
+                        "contract.draft",
+                        self.fresh("contract", "CT"),
+                        json!({ "listing": l, "buyer": buyer,
+                        "terms": terms, "document_hash": hash("v0") }),
+                    ))
+                }
+            }
+            Step::Amend { agent, c, version } => {
+                let c = self.pick("contract", "CT", c);
+                match self
+                    .l
+                    .state
+                    .contract(&c)
+                    .map(|x| (x.listing.clone(), x.buyer.clone()))
+                {
+                    Some((l, buyer)) if self.l.state.listing(&l).is_some() => {
+                        let terms = self.l.terms(&l, &buyer, PRICE - u64::from(version));
+                        Some((
+                            Self::agent(agent),
+                            "contract.amend",
+                            c,
+                            json!({ "terms": terms, "document_hash": hash(&format!("v{version}")) }),
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+            Step::Confirm { role, c, sign } => {
+                let c = self.pick("contract", "CT", c);
+                let (actor, doc) = match self.l.state.contract(&c) {
+                    Some(x) => {
+                        let actor = match role {
+                            0 => x.buyer.clone(),
+                            1 => x.seller.clone(),
+                            2 => x.agent.clone().unwrap_or_else(|| Self::agent(0)),
+                            _ => Self::party(2),
+                        };
+                        (actor, x.document_hash.clone())
+                    }
+                    None => (Self::party(role), hash("v0")),
+                };
+                let kind = if sign {
+                    "contract.sign"
+                } else {
+                    "contract.confirm"
+                };
+                Some((actor, kind, c, json!({ "document_hash": doc })))
+            }
+            Step::Offline { who, c } => Some((
+                Self::party(who),
+                "contract.move_offline",
+                self.pick("contract", "CT", c),
+                json!({ "reason": "失败" }),
+            )),
+            Step::OfficeVerify { c } => Some((
+                "office/OF-wuhua".into(),
+                "contract.verify_offline",
+                self.pick("contract", "CT", c),
+                json!({ "scan_hash": hash("scan") }),
+            )),
+            Step::File { c } => Some((
+                HOUSING.into(),
+                "contract.file",
+                self.pick("contract", "CT", c),
+                json!({}),
+            )),
+            Step::Seize { property, release } => {
+                let p = self.properties[property % 4].clone();
+                if release {
+                    Some((
+                        REGISTRY.into(),
+                        "property.release_seizure",
+                        p,
+                        json!({ "reason": "解除" }),
+                    ))
+                } else {
+                    Some((
+                        REGISTRY.into(),
+                        "property.seize",
+                        p,
+                        json!({ "court": "法院", "case_no": "(2025)1号" }),
+                    ))
+                }
+            }
+            Step::Advance { hours } => {
+                self.l.advance(hours * HOUR);
+                None
+            }
+        };
+        if let Some((actor, kind, stream, payload)) = cmd
+            && self.l.submit(&actor, kind, &stream, payload).is_ok()
+        {
+            self.accepted += 1;
+        }
+    }
+}
+
+fn play(steps: &[Step]) -> Model {
+    let mut m = Model::new();
+    for s in steps {
+        m.run(s);
+    }
+    m
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn replays_reach_the_same_states_and_verdicts(steps in proptest::collection::vec(step(), 1..120)) {
+        let m = play(&steps);
+        assert_audit_clean(&m.l);
+        let mut replayed = deedlog_domain::State::default();
+        for e in &m.l.entries {
+            replayed.apply(e).expect("a committed entry applies");
+        }
+        prop_assert_eq!(replayed.canonical_bytes().expect("encodes"), m.l.state.canonical_bytes().expect("encodes"));
+        let again = play(&steps);
+        let bytes = |l: &Ledger| l.entries.iter().map(|e| e.encode().expect("encodes")).collect::<Vec<_>>();
+        prop_assert_eq!(bytes(&again.l), bytes(&m.l));
+    }
+}
+
+/// A long fixed walk through the model, so a run of the test always covers the whole flow.
+#[test]
+fn a_scripted_walk_through_the_model_is_mostly_accepted() {
+    let steps = vec![
+        Step::Verify {
+            who: 0,
+            property: 0,
+        },
+        Step::Entrust {
+            who: 0,
+            v: 0,
+            agent: 0,
+            review: true,
+            days: 30,
+        },
+        Step::Answer {
+            agent: 0,
+            e: 0,
+            accept: true,
+        },
+        Step::Publish {
+            agent: 0,
+            e: 0,
+            price: PRICE,
+        },
+        Step::Review {
+            who: 0,
+            l: 0,
+            approve: true,
+        },
+        Step::ChangePrice {
+            by_agent: true,
+            who: 0,
+            l: 0,
+            price: PRICE + 1,
+        },
+        Step::Review {
+            who: 0,
+            l: 0,
+            approve: false,
+        },
+        Step::Book { who: 1, l: 0 },
+        Step::Handle {
+            agent: 0,
+            vw: 0,
+            record: false,
+        },
+        Step::Advance { hours: 1 },
+        Step::Handle {
+            agent: 0,
+            vw: 0,
+            record: true,
+        },
+        Step::Rate {
+            who: 1,
+            vw: 0,
+            stars: 4,
+        },
+        Step::Loan {
+            who: 1,
+            vw: 0,
+            amount: 1_000_000,
+        },
+        Step::Draft {
+            by_agent: true,
+            who: 0,
+            l: 0,
+            buyer: 1,
+        },
+        Step::Confirm {
+            role: 0,
+            c: 0,
+            sign: false,
+        },
+        Step::Confirm {
+            role: 1,
+            c: 0,
+            sign: false,
+        },
+        Step::Confirm {
+            role: 2,
+            c: 0,
+            sign: false,
+        },
+        Step::Confirm {
+            role: 0,
+            c: 0,
+            sign: true,
+        },
+        Step::Confirm {
+            role: 1,
+            c: 0,
+            sign: true,
+        },
+        Step::Confirm {
+            role: 2,
+            c: 0,
+            sign: true,
+        },
+        Step::File { c: 0 },
+    ];
+    let m = play(&steps);
+    assert_eq!(
+        m.accepted,
+        steps.len() - 1,
+        "every step but the clock is accepted"
+    );
+    assert_eq!(
+        m.l.state
+            .contract("contract/CT-1")
+            .expect("contract")
+            .status,
+        deedlog_domain::state::ContractStatus::Filed
+    );
+    assert_audit_clean(&m.l);
+}
