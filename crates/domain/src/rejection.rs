@@ -158,7 +158,6 @@ pub mod codes {
         AGENT_STATUS = "agent.status", Conflict, "The agent is not in the state this step needs.";
         LICENCE_TAKEN = "licence.taken", Conflict, "The licence number is already certified.";
         BANK_NOT_FOUND = "bank.not_found", NotFound, "The bank does not exist.";
-        OFFICE_NOT_FOUND = "office.not_found", NotFound, "The filing office does not exist.";
         // Registry and property verification.
         PROPERTY_NOT_FOUND = "property.not_found", NotFound, "No registered property has this id or certificate number.";
         CERTIFICATE_TAKEN = "property.certificate_taken", Conflict, "Another property is registered with this certificate number.";
