@@ -83,7 +83,7 @@ pub fn events_md() -> String {
         "Money is integer fen (1 ..= 10^12), areas integer hundredths of a m², times integer ms since the Unix epoch. There are no floats.",
         "Names, ID numbers and phone numbers never appear: only commitments, 64 lower-case hex digits of HMAC-SHA-256 with a per-subject secret held by the vault. Hashes (photos, documents) are 64 lower-case hex digits of SHA-256.",
         "Text must be Unicode NFC when signed (the server cannot change signed bytes), without control characters (descriptions and notes may hold newlines) or surrounding white space.",
-        "Payloads refuse unknown fields. Optional fields are omitted, never `null`.",
+        "Payloads refuse unknown fields; optional fields may be left out.",
         "`via_proxy` (where allowed) names a verified proxy filing: the signer is the proxy's party, the step is taken for the filing's principal, only within its scope and property, before expiry and revocation; `derived.on_behalf_of` and `derived.proxy` then name the principal and the filing.",
         "Time is the entry's `recorded_at_ms`: expiry of entrustments, proxies and windows is judged by it, so a replay judges the same way.",
         "Derived codes are `PREFIX-` + the first 16 upper-case hex digits of `SHA-256(\"deedlog/code/v1\\n\" || PREFIX || \"\\n\" || seq || \"\\n\" || stream)`, PREFIX `PV` (verification), `LV` (listing), `FC` (filing).",
@@ -156,6 +156,22 @@ pub fn events_md() -> String {
             .map(|k| format!("`{}`", k.pattern()))
             .collect();
         let _ = writeln!(w, "- **Stream:** {} ({stream_use})", streams.join(" or "));
+        let example = (spec.example)();
+        let accepted = accepted_fields(spec.kind);
+        if accepted.is_empty() {
+            let _ = writeln!(w, "- **Payload:** `{{}}`");
+        } else {
+            let _ = writeln!(w, "- **Payload:**");
+            for f in &accepted {
+                let (ty, meaning) = field_doc(spec.kind, f).unwrap_or(("?", "?"));
+                let req = if optional(spec.kind, f, &example) {
+                    "optional"
+                } else {
+                    "required"
+                };
+                let _ = writeln!(w, "  - `{f}` ({ty}, {req}): {meaning}");
+            }
+        }
         let _ = writeln!(w, "- **Preconditions:**");
         for p in spec.preconditions {
             let _ = writeln!(w, "  - {p}");
@@ -186,7 +202,7 @@ pub fn events_md() -> String {
             "- **Rejections:** {} (and the generic ones)",
             codes.join(", ")
         );
-        let example = serde_json::to_string_pretty(&(spec.example)()).unwrap_or_default();
+        let example = serde_json::to_string_pretty(&example).unwrap_or_default();
         let _ = writeln!(w, "- **Payload example:**\n\n```json\n{example}\n```\n");
     }
     let _ = writeln!(w, "## Rejection codes\n");
@@ -234,4 +250,361 @@ pub fn events_md() -> String {
         m = crate::rating::PRIOR_MEAN_X100,
     );
     s
+}
+
+/// What each payload field means, by name: `(field, type, meaning)`. Kind-specific meanings are in
+/// [`KIND_FIELD_DOCS`]. A test checks that every field every payload accepts is described.
+pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
+    (
+        "address",
+        "text ≤ 200",
+        "street address (public business or registry data, not a person's)",
+    ),
+    ("agency", "id", "the agency, `agency/AG-…`"),
+    ("agent", "id", "the chosen agent, `agent/AT-…`"),
+    ("amount_fen", "integer fen", "an amount of money"),
+    (
+        "area_centi_m2",
+        "integer",
+        "floor area in hundredths of a m²",
+    ),
+    (
+        "authorities",
+        "object",
+        "authority actor id → base64 public key; housing, identity and registry are required",
+    ),
+    ("bank", "id", "a bank, `bank/BK-…`"),
+    ("bathrooms", "integer 0-10", "bathrooms (卫)"),
+    ("branch", "text ≤ 100", "the bank's branch"),
+    (
+        "budget_max_fen",
+        "integer fen",
+        "the buyer's budget ceiling",
+    ),
+    (
+        "built_year",
+        "integer 1900-2100",
+        "year the building was completed",
+    ),
+    (
+        "buyer",
+        "id",
+        "the buyer, a real-name-verified `party/PA-…`",
+    ),
+    ("case_no", "text ≤ 60", "the court's case number"),
+    (
+        "certificate_no",
+        "text",
+        "不动产权证号 `省(YYYY)地名不动产权第NNNNNNN号` (full-width parentheses accepted) or 房屋所有权证号 `市房权证区字第N…N号`",
+    ),
+    ("comment", "text ≤ 200", "the buyer's comment"),
+    (
+        "commitments",
+        "array of hex64",
+        "the subject's commitments that can no longer be opened, 1-10",
+    ),
+    (
+        "community",
+        "text ≤ 60",
+        "residential community (小区); must equal the registry's",
+    ),
+    ("contract", "id", "a filed contract, `contract/CT-…`"),
+    ("court", "text ≤ 100", "the court that ordered the seizure"),
+    (
+        "description",
+        "text ≤ 2000, newlines allowed",
+        "the listing's description",
+    ),
+    ("district", "text ≤ 20", "district, e.g. 五华区"),
+    ("districts", "array of text", "districts of interest, 0-10"),
+    ("document_hash", "hex64", "SHA-256 of the contract document"),
+    (
+        "document_hashes",
+        "array of hex64",
+        "SHA-256 of each uploaded document, 1-10",
+    ),
+    (
+        "entrustment",
+        "id",
+        "the accepted sale entrustment the agent publishes under; exactly one of `entrustment`, `verification`",
+    ),
+    (
+        "expires_at_ms",
+        "integer ms",
+        "end of validity; 1 to 366 days after the entry's time",
+    ),
+    (
+        "floor",
+        "integer",
+        "the unit's floor; must equal the registry's",
+    ),
+    (
+        "floor_price_fen",
+        "integer fen",
+        "floor price (底价): the agent may not list or price below it",
+    ),
+    ("floors_total", "integer 1-200", "floors of the building"),
+    ("halls", "integer 0-10", "living rooms (厅)"),
+    ("hours", "text ≤ 100", "opening hours"),
+    (
+        "id_commitment",
+        "hex64",
+        "commitment to the resident ID number",
+    ),
+    (
+        "key",
+        "object",
+        "`{key, proof}`: a public key and its proof of possession for this actor (bind later with `key.bind` when absent)",
+    ),
+    (
+        "licence_no",
+        "text ≤ 40",
+        "licence (备案) number, unique among agencies and agents",
+    ),
+    ("listing", "id", "a listing, `listing/LS-…`"),
+    ("method", "enum", "`online_face` or `office`"),
+    (
+        "mortgage",
+        "object",
+        "`{bank, amount_fen}`: the mortgage on the registry",
+    ),
+    (
+        "name",
+        "text ≤ 100",
+        "a business or institution name (never a person's)",
+    ),
+    ("name_commitment", "hex64", "commitment to a person's name"),
+    ("new_key", "base64", "the new Ed25519 public key"),
+    (
+        "note",
+        "text ≤ 500, newlines allowed",
+        "the agent's record of the viewing (no personal data)",
+    ),
+    (
+        "owners",
+        "array",
+        "1-10 `{name_commitment, id_commitment, share_percent}`, shares adding up to 100",
+    ),
+    ("phone", "text ≤ 30", "the office's public phone line"),
+    ("phone_commitment", "hex64", "commitment to a mobile number"),
+    (
+        "photos",
+        "array of hex64",
+        "SHA-256 of each photo, 1-30, distinct",
+    ),
+    (
+        "platform_key",
+        "base64",
+        "the platform's public key; genesis is signed by it",
+    ),
+    ("price_fen", "integer fen", "asking price"),
+    ("principal", "id", "the party the proxy acts for"),
+    (
+        "principal_id_commitment",
+        "hex64",
+        "commitment to the principal's ID number as checked at the office",
+    ),
+    (
+        "proof",
+        "base64",
+        "proof of possession: the new key's signature over `\"deedlog/key-possession/v1\\n\" || canonical({actor, key})`",
+    ),
+    ("property", "id", "a property, `property/PR-…`"),
+    (
+        "proposal_seq",
+        "integer",
+        "seq of the entry that proposed the change under review",
+    ),
+    ("reason", "text 1-500", "why"),
+    (
+        "receipt_hash",
+        "hex64",
+        "SHA-256 of the vault's erasure receipt",
+    ),
+    ("remarks", "text ≤ 500", "the bank's conditions or remarks"),
+    ("result", "enum", "`approved`, `conditional` or `declined`"),
+    (
+        "review_agent_edits",
+        "boolean",
+        "every publication or price/photo change by the agent waits for the seller's approval",
+    ),
+    ("rooms", "integer 0-20", "bedrooms (室)"),
+    (
+        "scan_hash",
+        "hex64",
+        "SHA-256 of the scanned, signed paper contract",
+    ),
+    (
+        "scope",
+        "array of enum",
+        "1-6 distinct actions: `verify_property`, `entrust`, `list`, `book_viewing`, `request_loan`, `contract`",
+    ),
+    (
+        "seizure",
+        "object",
+        "`{court, case_no}`: a court seizure (查封)",
+    ),
+    (
+        "slot_end_ms",
+        "integer ms",
+        "end of the viewing slot; 15 minutes to 4 hours after the start",
+    ),
+    (
+        "slot_start_ms",
+        "integer ms",
+        "start of the viewing slot; in the future, at most 60 days ahead",
+    ),
+    ("stars", "integer 1-5", "the rating"),
+    (
+        "subject",
+        "id",
+        "the erased subject, `party/PA-…` or `agent/AT-…`",
+    ),
+    ("term_months", "integer 1-360", "loan term"),
+    (
+        "terms",
+        "object",
+        "the contract terms: parties, property, title, price, deposit?, loan?, taxes, handover, transfer, breach, disputes (see payload.rs `ContractTerms`)",
+    ),
+    ("title", "text ≤ 60", "the listing's headline"),
+    ("usage", "text ≤ 20", "usage, e.g. 住宅"),
+    (
+        "valid_until_ms",
+        "integer ms",
+        "the assessment's validity; 1 to 180 days after the entry's time",
+    ),
+    (
+        "verification",
+        "id",
+        "a property verification, `verification/PV-…`",
+    ),
+    (
+        "via_proxy",
+        "id",
+        "act through this verified proxy filing, `proxy/PX-…` (see Conventions)",
+    ),
+    (
+        "viewing",
+        "id",
+        "the buyer's completed viewing, `viewing/VW-…`",
+    ),
+];
+
+/// Meanings that differ for one command kind: `(kind, field, type, meaning)`.
+pub const KIND_FIELD_DOCS: &[(&str, &str, &str, &str)] = &[
+    (
+        "key.revoke",
+        "key",
+        "base64",
+        "the key being revoked; must be the actor's current key",
+    ),
+    ("key.bind", "key", "base64", "the public key to bind"),
+    (
+        "platform.genesis",
+        "name",
+        "text ≤ 100",
+        "the platform's display name",
+    ),
+    (
+        "loan.assess",
+        "amount_fen",
+        "integer fen",
+        "what the bank would lend; present unless declined, at most the request",
+    ),
+    (
+        "loan.request",
+        "amount_fen",
+        "integer fen",
+        "the loan asked for; at most the listing price",
+    ),
+    (
+        "loan.request",
+        "bank",
+        "id",
+        "the bank the buyer chooses; only it may answer",
+    ),
+    (
+        "property.mortgage",
+        "amount_fen",
+        "integer fen",
+        "the secured amount",
+    ),
+    (
+        "property.transfer",
+        "certificate_no",
+        "text",
+        "the new certificate number, when one is issued",
+    ),
+    (
+        "proxy.file",
+        "property",
+        "id",
+        "the property the proxy's authority is limited to",
+    ),
+];
+
+/// The type and meaning of a payload field of a command kind.
+#[must_use]
+pub fn field_doc(kind: &str, field: &str) -> Option<(&'static str, &'static str)> {
+    KIND_FIELD_DOCS
+        .iter()
+        .find(|(k, f, _, _)| *k == kind && *f == field)
+        .map(|(_, _, t, d)| (*t, *d))
+        .or_else(|| {
+            FIELD_DOCS
+                .iter()
+                .find(|(f, _, _)| *f == field)
+                .map(|(_, t, d)| (*t, *d))
+        })
+}
+
+/// Whether a field may be left out: the example still parses without it.
+fn optional(kind: &str, field: &str, example: &serde_json::Value) -> bool {
+    let mut v = example.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove(field);
+    }
+    crate::payload::Payload::parse(kind, &v).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accepted_field_is_described() {
+        for kind in crate::payload::KINDS {
+            for f in accepted_fields(kind) {
+                assert!(
+                    field_doc(kind, &f).is_some(),
+                    "{kind}.{f} has no description"
+                );
+            }
+        }
+        assert_eq!(
+            accepted_fields("listing.change_price"),
+            ["price_fen", "via_proxy"]
+        );
+        assert!(accepted_fields("contract.file").is_empty());
+    }
+}
+
+/// The top-level fields a command kind's payload accepts, read from serde's own refusal of an
+/// unknown field (so the list cannot drift from the structs).
+#[must_use]
+pub fn accepted_fields(kind: &str) -> Vec<String> {
+    let probe = serde_json::json!({ "\u{1}probe": 0 });
+    let Err(r) = crate::payload::Payload::parse(kind, &probe) else {
+        return Vec::new();
+    };
+    let msg = r.message;
+    let Some(i) = msg.find("expected") else {
+        return Vec::new();
+    };
+    msg[i..]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
