@@ -567,6 +567,26 @@ fn optional(kind: &str, field: &str, example: &serde_json::Value) -> bool {
     crate::payload::Payload::parse(kind, &v).is_ok()
 }
 
+/// The top-level fields a command kind's payload accepts, read from serde's own refusal of an
+/// unknown field (so the list cannot drift from the structs).
+#[must_use]
+pub fn accepted_fields(kind: &str) -> Vec<String> {
+    let probe = serde_json::json!({ "\u{1}probe": 0 });
+    let Err(r) = crate::payload::Payload::parse(kind, &probe) else {
+        return Vec::new();
+    };
+    let msg = r.message;
+    let Some(i) = msg.find("expected") else {
+        return Vec::new();
+    };
+    msg[i..]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,24 +607,4 @@ mod tests {
         );
         assert!(accepted_fields("contract.file").is_empty());
     }
-}
-
-/// The top-level fields a command kind's payload accepts, read from serde's own refusal of an
-/// unknown field (so the list cannot drift from the structs).
-#[must_use]
-pub fn accepted_fields(kind: &str) -> Vec<String> {
-    let probe = serde_json::json!({ "\u{1}probe": 0 });
-    let Err(r) = crate::payload::Payload::parse(kind, &probe) else {
-        return Vec::new();
-    };
-    let msg = r.message;
-    let Some(i) = msg.find("expected") else {
-        return Vec::new();
-    };
-    msg[i..]
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
 }
