@@ -17,6 +17,7 @@
 pub mod audit;
 mod decide;
 pub mod docs;
+pub mod event;
 pub mod ids;
 pub mod keys;
 pub mod payload;
@@ -32,6 +33,7 @@ pub mod validate;
 
 pub use audit::{AuditFault, AuditFaultKind, AuditReport, Auditor, audit};
 pub use deedlog_core::{Entry, SignedCommand};
+pub use event::EventView;
 pub use payload::{KINDS, Payload};
 pub use rejection::{Code, Rejection, RejectionClass, codes};
 pub use state::State;

@@ -809,6 +809,51 @@ impl State {
             .filter(|l| l.status == ListingStatus::Active)
     }
 
+    /// Every listing, in id order (any status).
+    pub fn listings(&self) -> impl Iterator<Item = &Listing> {
+        self.listings.values()
+    }
+
+    /// Every property on the registry, in id order.
+    pub fn properties(&self) -> impl Iterator<Item = &Property> {
+        self.properties.values()
+    }
+
+    /// Every agent, in id order (any status).
+    pub fn agents(&self) -> impl Iterator<Item = &Agent> {
+        self.agents.values()
+    }
+
+    /// Every contract, in id order.
+    pub fn contracts(&self) -> impl Iterator<Item = &Contract> {
+        self.contracts.values()
+    }
+
+    /// Verifications of a property (its deals), in id order.
+    pub fn verifications_of_property<'a>(
+        &'a self,
+        property: &'a str,
+    ) -> impl Iterator<Item = &'a Verification> {
+        self.verifications
+            .values()
+            .filter(move |v| v.property == property)
+    }
+
+    /// Entrustments given to an agent, in id order.
+    pub fn entrustments_of_agent<'a>(
+        &'a self,
+        agent: &'a str,
+    ) -> impl Iterator<Item = &'a Entrustment> {
+        self.entrustments.values().filter(move |e| e.agent == agent)
+    }
+
+    /// Proxy filings where the party is proxy or principal, in id order.
+    pub fn proxies_of_party<'a>(&'a self, party: &'a str) -> impl Iterator<Item = &'a Proxy> {
+        self.proxies
+            .values()
+            .filter(move |x| x.proxy == party || x.principal == party)
+    }
+
     /// A viewing.
     #[must_use]
     pub fn viewing(&self, id: &str) -> Option<&Viewing> {

@@ -206,3 +206,26 @@ fn replay_by_apply_alone_reaches_the_same_state() {
     let mut fresh = deedlog_domain::State::default();
     assert!(fresh.apply(&w.l.entries[1]).is_err());
 }
+
+#[test]
+fn every_entry_reads_as_a_typed_event() {
+    let w = deal();
+    for e in &w.l.entries {
+        let v = deedlog_domain::EventView::from_entry(e).expect("parses");
+        assert_eq!(v.command.kind(), e.signed.kind);
+        assert_eq!(v.party(), e.signed.actor);
+    }
+    let filed =
+        w.l.entries
+            .iter()
+            .find(|e| e.kind == "ContractFiled")
+            .expect("filed");
+    let v = deedlog_domain::EventView::from_entry(filed).expect("parses");
+    assert!(
+        v.derived_str("filing_code")
+            .is_some_and(|c| c.starts_with("FC-"))
+    );
+    let mut bad = filed.clone();
+    bad.kind = "ListingPublished".into();
+    assert!(deedlog_domain::EventView::from_entry(&bad).is_err());
+}
