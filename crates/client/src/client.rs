@@ -1,0 +1,591 @@
+//! The API client: signed commands, reads (with read-your-writes), verification and log routes.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use deedlog_core::SignedCommand;
+use deedlog_core::bundle::{ProofBundle, VerifiedBundle};
+use deedlog_core::checkpoint::OpenedCheckpoint;
+use deedlog_core::hash::Hash;
+
+use crate::actor::Actor;
+use crate::error::ClientError;
+use crate::http::{Policy, Transport};
+use crate::proof;
+
+/// The acknowledgement of a command: where its entry is in the log and what the server derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The entry's seq.
+    pub seq: u64,
+    /// Its stream.
+    #[serde(default)]
+    pub stream: String,
+    /// Its version in the stream.
+    #[serde(default)]
+    pub stream_version: u64,
+    /// The event kind, e.g. `ListingPublished`.
+    #[serde(default)]
+    pub kind: String,
+    /// What the server derived (codes, ids).
+    #[serde(default)]
+    pub derived: Value,
+    /// The entry's leaf hash, hex.
+    #[serde(default)]
+    pub leaf_hash: String,
+    /// The size of the checkpoint that covers it.
+    #[serde(default)]
+    pub checkpoint_size: u64,
+    /// True when the server answered from an earlier identical command.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+impl Receipt {
+    /// A derived string value, e.g. `listing_code`.
+    #[must_use]
+    pub fn derived_str(&self, name: &str) -> Option<&str> {
+        self.derived.get(name).and_then(Value::as_str)
+    }
+
+    /// A derived string value that must be there.
+    ///
+    /// # Errors
+    /// [`ClientError::BadResponse`].
+    pub fn require(&self, name: &str) -> Result<String, ClientError> {
+        self.derived_str(name)
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::BadResponse {
+                path: format!("receipt of seq {}", self.seq),
+                reason: format!("no derived `{name}`"),
+            })
+    }
+}
+
+/// A checkpoint as the API serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointAnswer {
+    /// The signed note, verbatim.
+    pub note: String,
+    /// The log's vkey, when the server states it (never trusted: compare with yours).
+    pub log_key: Option<String>,
+}
+
+/// An entry with its proof, as the API serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryAnswer {
+    /// The entry's exact bytes.
+    pub bytes: Vec<u8>,
+    /// The proof bundle, when one was asked for.
+    pub bundle: Option<ProofBundle>,
+}
+
+/// The deedlog API client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: Transport,
+}
+
+fn bad(path: &str, reason: impl Into<String>) -> ClientError {
+    ClientError::BadResponse {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Percent-encodes a path segment (codes and ids are ASCII, but never trust that).
+#[must_use]
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    /// A client of the server at `base_url` (`http://host:port`), no retries.
+    ///
+    /// # Errors
+    /// [`ClientError::BadUrl`].
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            http: Transport::new(base_url, Policy::default())?,
+        })
+    }
+
+    /// The same client, retrying transport failures for up to `window` (signed commands are
+    /// retried byte for byte, so the server's idempotency makes the retry safe).
+    #[must_use]
+    pub fn retrying(self, window: Duration) -> Self {
+        let policy = Policy {
+            retry_for: window,
+            ..self.http.policy()
+        };
+        Self {
+            http: self.http.with_policy(policy),
+        }
+    }
+
+    /// The transport, for routes this client has no method for.
+    #[must_use]
+    pub fn http(&self) -> &Transport {
+        &self.http
+    }
+
+    /// The base URL.
+    #[must_use]
+    pub fn base(&self) -> &str {
+        self.http.base()
+    }
+
+    /// Signs and submits a command: fresh nonce, issued now.
+    ///
+    /// # Errors
+    /// [`ClientError::Rejected`] with the server's code, transport errors, or
+    /// [`ClientError::Command`] when the command can't be signed.
+    pub fn submit(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        stream: &str,
+        payload: &impl Serialize,
+        expected_version: Option<u64>,
+    ) -> Result<Receipt, ClientError> {
+        let payload = serde_json::to_value(payload).map_err(|e| {
+            ClientError::Command(deedlog_core::command::CommandError::Payload(
+                deedlog_core::canonical::CanonicalError::Encode(e.to_string()),
+            ))
+        })?;
+        let signed = actor.sign(kind, stream, payload, expected_version)?;
+        self.submit_signed(&signed)
+    }
+
+    /// Submits a signed command as it is (`POST /v1/commands/{kind}`).
+    ///
+    /// # Errors
+    /// As [`Client::submit`].
+    pub fn submit_signed(&self, command: &SignedCommand) -> Result<Receipt, ClientError> {
+        let path = format!("/v1/commands/{}", encode_segment(&command.kind));
+        let body = serde_json::to_vec(command).map_err(|e| bad(&path, e.to_string()))?;
+        let answer = self
+            .http
+            .call("POST", &path, &[], Some(("application/json", &body)))?;
+        let value = answer.json(&path)?;
+        parse_receipt(&path, &value)
+    }
+
+    /// `GET path` as JSON; with `after_seq`, the server waits (bounded) until it has projected
+    /// that seq, so a read follows the caller's own write.
+    ///
+    /// # Errors
+    /// Transport errors, [`ClientError::Rejected`], non-JSON bodies.
+    pub fn get(&self, path: &str, after_seq: Option<u64>) -> Result<Value, ClientError> {
+        match after_seq {
+            Some(seq) => {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                self.http.get_json(&format!("{path}{sep}after_seq={seq}"))
+            }
+            None => self.http.get_json(path),
+        }
+    }
+
+    /// The latest checkpoint (`GET /v1/log/checkpoint`).
+    ///
+    /// # Errors
+    /// Transport errors and answers without a note.
+    pub fn checkpoint(&self) -> Result<CheckpointAnswer, ClientError> {
+        let path = "/v1/log/checkpoint";
+        let answer = self.http.call("GET", path, &[], None)?;
+        let is_json = answer
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.contains("json"));
+        if !is_json {
+            let note = String::from_utf8(answer.body).map_err(|_| bad(path, "not UTF-8"))?;
+            return Ok(CheckpointAnswer {
+                note,
+                log_key: None,
+            });
+        }
+        let v = answer.json(path)?;
+        let note = ["note", "checkpoint", "signed_note"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .ok_or_else(|| bad(path, "no checkpoint note"))?
+            .to_owned();
+        let log_key = ["log_key", "vkey", "verifier_key"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .map(str::to_owned);
+        Ok(CheckpointAnswer { note, log_key })
+    }
+
+    /// The latest checkpoint, opened with the trusted log key.
+    ///
+    /// # Errors
+    /// As [`Client::checkpoint`], and [`ClientError::Proof`] when it does not verify.
+    pub fn verified_checkpoint(&self, log_key: &str) -> Result<OpenedCheckpoint, ClientError> {
+        proof::open_checkpoint(&self.checkpoint()?.note, log_key)
+    }
+
+    /// The consistency proof from tree size `from` to `to`
+    /// (`GET /v1/log/proof/consistency?from=&to=`).
+    ///
+    /// # Errors
+    /// Transport errors, rejections, malformed hashes.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, ClientError> {
+        let path = format!("/v1/log/proof/consistency?from={from}&to={to}");
+        let v = self.http.get_json(&path)?;
+        let list = v
+            .get("proof")
+            .or_else(|| v.get("hashes"))
+            .or_else(|| v.get("consistency"))
+            .unwrap_or(&v);
+        let items: Vec<String> =
+            serde_json::from_value(list.clone()).map_err(|e| bad(&path, e.to_string()))?;
+        proof::parse_hashes(&items)
+    }
+
+    /// Fetches the latest checkpoint and proves it extends `known` (a checkpoint seen before):
+    /// the log only grew. Returns the new checkpoint.
+    ///
+    /// # Errors
+    /// [`ClientError::Proof`] when it does not extend `known`, and transport errors.
+    pub fn checkpoint_extending(
+        &self,
+        known: &OpenedCheckpoint,
+        log_key: &str,
+    ) -> Result<OpenedCheckpoint, ClientError> {
+        let new = self.verified_checkpoint(log_key)?;
+        self.check_extends(known, &new)?;
+        Ok(new)
+    }
+
+    /// Proves `new` extends `known` with a consistency proof from the server.
+    ///
+    /// # Errors
+    /// [`ClientError::Proof`] and transport errors.
+    pub fn check_extends(
+        &self,
+        known: &OpenedCheckpoint,
+        new: &OpenedCheckpoint,
+    ) -> Result<(), ClientError> {
+        let proof = if known.size == 0 || known.size >= new.size {
+            Vec::new()
+        } else {
+            self.consistency_proof(known.size, new.size)?
+        };
+        proof::check_consistency(known, new, &proof)
+    }
+
+    /// One entry (`GET /v1/log/entries/{seq}`), with a proof bundle against the checkpoint of
+    /// size `proof_size` when given.
+    ///
+    /// # Errors
+    /// Transport errors, rejections, malformed answers.
+    pub fn entry(&self, seq: u64, proof_size: Option<u64>) -> Result<EntryAnswer, ClientError> {
+        let path = match proof_size {
+            Some(size) => format!("/v1/log/entries/{seq}?proof_size={size}"),
+            None => format!("/v1/log/entries/{seq}"),
+        };
+        let v = self.http.get_json(&path)?;
+        let bundle = proof::find_bundle(&v);
+        let bytes = match &bundle {
+            Some(b) => deedlog_core::keys::from_base64(&b.entry)
+                .map_err(|_| bad(&path, "entry is not base64"))?,
+            None => entry_bytes(&path, &v)?,
+        };
+        Ok(EntryAnswer { bytes, bundle })
+    }
+
+    /// Entries `start..end` (`GET /v1/log/entries?start=&end=`), as exact bytes; the server
+    /// bounds the range, so fewer may come back.
+    ///
+    /// # Errors
+    /// Transport errors, rejections, malformed answers.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, ClientError> {
+        let path = format!("/v1/log/entries?start={start}&end={end}");
+        let v = self.http.get_json(&path)?;
+        let list = v
+            .get("entries")
+            .and_then(Value::as_array)
+            .or_else(|| v.as_array())
+            .ok_or_else(|| bad(&path, "no entries list"))?;
+        list.iter().map(|item| entry_bytes(&path, item)).collect()
+    }
+
+    /// Looks up a listing verification code (`GET /v1/verify/listing/{code}`) and checks the
+    /// returned proof bundle on the client side against `log_key`. With `known`, also proves
+    /// that the bundle's checkpoint extends it.
+    ///
+    /// # Errors
+    /// [`ClientError::Bundle`] or [`ClientError::Proof`] when a check fails; rejections (e.g.
+    /// `404` for an unknown code) and transport errors.
+    pub fn verify_listing(
+        &self,
+        code: &str,
+        log_key: &str,
+        known: Option<&OpenedCheckpoint>,
+    ) -> Result<Verified, ClientError> {
+        self.verify_at(
+            &format!("/v1/verify/listing/{}", encode_segment(code)),
+            log_key,
+            known,
+        )
+    }
+
+    /// Looks up a contract filing code (`GET /v1/verify/contract/{filing_code}`) and checks the
+    /// proof on the client side (see [`Client::verify_listing`]).
+    ///
+    /// # Errors
+    /// As [`Client::verify_listing`].
+    pub fn verify_contract(
+        &self,
+        filing_code: &str,
+        log_key: &str,
+        known: Option<&OpenedCheckpoint>,
+    ) -> Result<Verified, ClientError> {
+        self.verify_at(
+            &format!("/v1/verify/contract/{}", encode_segment(filing_code)),
+            log_key,
+            known,
+        )
+    }
+
+    /// Uploads a document (`POST /v1/verify/document`) and checks the proof of the matching
+    /// entry, if any, on the client side.
+    ///
+    /// # Errors
+    /// As [`Client::verify_listing`].
+    pub fn verify_document(
+        &self,
+        document: &[u8],
+        log_key: &str,
+        known: Option<&OpenedCheckpoint>,
+    ) -> Result<Verified, ClientError> {
+        let path = "/v1/verify/document";
+        let answer = self.http.call(
+            "POST",
+            path,
+            &[],
+            Some(("application/octet-stream", document)),
+        )?;
+        let v = answer.json(path)?;
+        self.check_answer(path, v, log_key, known)
+    }
+
+    fn verify_at(
+        &self,
+        path: &str,
+        log_key: &str,
+        known: Option<&OpenedCheckpoint>,
+    ) -> Result<Verified, ClientError> {
+        let v = self.http.get_json(path)?;
+        self.check_answer(path, v, log_key, known)
+    }
+
+    fn check_answer(
+        &self,
+        path: &str,
+        answer: Value,
+        log_key: &str,
+        known: Option<&OpenedCheckpoint>,
+    ) -> Result<Verified, ClientError> {
+        let bundles = proof::find_bundles(&answer);
+        if bundles.is_empty() {
+            return Err(bad(path, "the answer carries no proof bundle"));
+        }
+        let mut verified = Vec::with_capacity(bundles.len());
+        for b in &bundles {
+            let v = proof::verify_bundle(b, log_key)?;
+            if let Some(known) = known {
+                self.check_extends(known, &v.checkpoint)?;
+            }
+            verified.push(v);
+        }
+        Ok(Verified {
+            answer,
+            bundles: verified,
+        })
+    }
+
+    /// Follows the log from `from_seq` (`GET /v1/log/follow?from=`, server-sent events):
+    /// an iterator over the entries' exact bytes, in order. The stream ends when the server
+    /// closes it or `idle` passes without a byte.
+    ///
+    /// # Errors
+    /// Transport errors and rejections opening the stream.
+    pub fn follow(&self, from_seq: u64, idle: Duration) -> Result<Follow, ClientError> {
+        let path = format!("/v1/log/follow?from={from_seq}");
+        let url = format!("{}{path}", self.http.base());
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_per_read(Some(idle))
+            .build()
+            .into();
+        let response = agent
+            .get(&url)
+            .header("accept", "text/event-stream")
+            .call()
+            .map_err(|e| ClientError::Transport(format!("GET {path}: {e}")))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = response
+                .into_body()
+                .into_with_config()
+                .limit(64 * 1024)
+                .read_to_vec()
+                .unwrap_or_default();
+            return Err(crate::http::check(
+                &path,
+                crate::http::Answer {
+                    status,
+                    content_type: None,
+                    body,
+                },
+            )
+            .err()
+            .unwrap_or_else(|| bad(&path, "unexpected status")));
+        }
+        Ok(Follow {
+            lines: BufReader::new(Box::new(response.into_body().into_reader())),
+            path,
+        })
+    }
+}
+
+/// The entry bytes in a JSON item: `{"entry": "<base64>"}`, `{"bytes": …}`, a base64 string, or
+/// the entry object itself (re-encoded canonically, which is exact for a canonical entry).
+fn entry_bytes(path: &str, item: &Value) -> Result<Vec<u8>, ClientError> {
+    let b64 = item
+        .as_str()
+        .or_else(|| item.get("entry").and_then(Value::as_str))
+        .or_else(|| item.get("bytes").and_then(Value::as_str))
+        .or_else(|| item.get("entry_base64").and_then(Value::as_str));
+    if let Some(text) = b64 {
+        return deedlog_core::keys::from_base64(text).map_err(|_| bad(path, "entry is not base64"));
+    }
+    let obj = item.get("entry").unwrap_or(item);
+    if obj.get("seq").is_some() && obj.get("signed").is_some() {
+        return deedlog_core::canonical::encode(obj).map_err(|e| bad(path, e.to_string()));
+    }
+    Err(bad(path, "no entry in the answer"))
+}
+
+fn parse_receipt(path: &str, value: &Value) -> Result<Receipt, ClientError> {
+    let inner = if value.get("seq").is_some() {
+        value
+    } else {
+        value.get("receipt").unwrap_or(value)
+    };
+    serde_json::from_value(inner.clone()).map_err(|e| bad(path, format!("not a receipt: {e}")))
+}
+
+/// A verification answer whose every proof bundle checked out on the client side.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The server's whole answer (what it says about the listing or contract).
+    pub answer: Value,
+    /// The bundles, verified, in the order found.
+    pub bundles: Vec<VerifiedBundle>,
+}
+
+/// Server-sent events from `/v1/log/follow`, as entry bytes.
+pub struct Follow {
+    lines: BufReader<Box<dyn std::io::Read + Send>>,
+    path: String,
+}
+
+impl std::fmt::Debug for Follow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follow").field("path", &self.path).finish()
+    }
+}
+
+/// Largest SSE line accepted, in bytes.
+const SSE_LINE_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+impl Iterator for Follow {
+    type Item = Result<Vec<u8>, ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut data = String::new();
+        loop {
+            let mut line = String::new();
+            match (&mut self.lines)
+                .take(SSE_LINE_BYTES_MAX as u64)
+                .read_line(&mut line)
+            {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return if e.kind() == std::io::ErrorKind::TimedOut
+                        || e.kind() == std::io::ErrorKind::WouldBlock
+                    {
+                        None
+                    } else {
+                        Some(Err(ClientError::Transport(format!("{}: {e}", self.path))))
+                    };
+                }
+            }
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(event_entry(&self.path, &data));
+            }
+            if let Some(rest) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+            }
+            // `event:`, `id:`, `retry:` and comments (`:`) carry nothing we need.
+        }
+    }
+}
+
+fn event_entry(path: &str, data: &str) -> Result<Vec<u8>, ClientError> {
+    match serde_json::from_str::<Value>(data) {
+        Ok(v) => entry_bytes(path, &v),
+        // Raw base64 data lines.
+        Err(_) => deedlog_core::keys::from_base64(data.trim())
+            .map_err(|_| bad(path, "event data is neither JSON nor base64")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn receipts_parse_flat_or_nested() {
+        let r = parse_receipt(
+            "/x",
+            &json!({"seq": 4, "stream": "listing/LS-1", "derived": {"listing_code": "LV-1"}}),
+        )
+        .unwrap();
+        assert_eq!(r.seq, 4);
+        assert_eq!(r.derived_str("listing_code"), Some("LV-1"));
+        assert!(r.require("filing_code").is_err());
+        let r = parse_receipt("/x", &json!({"receipt": {"seq": 9}})).unwrap();
+        assert_eq!(r.seq, 9);
+        assert!(parse_receipt("/x", &json!({"nope": 1})).is_err());
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("LV-0A"), "LV-0A");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+    }
+}
