@@ -1,4 +1,5 @@
-//! Determinism: random sequences of commands from a model of the flow (legal and illegal, by the
+//! Determinism: random sequences of commands from a model of the flow (four interleaved deals
+//! walked step by step with twists: wrong actors, repeats, skips; plus random steps; legal and illegal, by the
 //! right and the wrong actors, with time passing) are decided and applied into a log; the
 //! semantic audit of that log is clean and reaches the same state, a replay by `apply` alone
 //! reaches the same state, and the same sequence always yields the same bytes.
@@ -192,6 +193,8 @@ struct Model {
     properties: Vec<String>,
     n: std::collections::BTreeMap<&'static str, usize>,
     accepted: usize,
+    made: Vec<String>,
+    phases: [usize; 4],
 }
 
 impl Model {
@@ -221,6 +224,8 @@ impl Model {
             properties,
             n: Default::default(),
             accepted: 0,
+            made: Vec::new(),
+            phases: [0; 4],
         }
     }
 
@@ -236,13 +241,87 @@ impl Model {
         *n += 1;
         format!("{kind}/{prefix}-{n}")
     }
-    /// An existing (or the next, not yet existing) stream id of a kind.
+    /// One of the streams of a kind that exist (made by accepted commands), or a missing one.
     fn pick(&self, kind: &'static str, prefix: &str, i: usize) -> String {
-        let n = self.n.get(kind).copied().unwrap_or(0) + 1;
-        format!("{kind}/{prefix}-{}", i % n + 1)
+        let made: Vec<&String> = self
+            .made
+            .iter()
+            .filter(|m| m.starts_with(&format!("{kind}/")))
+            .collect();
+        if made.is_empty() || i == 5 {
+            format!("{kind}/{prefix}-missing")
+        } else {
+            made[i % made.len()].clone()
+        }
     }
 
-    fn run(&mut self, s: &Step) {
+    /// The party with an ID commitment.
+    fn party_with(&self, idc: &str) -> Option<String> {
+        PARTIES.iter().map(|p| format!("party/PA-{p}")).find(|p| {
+            self.l
+                .state
+                .party(p)
+                .and_then(|x| x.id_commitment.as_deref())
+                == Some(idc)
+        })
+    }
+
+    /// The actor who may rightfully take this step now, if the model can tell.
+    fn rightful(&self, actor: &str, kind: &str, stream: &str, payload: &Value) -> Option<String> {
+        let st = &self.l.state;
+        let field = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
+        let listing_handler = |l: &str| {
+            st.listing(l)
+                .map(|x| x.agent.clone().unwrap_or_else(|| x.seller.clone()))
+        };
+        match kind {
+            "property.verify" => {
+                let p = st.property_by_certificate(&field("certificate_no")?)?;
+                self.party_with(&p.owners[0].id_commitment)
+            }
+            "verification.consent" => {
+                let v = st.verification(stream)?;
+                self.party_with(v.consents_pending.iter().next()?)
+            }
+            "verification.cancel" => Some(st.verification(stream)?.seller.clone()),
+            "entrustment.sale" => Some(st.verification(&field("verification")?)?.seller.clone()),
+            "entrustment.accept" | "entrustment.decline" => {
+                Some(st.entrustment(stream)?.agent.clone())
+            }
+            "entrustment.revoke" => Some(st.entrustment(stream)?.principal.clone()),
+            "listing.publish" => match field("entrustment") {
+                Some(e) => Some(st.entrustment(&e)?.agent.clone()),
+                None => Some(st.verification(&field("verification")?)?.seller.clone()),
+            },
+            "listing.change_price" | "listing.change_photos" => {
+                let l = st.listing(stream)?;
+                if actor.starts_with("agent/") {
+                    l.agent.clone()
+                } else {
+                    Some(l.seller.clone())
+                }
+            }
+            "listing.approve" | "listing.reject" | "listing.withdraw" => {
+                Some(st.listing(stream)?.seller.clone())
+            }
+            "viewing.book" => {
+                let seller = st.listing(&field("listing")?)?.seller.clone();
+                PARTIES[..4]
+                    .iter()
+                    .map(|p| format!("party/PA-{p}"))
+                    .find(|p| *p != seller)
+            }
+            "viewing.confirm" | "viewing.record" => listing_handler(&st.viewing(stream)?.listing),
+            "viewing.rate" => Some(st.viewing(stream)?.buyer.clone()),
+            "loan.request" => Some(st.viewing(&field("viewing")?)?.buyer.clone()),
+            "contract.draft" => listing_handler(&field("listing")?),
+            "contract.amend" => listing_handler(&st.contract(stream)?.listing),
+            "contract.move_offline" => Some(st.contract(stream)?.buyer.clone()),
+            _ => None,
+        }
+    }
+
+    fn run(&mut self, s: &Step, right: bool) {
         let cmd: Option<(String, &str, String, Value)> = match *s {
             Step::Verify { who, property } => {
                 let cert = self.l.certificate(&self.properties[property % 4]);
@@ -529,18 +608,234 @@ impl Model {
                 None
             }
         };
-        if let Some((actor, kind, stream, payload)) = cmd
-            && self.l.submit(&actor, kind, &stream, payload).is_ok()
-        {
-            self.accepted += 1;
+        if let Some((actor, kind, stream, payload)) = cmd {
+            let actor = if right {
+                self.rightful(&actor, kind, &stream, &payload)
+                    .unwrap_or(actor)
+            } else {
+                actor
+            };
+            self.submit(&actor, kind, stream, payload);
         }
+    }
+
+    fn submit(&mut self, actor: &str, kind: &str, stream: String, payload: Value) {
+        let new = self.l.state.stream_version(&stream) == 0;
+        if self.l.submit(actor, kind, &stream, payload).is_ok() {
+            self.accepted += 1;
+            if new {
+                self.made.push(stream);
+            }
+        }
+    }
+
+    /// One step of deal `d`'s canonical flow, perhaps twisted.
+    fn flow(&mut self, d: usize, twist: Twist) {
+        let phase = self.phases[d];
+        if matches!(twist, Twist::Skip) {
+            self.phases[d] += 1;
+            return;
+        }
+        let at = if matches!(twist, Twist::Repeat) {
+            phase.saturating_sub(1)
+        } else {
+            phase
+        };
+        if let Some((actor, kind, stream, payload)) = self.deal_command(d, at) {
+            let actor = match twist {
+                Twist::WrongActor(i) => {
+                    if i < PARTIES.len() {
+                        Self::party(i)
+                    } else {
+                        Self::agent(i)
+                    }
+                }
+                _ => actor,
+            };
+            self.submit(&actor, kind, stream, payload);
+        }
+        if matches!(twist, Twist::Straight) {
+            self.phases[d] += 1;
+        }
+    }
+
+    fn deal_command(
+        &mut self,
+        d: usize,
+        phase: usize,
+    ) -> Option<(String, &'static str, String, Value)> {
+        let seller = Self::party(match d {
+            1 => 1,
+            3 => 2,
+            _ => 0,
+        });
+        let buyer = Self::party(if d == 1 { 0 } else { 1 });
+        let (self_list, review) = (d == 3, d == 1);
+        let agent = Self::agent(d);
+        let (v, en, ls, vw, lp, ct) = (
+            format!("verification/PV-d{d}"),
+            format!("entrustment/EN-d{d}"),
+            format!("listing/LS-d{d}"),
+            format!("viewing/VW-d{d}"),
+            format!("precheck/LP-d{d}"),
+            format!("contract/CT-d{d}"),
+        );
+        let handler = if self_list {
+            seller.clone()
+        } else {
+            agent.clone()
+        };
+        let roles = if self_list {
+            vec![buyer.clone(), seller.clone()]
+        } else {
+            vec![buyer.clone(), seller.clone(), agent.clone()]
+        };
+        let st = &self.l.state;
+        Some(match phase {
+            0 => (
+                seller,
+                "property.verify",
+                v,
+                json!({ "certificate_no": self.l.certificate(&self.properties[d]) }),
+            ),
+            1 if d == 2 => (Self::party(3), "verification.consent", v, json!({})),
+            2 if !self_list => (
+                seller,
+                "entrustment.sale",
+                en,
+                json!({ "verification": v, "agent": agent,
+                "floor_price_fen": FLOOR, "expires_at_ms": self.l.now_ms + 60 * DAY, "review_agent_edits": review }),
+            ),
+            3 if !self_list => (agent, "entrustment.accept", en, json!({})),
+            4 => {
+                st.verification(&v)?;
+                if self_list {
+                    (
+                        seller,
+                        "listing.publish",
+                        ls,
+                        self.l.publish_payload(None, &v, PRICE),
+                    )
+                } else {
+                    st.entrustment(&en)?;
+                    (
+                        agent,
+                        "listing.publish",
+                        ls,
+                        self.l.publish_payload(Some(&en), &v, PRICE),
+                    )
+                }
+            }
+            5 if review => {
+                let seq = st.listing(&ls)?.pending.as_ref().map_or(0, |p| p.seq);
+                (
+                    seller,
+                    "listing.approve",
+                    ls,
+                    json!({ "proposal_seq": seq }),
+                )
+            }
+            6 => (
+                buyer,
+                "viewing.book",
+                vw,
+                json!({ "listing": ls, "slot_start_ms": self.l.now_ms + HOUR,
+                "slot_end_ms": self.l.now_ms + 2 * HOUR }),
+            ),
+            7 => (handler, "viewing.confirm", vw, json!({})),
+            8 => {
+                self.l.advance(2 * HOUR);
+                (handler, "viewing.record", vw, json!({ "note": "" }))
+            }
+            9 if !self_list => (
+                buyer,
+                "viewing.rate",
+                vw,
+                json!({ "stars": 4, "comment": "" }),
+            ),
+            10 => (
+                buyer,
+                "loan.request",
+                lp,
+                json!({ "viewing": vw, "bank": "bank/BK-wuhua", "amount_fen": 1_000_000, "term_months": 120 }),
+            ),
+            11 => (
+                "bank/BK-wuhua".into(),
+                "loan.assess",
+                lp,
+                json!({ "result": "approved", "amount_fen": 1_000_000,
+                "valid_until_ms": self.l.now_ms + 30 * DAY, "remarks": "" }),
+            ),
+            12 => {
+                st.listing(&ls)?;
+                let drafter = if self_list { buyer.clone() } else { agent };
+                (
+                    drafter,
+                    "contract.draft",
+                    ct,
+                    json!({ "listing": ls, "buyer": buyer,
+                    "terms": self.l.terms(&ls, &buyer, PRICE), "document_hash": hash("deal") }),
+                )
+            }
+            13..=18 => {
+                let r = (phase - 13) % 3;
+                let who = roles.get(r)?.clone();
+                let doc = st.contract(&ct)?.document_hash.clone();
+                let kind = if phase < 16 {
+                    "contract.confirm"
+                } else {
+                    "contract.sign"
+                };
+                (who, kind, ct, json!({ "document_hash": doc }))
+            }
+            19 => (HOUSING.into(), "contract.file", ct, json!({})),
+            _ => return None,
+        })
     }
 }
 
-fn play(steps: &[Step]) -> Model {
+/// How a flow step is twisted.
+#[derive(Debug, Clone, Copy)]
+enum Twist {
+    /// Take the step as the rightful actor.
+    Straight,
+    /// Take it as some other actor.
+    WrongActor(usize),
+    /// Take the previous step again.
+    Repeat,
+    /// Skip it.
+    Skip,
+}
+
+/// One move of a generated sequence.
+#[derive(Debug, Clone)]
+enum Move {
+    /// A random step, by the rightful actor when the flag is set.
+    Random(Step, bool),
+    /// The next step of one of four deals.
+    Flow(usize, Twist),
+}
+
+fn moves() -> impl Strategy<Value = Move> {
+    let twist = prop_oneof![
+        8 => Just(Twist::Straight),
+        1 => (0usize..7).prop_map(Twist::WrongActor),
+        1 => Just(Twist::Repeat),
+        1 => Just(Twist::Skip),
+    ];
+    prop_oneof![
+        3 => (0usize..4, twist).prop_map(|(d, t)| Move::Flow(d, t)),
+        1 => (step(), proptest::bool::weighted(0.85)).prop_map(|(s, r)| Move::Random(s, r)),
+    ]
+}
+
+fn play(moves: &[Move]) -> Model {
     let mut m = Model::new();
-    for s in steps {
-        m.run(s);
+    for mv in moves {
+        match mv {
+            Move::Random(s, right) => m.run(s, *right),
+            Move::Flow(d, t) => m.flow(*d, *t),
+        }
     }
     m
 }
@@ -549,7 +844,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn replays_reach_the_same_states_and_verdicts(steps in proptest::collection::vec(step(), 1..120)) {
+    fn replays_reach_the_same_states_and_verdicts(steps in proptest::collection::vec(moves(), 1..200)) {
         let m = play(&steps);
         assert_audit_clean(&m.l);
         let mut replayed = deedlog_domain::State::default();
@@ -664,6 +959,7 @@ fn a_scripted_walk_through_the_model_is_mostly_accepted() {
         },
         Step::File { c: 0 },
     ];
+    let steps: Vec<Move> = steps.into_iter().map(|s| Move::Random(s, false)).collect();
     let m = play(&steps);
     assert_eq!(
         m.accepted,
