@@ -13,8 +13,10 @@ pub mod actor;
 pub mod client;
 pub mod error;
 pub mod http;
+pub mod loadgen;
 pub mod people;
 pub mod proof;
+pub mod wire;
 
 pub use actor::Actor;
 pub use client::{Client, Receipt, Verified};

@@ -28,11 +28,11 @@ pub fn find_bundles(value: &Value) -> Vec<ProofBundle> {
         }
         match v {
             Value::Object(map) => {
-                if map.get("format").and_then(Value::as_str) == Some(BUNDLE_FORMAT) {
-                    if let Ok(b) = serde_json::from_value::<ProofBundle>(v.clone()) {
-                        out.push(b);
-                        return;
-                    }
+                if map.get("format").and_then(Value::as_str) == Some(BUNDLE_FORMAT)
+                    && let Ok(b) = serde_json::from_value::<ProofBundle>(v.clone())
+                {
+                    out.push(b);
+                    return;
                 }
                 for child in map.values() {
                     walk(child, out, depth + 1);
