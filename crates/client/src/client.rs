@@ -11,7 +11,7 @@ use deedlog_core::bundle::{ProofBundle, VerifiedBundle};
 use deedlog_core::checkpoint::OpenedCheckpoint;
 use deedlog_core::hash::Hash;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, now_ms};
 use crate::error::ClientError;
 use crate::http::{Policy, Transport};
 use crate::proof;
@@ -197,6 +197,113 @@ impl Client {
         }
     }
 
+    /// `GET path` as a signed request by `actor` (private reads), with `after_seq` for
+    /// read-your-writes.
+    ///
+    /// # Errors
+    /// `401 request.*` when the signature or key is refused, `403 request.forbidden`, and as
+    /// [`Client::get`].
+    pub fn signed_get(
+        &self,
+        actor: &Actor,
+        path: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Value, ClientError> {
+        let path = match after_seq {
+            Some(seq) => {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                format!("{path}{sep}after_seq={seq}")
+            }
+            None => path.to_owned(),
+        };
+        let headers = request_headers(actor, "GET", &path, b"", now_ms());
+        self.http.call("GET", &path, &headers, None)?.json(&path)
+    }
+
+    /// `POST path` with a JSON body as a signed request by `actor`.
+    ///
+    /// # Errors
+    /// As [`Client::signed_get`].
+    pub fn signed_post(
+        &self,
+        actor: &Actor,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| bad(path, e.to_string()))?;
+        let headers = request_headers(actor, "POST", path, &bytes, now_ms());
+        self.http
+            .call("POST", path, &headers, Some(("application/json", &bytes)))?
+            .json(path)
+    }
+
+    /// The commitment to a phone number, made by the server's vault
+    /// (`POST /v1/identity/phone-commitment`), to put in `party.register`.
+    ///
+    /// # Errors
+    /// `409 party.phone_taken` when a party already registered with it, and transport errors.
+    pub fn phone_commitment(&self, phone: &str) -> Result<String, ClientError> {
+        let path = "/v1/identity/phone-commitment";
+        let v = self
+            .http
+            .post_json(path, &serde_json::json!({ "phone": phone }))?;
+        v.get("phone_commitment")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(path, "no phone_commitment"))
+    }
+
+    /// Registers `party` (its id is its stream) with the commitment to `phone`: the
+    /// self-signed `party.register`.
+    ///
+    /// # Errors
+    /// `409 party.phone_taken`, `409 stream.exists` (already registered), and as
+    /// [`Client::submit`].
+    pub fn register_party(&self, party: &Actor, phone: &str) -> Result<Receipt, ClientError> {
+        let commitment = self.phone_commitment(phone)?;
+        self.submit(
+            party,
+            "party.register",
+            &party.id,
+            &serde_json::json!({ "phone_commitment": commitment }),
+            Some(0),
+        )
+    }
+
+    /// Real-name verification through the embedded identity authority
+    /// (`POST /v1/identity/attest`, signed by the party): the authority records
+    /// `party.attest_identity` with the commitments to the name and ID number.
+    ///
+    /// # Errors
+    /// `422 identity.phone_mismatch`, `409 party.id_taken`, and as [`Client::signed_post`].
+    pub fn attest_identity(
+        &self,
+        party: &Actor,
+        person: &deedlog_domain::reference::Person,
+        method: deedlog_domain::payload::IdentityMethod,
+    ) -> Result<Receipt, ClientError> {
+        let path = "/v1/identity/attest";
+        let body = serde_json::json!({
+            "name": person.name, "id_number": person.id_number, "phone": person.phone,
+            "method": method,
+        });
+        let v = self.signed_post(party, path, &body)?;
+        parse_receipt(path, &v)
+    }
+
+    /// The current public key of an actor (`GET /v1/actors/key?actor=`), `None` if it has none.
+    ///
+    /// # Errors
+    /// Transport errors and rejections other than `404`.
+    pub fn actor_key(&self, actor: &str) -> Result<Option<String>, ClientError> {
+        let path = format!("/v1/actors/key?actor={}", encode_segment(actor));
+        match self.http.get_json(&path) {
+            Ok(v) => Ok(v.get("key").and_then(Value::as_str).map(str::to_owned)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The latest checkpoint (`GET /v1/log/checkpoint`).
     ///
     /// # Errors
@@ -306,20 +413,40 @@ impl Client {
         Ok(EntryAnswer { bytes, bundle })
     }
 
-    /// Entries `start..end` (`GET /v1/log/entries?start=&end=`), as exact bytes; the server
-    /// bounds the range, so fewer may come back.
+    /// Entries `start..end` (`GET /v1/log/entries?start=&end=`, NDJSON), as their exact bytes;
+    /// the server bounds the range, so fewer may come back (continue from `start + len`).
     ///
     /// # Errors
-    /// Transport errors, rejections, malformed answers.
+    /// Transport errors and rejections.
     pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, ClientError> {
         let path = format!("/v1/log/entries?start={start}&end={end}");
-        let v = self.http.get_json(&path)?;
-        let list = v
-            .get("entries")
-            .and_then(Value::as_array)
-            .or_else(|| v.as_array())
-            .ok_or_else(|| bad(&path, "no entries list"))?;
-        list.iter().map(|item| entry_bytes(&path, item)).collect()
+        let answer = self.http.call("GET", &path, &[], None)?;
+        Ok(answer
+            .body
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+
+    /// Every entry from `start` to the end of the log as it is now (`size` entries), page by
+    /// page.
+    ///
+    /// # Errors
+    /// As [`Client::entries`], and [`ClientError::BadResponse`] when a page comes back empty
+    /// before `size`.
+    pub fn all_entries(&self, start: u64, size: u64) -> Result<Vec<Vec<u8>>, ClientError> {
+        let mut out = Vec::new();
+        let mut next = start;
+        while next < size {
+            let page = self.entries(next, size.min(next + 1000))?;
+            if page.is_empty() {
+                return Err(bad("/v1/log/entries", format!("no entries from {next}")));
+            }
+            next += page.len() as u64;
+            out.extend(page);
+        }
+        Ok(out)
     }
 
     /// Looks up a listing verification code (`GET /v1/verify/listing/{code}`) and checks the
@@ -462,6 +589,40 @@ impl Client {
     }
 }
 
+/// The domain tag of signed requests.
+pub const REQUEST_DOMAIN: &[u8] = b"deedlog/request/v1\n";
+
+/// The four headers of a signed request:
+///
+/// ```text
+/// message = "deedlog/request/v1\n" || METHOD || "\n" || PATH_AND_QUERY || "\n" || TIMESTAMP || "\n" || hex(SHA-256(body))
+/// ```
+#[must_use]
+pub fn request_headers(
+    actor: &Actor,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    timestamp_ms: i64,
+) -> Vec<(&'static str, String)> {
+    use sha2::{Digest as _, Sha256};
+    let message = format!(
+        "{}\n{path_and_query}\n{timestamp_ms}\n{}",
+        method.to_ascii_uppercase(),
+        hex::encode(Sha256::digest(body))
+    );
+    let signature = actor.secret.sign(REQUEST_DOMAIN, message.as_bytes());
+    vec![
+        ("x-deedlog-actor", actor.id.clone()),
+        ("x-deedlog-key", actor.key()),
+        ("x-deedlog-timestamp", timestamp_ms.to_string()),
+        (
+            "x-deedlog-signature",
+            deedlog_core::keys::base64(&signature),
+        ),
+    ]
+}
+
 /// The entry bytes in a JSON item: `{"entry": "<base64>"}`, `{"bytes": …}`, a base64 string, or
 /// the entry object itself (re-encoded canonically, which is exact for a canonical entry).
 fn entry_bytes(path: &str, item: &Value) -> Result<Vec<u8>, ClientError> {
@@ -556,6 +717,10 @@ impl Iterator for Follow {
 
 fn event_entry(path: &str, data: &str) -> Result<Vec<u8>, ClientError> {
     match serde_json::from_str::<Value>(data) {
+        // The exact entry bytes, as the API sends them.
+        Ok(v) if v.get("seq").is_some() && v.get("signed").is_some() => {
+            Ok(data.as_bytes().to_vec())
+        }
         Ok(v) => entry_bytes(path, &v),
         // Raw base64 data lines.
         Err(_) => deedlog_core::keys::from_base64(data.trim())

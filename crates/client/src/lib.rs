@@ -11,8 +11,10 @@
 
 pub mod actor;
 pub mod client;
+pub mod deal;
 pub mod error;
 pub mod http;
+pub mod keys;
 pub mod loadgen;
 pub mod people;
 pub mod proof;
