@@ -12,6 +12,7 @@
 pub mod actor;
 pub mod client;
 pub mod deal;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod keys;
