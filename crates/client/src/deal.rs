@@ -227,8 +227,53 @@ pub fn document_hash(terms: &ContractTerms) -> Result<String, ClientError> {
     Ok(sha256_hex(&bytes))
 }
 
+/// What [`Client::enroll`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    /// The `party.register` receipt, when this call registered the party.
+    pub registered: Option<Receipt>,
+    /// The attestation's receipt (`duplicate` when it was recorded before).
+    pub attested: Receipt,
+}
+
 /// The deal steps, as methods of the client.
 impl Client {
+    /// Registers `party` for `person` unless it already is (with this key), then has the identity
+    /// authority attest it (a repeat answers with the first attestation).
+    ///
+    /// # Errors
+    /// [`ClientError::Limit`] when the party id is registered with another key;
+    /// `party.phone_taken`, `party.id_taken`, `identity.phone_mismatch` and other rejections.
+    pub fn enroll(
+        &self,
+        party: &Actor,
+        person: &deedlog_domain::reference::Person,
+    ) -> Result<Enrolled, ClientError> {
+        let registered = match self.actor_key(&party.id)? {
+            Some(key) if key == party.key() => None,
+            Some(_) => {
+                return Err(ClientError::Limit(format!(
+                    "{} is registered with another key",
+                    party.id
+                )));
+            }
+            None => match self.register_party(party, &person.phone) {
+                Ok(r) => Some(r),
+                Err(e) if e.is("stream.exists") => None,
+                Err(e) => return Err(e),
+            },
+        };
+        let attested = self.attest_identity(
+            party,
+            person,
+            deedlog_domain::payload::IdentityMethod::OnlineFace,
+        )?;
+        Ok(Enrolled {
+            registered,
+            attested,
+        })
+    }
+
     /// 房源核验: the seller (or its proxy) verifies a property by its certificate number; a new
     /// `verification/PV-…`. Derived: `verification_code`, `property`.
     ///

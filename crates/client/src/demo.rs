@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use deedlog_domain::payload::{EntrustSale, IdentityMethod, LoanResult, ProxyAction};
+use deedlog_domain::payload::{EntrustSale, LoanResult, ProxyAction};
 use deedlog_domain::reference::Person;
 
 use crate::actor::{Actor, derive_secret, now_ms, random_suffix};
@@ -357,6 +357,28 @@ pub fn run(
     })
 }
 
+/// The secret the demo derives citizens' keys from: derived from the platform key of the data
+/// folder (the housing authority's when there is none).
+///
+/// # Errors
+/// [`ClientError::KeyFile`] when neither key is there.
+pub fn citizen_root(keys: &KeyDir) -> Result<deedlog_core::SecretKey, ClientError> {
+    let base = keys
+        .actor("platform")
+        .or_else(|_| keys.actor("authority/housing"))?;
+    Ok(derive_secret(&base.secret, "demo/citizens"))
+}
+
+/// The demo's party for a person of the reference data: its key derived from `root` and the
+/// person's ID number, its id `party/PA-C<first 8 bytes of the public key, hex>`. The same
+/// person always gets the same party, so runs against one server reuse it.
+#[must_use]
+pub fn citizen_actor(root: &deedlog_core::SecretKey, person: &Person) -> Actor {
+    let secret = derive_secret(root, &format!("citizen/{}", person.id_number));
+    let suffix = hex::encode_upper(&secret.public().to_bytes()[..8]);
+    Actor::new(format!("party/PA-C{suffix}"), secret)
+}
+
 fn cast(client: &Client, keys: &KeyDir) -> Result<Cast, ClientError> {
     let housing = keys.actor("authority/housing")?;
     let offices = keys.actors_with_prefix("office/")?;
@@ -395,9 +417,8 @@ fn cast(client: &Client, keys: &KeyDir) -> Result<Cast, ClientError> {
             reason: "no bank or agent keys".into(),
         });
     }
-    let platform = keys.actor("platform").unwrap_or_else(|_| housing.clone());
     Ok(Cast {
-        citizen_root: derive_secret(&platform.secret, "demo/citizens"),
+        citizen_root: citizen_root(keys)?,
         housing,
         office,
         banks,
@@ -433,28 +454,13 @@ impl Run<'_, '_> {
     /// A registered, real-name-verified party for `person` with `actor`'s key. Returns the seq
     /// of its attestation.
     fn citizen(&mut self, actor: &Actor, person: &Person) -> Result<u64, ClientError> {
-        match self.client().actor_key(&actor.id)? {
-            Some(key) if key == actor.key() => {}
-            Some(_) => {
-                return Err(ClientError::Limit(format!(
-                    "{} is registered with another key",
-                    actor.id
-                )));
-            }
-            None => match self.client().register_party(actor, &person.phone) {
-                Ok(r) => {
-                    self.note(r);
-                }
-                Err(e) if e.is("stream.exists") => {}
-                Err(e) => return Err(e),
-            },
-        }
-        let r = self
-            .client()
-            .attest_identity(actor, person, IdentityMethod::OnlineFace)?;
-        let seq = r.seq;
-        if !r.duplicate {
+        let enrolled = self.client().enroll(actor, person)?;
+        if let Some(r) = enrolled.registered {
             self.note(r);
+        }
+        let seq = enrolled.attested.seq;
+        if !enrolled.attested.duplicate {
+            self.note(enrolled.attested);
         }
         Ok(seq)
     }
@@ -496,12 +502,7 @@ impl Run<'_, '_> {
             if !fresh {
                 continue;
             }
-            let secret = derive_secret(
-                &self.shared.cast.citizen_root,
-                &format!("citizen/{}", owner.id_number),
-            );
-            let suffix = hex::encode_upper(&secret.public().to_bytes()[..8]);
-            let seller = Actor::new(format!("party/PA-C{suffix}"), secret);
+            let seller = citizen_actor(&self.shared.cast.citizen_root, &owner);
             match self.citizen(&seller, &owner) {
                 Ok(seq) => return Ok((seller, seq, candidate)),
                 // Someone else holds this owner's phone or ID: try the next property.
