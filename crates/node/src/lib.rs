@@ -1,1 +1,694 @@
-//! Placeholder until the crate is written.
+//! deedlog's ledger node: one data folder assembled into a running ledger — keys, the log and its
+//! sequencer deciding with the domain rules, the vault, and the projector that follows the log
+//! into the views.
+//!
+//! ```text
+//! DATA/keys/        the log key and the actor keys this node signs for (0700; files 0600)
+//! DATA/log.vkey     the log's verifier key (public)
+//! DATA/log/ offsets hashes index/     the store (see deedlog-store)
+//! DATA/vault/       personal data (see deedlog-vault)
+//! DATA/views/       the read models (see deedlog-views); disposable, rebuilt from the log
+//! DATA/initialized  written once genesis and the reference data are on the log
+//! ```
+//!
+//! Architecture invariants:
+//! - the log is the only truth: on every start the domain state is replayed from the log, and
+//!   the views are caught up from their cursor (or rebuilt when they do not match the log);
+//! - the decider is the domain's `decide`/`apply`, adapted to the store's trait with the same
+//!   codes, classes, messages and details;
+//! - keys are on disk (fsynced) before anything they sign reaches the log;
+//! - the embedded default holds the authorities' keys and, as a demo convenience, the keys of
+//!   the reference banks, offices and agents, under `DATA/keys/` only, never committed.
+#![deny(missing_docs)]
+
+mod init;
+pub mod keys;
+mod projector;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use deedlog_core::{Command, Entry, SignedCommand, hash};
+use deedlog_domain::{Context, State};
+use deedlog_store::{
+    DecideContext, Decider, Decision, LogOptions, LogReader, LogWriter, NoteFormat, Receipt,
+    Rejection, RejectionClass, Sequencer, SequencerConfig, SequencerHandle, StoreError,
+};
+use deedlog_vault::{Vault, VaultError};
+use deedlog_views::{Projection, ViewError, Views};
+
+pub use keys::NodeKeys;
+
+/// Why the node could not open or act.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The file system failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The vault failed.
+    #[error("vault: {0}")]
+    Vault(#[from] VaultError),
+    /// The views failed.
+    #[error("views: {0}")]
+    Views(#[from] ViewError),
+    /// A key file is missing or malformed.
+    #[error("keys: {0}")]
+    Keys(String),
+    /// The reference data is unusable.
+    #[error("reference data: {0}")]
+    Reference(String),
+    /// The log does not replay through the domain rules.
+    #[error("replaying entry {seq}: {message}")]
+    Replay {
+        /// The entry.
+        seq: u64,
+        /// What failed.
+        message: String,
+    },
+    /// A command was refused (by the sequencer, the domain, or an identity check).
+    #[error("{}: {}", .0.code, .0.message)]
+    Rejected(Rejection),
+    /// The options are unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl NodeError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// How to open a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The reference data loaded at first start (`None`: none, only genesis).
+    pub reference_dir: Option<PathBuf>,
+    /// The log's origin (a valid key name, e.g. `deedlog.kunming.example/log`).
+    pub origin: String,
+    /// The platform's display name in genesis.
+    pub platform_name: String,
+    /// The sequencer's tunables and clock.
+    pub sequencer: SequencerConfig,
+    /// The log's tunables.
+    pub log: LogOptions,
+}
+
+/// The default origin.
+pub const DEFAULT_ORIGIN: &str = "deedlog.kunming.example/log";
+/// The default reference data folder.
+pub const DEFAULT_REFERENCE_DIR: &str = "ledger-data/reference";
+
+impl NodeOptions {
+    /// The embedded default on `data_dir`: reference data from `ledger-data/reference`, origin
+    /// [`DEFAULT_ORIGIN`], default sequencer and log tunables, the system clock.
+    #[must_use]
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            reference_dir: Some(PathBuf::from(DEFAULT_REFERENCE_DIR)),
+            origin: DEFAULT_ORIGIN.to_owned(),
+            platform_name: "昆明市存量房交易服务平台".to_owned(),
+            sequencer: SequencerConfig::default(),
+            log: LogOptions::default(),
+        }
+    }
+}
+
+/// The domain rules as the store's decider.
+struct DomainDecider {
+    state: State,
+}
+
+/// The store rejection carrying a domain rejection's code, class, message and details.
+#[must_use]
+pub fn store_rejection(r: &deedlog_domain::Rejection) -> Rejection {
+    use deedlog_domain::RejectionClass as D;
+    let class = match r.class {
+        D::Malformed => RejectionClass::Malformed,
+        D::Unauthorized => RejectionClass::Unauthorized,
+        D::Forbidden => RejectionClass::Forbidden,
+        D::NotFound => RejectionClass::NotFound,
+        D::Conflict => RejectionClass::Conflict,
+        D::Unprocessable => RejectionClass::Unprocessable,
+    };
+    Rejection::new(r.code, class, r.message.clone()).with_details(r.details.clone())
+}
+
+impl Decider for DomainDecider {
+    fn decide(
+        &mut self,
+        command: &SignedCommand,
+        ctx: &DecideContext,
+    ) -> Result<Decision, Rejection> {
+        let ctx = Context {
+            seq: ctx.seq,
+            recorded_at_ms: ctx.recorded_at_ms,
+            stream_version: ctx.stream_version,
+        };
+        self.state
+            .decide(command, &ctx)
+            .map(|d| Decision {
+                kind: d.kind,
+                derived: d.derived,
+            })
+            .map_err(|r| store_rejection(&r))
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        if let Err(error) = self.state.apply(entry) {
+            // decide accepted it against this very state, so this is a bug in the domain; the
+            // auditor will report the entry, and a restart replays from the log.
+            tracing::error!(seq = entry.seq, %error, "an accepted entry does not apply");
+        }
+    }
+}
+
+/// A person's identity as the embedded identity authority checks it (personal data: it goes
+/// only to the vault).
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Legal name (NFC).
+    pub name: String,
+    /// Resident ID number.
+    pub id_number: String,
+    /// Mobile number the party registered with.
+    pub phone: String,
+    /// `online_face` or `office`.
+    pub method: deedlog_domain::payload::IdentityMethod,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print personal data.
+        f.debug_struct("Identity")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    origin: String,
+    log_vkey: String,
+    keys: Mutex<NodeKeys>,
+    handle: SequencerHandle,
+    reader: LogReader,
+    views: Views,
+    vault: Arc<Vault>,
+    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    sequencer: Mutex<Option<Sequencer>>,
+    projector: Mutex<Option<projector::Projector>>,
+}
+
+/// A running ledger node. Cheap to clone; [`Node::shutdown`] stops it for every clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("data_dir", &self.inner.data_dir)
+            .field("origin", &self.inner.origin)
+            .field("log_size", &self.inner.reader.size())
+            .finish_non_exhaustive()
+    }
+}
+
+fn replay(reader: &LogReader, views: &Views) -> Result<(State, State), NodeError> {
+    let size = reader.size();
+    let mut state = State::default();
+    let mut at_views = None;
+    let applied = views.applied();
+    for seq in 0..size {
+        if seq == applied {
+            at_views = Some(state.clone());
+        }
+        let bytes = reader.entry(seq)?;
+        let entry = Entry::decode(&bytes).map_err(|e| NodeError::Replay {
+            seq,
+            message: e.to_string(),
+        })?;
+        state.apply(&entry).map_err(|e| NodeError::Replay {
+            seq,
+            message: e.to_string(),
+        })?;
+        if seq > 0 && seq % 100_000 == 0 {
+            tracing::info!(seq, size, "replaying the log");
+        }
+    }
+    let at_views = at_views.unwrap_or_else(|| state.clone());
+    Ok((state, at_views))
+}
+
+impl Node {
+    /// Opens the node on `options.data_dir`: keys, log (with recovery), vault, views; replays the
+    /// log into the domain state; starts the sequencer and the projector; on first start appends
+    /// genesis and the reference data (with progress logs). Blocks until all that is done; call
+    /// it before serving, not from inside a request.
+    ///
+    /// # Errors
+    /// [`NodeError`] naming what failed.
+    pub fn open(options: NodeOptions) -> Result<Node, NodeError> {
+        let data = options.data_dir.clone();
+        std::fs::create_dir_all(&data).map_err(|e| NodeError::io(&data, e))?;
+        let mut keys = NodeKeys::load_or_create(&data.join("keys"))?;
+        let format = NoteFormat::new(&options.origin, keys.log().clone())?;
+        let log_vkey = format.vkey();
+        write_if_changed(&data.join("log.vkey"), &format!("{log_vkey}\n"))?;
+        let (writer, reader, report) =
+            LogWriter::open(&data, options.log.clone(), Arc::new(format))?;
+        tracing::info!(
+            entries = report.entries,
+            torn_tail_bytes = report.torn_tail_bytes,
+            "log opened"
+        );
+        let vault = Arc::new(Vault::open(data.join("vault"))?);
+        let views = Views::open(&data.join("views"))?;
+        let size = reader.size();
+        if !views.check(size, |seq| {
+            reader.entry(seq).ok().map(|b| hash::leaf_hash(&b))
+        })? {
+            tracing::warn!(
+                applied = views.applied(),
+                size,
+                "the views do not match the log; rebuilding them"
+            );
+            views.clear()?;
+        }
+        let (state, at_views) = replay(&reader, &views)?;
+        if size > 0 && !state.has_genesis() {
+            return Err(NodeError::Replay {
+                seq: 0,
+                message: "the log does not start with genesis".into(),
+            });
+        }
+        // Genesis needs the platform and authority keys; create them before anything is signed.
+        if size == 0 {
+            for actor in init::GENESIS_ACTORS {
+                keys.ensure(actor)?;
+            }
+        }
+        for actor in init::GENESIS_ACTORS {
+            if keys.get(actor).is_none() {
+                return Err(NodeError::Keys(format!(
+                    "the key of {actor} is missing from {}",
+                    data.join("keys").display()
+                )));
+            }
+        }
+        let clock = options.sequencer.clock.clone();
+        let sequencer =
+            Sequencer::start(writer, DomainDecider { state }, options.sequencer.clone())?;
+        let handle = sequencer.handle();
+        let projection = Projection::new(views.clone(), at_views)?;
+        let projector = projector::Projector::start(projection, reader.clone())?;
+        let node = Node {
+            inner: Arc::new(Inner {
+                data_dir: data.clone(),
+                origin: options.origin.clone(),
+                log_vkey,
+                keys: Mutex::new(keys),
+                handle,
+                reader,
+                views,
+                vault,
+                clock,
+                sequencer: Mutex::new(Some(sequencer)),
+                projector: Mutex::new(Some(projector)),
+            }),
+        };
+        if !data.join(init::INITIALIZED).exists() {
+            let n = node.clone();
+            let opts = options.clone();
+            let result = std::thread::Builder::new()
+                .name("init".into())
+                .spawn(move || init::initialize(&n, &opts))
+                .map_err(|e| NodeError::Config(format!("cannot spawn a thread: {e}")))?
+                .join()
+                .map_err(|_| NodeError::Config("initialization panicked".into()))?;
+            if let Err(e) = result {
+                node.shutdown();
+                return Err(e);
+            }
+        }
+        Ok(node)
+    }
+
+    /// Submits commands.
+    #[must_use]
+    pub fn handle(&self) -> SequencerHandle {
+        self.inner.handle.clone()
+    }
+
+    /// Reads the log.
+    #[must_use]
+    pub fn reader(&self) -> &LogReader {
+        &self.inner.reader
+    }
+
+    /// The read models.
+    #[must_use]
+    pub fn views(&self) -> &Views {
+        &self.inner.views
+    }
+
+    /// The personal-data vault.
+    #[must_use]
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.inner.vault
+    }
+
+    /// The log's verifier key (`origin+keyid+base64`).
+    #[must_use]
+    pub fn log_vkey(&self) -> &str {
+        &self.inner.log_vkey
+    }
+
+    /// The log's origin.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The data folder.
+    #[must_use]
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The keys this node holds (demo and test access to the authorities and reference actors).
+    #[must_use]
+    pub fn keys(&self) -> NodeKeys {
+        self.lock_keys().clone()
+    }
+
+    fn lock_keys(&self) -> std::sync::MutexGuard<'_, NodeKeys> {
+        // Key files are written before the map changes, so a panic elsewhere leaves it consistent.
+        self.inner
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The node's clock (ms since the Unix epoch).
+    #[must_use]
+    pub fn now_ms(&self) -> i64 {
+        (self.inner.clock)()
+    }
+
+    /// Waits until the views have applied entry `seq` (that is, `seq + 1` entries), at most
+    /// `timeout`. Returns whether they did.
+    pub async fn wait_for_views(&self, seq: u64, timeout: Duration) -> bool {
+        self.inner
+            .views
+            .wait_applied(seq.saturating_add(1), timeout)
+            .await
+    }
+
+    /// Signs a command as `actor` with the key this node holds for it, a fresh random nonce and
+    /// the node's clock.
+    ///
+    /// # Errors
+    /// [`NodeError::Keys`] when the node has no key for `actor`; [`NodeError::Rejected`] when
+    /// the command is malformed.
+    pub fn sign_as(
+        &self,
+        actor: &str,
+        kind: &str,
+        stream: &str,
+        payload: Value,
+        expected_version: Option<u64>,
+    ) -> Result<SignedCommand, NodeError> {
+        let secret = self
+            .lock_keys()
+            .get(actor)
+            .cloned()
+            .ok_or_else(|| NodeError::Keys(format!("this node holds no key for {actor}")))?;
+        let mut nonce = [0u8; 12];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        sign(
+            &secret,
+            actor,
+            kind,
+            stream,
+            payload,
+            expected_version,
+            &format!("node-{}", hex::encode(nonce)),
+            self.now_ms(),
+        )
+    }
+
+    /// Submits a command and waits for its receipt.
+    ///
+    /// # Errors
+    /// The rejection.
+    pub async fn submit(&self, command: SignedCommand) -> Result<Receipt, Rejection> {
+        self.inner.handle.submit(command).await
+    }
+
+    /// The phone commitment to put in a `party.register` command (the embedded identity
+    /// authority; blocking: the vault writes durably). Refused with `party.phone_taken` when a
+    /// party already registered with this phone.
+    ///
+    /// # Errors
+    /// [`NodeError::Rejected`] (`identity.invalid`, `party.phone_taken`), vault errors.
+    pub fn phone_commitment(&self, phone: &str) -> Result<String, NodeError> {
+        let phone = deedlog_domain::validate::mobile("phone", phone)
+            .map_err(|e| invalid(&e.to_string()))?;
+        let vault = &self.inner.vault;
+        let subject = vault.subject_by_phone(&phone)?;
+        let commitment = vault.commit(&subject, "phone", &phone)?.to_hex();
+        if self.inner.views.party_by_phone(&commitment)?.is_some() {
+            return Err(NodeError::Rejected(Rejection::new(
+                "party.phone_taken",
+                RejectionClass::Conflict,
+                "a party already registered with this phone number",
+            )));
+        }
+        if vault.get(&subject, "phone")?.is_none() {
+            vault.put(&subject, "phone", phone.as_bytes())?;
+        }
+        Ok(commitment)
+    }
+
+    /// The identity authority's signed `party.attest_identity` for `party` (blocking: the vault
+    /// writes durably). Checks that `identity.phone` is the phone the party registered with,
+    /// stores the personal data in the vault, links the phone and ID subjects, and signs the
+    /// attestation with a nonce derived from the party and its ID commitment, so a retry
+    /// returns the first receipt.
+    ///
+    /// # Errors
+    /// [`NodeError::Rejected`] (`identity.invalid`, `party.not_found`,
+    /// `identity.phone_mismatch`), vault and view errors.
+    pub fn attestation(
+        &self,
+        party: &str,
+        identity: &Identity,
+    ) -> Result<SignedCommand, NodeError> {
+        let id = deedlog_domain::validate::resident_id("id_number", &identity.id_number)
+            .map_err(|e| invalid(&e.to_string()))?;
+        let phone = deedlog_domain::validate::mobile("phone", &identity.phone)
+            .map_err(|e| invalid(&e.to_string()))?;
+        deedlog_domain::validate::text("name", &identity.name, 1, 40, false)
+            .map_err(|e| invalid(&e.to_string()))?;
+        let Some(deedlog_views::Doc::Party(doc)) = self.inner.views.doc(party)? else {
+            return Err(NodeError::Rejected(Rejection::new(
+                "party.not_found",
+                RejectionClass::NotFound,
+                format!("{party} is not registered"),
+            )));
+        };
+        let vault = &self.inner.vault;
+        let phone_subject = vault.subject_by_phone(&phone)?;
+        if vault.commit(&phone_subject, "phone", &phone)?.to_hex() != doc.phone_commitment {
+            return Err(NodeError::Rejected(Rejection::new(
+                "identity.phone_mismatch",
+                RejectionClass::Unprocessable,
+                "this is not the phone number the party registered with",
+            )));
+        }
+        let subject = vault.subject_by_id_number(&id.number)?;
+        for (field, value) in [
+            ("name", identity.name.as_str()),
+            ("id_number", id.number.as_str()),
+            ("phone", phone.as_str()),
+        ] {
+            if vault.get(&subject, field)?.as_deref() != Some(value.as_bytes()) {
+                vault.put(&subject, field, value.as_bytes())?;
+            }
+        }
+        vault.link(&phone_subject, &subject)?;
+        let name_commitment = vault.commit(&subject, "name", &identity.name)?.to_hex();
+        let id_commitment = vault.commit(&subject, "id_number", &id.number)?.to_hex();
+        let nonce_hash = hash::sha256(format!("attest\n{party}\n{id_commitment}").as_bytes());
+        let secret = self
+            .lock_keys()
+            .get(deedlog_domain::ids::IDENTITY)
+            .cloned()
+            .ok_or_else(|| NodeError::Keys("this node holds no identity authority key".into()))?;
+        sign(
+            &secret,
+            deedlog_domain::ids::IDENTITY,
+            "party.attest_identity",
+            party,
+            json!({"name_commitment": name_commitment, "id_commitment": id_commitment, "method": identity.method}),
+            None,
+            &format!("attest-{}", hex::encode(&nonce_hash[..20])),
+            self.now_ms(),
+        )
+    }
+
+    /// [`Node::attestation`] then submit, from async code.
+    ///
+    /// # Errors
+    /// As [`Node::attestation`], and the rejection of the attestation.
+    pub async fn attest_identity(
+        &self,
+        party: &str,
+        identity: Identity,
+    ) -> Result<Receipt, NodeError> {
+        let node = self.clone();
+        let party_owned = party.to_owned();
+        let command =
+            tokio::task::spawn_blocking(move || node.attestation(&party_owned, &identity))
+                .await
+                .map_err(|e| NodeError::Config(format!("the attestation task failed: {e}")))??;
+        self.submit(command).await.map_err(NodeError::Rejected)
+    }
+
+    /// Stops the node: the sequencer stops taking commands and finishes those already queued
+    /// (every acknowledged entry is durable), then the projector catches up with the log and
+    /// the views are flushed. Blocks; idempotent.
+    pub fn shutdown(&self) {
+        let sequencer = self
+            .inner
+            .sequencer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(s) = sequencer {
+            s.shutdown();
+        }
+        let projector = self
+            .inner
+            .projector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(p) = projector {
+            p.stop();
+        }
+    }
+}
+
+fn invalid(message: &str) -> NodeError {
+    NodeError::Rejected(Rejection::new(
+        "identity.invalid",
+        RejectionClass::Malformed,
+        message,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sign(
+    secret: &deedlog_core::SecretKey,
+    actor: &str,
+    kind: &str,
+    stream: &str,
+    payload: Value,
+    expected_version: Option<u64>,
+    nonce: &str,
+    issued_at_ms: i64,
+) -> Result<SignedCommand, NodeError> {
+    Command {
+        actor: actor.to_owned(),
+        key: secret.public().to_base64(),
+        kind: kind.to_owned(),
+        stream: stream.to_owned(),
+        expected_version,
+        payload,
+        nonce: nonce.to_owned(),
+        issued_at_ms,
+    }
+    .sign(secret)
+    .map_err(|e| {
+        NodeError::Rejected(Rejection::new(
+            "command.malformed",
+            RejectionClass::Malformed,
+            e.to_string(),
+        ))
+    })
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), NodeError> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).map_err(|e| NodeError::io(path, e))
+}
+
+/// Drops the views of `options.data_dir` and rebuilds them from the whole log (with progress
+/// logs); returns the number of entries applied. The node must not be running elsewhere.
+///
+/// # Errors
+/// As [`Node::open`].
+pub fn rebuild_views(options: NodeOptions) -> Result<u64, NodeError> {
+    let dir = options.data_dir.join("views");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| NodeError::io(&dir, e))?;
+    }
+    tracing::info!("views dropped; replaying the log from 0");
+    let node = Node::open(options)?;
+    let size = node.reader().size();
+    while !node
+        .views()
+        .wait_applied_blocking(size, Duration::from_secs(10))
+    {
+        tracing::info!(
+            applied = node.views().applied(),
+            size,
+            "rebuilding the views"
+        );
+    }
+    node.shutdown();
+    Ok(size)
+}
+
+/// Replays the whole log through the domain rules (the semantic audit) and reports every entry
+/// that was not a legal step.
+///
+/// # Errors
+/// A stored entry that cannot be read.
+pub fn semantic_audit(reader: &LogReader) -> Result<deedlog_domain::AuditReport, NodeError> {
+    let mut auditor = deedlog_domain::Auditor::new();
+    for seq in 0..reader.size() {
+        let bytes = reader.entry(seq)?;
+        let entry = Entry::decode(&bytes).map_err(|e| NodeError::Replay {
+            seq,
+            message: e.to_string(),
+        })?;
+        auditor.check(&entry);
+    }
+    Ok(auditor.finish())
+}

@@ -1,1 +1,585 @@
-//! placeholder
+//! deedlog's read models: documents and indexes projected from the log into a sled database of
+//! their own (`DATA/views/`), each batch written atomically together with the cursor (the number
+//! of entries applied) and the leaf hash of the last entry applied.
+//!
+//! Architecture invariants:
+//! - views are built **only** by replaying entries: a [`Projection`] folds each entry into a
+//!   domain [`State`] (the same `apply` the sequencer and the auditor use) and recomputes the
+//!   documents of the aggregates the entry touched ([`docs::touched`]); nothing else writes here;
+//! - a document is a pure function of the log prefix it was computed at, encoded canonically, so
+//!   rebuilding from zero gives byte-identical answers;
+//! - documents hold no personal data in clear: parties by id, people only by commitments;
+//! - the views may lag the log, never lead it: the projector reads only acknowledged entries,
+//!   and a cursor ahead of the log or a leaf-hash mismatch means "rebuild" ([`Views::check`]).
+//!
+//! The views are the one place outside `deedlog-store` that names sled: they are a second,
+//! disposable database (delete `DATA/views/` and they are rebuilt), kept apart from the store's
+//! index so that a rebuild never touches the log's own derived state.
+#![deny(missing_docs)]
+
+pub mod docs;
+pub mod keys;
+mod projection;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use deedlog_core::hash::Hash;
+
+pub use docs::{Doc, KeyDoc, ListingDoc};
+pub use projection::Projection;
+
+/// What can go wrong with the views.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ViewError {
+    /// sled failed.
+    #[error("views store: {0}")]
+    Store(#[from] sled::Error),
+    /// A stored document or index value does not decode (the views must be rebuilt).
+    #[error("views are damaged: {0}")]
+    Corrupt(String),
+    /// An entry could not be decoded or applied (a log the domain does not accept).
+    #[error("entry {seq}: {message}")]
+    Entry {
+        /// Its seq.
+        seq: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Largest page of a list.
+pub const PAGE_LIMIT_MAX: usize = 100;
+/// Largest offset into a list.
+pub const PAGE_OFFSET_MAX: usize = 10_000;
+/// Most index entries one search may scan.
+pub const SCAN_MAX: usize = 200_000;
+
+/// A page of a list: raw JSON items and the offset of the next page, if any.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    /// The items.
+    pub items: Vec<Value>,
+    /// The offset of the next page, when there are more.
+    pub next_offset: Option<usize>,
+}
+
+impl Page {
+    /// The page as the API answers it: `{"items", "limit", "offset", "next_offset"}`.
+    #[must_use]
+    pub fn to_value(&self, limit: usize, offset: usize) -> Value {
+        json!({"items": self.items, "limit": limit, "offset": offset, "next_offset": self.next_offset})
+    }
+}
+
+/// Paging of a list (bounded by [`PAGE_LIMIT_MAX`] and [`PAGE_OFFSET_MAX`] by the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Items to skip.
+    pub offset: usize,
+    /// Items to return.
+    pub limit: usize,
+}
+
+/// How listing search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListingSort {
+    /// Newest first (default).
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Cheapest first.
+    PriceAsc,
+    /// Dearest first.
+    PriceDesc,
+    /// Smallest first.
+    AreaAsc,
+    /// Largest first.
+    AreaDesc,
+}
+
+impl ListingSort {
+    /// Parses the API's names.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "newest" => Self::Newest,
+            "oldest" => Self::Oldest,
+            "price_asc" => Self::PriceAsc,
+            "price_desc" => Self::PriceDesc,
+            "area_asc" => Self::AreaAsc,
+            "area_desc" => Self::AreaDesc,
+            _ => return None,
+        })
+    }
+}
+
+/// A listing search.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListingQuery {
+    /// Exact district.
+    pub district: Option<String>,
+    /// Lowest price, fen.
+    pub price_min_fen: Option<u64>,
+    /// Highest price, fen.
+    pub price_max_fen: Option<u64>,
+    /// Smallest area, 0.01 m².
+    pub area_min_centi_m2: Option<u64>,
+    /// Largest area, 0.01 m².
+    pub area_max_centi_m2: Option<u64>,
+    /// Exact number of bedrooms.
+    pub rooms: Option<u8>,
+    /// Order.
+    pub sort: ListingSort,
+}
+
+/// A file hash found on the log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HashMatch {
+    /// `contract_document`, `offline_scan` or `listing_photo`.
+    pub what: String,
+    /// The aggregate.
+    pub id: String,
+    /// The entry that put the hash on the log.
+    pub seq: u64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: sled::Db,
+    pub(crate) tree: sled::Tree,
+    pub(crate) applied: tokio::sync::watch::Sender<u64>,
+}
+
+/// The read side of the views. Cheap to clone; reads from any thread.
+#[derive(Clone)]
+pub struct Views {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Views")
+            .field("applied", &self.applied())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pages through ids, resolving only those on the page.
+fn page_of(
+    ids: impl Iterator<Item = Result<String, ViewError>>,
+    paging: Paging,
+    resolve: impl Fn(&str) -> Result<Value, ViewError>,
+) -> Result<Page, ViewError> {
+    let mut items = Vec::new();
+    let mut next_offset = None;
+    for (i, id) in ids.enumerate() {
+        let id = id?;
+        if i < paging.offset {
+            continue;
+        }
+        if items.len() == paging.limit {
+            next_offset = Some(i);
+            break;
+        }
+        items.push(resolve(&id)?);
+    }
+    Ok(Page { items, next_offset })
+}
+
+impl Views {
+    /// Opens (or creates) the views database in `dir`.
+    ///
+    /// # Errors
+    /// sled errors (a damaged database: delete the folder and rebuild).
+    pub fn open(dir: &Path) -> Result<Self, ViewError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(32 << 20)
+            .open()?;
+        let tree = db.open_tree("views")?;
+        let applied = match tree.get(keys::META_APPLIED)? {
+            Some(v) => keys::read_u64(&v)
+                .ok_or_else(|| ViewError::Corrupt("the cursor is malformed".into()))?,
+            None => 0,
+        };
+        let (tx, _) = tokio::sync::watch::channel(applied);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                tree,
+                applied: tx,
+            }),
+        })
+    }
+
+    /// Entries applied (the cursor): the views reflect entries `0..applied()`.
+    #[must_use]
+    pub fn applied(&self) -> u64 {
+        *self.inner.applied.borrow()
+    }
+
+    /// The leaf hash of the last entry applied, if any.
+    ///
+    /// # Errors
+    /// sled errors, a malformed value.
+    pub fn last_leaf(&self) -> Result<Option<Hash>, ViewError> {
+        match self.inner.tree.get(keys::META_LAST_LEAF)? {
+            Some(v) => {
+                let bytes: [u8; 32] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| ViewError::Corrupt("the last leaf hash is malformed".into()))?;
+                Ok(Some(Hash(bytes)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether these views belong to a log whose entry `applied() - 1` has `leaf_at` as leaf hash
+    /// and whose size is `log_size`: false means they must be rebuilt.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn check(
+        &self,
+        log_size: u64,
+        leaf_at: impl FnOnce(u64) -> Option<Hash>,
+    ) -> Result<bool, ViewError> {
+        let applied = self.applied();
+        if applied == 0 {
+            return Ok(true);
+        }
+        if applied > log_size {
+            return Ok(false);
+        }
+        Ok(self.last_leaf()?.is_some() && self.last_leaf()? == leaf_at(applied - 1))
+    }
+
+    /// A receiver that changes whenever entries are applied (its value is [`Self::applied`]).
+    #[must_use]
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.applied.subscribe()
+    }
+
+    /// Waits until the views have applied at least `count` entries, at most `timeout`. Returns
+    /// whether they did.
+    pub async fn wait_applied(&self, count: u64, timeout: Duration) -> bool {
+        let mut rx = self.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|applied| *applied >= count))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Blocks the thread until the views have applied at least `count` entries, at most
+    /// `timeout` (for tools and tests outside an async runtime). Returns whether they did.
+    #[must_use]
+    pub fn wait_applied_blocking(&self, count: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.applied() < count {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
+    /// Makes everything written so far reach the files (sled's flush; views are re-derivable, so
+    /// no fsync is needed).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn flush(&self) -> Result<(), ViewError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ViewError> {
+        Ok(self.inner.tree.get(key)?)
+    }
+
+    /// The stored canonical bytes of the document of `id` (`listing/LS-…`, `party/PA-…`, …).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn doc_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, ViewError> {
+        Ok(self.get(&keys::doc(id))?.map(|v| v.to_vec()))
+    }
+
+    /// The document of `id`, decoded.
+    ///
+    /// # Errors
+    /// sled errors, a document that does not decode.
+    pub fn doc(&self, id: &str) -> Result<Option<Doc>, ViewError> {
+        match self.get(&keys::doc(id))? {
+            Some(bytes) => {
+                Doc::decode(id, &bytes).map_err(|e| ViewError::Corrupt(format!("{id}: {e}")))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The document of `id` as JSON.
+    ///
+    /// # Errors
+    /// sled errors, a document that is not JSON.
+    pub fn doc_value(&self, id: &str) -> Result<Option<Value>, ViewError> {
+        match self.get(&keys::doc(id))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ViewError::Corrupt(format!("{id}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// A listing as the public sees it: `None` for an unknown listing or one never shown;
+    /// without the private `pending` change.
+    ///
+    /// # Errors
+    /// sled errors, a damaged document.
+    pub fn public_listing(&self, id: &str) -> Result<Option<Value>, ViewError> {
+        let Some(Doc::Listing(doc)) = self.doc(id)? else {
+            return Ok(None);
+        };
+        if !doc.ever_shown {
+            return Ok(None);
+        }
+        Ok(Some(public_listing_value(&doc)))
+    }
+
+    /// Searches active listings.
+    ///
+    /// # Errors
+    /// sled errors, a damaged index.
+    pub fn search_listings(&self, q: &ListingQuery, paging: Paging) -> Result<Page, ViewError> {
+        let (tag, reverse) = match q.sort {
+            ListingSort::Newest => (keys::SORT_TIME, true),
+            ListingSort::Oldest => (keys::SORT_TIME, false),
+            ListingSort::PriceAsc => (keys::SORT_PRICE, false),
+            ListingSort::PriceDesc => (keys::SORT_PRICE, true),
+            ListingSort::AreaAsc => (keys::SORT_AREA, false),
+            ListingSort::AreaDesc => (keys::SORT_AREA, true),
+        };
+        let prefix = keys::listing_prefix(q.district.as_deref(), tag);
+        // Seek the sort key's range when the sort is on a filtered quantity.
+        let (lo, hi) = match tag {
+            keys::SORT_PRICE => (q.price_min_fen, q.price_max_fen),
+            keys::SORT_AREA => (q.area_min_centi_m2, q.area_max_centi_m2),
+            _ => (None, None),
+        };
+        let mut start = prefix.clone();
+        start.extend_from_slice(&lo.unwrap_or(0).to_be_bytes());
+        let mut end = prefix.clone();
+        end.extend_from_slice(&hi.unwrap_or(u64::MAX).to_be_bytes());
+        end.push(0xff);
+        let range = self.inner.tree.range(start..end);
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let matches = iter.take(SCAN_MAX).filter_map(move |item| {
+            let (key, value) = match item {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(ViewError::from(e))),
+            };
+            let Some(summary) = keys::ListingSummaryKey::read(&value) else {
+                return Some(Err(ViewError::Corrupt(
+                    "a listing index value is malformed".into(),
+                )));
+            };
+            let keep = q.price_min_fen.is_none_or(|m| summary.price_fen >= m)
+                && q.price_max_fen.is_none_or(|m| summary.price_fen <= m)
+                && q.area_min_centi_m2
+                    .is_none_or(|m| summary.area_centi_m2 >= m)
+                && q.area_max_centi_m2
+                    .is_none_or(|m| summary.area_centi_m2 <= m)
+                && q.rooms.is_none_or(|r| summary.rooms == r);
+            keep.then(|| keys::id_after(&key, prefix.len() + 8))
+        });
+        page_of(matches, paging, |id| match self.doc(id)? {
+            Some(Doc::Listing(d)) => Ok(listing_summary(&d)),
+            _ => Err(ViewError::Corrupt(format!(
+                "the index names {id}, which has no listing document"
+            ))),
+        })
+    }
+
+    /// Certified agents of certified agencies (optionally of one agency), best first.
+    ///
+    /// # Errors
+    /// sled errors, a damaged index.
+    pub fn agents_by_rating(
+        &self,
+        agency: Option<&str>,
+        paging: Paging,
+    ) -> Result<Page, ViewError> {
+        let prefix = keys::rating_prefix(agency);
+        let iter = self.inner.tree.scan_prefix(&prefix).map(|item| {
+            let (key, _) = item?;
+            keys::id_after(&key, prefix.len() + 16)
+        });
+        page_of(iter, paging, |id| self.resolve(id))
+    }
+
+    /// Every document whose id starts with `kind/` (agencies, offices, banks), in id order,
+    /// optionally only those of one district, at most [`SCAN_MAX`].
+    ///
+    /// # Errors
+    /// sled errors, a damaged document.
+    pub fn all_of(&self, kind: &str, district: Option<&str>) -> Result<Vec<Value>, ViewError> {
+        let mut out = Vec::new();
+        for item in self
+            .inner
+            .tree
+            .scan_prefix(keys::doc(&format!("{kind}/")))
+            .take(SCAN_MAX)
+        {
+            let (_, bytes) = item?;
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ViewError::Corrupt(format!("a {kind} document: {e}")))?;
+            if district.is_none_or(|d| value.get("district").and_then(Value::as_str) == Some(d)) {
+                out.push(value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The documents `owner` relates to as `relation` (see [`keys::Relation`]), newest first.
+    ///
+    /// # Errors
+    /// sled errors, a damaged index.
+    pub fn owned(
+        &self,
+        owner: &str,
+        relation: keys::Relation,
+        paging: Paging,
+    ) -> Result<Page, ViewError> {
+        let prefix = keys::owned_prefix(owner, relation);
+        self.ids_page(prefix, paging)
+    }
+
+    /// The documents in an authority's queue ([`docs::QUEUE_TO_FILE`], …), oldest first.
+    ///
+    /// # Errors
+    /// sled errors, a damaged index.
+    pub fn queue(&self, queue: &str, paging: Paging) -> Result<Page, ViewError> {
+        self.ids_page(keys::queue_prefix(queue), paging)
+    }
+
+    fn ids_page(&self, prefix: Vec<u8>, paging: Paging) -> Result<Page, ViewError> {
+        let iter = self.inner.tree.scan_prefix(&prefix).map(|item| {
+            let (key, _) = item?;
+            keys::id_after(&key, prefix.len() + 8)
+        });
+        page_of(iter, paging, |id| self.resolve(id))
+    }
+
+    fn resolve(&self, id: &str) -> Result<Value, ViewError> {
+        self.doc_value(id)?.ok_or_else(|| {
+            ViewError::Corrupt(format!("an index names {id}, which has no document"))
+        })
+    }
+
+    /// The aggregate a derived code (`LV-…`, `FC-…`, `PV-…`) belongs to.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn by_code(&self, code: &str) -> Result<Option<String>, ViewError> {
+        match self.get(&keys::code(code))? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|_| ViewError::Corrupt("a code index value is not UTF-8".into())),
+            None => Ok(None),
+        }
+    }
+
+    /// Where a file hash (64 lower-case hex digits) appears on the log, at most `limit` places.
+    ///
+    /// # Errors
+    /// sled errors, a damaged index.
+    pub fn by_hash(&self, hex: &str, limit: usize) -> Result<Vec<HashMatch>, ViewError> {
+        let mut out = Vec::new();
+        for item in self
+            .inner
+            .tree
+            .scan_prefix(keys::hash_prefix(hex))
+            .take(limit)
+        {
+            let (_, v) = item?;
+            out.push(
+                serde_json::from_slice(&v)
+                    .map_err(|e| ViewError::Corrupt(format!("a hash index value: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The actor's current key.
+    ///
+    /// # Errors
+    /// sled errors, a damaged value.
+    pub fn actor_key(&self, actor: &str) -> Result<Option<KeyDoc>, ViewError> {
+        match self.get(&keys::actor_key(actor))? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| ViewError::Corrupt(format!("key of {actor}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// The party that registered with a phone commitment.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn party_by_phone(&self, commitment: &str) -> Result<Option<String>, ViewError> {
+        match self.get(&keys::phone(commitment))? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|_| ViewError::Corrupt("a phone index value is not UTF-8".into())),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes every document, index and the cursor (for a rebuild from zero).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn clear(&self) -> Result<(), ViewError> {
+        self.inner.tree.clear()?;
+        self.inner.db.flush()?;
+        self.inner.applied.send_replace(0);
+        Ok(())
+    }
+}
+
+/// A listing document without its private parts.
+#[must_use]
+pub fn public_listing_value(doc: &ListingDoc) -> Value {
+    let mut value = serde_json::to_value(doc).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.remove("pending");
+        map.remove("ever_shown");
+    }
+    value
+}
+
+/// The short form of a listing in search results.
+#[must_use]
+pub fn listing_summary(d: &ListingDoc) -> Value {
+    json!({
+        "id": d.id, "code": d.code, "status": d.status, "price_fen": d.price_fen,
+        "area_centi_m2": d.area_centi_m2, "rooms": d.rooms, "halls": d.halls,
+        "bathrooms": d.bathrooms, "floor": d.floor, "floors_total": d.floors_total,
+        "district": d.district, "community": d.community, "title": d.title,
+        "photos": d.photos, "self_listed": d.self_listed,
+        "agent": d.agent.as_ref().map(|a| a.id.clone()),
+        "agency": d.agent.as_ref().and_then(|a| a.agency.get("id").cloned()),
+        "published_at_ms": d.published_at_ms, "updated_seq": d.updated_seq,
+    })
+}

@@ -1,0 +1,136 @@
+//! The API's one error type: a status, a stable code, a human message and details, rendered as
+//! `{"code", "message", "details"}`. Internal failures are logged and answered without their
+//! details.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+
+use deedlog_node::NodeError;
+use deedlog_store::{Rejection, RejectionClass, StoreError};
+use deedlog_views::ViewError;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable code.
+    pub code: String,
+    /// A human message.
+    pub message: String,
+    /// Machine-readable details (an object).
+    pub details: Value,
+    /// Seconds to put in `Retry-After`, when rate limited.
+    pub retry_after_s: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with no details.
+    #[must_use]
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            details: json!({}),
+            retry_after_s: None,
+        }
+    }
+
+    /// Adds details.
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// 400 `request.bad_query` (and friends).
+    #[must_use]
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+
+    /// 404 `view.not_found`.
+    #[must_use]
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "view.not_found", format!("{what} was not found"))
+    }
+
+    /// 500 `internal`; the cause is logged, not returned.
+    #[must_use]
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(500, "internal", "the server failed; the error was logged")
+    }
+}
+
+/// The HTTP status of a rejection class.
+#[must_use]
+pub fn status_of(class: RejectionClass) -> u16 {
+    match class {
+        RejectionClass::Malformed => 400,
+        RejectionClass::Unauthorized => 401,
+        RejectionClass::Forbidden => 403,
+        RejectionClass::NotFound => 404,
+        RejectionClass::Conflict => 409,
+        RejectionClass::TooLarge => 413,
+        RejectionClass::Unprocessable => 422,
+        _ => 503,
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        Self {
+            status: status_of(r.class),
+            code: r.code,
+            message: r.message,
+            details: if r.details.is_object() {
+                r.details
+            } else {
+                json!({})
+            },
+            retry_after_s: None,
+        }
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(e: ViewError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::OutOfRange(m) => Self::new(404, "log.out_of_range", m),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Rejected(r) => r.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status_code());
+        if let Some(s) = self.retry_after_s {
+            builder.insert_header(("retry-after", s.to_string()));
+        }
+        builder.json(json!({"code": self.code, "message": self.message, "details": self.details}))
+    }
+}

@@ -1,0 +1,136 @@
+//! `GET /v1/log/follow`: the log as server-sent events, one event per entry in seq order.
+//!
+//! ```text
+//! id: <seq>
+//! event: entry
+//! data: <the entry's exact canonical bytes (one line: canonical JSON has no raw newline)>
+//! ```
+//!
+//! A `: keep-alive` comment is sent when nothing happened for the keep-alive interval. A client
+//! that reconnects with `Last-Event-ID: <seq>` resumes at `seq + 1`. Streams end when the server
+//! begins to stop; at most `follow_streams_max` run at once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::web::{Bytes, Data, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Entries read from the log per step.
+const CHUNK: u64 = 256;
+
+/// `?from=`.
+#[derive(Debug, Deserialize)]
+pub struct FollowQuery {
+    from: Option<u64>,
+}
+
+/// Decrements the stream count when the stream is dropped.
+struct Slot {
+    count: Arc<AtomicUsize>,
+    state: AppState,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        self.state
+            .metrics
+            .follow_streams
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Follow {
+    next: u64,
+    buffer: VecDeque<Bytes>,
+    sizes: tokio::sync::watch::Receiver<u64>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    slot: Slot,
+    done: bool,
+}
+
+pub(crate) async fn follow(
+    req: HttpRequest,
+    state: Data<AppState>,
+    q: Query<FollowQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let resume = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|seq| seq.saturating_add(1));
+    let next = resume.or(q.from).unwrap_or(0);
+    let count = state.follow_streams.clone();
+    if count.fetch_add(1, Ordering::SeqCst) >= state.config.follow_streams_max {
+        count.fetch_sub(1, Ordering::SeqCst);
+        return Err(ApiError::new(
+            503,
+            "follow.too_many",
+            "too many follow streams; retry later",
+        ));
+    }
+    state.metrics.follow_streams.fetch_add(1, Ordering::Relaxed);
+    let follow = Follow {
+        next,
+        buffer: VecDeque::new(),
+        sizes: state.node.reader().subscribe(),
+        shutdown: state.shutdown.clone(),
+        slot: Slot {
+            count,
+            state: state.get_ref().clone(),
+        },
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(follow, step);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream))
+}
+
+async fn step(mut f: Follow) -> Option<(Result<Bytes, actix_web::Error>, Follow)> {
+    loop {
+        if let Some(b) = f.buffer.pop_front() {
+            return Some((Ok(b), f));
+        }
+        if f.done || *f.shutdown.borrow() {
+            return None;
+        }
+        let reader = f.slot.state.node.reader().clone();
+        let size = reader.size();
+        if f.next < size {
+            let end = size.min(f.next + CHUNK);
+            for seq in f.next..end {
+                match reader.entry(seq) {
+                    Ok(bytes) => {
+                        let mut event = format!("id: {seq}\nevent: entry\ndata: ").into_bytes();
+                        event.extend_from_slice(&bytes);
+                        event.extend_from_slice(b"\n\n");
+                        f.buffer.push_back(Bytes::from(event));
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, seq, "follow: reading the log");
+                        f.done = true;
+                        break;
+                    }
+                }
+            }
+            f.next = end;
+            continue;
+        }
+        let keep_alive = f.slot.state.config.follow_keep_alive;
+        tokio::select! {
+            changed = f.sizes.changed() => if changed.is_err() { f.done = true },
+            _ = f.shutdown.changed() => {}
+            () = tokio::time::sleep(keep_alive) => f.buffer.push_back(Bytes::from_static(b": keep-alive\n\n")),
+        }
+    }
+}

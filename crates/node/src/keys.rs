@@ -1,0 +1,210 @@
+//! The node's key folder, `DATA/keys/`: the log key and the keys of the actors the embedded
+//! default signs for.
+//!
+//! One file per key, mode 0600, in the CLI's key-file format:
+//!
+//! ```text
+//! {"format":"deedlog/key/v1","seed":"<standard base64 of the 32-byte seed>","public":"<base64>"}
+//! ```
+//!
+//! named after the actor with `/` replaced by `_` (`authority_housing.key`, `agent_AT-0001.key`),
+//! and `log.key` for the log. Files are written to a temporary name, fsynced, renamed and the
+//! folder fsynced, so a key is on disk before anything signed with it reaches the log.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use deedlog_core::{SecretKey, keys};
+
+use crate::NodeError;
+
+const FORMAT: &str = "deedlog/key/v1";
+/// Largest key file read.
+const KEY_FILE_BYTES_MAX: u64 = 4096;
+/// The log key's file name.
+pub const LOG_KEY_FILE: &str = "log.key";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    format: String,
+    seed: String,
+    public: String,
+}
+
+/// The file name of an actor's key.
+#[must_use]
+pub fn file_name(actor: &str) -> String {
+    format!("{}.key", actor.replace('/', "_"))
+}
+
+/// A fresh key from the operating system's random number generator.
+#[must_use]
+pub fn generate() -> SecretKey {
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+    SecretKey::from_seed(&seed)
+}
+
+/// Reads a key file.
+///
+/// # Errors
+/// [`NodeError::Keys`] when the file is unreadable, too large or not a key file.
+pub fn read(path: &Path) -> Result<SecretKey, NodeError> {
+    use std::io::Read as _;
+    let bad = |why: String| NodeError::Keys(format!("{}: {why}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut text = String::new();
+    file.take(KEY_FILE_BYTES_MAX)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(e.to_string()))?;
+    let parsed: KeyFile =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not a key file: {e}")))?;
+    if parsed.format != FORMAT {
+        return Err(bad(format!("unknown key format {}", parsed.format)));
+    }
+    let seed: [u8; 32] = keys::from_base64(&parsed.seed)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad("the seed is not 32 bytes of base64".into()))?;
+    let secret = SecretKey::from_seed(&seed);
+    if secret.public().to_base64() != parsed.public {
+        return Err(bad("the public key does not match the seed".into()));
+    }
+    Ok(secret)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), NodeError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| NodeError::io(dir, e))
+}
+
+/// Writes a key file durably with mode 0600 (replacing nothing: an existing file is an error).
+///
+/// # Errors
+/// I/O errors; [`NodeError::Keys`] if the file exists.
+pub fn write(path: &Path, secret: &SecretKey) -> Result<(), NodeError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        return Err(NodeError::Keys(format!(
+            "{} exists; refusing to overwrite a key",
+            path.display()
+        )));
+    }
+    let text = serde_json::to_string(&KeyFile {
+        format: FORMAT.into(),
+        seed: keys::base64(&secret.to_seed()),
+        public: secret.public().to_base64(),
+    })
+    .map_err(|e| NodeError::Keys(e.to_string()))?;
+    let tmp = path.with_extension("key.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| NodeError::io(&tmp, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| NodeError::io(&tmp, e))?;
+    f.sync_all().map_err(|e| NodeError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| NodeError::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The keys a node holds: the log key and actor keys by actor id.
+#[derive(Clone)]
+pub struct NodeKeys {
+    dir: PathBuf,
+    log: SecretKey,
+    actors: BTreeMap<String, SecretKey>,
+}
+
+impl std::fmt::Debug for NodeKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeKeys")
+            .field("dir", &self.dir)
+            .field("actors", &self.actors.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeKeys {
+    /// Loads every key file of `dir`, creating the folder (mode 0700) and the log key if absent.
+    ///
+    /// # Errors
+    /// I/O errors, a malformed key file.
+    pub fn load_or_create(dir: &Path) -> Result<Self, NodeError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| NodeError::io(dir, e))?;
+        let log_path = dir.join(LOG_KEY_FILE);
+        let log = if log_path.exists() {
+            read(&log_path)?
+        } else {
+            let k = generate();
+            write(&log_path, &k)?;
+            k
+        };
+        let mut actors = BTreeMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| NodeError::io(dir, e))?;
+        for item in entries {
+            let item = item.map_err(|e| NodeError::io(dir, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".key") else {
+                continue;
+            };
+            if name == LOG_KEY_FILE {
+                continue;
+            }
+            let actor = stem.replacen('_', "/", 1);
+            actors.insert(actor, read(&item.path())?);
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            log,
+            actors,
+        })
+    }
+
+    /// The log's key.
+    #[must_use]
+    pub fn log(&self) -> &SecretKey {
+        &self.log
+    }
+
+    /// The key of `actor`, if this node holds it.
+    #[must_use]
+    pub fn get(&self, actor: &str) -> Option<&SecretKey> {
+        self.actors.get(actor)
+    }
+
+    /// The actors this node holds keys for.
+    pub fn actors(&self) -> impl Iterator<Item = &str> {
+        self.actors.keys().map(String::as_str)
+    }
+
+    /// The key of `actor`, generated and written durably if this node has none yet.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn ensure(&mut self, actor: &str) -> Result<SecretKey, NodeError> {
+        if let Some(k) = self.actors.get(actor) {
+            return Ok(k.clone());
+        }
+        let k = generate();
+        write(&self.dir.join(file_name(actor)), &k)?;
+        self.actors.insert(actor.to_owned(), k.clone());
+        Ok(k)
+    }
+}

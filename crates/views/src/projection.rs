@@ -1,0 +1,370 @@
+//! The projection: folds entries into the domain state and writes the documents and indexes they
+//! change, one atomic sled batch per call, together with the cursor and the last leaf hash.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use deedlog_core::{Entry, canonical, hash};
+use deedlog_domain::State;
+use deedlog_domain::ids::{self, IdKind};
+
+use crate::docs::{self, Doc};
+use crate::keys::{self, ListingSummaryKey, Relation};
+use crate::{HashMatch, ViewError, Views};
+
+/// Writes the views. Exactly one exists per views database (owned by the projector thread).
+pub struct Projection {
+    views: Views,
+    state: State,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for Projection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projection")
+            .field("applied", &self.state.next_seq())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pending writes of one batch, read through before the tree.
+struct Overlay<'a> {
+    tree: &'a sled::Tree,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ViewError> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert(key, Some(value));
+    }
+    fn remove(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ViewError> {
+    canonical::to_vec(value)
+        .map_err(|e| ViewError::Corrupt(format!("a document does not encode: {e}")))
+}
+
+impl Projection {
+    /// A projection over `views`, continuing from `state`, which must be the state after exactly
+    /// the entries the views have applied (`state.next_seq() == views.applied()`).
+    ///
+    /// # Errors
+    /// [`ViewError::Corrupt`] when the state and the cursor disagree.
+    pub fn new(views: Views, state: State) -> Result<Self, ViewError> {
+        if state.next_seq() != views.applied() {
+            return Err(ViewError::Corrupt(format!(
+                "the views applied {} entries, the state {}",
+                views.applied(),
+                state.next_seq()
+            )));
+        }
+        Ok(Self {
+            views,
+            state,
+            poisoned: false,
+        })
+    }
+
+    /// The domain state after the entries applied.
+    #[must_use]
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The views written.
+    #[must_use]
+    pub fn views(&self) -> &Views {
+        &self.views
+    }
+
+    /// Applies consecutive entries (their exact stored bytes), starting at [`Views::applied`],
+    /// and commits the changes with the new cursor in one atomic batch.
+    ///
+    /// # Errors
+    /// A malformed entry, a gap, an entry the domain does not apply, sled errors. After an error
+    /// the projection refuses further work (its state may be ahead of the views): reopen.
+    pub fn apply(&mut self, entries: &[Vec<u8>]) -> Result<(), ViewError> {
+        if self.poisoned {
+            return Err(ViewError::Corrupt(
+                "the projection stopped after an earlier error".into(),
+            ));
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let result = self.apply_inner(entries);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn apply_inner(&mut self, entries: &[Vec<u8>]) -> Result<(), ViewError> {
+        let tree = self.views.inner.tree.clone();
+        let mut overlay = Overlay {
+            tree: &tree,
+            writes: BTreeMap::new(),
+        };
+        let mut last_leaf = None;
+        for bytes in entries {
+            let seq = self.state.next_seq();
+            let entry = Entry::decode(bytes).map_err(|e| ViewError::Entry {
+                seq,
+                message: e.to_string(),
+            })?;
+            if entry.seq != seq {
+                return Err(ViewError::Entry {
+                    seq,
+                    message: format!("found entry {} where {seq} was expected", entry.seq),
+                });
+            }
+            let mut ids = docs::touched(&self.state, &entry);
+            self.state.apply(&entry).map_err(|e| ViewError::Entry {
+                seq,
+                message: e.to_string(),
+            })?;
+            ids.extend(docs::touched(&self.state, &entry));
+            self.refresh(&mut overlay, &ids, &entry)?;
+            last_leaf = Some(hash::leaf_hash(bytes));
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in overlay.writes {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        let applied = self.state.next_seq();
+        batch.insert(keys::META_APPLIED, &applied.to_be_bytes());
+        if let Some(leaf) = last_leaf {
+            batch.insert(keys::META_LAST_LEAF, &leaf.0);
+        }
+        tree.apply_batch(batch)?;
+        self.views.inner.applied.send_replace(applied);
+        Ok(())
+    }
+
+    fn refresh(
+        &self,
+        overlay: &mut Overlay<'_>,
+        ids: &BTreeSet<String>,
+        entry: &Entry,
+    ) -> Result<(), ViewError> {
+        for id in ids {
+            if ids::actor_kind(id).is_some() {
+                let key = keys::actor_key(id);
+                let new = docs::key_doc(&self.state, id)
+                    .map(|d| encode(&d))
+                    .transpose()?;
+                if overlay.get(&key)? != new {
+                    match new {
+                        Some(v) => overlay.put(key, v),
+                        None => overlay.remove(key),
+                    }
+                }
+            }
+            if docs::kind_of(id).is_none_or(|k| k == IdKind::Property) {
+                continue;
+            }
+            let doc_key = keys::doc(id);
+            let old_bytes = overlay.get(&doc_key)?;
+            let old = match &old_bytes {
+                Some(b) => {
+                    Doc::decode(id, b).map_err(|e| ViewError::Corrupt(format!("{id}: {e}")))?
+                }
+                None => None,
+            };
+            let new = docs::compute(&self.state, id, old.as_ref(), entry);
+            let new_bytes = new.as_ref().map(encode).transpose()?;
+            if new_bytes == old_bytes {
+                continue;
+            }
+            let old_index = old
+                .as_ref()
+                .map(live_index)
+                .transpose()?
+                .unwrap_or_default();
+            let new_index = new
+                .as_ref()
+                .map(live_index)
+                .transpose()?
+                .unwrap_or_default();
+            for key in old_index.keys() {
+                if !new_index.contains_key(key) {
+                    overlay.remove(key.clone());
+                }
+            }
+            for (key, value) in &new_index {
+                if old_index.get(key) != Some(value) {
+                    overlay.put(key.clone(), value.clone());
+                }
+            }
+            if let Some(new) = &new {
+                for (key, value) in permanent_index(old.as_ref(), new, entry)? {
+                    if overlay.get(&key)?.is_none() {
+                        overlay.put(key, value);
+                    }
+                }
+            }
+            match new_bytes {
+                Some(b) => overlay.put(doc_key, b),
+                None => overlay.remove(doc_key),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The index entries a document has while it is in this state (removed when it changes).
+fn live_index(doc: &Doc) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, ViewError> {
+    let mut out = BTreeMap::new();
+    let mut own = |owner: &str, rel: Relation, created: u64, id: &str| {
+        out.insert(keys::owned(owner, rel, created, id), Vec::new());
+    };
+    match doc {
+        Doc::Listing(l) => {
+            own(&l.seller, Relation::Listings, l.created_seq, &l.id);
+            if let Some(a) = &l.agent {
+                own(&a.id, Relation::Listings, l.created_seq, &l.id);
+            }
+            if l.status == "active" {
+                let value = ListingSummaryKey {
+                    price_fen: l.price_fen,
+                    area_centi_m2: l.area_centi_m2,
+                    rooms: l.rooms,
+                }
+                .write();
+                for district in [None, Some(l.district.as_str())] {
+                    for (tag, sort) in [
+                        (keys::SORT_TIME, l.created_seq),
+                        (keys::SORT_PRICE, l.price_fen),
+                        (keys::SORT_AREA, l.area_centi_m2),
+                    ] {
+                        out.insert(keys::listing(district, tag, sort, &l.id), value.clone());
+                    }
+                }
+            }
+        }
+        Doc::Agent(a) => {
+            if a.offered {
+                for agency in [None, Some(a.agency.as_str())] {
+                    out.insert(
+                        keys::rating(agency, a.score_x100, a.rating_count, &a.id),
+                        Vec::new(),
+                    );
+                }
+            }
+        }
+        Doc::Verification(v) => {
+            own(&v.seller, Relation::Verifications, v.created_seq, &v.id);
+            for p in &v.consented_by {
+                own(p, Relation::Verifications, v.created_seq, &v.id);
+            }
+        }
+        Doc::Entrustment(e) => {
+            own(&e.principal, Relation::Entrustments, e.created_seq, &e.id);
+            own(&e.agent, Relation::Entrustments, e.created_seq, &e.id);
+        }
+        Doc::Viewing(v) => {
+            own(&v.buyer, Relation::ViewingsBooked, v.created_seq, &v.id);
+            if !v.seller.is_empty() {
+                own(&v.seller, Relation::ViewingRecords, v.created_seq, &v.id);
+            }
+            if let Some(a) = &v.agent {
+                own(a, Relation::ViewingRecords, v.created_seq, &v.id);
+            }
+        }
+        Doc::Precheck(p) => {
+            own(&p.buyer, Relation::Prechecks, p.created_seq, &p.id);
+            own(&p.bank, Relation::Prechecks, p.created_seq, &p.id);
+            if p.assessment.is_null() {
+                own(&p.bank, Relation::PrechecksPending, p.created_seq, &p.id);
+            }
+        }
+        Doc::Contract(c) => {
+            own(&c.buyer, Relation::Contracts, c.created_seq, &c.id);
+            own(&c.seller, Relation::Contracts, c.created_seq, &c.id);
+            if let Some(a) = &c.agent {
+                own(a, Relation::Contracts, c.created_seq, &c.id);
+            }
+        }
+        Doc::Proxy(p) => {
+            own(&p.proxy, Relation::Proxies, p.created_seq, &p.id);
+            own(&p.principal, Relation::Proxies, p.created_seq, &p.id);
+        }
+        Doc::Party(_) | Doc::Agency(_) | Doc::Bank(_) | Doc::Office(_) => {}
+    }
+    if let Some(q) = docs::queue_of(doc) {
+        let (id, created) = match doc {
+            Doc::Contract(c) => (c.id.as_str(), c.created_seq),
+            Doc::Proxy(p) => (p.id.as_str(), p.created_seq),
+            _ => return Ok(out),
+        };
+        out.insert(keys::queue(q, created, id), Vec::new());
+    }
+    Ok(out)
+}
+
+fn hash_entry(what: &str, id: &str, seq: u64) -> Result<Vec<u8>, ViewError> {
+    encode(&HashMatch {
+        what: what.to_owned(),
+        id: id.to_owned(),
+        seq,
+    })
+}
+
+/// Index entries that, once written, stay: codes, phone commitments, file hashes seen on the log.
+/// Index entries: key and value bytes.
+type IndexEntries = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn permanent_index(old: Option<&Doc>, new: &Doc, entry: &Entry) -> Result<IndexEntries, ViewError> {
+    let mut out = Vec::new();
+    match new {
+        Doc::Listing(l) => {
+            out.push((keys::code(&l.code), l.id.as_bytes().to_vec()));
+            let before: BTreeSet<&String> = match old {
+                Some(Doc::Listing(o)) if o.status == "active" => o.photos.iter().collect(),
+                _ => BTreeSet::new(),
+            };
+            if l.status == "active" {
+                for p in &l.photos {
+                    if !before.contains(p) {
+                        out.push((
+                            keys::hash(p, &l.id),
+                            hash_entry("listing_photo", &l.id, entry.seq)?,
+                        ));
+                    }
+                }
+            }
+        }
+        Doc::Verification(v) => out.push((keys::code(&v.code), v.id.as_bytes().to_vec())),
+        Doc::Party(p) => out.push((keys::phone(&p.phone_commitment), p.id.as_bytes().to_vec())),
+        Doc::Contract(c) => {
+            if let Some(code) = &c.filing_code {
+                out.push((keys::code(code), c.id.as_bytes().to_vec()));
+            }
+            for d in &c.documents {
+                out.push((
+                    keys::hash(&d.hash, &c.id),
+                    hash_entry("contract_document", &c.id, d.seq)?,
+                ));
+            }
+            if let Some(scan) = c.offline_verified.get(1).and_then(|v| v.as_str()) {
+                out.push((
+                    keys::hash(scan, &c.id),
+                    hash_entry("offline_scan", &c.id, entry.seq)?,
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
