@@ -72,7 +72,28 @@ impl Entry {
         if !self.derived.is_object() {
             return Err(EntryError::Field("derived"));
         }
-        let bytes = canonical::to_vec(self)?;
+        // Keys in sorted order: derived, kind, prev_hash, recorded_at_ms, seq, signed, stream,
+        // stream_version. Written directly (no intermediate Value); a test checks this against
+        // the generic encoder.
+        let mut bytes = Vec::with_capacity(768);
+        let mut w = canonical::ObjectWriter::new(&mut bytes);
+        canonical::encode_into(&self.derived, w.key("derived"))?;
+        canonical::write_string(&self.kind, w.key("kind"));
+        canonical::write_string(&hash::to_hex(&self.prev_hash), w.key("prev_hash"));
+        canonical::write_integer(
+            i128::from(self.recorded_at_ms),
+            "recorded_at_ms",
+            w.key("recorded_at_ms"),
+        )?;
+        canonical::write_integer(i128::from(self.seq), "seq", w.key("seq"))?;
+        self.signed.write_canonical(w.key("signed"))?;
+        canonical::write_string(&self.stream, w.key("stream"));
+        canonical::write_integer(
+            i128::from(self.stream_version),
+            "stream_version",
+            w.key("stream_version"),
+        )?;
+        w.finish();
         if bytes.len() > ENTRY_BYTES_MAX {
             return Err(EntryError::TooLarge { got: bytes.len() });
         }
@@ -141,6 +162,7 @@ mod tests {
     #[test]
     fn round_trips_exact_bytes() {
         let bytes = sample().encode().unwrap();
+        assert_eq!(bytes, canonical::to_vec(&sample()).unwrap());
         let back = Entry::decode(&bytes).unwrap();
         assert_eq!(back, sample());
         assert_eq!(back.encode().unwrap(), bytes);

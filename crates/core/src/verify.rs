@@ -88,6 +88,9 @@ pub enum FaultKind {
     CheckpointTooLate,
     /// Entries at the end of the log are covered by no verified checkpoint.
     Uncovered,
+    /// The storage frame around an entry or checkpoint is damaged (checksum, length, header);
+    /// reported by readers of the segment files, which still pass the bytes on.
+    RecordDamaged,
 }
 
 /// One fault.
@@ -284,6 +287,13 @@ impl LogVerifier {
                 detail,
             },
         );
+    }
+
+    /// Adds a fault found outside the verifier (e.g. a damaged storage frame), in input order.
+    pub fn push_fault(&mut self, fault: Fault) {
+        self.ordinal += 1;
+        let ordinal = self.ordinal;
+        self.fault(ordinal, fault);
     }
 
     /// Pushes the raw bytes of the entry at the next position.

@@ -139,7 +139,12 @@ impl Index {
     ///
     /// # Errors
     /// sled errors.
-    pub fn stream_seqs(&self, stream: &str, from: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+    pub fn stream_seqs(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
         let prefix = stream_prefix(stream);
         let mut start = prefix.clone();
         start.extend_from_slice(&be(from));
@@ -178,7 +183,11 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn checkpoint_at_or_after(&self, size: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        match self.tree.range(checkpoint_key(size)..checkpoint_key(u64::MAX)).next() {
+        match self
+            .tree
+            .range(checkpoint_key(size)..checkpoint_key(u64::MAX))
+            .next()
+        {
             None => Ok(None),
             Some(kv) => {
                 let (k, v) = kv?;

@@ -6,6 +6,7 @@
 //! in the flat files is derived from the segments and is re-derived on open when behind.
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod error;
 pub mod flatfile;
 pub mod index;
@@ -15,8 +16,8 @@ pub mod segment;
 pub mod sequencer;
 
 pub use error::StoreError;
-pub use note::NoteFormat;
 pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};
+pub use note::NoteFormat;
 pub use sequencer::{
     AcceptAll, DecideContext, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
     SequencerConfig, SequencerHandle,

@@ -122,6 +122,24 @@ pub struct LogWriter {
     pending_hashes: Vec<Hash>,
     pending_index: IndexBatch,
     poisoned: bool,
+    stats: CommitStats,
+}
+
+/// Where commit time goes, summed over the writer's life (for benchmarks and metrics).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct CommitStats {
+    /// Commits done.
+    pub commits: u64,
+    /// Entries committed.
+    pub entries: u64,
+    /// Nanoseconds computing the root and signing checkpoints.
+    pub checkpoint_ns: u64,
+    /// Nanoseconds writing and `fdatasync`ing segments.
+    pub sync_ns: u64,
+    /// Nanoseconds writing the derived files.
+    pub derived_ns: u64,
+    /// Nanoseconds updating the sled index.
+    pub index_ns: u64,
 }
 
 /// Reads stored hashes from the file, and from a pending in-memory tail.
@@ -183,7 +201,9 @@ impl LogWriter {
         format: Arc<dyn CheckpointFormat>,
     ) -> Result<(Self, LogReader, OpenReport), StoreError> {
         if options.segment_bytes_max < 4096 {
-            return Err(StoreError::Config("segment_bytes_max must be at least 4096".into()));
+            return Err(StoreError::Config(
+                "segment_bytes_max must be at least 4096".into(),
+            ));
         }
         let mut report = OpenReport::default();
         let log_dir = dir.join("log");
@@ -287,6 +307,7 @@ impl LogWriter {
             pending_hashes: Vec::new(),
             pending_index: IndexBatch::default(),
             poisoned: false,
+            stats: CommitStats::default(),
         };
         writer.rederive(size, index_hwm, &segments, &mut report)?;
         let reader = LogReader { inner };
@@ -296,14 +317,18 @@ impl LogWriter {
         }
 
         // The latest checkpoint: from the index, else the last segment's records.
-        let latest = writer.inner.index.checkpoint_at_or_after(size)?.or_else(|| {
-            writer
-                .inner
-                .index
-                .checkpoints(0, size)
-                .ok()
-                .and_then(|mut v| v.pop())
-        });
+        let latest = writer
+            .inner
+            .index
+            .checkpoint_at_or_after(size)?
+            .or_else(|| {
+                writer
+                    .inner
+                    .index
+                    .checkpoints(0, size)
+                    .ok()
+                    .and_then(|mut v| v.pop())
+            });
         match latest {
             Some((cp_size, note)) if cp_size == size => {
                 inner_publish(&writer.inner, size, Some(StoredCheckpoint { size, note }));
@@ -337,8 +362,7 @@ impl LogWriter {
         let mut have_offsets = self.offsets.len();
         // Stored hashes: cut to a whole tree size no larger than the log.
         let mut tree = largest_tree_within(self.hashes.len()).min(size);
-        self.hashes
-            .truncate(tlog_tiles::stored_hash_count(tree))?;
+        self.hashes.truncate(tlog_tiles::stored_hash_count(tree))?;
         let mut index_from = index_hwm.min(size);
         let index_start = index_from;
         report.offsets_rederived = size - have_offsets;
@@ -347,7 +371,11 @@ impl LogWriter {
 
         let low = have_offsets.min(tree).min(index_from);
         if low < size {
-            tracing::info!(from = low, to = size, "re-deriving offsets, hashes and index");
+            tracing::info!(
+                from = low,
+                to = size,
+                "re-deriving offsets, hashes and index"
+            );
             let start = find_segment(segments, low).map_or(0, |s| s.first_seq);
             let first_index = segments.partition_point(|s| s.first_seq <= start) - 1;
             let mut seq_pending_hashes: Vec<Hash> = Vec::new();
@@ -415,7 +443,7 @@ impl LogWriter {
                                 }
                             }
                             seq += 1;
-                            if seq % 1_000_000 == 0 {
+                            if seq.is_multiple_of(1_000_000) {
                                 tracing::info!(seq, of = size, "re-deriving");
                             }
                         }
@@ -460,7 +488,10 @@ impl LogWriter {
         if root == Some(signed_root) {
             return Ok(());
         }
-        tracing::warn!(size = cp_size, "stored hashes disagree with the checkpoint; re-deriving all");
+        tracing::warn!(
+            size = cp_size,
+            "stored hashes disagree with the checkpoint; re-deriving all"
+        );
         self.hashes.truncate(0)?;
         let mut pending = Vec::new();
         let reader = LogReader {
@@ -549,7 +580,8 @@ impl LogWriter {
         }
         let offset = self.segment_len + self.buf.len() as u64;
         segment::frame(RecordKind::Entry, bytes, &mut self.buf);
-        self.pending_offsets.extend_from_slice(&offset.to_le_bytes());
+        self.pending_offsets
+            .extend_from_slice(&offset.to_le_bytes());
         let leaf = hash::leaf_hash(bytes);
         let view = HashView {
             file: &self.inner.hashes,
@@ -599,8 +631,17 @@ impl LogWriter {
         result
     }
 
+    /// Where commit time went so far.
+    #[must_use]
+    pub fn stats(&self) -> CommitStats {
+        self.stats
+    }
+
     fn commit_inner(&mut self, time_ms: i64) -> Result<Arc<StoredCheckpoint>, StoreError> {
+        let t0 = std::time::Instant::now();
         let size = self.next_seq;
+        self.stats.commits += 1;
+        self.stats.entries += size - self.committed;
         let view = HashView {
             file: &self.inner.hashes,
             file_len: self.hashes.len(),
@@ -610,6 +651,7 @@ impl LogWriter {
             .map_err(|e| StoreError::Corrupt(format!("tree hash: {e}")))?;
         let note = self.format.sign(size, &root, time_ms);
         segment::frame(RecordKind::Checkpoint, &note, &mut self.buf);
+        let t1 = std::time::Instant::now();
         self.segment
             .file
             .write_all_at(&self.buf, self.segment_len)
@@ -619,13 +661,23 @@ impl LogWriter {
         self.buf.clear();
         // Durable from here on. The derived files and the index follow; if they fail, a reopen
         // re-derives them from the segment.
+        let t2 = std::time::Instant::now();
         self.offsets.append(&self.pending_offsets)?;
         self.pending_offsets.clear();
         self.hashes.append(&flatten(&self.pending_hashes))?;
         self.pending_hashes.clear();
+        let t3 = std::time::Instant::now();
         let mut batch = std::mem::take(&mut self.pending_index);
         batch.checkpoint(size, &note);
         self.inner.index.apply(batch, size)?;
+        let t4 = std::time::Instant::now();
+        let ns = |a: std::time::Instant, b: std::time::Instant| {
+            u64::try_from((b - a).as_nanos()).unwrap_or(u64::MAX)
+        };
+        self.stats.checkpoint_ns += ns(t0, t1);
+        self.stats.sync_ns += ns(t1, t2);
+        self.stats.derived_ns += ns(t2, t3);
+        self.stats.index_ns += ns(t3, t4);
         self.committed = size;
         let checkpoint = StoredCheckpoint { size, note };
         Ok(inner_publish(&self.inner, size, Some(checkpoint)).expect("a checkpoint was given"))
@@ -825,7 +877,12 @@ impl LogReader {
     ///
     /// # Errors
     /// sled errors.
-    pub fn stream_seqs(&self, stream: &str, from: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+    pub fn stream_seqs(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
         self.inner.index.stream_seqs(stream, from, limit)
     }
 
@@ -855,7 +912,10 @@ impl LogReader {
     ///
     /// # Errors
     /// sled errors.
-    pub fn checkpoint_at_or_after(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+    pub fn checkpoint_at_or_after(
+        &self,
+        size: u64,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
         Ok(self
             .inner
             .index
@@ -874,7 +934,9 @@ mod tests {
             let c = tlog_tiles::stored_hash_count(n);
             assert_eq!(largest_tree_within(c), n);
             if c > 0 {
-                assert!(largest_tree_within(c - 1) < n || tlog_tiles::stored_hash_count(n) == c - 1);
+                assert!(
+                    largest_tree_within(c - 1) < n || tlog_tiles::stored_hash_count(n) == c - 1
+                );
             }
         }
     }

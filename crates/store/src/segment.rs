@@ -227,7 +227,11 @@ pub fn parse_at(bytes: &[u8], pos: usize) -> Option<(RecordKind, &[u8], usize)> 
 ///
 /// # Errors
 /// I/O errors, or a damaged record.
-pub fn read_record(file: &File, path: &Path, offset: u64) -> Result<(RecordKind, Vec<u8>), StoreError> {
+pub fn read_record(
+    file: &File,
+    path: &Path,
+    offset: u64,
+) -> Result<(RecordKind, Vec<u8>), StoreError> {
     use std::os::unix::fs::FileExt;
     let mut header = [0u8; RECORD_HEADER_BYTES];
     file.read_exact_at(&mut header, offset)
@@ -241,8 +245,11 @@ pub fn read_record(file: &File, path: &Path, offset: u64) -> Result<(RecordKind,
     }
     let mut buf = vec![0u8; RECORD_HEADER_BYTES + len];
     buf[..RECORD_HEADER_BYTES].copy_from_slice(&header);
-    file.read_exact_at(&mut buf[RECORD_HEADER_BYTES..], offset + RECORD_HEADER_BYTES as u64)
-        .map_err(|e| StoreError::io(path, e))?;
+    file.read_exact_at(
+        &mut buf[RECORD_HEADER_BYTES..],
+        offset + RECORD_HEADER_BYTES as u64,
+    )
+    .map_err(|e| StoreError::io(path, e))?;
     match parse_at(&buf, 0) {
         Some((kind, payload, _)) => Ok((kind, payload.to_vec())),
         None => Err(StoreError::Corrupt(format!(
@@ -264,12 +271,16 @@ mod tests {
         let (k, p, next) = parse_at(&buf, 16).unwrap();
         assert_eq!((k, p), (RecordKind::Entry, &b"{\"a\":1}"[..]));
         let (k, p, end) = parse_at(&buf, next).unwrap();
-        assert_eq!((k, p, end), (RecordKind::Checkpoint, &b"note"[..], buf.len()));
+        assert_eq!(
+            (k, p, end),
+            (RecordKind::Checkpoint, &b"note"[..], buf.len())
+        );
         for i in 16..buf.len() {
             let mut bad = buf.clone();
             bad[i] ^= 0x10;
             let first = parse_at(&bad, 16);
-            let ok_first = first.is_some_and(|(k, p, _)| k == RecordKind::Entry && p == b"{\"a\":1}");
+            let ok_first =
+                first.is_some_and(|(k, p, _)| k == RecordKind::Entry && p == b"{\"a\":1}");
             let ok_second = parse_at(&bad, next)
                 .is_some_and(|(k, p, _)| k == RecordKind::Checkpoint && p == b"note");
             assert!(!(ok_first && ok_second), "flip at {i} went unnoticed");

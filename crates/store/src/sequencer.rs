@@ -112,7 +112,11 @@ pub trait Decider: Send + 'static {
     ///
     /// # Errors
     /// The rejection, when the command is not a legal step.
-    fn decide(&mut self, command: &SignedCommand, ctx: &DecideContext) -> Result<Decision, Rejection>;
+    fn decide(
+        &mut self,
+        command: &SignedCommand,
+        ctx: &DecideContext,
+    ) -> Result<Decision, Rejection>;
     /// Applies an entry that will be committed (called in log order, right after it is staged).
     fn apply(&mut self, entry: &Entry);
 }
@@ -123,7 +127,11 @@ pub trait Decider: Send + 'static {
 pub struct AcceptAll;
 
 impl Decider for AcceptAll {
-    fn decide(&mut self, command: &SignedCommand, _: &DecideContext) -> Result<Decision, Rejection> {
+    fn decide(
+        &mut self,
+        command: &SignedCommand,
+        _: &DecideContext,
+    ) -> Result<Decision, Rejection> {
         Ok(Decision {
             kind: command.kind.clone(),
             derived: json!({}),
@@ -270,6 +278,8 @@ impl Sequencer {
             config,
             last_recorded_ms: 0,
             dead: None,
+            busy_ns: 0,
+            versions: HashMap::new(),
         };
         threads.push(
             std::thread::Builder::new()
@@ -381,7 +391,35 @@ impl SequencerHandle {
 
 const VERIFY_CHUNK: usize = 256;
 
+/// Decompressed public keys by their base64 text, bounded: decompressing a key costs about a
+/// third of a signature check, and most commands come from keys seen recently.
+struct KeyCache {
+    keys: HashMap<String, deedlog_core::PublicKey>,
+}
+
+const KEY_CACHE_MAX: usize = 65_536;
+
+impl KeyCache {
+    fn parse(
+        &mut self,
+        text: &str,
+    ) -> Result<deedlog_core::PublicKey, deedlog_core::keys::KeyError> {
+        if let Some(k) = self.keys.get(text) {
+            return Ok(*k);
+        }
+        let key = deedlog_core::PublicKey::from_base64(text)?;
+        if self.keys.len() >= KEY_CACHE_MAX {
+            self.keys.clear();
+        }
+        self.keys.insert(text.to_owned(), key);
+        Ok(key)
+    }
+}
+
 fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver<()>) {
+    let mut cache = KeyCache {
+        keys: HashMap::new(),
+    };
     loop {
         // Take work until stopped; once stopped, finish what is already queued, then end.
         let first = crossbeam_channel::select! {
@@ -398,7 +436,7 @@ fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver
         let mut ready = Vec::with_capacity(jobs.len());
         let mut prepared = Vec::with_capacity(jobs.len());
         for job in jobs {
-            match job.command.prepare() {
+            match job.command.prepare_with(|k| cache.parse(k)) {
                 Ok(p) => {
                     prepared.push(p);
                     ready.push(job);
@@ -419,7 +457,9 @@ fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver
                         RejectionClass::TooLarge => "command.too_large",
                         _ => "command.malformed",
                     };
-                    let _ = job.reply.send(Err(Rejection::new(code, class, e.to_string())));
+                    let _ = job
+                        .reply
+                        .send(Err(Rejection::new(code, class, e.to_string())));
                 }
             }
         }
@@ -484,7 +524,11 @@ struct SequencerState<D: Decider> {
     config: SequencerConfig,
     last_recorded_ms: i64,
     dead: Option<String>,
+    busy_ns: u64,
+    versions: HashMap<String, u64>,
 }
+
+const STREAM_CACHE_MAX: usize = 1 << 18;
 
 struct Staged {
     reply: Reply,
@@ -513,8 +557,21 @@ impl<D: Decider> SequencerState<D> {
                     }
                 }
             }
+            let t = Instant::now();
             self.batch(items);
+            self.busy_ns += u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
         }
+        let stats = self.writer.stats();
+        tracing::debug!(
+            commits = stats.commits,
+            entries = stats.entries,
+            busy_ms = self.busy_ns / 1_000_000,
+            checkpoint_ms = stats.checkpoint_ns / 1_000_000,
+            sync_ms = stats.sync_ns / 1_000_000,
+            derived_ms = stats.derived_ns / 1_000_000,
+            index_ms = stats.index_ns / 1_000_000,
+            "sequencer stopped"
+        );
         if let Err(error) = self.writer.flush_derived() {
             tracing::warn!(%error, "flushing derived files at shutdown");
         }
@@ -530,11 +587,16 @@ impl<D: Decider> SequencerState<D> {
         let now = (self.config.clock)().max(self.last_recorded_ms);
         self.last_recorded_ms = now;
         let mut staged: Vec<Staged> = Vec::with_capacity(items.len());
-        let mut versions: HashMap<String, u64> = HashMap::new();
+        // Stream versions known to this thread; the index is only read for streams not seen
+        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX.
+        if self.versions.len() > STREAM_CACHE_MAX {
+            self.versions.clear();
+        }
+        let mut versions = std::mem::take(&mut self.versions);
         let mut nonces: HashMap<(String, String), (usize, String)> = HashMap::new();
         let mut waiting: Vec<(Reply, usize)> = Vec::new();
         for item in items {
-            match self.one(&item.command, now, &mut versions, &mut nonces, staged.len()) {
+            match self.one(item.command, now, &mut versions, &mut nonces, staged.len()) {
                 Ok(Outcome::Staged(receipt)) => staged.push(Staged {
                     reply: item.reply,
                     receipt,
@@ -549,10 +611,12 @@ impl<D: Decider> SequencerState<D> {
             }
         }
         if staged.is_empty() {
+            self.versions = versions;
             return;
         }
         match self.writer.commit(now) {
             Ok(checkpoint) => {
+                self.versions = versions;
                 for (reply, i) in waiting {
                     let mut receipt = staged[i].receipt.clone();
                     receipt.checkpoint_size = checkpoint.size;
@@ -581,7 +645,7 @@ impl<D: Decider> SequencerState<D> {
 
     fn one(
         &mut self,
-        command: &SignedCommand,
+        command: SignedCommand,
         now: i64,
         versions: &mut HashMap<String, u64>,
         nonces: &mut HashMap<(String, String), (usize, String)>,
@@ -608,11 +672,13 @@ impl<D: Decider> SequencerState<D> {
             .map_err(internal)?
         {
             let bytes = reader.entry(seq).map_err(internal)?;
-            let entry = Entry::decode(&bytes).map_err(|e| internal(StoreError::BadEntry {
-                seq,
-                message: e.to_string(),
-            }))?;
-            if entry.signed == *command {
+            let entry = Entry::decode(&bytes).map_err(|e| {
+                internal(StoreError::BadEntry {
+                    seq,
+                    message: e.to_string(),
+                })
+            })?;
+            if entry.signed == command {
                 return Ok(Outcome::Done(Receipt {
                     seq,
                     stream: entry.stream,
@@ -641,7 +707,9 @@ impl<D: Decider> SequencerState<D> {
                     self.config.issued_at_window_ms
                 ),
             )
-            .with_details(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
+            .with_details(
+                json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms}),
+            ));
         }
         let current = match versions.get(&command.stream) {
             Some(v) => *v,
@@ -665,7 +733,8 @@ impl<D: Decider> SequencerState<D> {
             recorded_at_ms: now,
             stream_version: current,
         };
-        let decision = self.decider.decide(command, &ctx)?;
+        let decision = self.decider.decide(&command, &ctx)?;
+        let signature = command.signature.clone();
         let entry = Entry {
             seq: ctx.seq,
             recorded_at_ms: now,
@@ -673,19 +742,23 @@ impl<D: Decider> SequencerState<D> {
             stream: command.stream.clone(),
             stream_version: current + 1,
             kind: decision.kind,
-            signed: command.clone(),
+            signed: command,
             derived: decision.derived,
         };
         let bytes = entry.encode().map_err(|e| match e {
             deedlog_core::entry::EntryError::TooLarge { .. } => {
                 Rejection::new("command.too_large", RejectionClass::TooLarge, e.to_string())
             }
-            other => Rejection::new("command.malformed", RejectionClass::Malformed, other.to_string()),
+            other => Rejection::new(
+                "command.malformed",
+                RejectionClass::Malformed,
+                other.to_string(),
+            ),
         })?;
         let leaf = self.writer.stage(&entry, &bytes).map_err(internal)?;
         self.decider.apply(&entry);
-        versions.insert(command.stream.clone(), current + 1);
-        nonces.insert(key, (position, command.signature.clone()));
+        versions.insert(entry.stream.clone(), current + 1);
+        nonces.insert(key, (position, signature));
         Ok(Outcome::Staged(Receipt {
             seq: entry.seq,
             stream: entry.stream,

@@ -135,7 +135,12 @@ fn reopen_keeps_everything_and_rederives_lost_derived_files() {
     assert_eq!(report.index_rederived, 30);
     assert_eq!(reader.root(30).unwrap(), root);
     assert_eq!(reader.stream_version("test/A").unwrap(), 30);
-    assert!(reader.nonce_seq(&format!("test/{}", key.public().key_id()), "nonce-00000007").unwrap() == Some(7));
+    assert!(
+        reader
+            .nonce_seq(&format!("test/{}", key.public().key_id()), "nonce-00000007")
+            .unwrap()
+            == Some(7)
+    );
     assert_eq!(reader.checkpoints(0, 30).unwrap().last().unwrap().size, 30);
 }
 
@@ -146,7 +151,9 @@ fn damaged_hashes_are_rederived_from_the_segments() {
     let root = {
         let (seq, _) = open(dir.path());
         for n in 0..20 {
-            seq.handle().submit_blocking(command(&key, n, "test/A", None)).unwrap();
+            seq.handle()
+                .submit_blocking(command(&key, n, "test/A", None))
+                .unwrap();
         }
         let root = seq.handle().reader().root(20).unwrap();
         seq.shutdown();
@@ -168,12 +175,17 @@ fn torn_tail_is_cut_and_reported() {
     {
         let (seq, _) = open(dir.path());
         for n in 0..10 {
-            seq.handle().submit_blocking(command(&key, n, "test/A", None)).unwrap();
+            seq.handle()
+                .submit_blocking(command(&key, n, "test/A", None))
+                .unwrap();
         }
         seq.shutdown();
     }
     // Half a record after the last checkpoint: what a crash mid-write leaves.
-    let seg = dir.path().join("log").join(deedlog_store::segment::file_name(0));
+    let seg = dir
+        .path()
+        .join("log")
+        .join(deedlog_store::segment::file_name(0));
     let mut bytes = std::fs::read(&seg).unwrap();
     let len = bytes.len();
     bytes.extend_from_slice(&[200, 0, 0, 0, 1, 9, 9, 9, 9, b'{']);
@@ -193,45 +205,68 @@ fn rejections_append_nothing() {
     let (seq, clock) = open(dir.path());
     let h = seq.handle();
     let key = SecretKey::from_seed(&[7; 32]);
-    let first = h.submit_blocking(command(&key, 0, "test/A", Some(0))).unwrap();
+    let first = h
+        .submit_blocking(command(&key, 0, "test/A", Some(0)))
+        .unwrap();
     let size = h.reader().size();
 
     // Expected-version conflict.
-    let r = h.submit_blocking(command(&key, 1, "test/A", Some(0))).unwrap_err();
-    assert_eq!((r.code.as_str(), r.class), ("stream.version_conflict", RejectionClass::Conflict));
+    let r = h
+        .submit_blocking(command(&key, 1, "test/A", Some(0)))
+        .unwrap_err();
+    assert_eq!(
+        (r.code.as_str(), r.class),
+        ("stream.version_conflict", RejectionClass::Conflict)
+    );
     assert_eq!(r.details["actual"], 1);
 
     // Bad signature.
     let mut bad = command(&key, 2, "test/A", None);
     bad.payload = json!({"n": 3});
     let r = h.submit_blocking(bad).unwrap_err();
-    assert_eq!((r.code.as_str(), r.class), ("command.bad_signature", RejectionClass::Unauthorized));
+    assert_eq!(
+        (r.code.as_str(), r.class),
+        ("command.bad_signature", RejectionClass::Unauthorized)
+    );
 
     // Wrong signature length.
     let mut bad = command(&key, 2, "test/A", None);
     bad.signature = deedlog_core::keys::base64(&[0; 63]);
-    assert_eq!(h.submit_blocking(bad).unwrap_err().class, RejectionClass::Unauthorized);
+    assert_eq!(
+        h.submit_blocking(bad).unwrap_err().class,
+        RejectionClass::Unauthorized
+    );
 
     // A weak key.
     let mut bad = command(&key, 2, "test/A", None);
     let mut weak = [0u8; 32];
     weak[0] = 1;
     bad.key = deedlog_core::keys::base64(&weak);
-    assert_eq!(h.submit_blocking(bad).unwrap_err().class, RejectionClass::Unauthorized);
+    assert_eq!(
+        h.submit_blocking(bad).unwrap_err().class,
+        RejectionClass::Unauthorized
+    );
 
     // A float in the payload (a malformed command).
     let mut bad = command(&key, 2, "test/A", None);
     bad.payload = serde_json::from_str(r#"{"price": 1.5}"#).unwrap();
-    assert_eq!(h.submit_blocking(bad).unwrap_err().class, RejectionClass::Malformed);
+    assert_eq!(
+        h.submit_blocking(bad).unwrap_err().class,
+        RejectionClass::Malformed
+    );
 
     // A stale issued_at.
     clock.store(NOW + 10 * 60 * 1000, Ordering::Relaxed);
-    let r = h.submit_blocking(command(&key, 4, "test/B", None)).unwrap_err();
+    let r = h
+        .submit_blocking(command(&key, 4, "test/B", None))
+        .unwrap_err();
     assert_eq!(r.code, "command.stale");
     clock.store(NOW, Ordering::Relaxed);
 
     // A retry returns the first receipt; the same nonce on another command is refused.
-    let again = h.submit_blocking(command(&key, 0, "test/A", Some(0))).unwrap();
+    let again = h
+        .submit_blocking(command(&key, 0, "test/A", Some(0)))
+        .unwrap();
     assert!(again.duplicate);
     assert_eq!(again.seq, first.seq);
     let mut reuse = command(&key, 0, "test/C", None).command();
@@ -252,10 +287,14 @@ fn segments_roll_and_reads_cross_them() {
     };
     let key = SecretKey::from_seed(&[8; 32]);
     {
-        let (writer, _, _) = LogWriter::open(dir.path(), options.clone(), Arc::new(PlainFormat)).unwrap();
-        let seq = Sequencer::start(writer, AcceptAll, config(Arc::new(AtomicI64::new(NOW)))).unwrap();
+        let (writer, _, _) =
+            LogWriter::open(dir.path(), options.clone(), Arc::new(PlainFormat)).unwrap();
+        let seq =
+            Sequencer::start(writer, AcceptAll, config(Arc::new(AtomicI64::new(NOW)))).unwrap();
         for n in 0..60 {
-            seq.handle().submit_blocking(command(&key, n, "test/A", None)).unwrap();
+            seq.handle()
+                .submit_blocking(command(&key, n, "test/A", None))
+                .unwrap();
         }
         seq.shutdown();
     }

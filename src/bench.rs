@@ -1,0 +1,428 @@
+//! `deedlog bench append` and the crash test's child: drive the real append path (batch signature
+//! verification, sequencing, hashing, Merkle stored hashes, durable group commit, signed
+//! checkpoints) with pre-signed commands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use deedlog_core::{Command, SecretKey, SignedCommand, hash};
+use deedlog_store::sequencer::system_clock;
+use deedlog_store::{AcceptAll, LogOptions, LogWriter, NoteFormat, Sequencer, SequencerConfig};
+use serde::Serialize;
+use serde_json::json;
+
+type Ack = tokio::sync::oneshot::Receiver<Result<deedlog_store::Receipt, deedlog_store::Rejection>>;
+
+/// The origin of benchmark and crash-test logs.
+pub const BENCH_ORIGIN: &str = "bench.deedlog.example/log";
+const PRESIGN_MAX: u64 = 2_000_000;
+
+/// Arguments of `deedlog bench append`.
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    /// How many entries to append.
+    #[arg(long)]
+    entries: u64,
+    /// Data folder to create (must not hold a log); default: a fresh folder under the system
+    /// temporary folder, removed at the end.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Most commands in one group commit.
+    #[arg(long, default_value_t = 2048)]
+    batch_max: usize,
+    /// Longest wait for more commands once a batch has begun, in µs.
+    #[arg(long, default_value_t = 500)]
+    batch_wait_us: u64,
+    /// Approximate size of each entry in bytes.
+    #[arg(long, default_value_t = 1024)]
+    entry_bytes: usize,
+    /// Distinct signing keys (actors).
+    #[arg(long, default_value_t = 1000)]
+    keys: usize,
+    /// Commands in flight at most (bounds the queueing part of the latency).
+    #[arg(long, default_value_t = 8192)]
+    inflight: usize,
+    /// Signature-verification threads.
+    #[arg(long, default_value_t = 2)]
+    verify_threads: usize,
+    /// Print the result as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The result of `deedlog bench append`.
+#[derive(Debug, Serialize)]
+pub struct AppendResult {
+    /// Entries appended and acknowledged.
+    pub entries: u64,
+    /// Durable entries per second over the timed part.
+    pub eps: f64,
+    /// Median ack latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile ack latency, ms.
+    pub p99_ms: f64,
+    /// Peak resident memory of the process, MB.
+    pub rss_mb: f64,
+    /// Resident memory when the timed part began (pre-signed commands included), MB.
+    pub rss_start_mb: f64,
+    /// Seconds of the timed part.
+    pub seconds: f64,
+    /// Whether commands were signed before timing (else while timing, on the same cores).
+    pub presigned: bool,
+    /// Average entry size in bytes.
+    pub entry_bytes: u64,
+    /// Seconds to reopen the store after the run.
+    pub reopen_seconds: f64,
+    /// The settings.
+    pub batch_max: usize,
+    /// The settings.
+    pub batch_wait_us: u64,
+    /// The settings.
+    pub verify_threads: usize,
+}
+
+fn key_for(i: usize) -> SecretKey {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    seed[8..16].copy_from_slice(b"benchkey");
+    SecretKey::from_seed(&hash::sha256(&seed))
+}
+
+fn log_secret() -> SecretKey {
+    SecretKey::from_seed(&hash::sha256(b"deedlog bench log key"))
+}
+
+/// A command from actor `i % keys` with a filler sized for `entry_bytes`.
+fn make_command(
+    keys: &[(SecretKey, String, String)],
+    n: u64,
+    filler: &str,
+    run: u64,
+) -> SignedCommand {
+    let (secret, actor, key) = &keys[(n % keys.len() as u64) as usize];
+    Command {
+        actor: actor.clone(),
+        key: key.clone(),
+        kind: "bench.note".into(),
+        stream: format!("bench/S-{}", n % 4096),
+        expected_version: None,
+        payload: json!({"n": n, "filler": filler}),
+        nonce: format!("r{run:x}-{n:012}"),
+        issued_at_ms: (system_clock())(),
+    }
+    .sign(secret)
+    .expect("bench commands are well-formed")
+}
+
+/// Peak and current resident memory in MB, from /proc/self/status.
+fn rss_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// A latency histogram in 10 µs buckets up to 10 s.
+struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Self {
+            buckets: vec![0; 1_000_001],
+            count: 0,
+        }
+    }
+    fn record(&mut self, d: Duration) {
+        let i = usize::try_from(d.as_micros() / 10)
+            .unwrap_or(usize::MAX)
+            .min(1_000_000);
+        self.buckets[i] += 1;
+        self.count += 1;
+    }
+    fn quantile_ms(&self, q: f64) -> f64 {
+        let target = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, c) in self.buckets.iter().enumerate() {
+            seen += c;
+            if seen >= target {
+                return (i as f64 + 1.0) * 0.01;
+            }
+        }
+        0.0
+    }
+}
+
+fn open_log(
+    dir: &Path,
+    batch_max: usize,
+    batch_wait: Duration,
+    verify_threads: usize,
+) -> anyhow::Result<Sequencer> {
+    let format = NoteFormat::new(BENCH_ORIGIN, log_secret())?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("log.vkey"), format!("{}\n", format.vkey()))?;
+    let (writer, _, report) = LogWriter::open(dir, LogOptions::default(), Arc::new(format))?;
+    if report.torn_tail_bytes > 0 {
+        eprintln!(
+            "recovered: cut a torn tail of {} bytes",
+            report.torn_tail_bytes
+        );
+    }
+    let config = SequencerConfig {
+        batch_max,
+        batch_wait,
+        verify_threads,
+        ..SequencerConfig::default()
+    };
+    Ok(Sequencer::start(writer, AcceptAll, config)?)
+}
+
+/// `deedlog bench append`.
+pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
+    if args.entries == 0 || args.keys == 0 || args.inflight == 0 {
+        bail!("--entries, --keys and --inflight must be positive");
+    }
+    let (dir, remove) = match &args.data {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("deedlog-bench-{}", std::process::id())),
+            true,
+        ),
+    };
+    if dir.join("log").exists() {
+        bail!(
+            "{} already holds a log; give an empty folder",
+            dir.display()
+        );
+    }
+    let keys: Vec<(SecretKey, String, String)> = (0..args.keys)
+        .map(|i| {
+            let k = key_for(i);
+            let actor = format!("bench/{}", k.public().key_id());
+            let public = k.public().to_base64();
+            (k, actor, public)
+        })
+        .collect();
+    let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+    // Size the filler so that entries come out near --entry-bytes.
+    let probe = make_command(&keys, 0, "", run);
+    let overhead = serde_json::to_vec(&probe)?.len() + 260;
+    let filler = "x".repeat(args.entry_bytes.saturating_sub(overhead));
+
+    let presigned = args.entries <= PRESIGN_MAX;
+    let mut commands: Vec<SignedCommand> = Vec::new();
+    if presigned {
+        eprintln!(
+            "signing {} commands from {} keys (untimed)…",
+            args.entries, args.keys
+        );
+        let threads = 2u64;
+        let per = args.entries.div_ceil(threads);
+        let parts: Vec<Vec<SignedCommand>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (keys, filler) = (&keys, &filler);
+                    s.spawn(move || {
+                        let end = ((t + 1) * per).min(args.entries);
+                        (t * per..end)
+                            .map(|n| make_command(keys, n, filler, run))
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        commands = parts.into_iter().flatten().collect();
+        if commands.len() as u64 != args.entries {
+            bail!("signing failed");
+        }
+    } else {
+        eprintln!(
+            "{} entries: commands are signed while timing (more than {PRESIGN_MAX} would not fit \
+             the memory bound), so the rate is lower than the pipeline's",
+            args.entries
+        );
+    }
+
+    let sequencer = open_log(
+        &dir,
+        args.batch_max,
+        Duration::from_micros(args.batch_wait_us),
+        args.verify_threads,
+    )?;
+    let handle = sequencer.handle();
+    let (_, rss_start) = rss_mb();
+    let started = Instant::now();
+    let (tx, rx) = crossbeam_channel::bounded::<(Instant, Ack)>(args.inflight);
+    let total = args.entries;
+    let collector = std::thread::spawn(move || -> anyhow::Result<(Histogram, u64)> {
+        let mut hist = Histogram::new();
+        let mut acked = 0u64;
+        let mut last_report = Instant::now();
+        for (sent, receiver) in rx {
+            let receipt = receiver
+                .blocking_recv()
+                .context("the sequencer stopped")?
+                .map_err(|r| anyhow::anyhow!("rejected: {} {}", r.code, r.message))?;
+            hist.record(sent.elapsed());
+            acked += 1;
+            let _ = receipt;
+            if last_report.elapsed() > Duration::from_secs(2) {
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "  {acked}/{total} acknowledged, {:.0} entries/s",
+                    acked as f64 / secs
+                );
+                last_report = Instant::now();
+            }
+        }
+        Ok((hist, acked))
+    });
+    let submit = |command: SignedCommand| -> anyhow::Result<()> {
+        let sent = Instant::now();
+        let receiver = handle
+            .enqueue(command)
+            .map_err(|r| anyhow::anyhow!("{}", r.message))?;
+        tx.send((sent, receiver)).context("collector stopped")?;
+        Ok(())
+    };
+    if presigned {
+        for command in commands {
+            submit(command)?;
+        }
+    } else {
+        for n in 0..args.entries {
+            submit(make_command(&keys, n, &filler, run))?;
+        }
+    }
+    drop(tx);
+    let (hist, acked) = collector
+        .join()
+        .map_err(|_| anyhow::anyhow!("collector panicked"))??;
+    let seconds = started.elapsed().as_secs_f64();
+    let size = handle.reader().size();
+    let log_bytes: u64 = deedlog_store::segment::list(&dir.join("log"))?
+        .iter()
+        .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    drop(handle);
+    sequencer.shutdown();
+    let (rss_peak, _) = rss_mb();
+
+    let reopen = Instant::now();
+    let (writer, reader, _) = LogWriter::open(
+        &dir,
+        LogOptions::default(),
+        Arc::new(NoteFormat::new(BENCH_ORIGIN, log_secret())?),
+    )?;
+    let reopen_seconds = reopen.elapsed().as_secs_f64();
+    if reader.size() != size {
+        bail!("reopened with {} entries, expected {size}", reader.size());
+    }
+    drop((writer, reader));
+    if remove {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let result = AppendResult {
+        entries: acked,
+        eps: acked as f64 / seconds,
+        p50_ms: hist.quantile_ms(0.50),
+        p99_ms: hist.quantile_ms(0.99),
+        rss_mb: rss_peak,
+        rss_start_mb: rss_start,
+        seconds,
+        presigned,
+        entry_bytes: log_bytes / size.max(1),
+        reopen_seconds,
+        batch_max: args.batch_max,
+        batch_wait_us: args.batch_wait_us,
+        verify_threads: args.verify_threads,
+    };
+    println!(
+        "{} entries in {:.2} s: {:.0} durable entries/s; ack latency p50 {:.2} ms, p99 {:.2} ms; \
+         peak RSS {:.0} MB ({:.0} MB at start); ~{} bytes per entry on disk; reopen {:.3} s",
+        result.entries,
+        result.seconds,
+        result.eps,
+        result.p50_ms,
+        result.p99_ms,
+        result.rss_mb,
+        result.rss_start_mb,
+        result.entry_bytes,
+        result.reopen_seconds
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    }
+    Ok(())
+}
+
+/// Arguments of the hidden `deedlog crash-child`.
+#[derive(Args, Debug)]
+pub struct CrashChildArgs {
+    /// The data folder to append to (created if new, recovered if not).
+    #[arg(long)]
+    data: PathBuf,
+    /// Submitting threads.
+    #[arg(long, default_value_t = 8)]
+    threads: usize,
+}
+
+/// Appends until killed, printing `ACK <seq> <leaf hash>` for every acknowledged entry.
+pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
+    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1)?;
+    let keys: Arc<Vec<(SecretKey, String, String)>> = Arc::new(
+        (0..16)
+            .map(|i| {
+                let k = key_for(i);
+                let actor = format!("bench/{}", k.public().key_id());
+                let public = k.public().to_base64();
+                (k, actor, public)
+            })
+            .collect(),
+    );
+    let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+    println!("READY");
+    std::io::stdout().flush()?;
+    std::thread::scope(|s| {
+        for t in 0..args.threads as u64 {
+            let handle = sequencer.handle();
+            let keys = Arc::clone(&keys);
+            s.spawn(move || {
+                let mut n = t;
+                loop {
+                    let command = make_command(&keys, n, "crash", run);
+                    match handle.submit_blocking(command) {
+                        Ok(receipt) => {
+                            let mut out = std::io::stdout().lock();
+                            let _ = writeln!(out, "ACK {} {}", receipt.seq, receipt.leaf_hash);
+                            let _ = out.flush();
+                        }
+                        Err(r) => {
+                            eprintln!("rejected: {} {}", r.code, r.message);
+                            return;
+                        }
+                    }
+                    n += args.threads as u64;
+                }
+            });
+        }
+    });
+    Ok(())
+}

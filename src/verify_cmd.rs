@@ -1,0 +1,226 @@
+//! `deedlog verify`: the offline verifier over a data folder, a segment folder or a JSON Lines
+//! export, optionally followed by the semantic audit (every entry a legal step).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use deedlog_core::Entry;
+use deedlog_core::verify::{self, Report};
+use serde::Serialize;
+
+/// Arguments of `deedlog verify`.
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "log"])))]
+pub struct VerifyArgs {
+    /// A ledger's data folder (its `log/` segments are verified; nothing else is trusted).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// A segment folder, or a JSON Lines export file.
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// The log's verifier key (`name+id+key`) to trust. Default: DATA/log.vkey for --data, the
+    /// export's header for an export (pin it with this flag for a real audit).
+    #[arg(long)]
+    log_key: Option<String>,
+    /// Also replay every entry through the domain rules and report illegal steps.
+    #[arg(long)]
+    semantic: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads the log key: the flag, else `DATA/log.vkey`.
+pub fn log_key(data: &Path, flag: Option<&str>) -> anyhow::Result<String> {
+    if let Some(k) = flag {
+        return Ok(k.to_owned());
+    }
+    let path = data.join("log.vkey");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no --log-key given and {} cannot be read", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+/// The origin of a log is its key's name.
+pub fn origin_of(vkey: &str) -> anyhow::Result<String> {
+    let key = deedlog_core::checkpoint::VerifierKey::parse(vkey)
+        .map_err(|e| anyhow::anyhow!("the log key {vkey:?} is not a verifier key: {e}"))?;
+    Ok(key.name().to_owned())
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    ok: bool,
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    semantic: Option<SemanticOutput>,
+}
+
+#[derive(Serialize)]
+struct SemanticOutput {
+    entries: u64,
+    faults: Vec<deedlog_domain::AuditFault>,
+}
+
+/// Runs `deedlog verify`; exit 0 clean, 1 faults, 2 usage or I/O errors.
+pub fn run(args: &VerifyArgs) -> ExitCode {
+    match verify(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+enum Source {
+    Segments(PathBuf),
+    Export(PathBuf),
+}
+
+fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
+    let (source, vkey) = match (&args.data, &args.log) {
+        (Some(data), None) => (
+            Source::Segments(data.join("log")),
+            Some(log_key(data, args.log_key.as_deref())?),
+        ),
+        (None, Some(path)) if path.is_dir() => {
+            let vkey = match &args.log_key {
+                Some(k) => k.clone(),
+                None => log_key(path.parent().unwrap_or(Path::new(".")), None)?,
+            };
+            (Source::Segments(path.clone()), Some(vkey))
+        }
+        (None, Some(path)) => (Source::Export(path.clone()), args.log_key.clone()),
+        _ => bail!("give exactly one of --data and --log"),
+    };
+    let report = match &source {
+        Source::Segments(dir) => {
+            let vkey = vkey.as_deref().context("a log key is needed")?;
+            if !dir.is_dir() {
+                bail!("{} is not a folder", dir.display());
+            }
+            deedlog_store::audit::verify_segments(dir, &origin_of(vkey)?, vkey)?
+        }
+        Source::Export(path) => {
+            let mut io_error = None;
+            let report =
+                verify::verify_jsonl_with_key(lines(path, &mut io_error)?, vkey.as_deref())
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+            if let Some(e) = io_error {
+                bail!("reading {}: {e}", path.display());
+            }
+            report?
+        }
+    };
+    let semantic = if args.semantic {
+        let mut auditor = deedlog_domain::Auditor::new();
+        let mut undecodable = 0u64;
+        let mut feed = |bytes: &[u8]| match Entry::decode(bytes) {
+            Ok(entry) => {
+                auditor.check(&entry);
+            }
+            Err(_) => undecodable += 1,
+        };
+        match &source {
+            Source::Segments(dir) => {
+                deedlog_store::audit::for_each_entry(dir, &mut feed)
+                    .context("the semantic audit needs an undamaged log")?;
+            }
+            Source::Export(path) => {
+                let mut io_error = None;
+                for line in lines(path, &mut io_error)?.skip(1) {
+                    if line.starts_with(b"{\"derived\":") {
+                        feed(&line);
+                    }
+                }
+                if let Some(e) = io_error {
+                    bail!("reading {}: {e}", path.display());
+                }
+            }
+        }
+        let audit = auditor.finish();
+        if undecodable > 0 && report.is_clean() {
+            bail!("{undecodable} entries did not decode for the semantic audit");
+        }
+        Some(SemanticOutput {
+            entries: audit.entries,
+            faults: audit.faults,
+        })
+    } else {
+        None
+    };
+    let ok = report.is_clean() && semantic.as_ref().is_none_or(|s| s.faults.is_empty());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&Output {
+                ok,
+                report: &report,
+                semantic,
+            })?
+        );
+    } else {
+        print_text(&report, semantic.as_ref());
+    }
+    Ok(ok)
+}
+
+fn print_text(report: &Report, semantic: Option<&SemanticOutput>) {
+    println!(
+        "entries {}, checkpoints {} ({} verified), covered by a checkpoint: {}",
+        report.entries, report.checkpoints, report.checkpoints_verified, report.covered
+    );
+    for f in &report.faults {
+        let at = match (f.seq, f.checkpoint_size) {
+            (Some(seq), _) => format!("seq {seq}"),
+            (None, Some(size)) => format!("checkpoint {size}"),
+            (None, None) => "checkpoint ?".to_owned(),
+        };
+        let kind = serde_json::to_value(f.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!("FAULT {at}: {kind}: {}", f.detail);
+    }
+    if report.faults_omitted > 0 {
+        println!("... and {} more faults", report.faults_omitted);
+    }
+    if let Some(s) = semantic {
+        println!("semantic audit: {} entries", s.entries);
+        for f in &s.faults {
+            println!(
+                "ILLEGAL seq {}: {} on {} ({}): {}",
+                f.seq,
+                f.command,
+                f.stream,
+                f.event,
+                serde_json::to_string(&f.fault).unwrap_or_default()
+            );
+        }
+    }
+    let clean = report.is_clean() && semantic.is_none_or(|s| s.faults.is_empty());
+    println!("{}", if clean { "OK" } else { "FAULTS FOUND" });
+}
+
+/// Streams an export's lines (without newlines); an I/O error ends the stream and is left in
+/// `error` for the caller to report.
+fn lines<'a>(
+    path: &Path,
+    error: &'a mut Option<std::io::Error>,
+) -> anyhow::Result<impl Iterator<Item = Vec<u8>> + 'a> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(std::io::BufReader::new(file)
+        .split(b'\n')
+        .map_while(move |line| match line {
+            Ok(line) => Some(line),
+            Err(e) => {
+                *error = Some(e);
+                None
+            }
+        }))
+}
