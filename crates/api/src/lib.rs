@@ -156,7 +156,7 @@ async fn count_requests(
 /// Refuses requests over the client IP's rate with `429 rate.limited`.
 async fn rate_limit(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     if let Some(state) = req.app_data::<web::Data<AppState>>()
         && let Some(limiter) = &state.limiter
@@ -169,10 +169,13 @@ async fn rate_limit(
             let mut e = ApiError::new(429, "rate.limited", "too many requests from this address; slow down")
                 .with_details(serde_json::json!({"retry_after_ms": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)}));
             e.retry_after_s = Some(wait.as_secs().max(1));
-            return Err(e.into());
+            let response = actix_web::ResponseError::error_response(&e);
+            return Ok(req.into_response(response).map_into_boxed_body());
         }
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// Registers every route, the extractor limits and error handlers, and the middleware-free

@@ -1,0 +1,874 @@
+//! In-process tests of the API over a real node on a temporary data folder with a tiny reference
+//! set: a deal up to a published listing, every error class (with the log unchanged after each
+//! rejection), idempotent retries, stale commands, revoked keys, signed private reads,
+//! read-your-writes, verification bundles, log export, the follow stream, and views rebuilt from
+//! zero answering byte for byte the same after a restart.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use actix_web::body::MessageBody as _;
+use actix_web::test as web_test;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use deedlog_api::{ApiConfig, AppState, auth::sign_request};
+use deedlog_core::bundle::ProofBundle;
+use deedlog_core::{Command, SecretKey, SignedCommand};
+use deedlog_node::{Node, NodeOptions};
+
+const SELLER: (&str, &str, &str) = ("邓婷", "530111197905129301", "19150620624");
+const BUYER: (&str, &str, &str) = ("江晶梅", "530115197012256843", "18281365745");
+const AGENT_PERSON: (&str, &str, &str) = ("魏林", "530102195908253193", "15030997123");
+const CERT: &str = "云(2021)昆明市不动产权第0012345号";
+
+fn write_reference(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let person = |p: (&str, &str, &str)| json!({"name": p.0, "id_number": p.1, "phone": p.2});
+    let mut owner = person(SELLER);
+    owner["share_percent"] = json!(100);
+    let mut agent = person(AGENT_PERSON);
+    agent["agent_id"] = json!("AT-0001");
+    agent["licence_no"] = json!("KMJJR-2020-0001");
+    std::fs::write(
+        dir.join("properties.json"),
+        json!([{"certificate_no": CERT, "district": "五华区", "community": "翠湖花园",
+                "address": "五华区翠湖南路8号1栋1单元501", "area_centi_m2": 8950, "rooms": 2, "halls": 1,
+                "bathrooms": 1, "floor": 5, "floors_total": 7, "built_year": 2005, "usage": "住宅",
+                "owners": [owner], "mortgage": null, "seizure": null}])
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("agencies.json"),
+        json!([{"agency_id": "AG-0001", "name": "昆明测试房产经纪有限公司", "licence_no": "KMJJ-2023-0001",
+                "district": "五华区", "address": "五华区东风西路1号", "agents": [agent]}])
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("banks.json"),
+        json!([{"bank_id": "BK-01", "name": "中国工商银行", "branch": "昆明分行"}]).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("offices.json"),
+        json!([{"office_id": "OF-01", "name": "五华区办理点", "district": "五华区", "address": "五华区人民中路2号",
+                "hours": "周一至周五 9:00-17:00", "phone": "0871-63000000"}])
+        .to_string(),
+    )
+    .unwrap();
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    options: NodeOptions,
+    clock: Arc<AtomicI64>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    write_reference(&dir.path().join("reference"));
+    let clock = Arc::new(AtomicI64::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    ));
+    let c = clock.clone();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = Some(dir.path().join("reference"));
+    options.sequencer.clock = Arc::new(move || c.load(Ordering::SeqCst));
+    options.sequencer.batch_wait = Duration::from_micros(100);
+    options.sequencer.verify_threads = 1;
+    Fixture {
+        _dir: dir,
+        options,
+        clock,
+    }
+}
+
+fn sign(
+    secret: &SecretKey,
+    actor: &str,
+    kind: &str,
+    stream: &str,
+    payload: Value,
+    now: i64,
+    nonce: &str,
+) -> SignedCommand {
+    Command {
+        actor: actor.into(),
+        key: secret.public().to_base64(),
+        kind: kind.into(),
+        stream: stream.into(),
+        expected_version: None,
+        payload,
+        nonce: nonce.into(),
+        issued_at_ms: now,
+    }
+    .sign(secret)
+    .unwrap()
+}
+
+fn hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+macro_rules! call {
+    ($app:expr, $req:expr) => {{
+        let res = web_test::call_service(&$app, $req.to_request()).await;
+        let status = res.status().as_u16();
+        let body = web_test::read_body(res).await;
+        (status, body.to_vec())
+    }};
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+macro_rules! post_command {
+    ($app:expr, $cmd:expr $(,)?) => {{
+        let cmd: &SignedCommand = $cmd;
+        let req = web_test::TestRequest::post()
+            .uri(&format!("/v1/commands/{}", cmd.kind))
+            .set_json(cmd)
+            .to_request();
+        let res = web_test::call_service(&$app, req).await;
+        let status = res.status().as_u16();
+        let body = web_test::read_body(res).await;
+        (status, json_of(&body))
+    }};
+}
+
+fn signed_get(secret: &SecretKey, actor: &str, uri: &str, now: i64) -> web_test::TestRequest {
+    let mut req = web_test::TestRequest::get().uri(uri);
+    for (k, v) in sign_request(secret, actor, "GET", uri, now, b"") {
+        req = req.insert_header((k, v));
+    }
+    req
+}
+
+fn signed_post(
+    secret: &SecretKey,
+    actor: &str,
+    uri: &str,
+    now: i64,
+    body: &[u8],
+) -> web_test::TestRequest {
+    let mut req = web_test::TestRequest::post()
+        .uri(uri)
+        .set_payload(body.to_vec())
+        .insert_header(("content-type", "application/json"));
+    for (k, v) in sign_request(secret, actor, "POST", uri, now, body) {
+        req = req.insert_header((k, v));
+    }
+    req
+}
+
+/// The answers whose bytes must survive a rebuild of the views.
+const PUBLIC_READS: &[&str] = &[
+    "/v1/listings",
+    "/v1/listings?sort=price_asc&district=%E4%BA%94%E5%8D%8E%E5%8C%BA",
+    "/v1/listings/LS-1",
+    "/v1/agencies",
+    "/v1/agents",
+    "/v1/agents/AT-0001",
+    "/v1/offices",
+    "/v1/banks",
+    "/v1/actors/key?actor=party/PA-seller",
+];
+
+#[actix_web::test]
+async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically() {
+    let fx = fixture();
+    let node = Node::open(fx.options.clone()).unwrap();
+    let vkey = node.log_vkey().to_owned();
+    let state = AppState::new(node.clone(), ApiConfig::default());
+    let app = web_test::init_service(deedlog_api::app(state)).await;
+    let now = || fx.clock.load(Ordering::SeqCst);
+    let size = || node.reader().size();
+
+    // Health, readiness, the log's first entries.
+    let (s, _) = call!(app, web_test::TestRequest::get().uri("/healthz"));
+    assert_eq!(s, 200);
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let (s, b) = call!(app, web_test::TestRequest::get().uri("/readyz"));
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+
+    // Register and attest the seller and the buyer through the embedded identity authority.
+    let seller_key = deedlog_node::keys::generate();
+    let buyer_key = deedlog_node::keys::generate();
+    let mut nonce = 0;
+    let mut next_nonce = || {
+        nonce += 1;
+        format!("test-nonce-{nonce:04}")
+    };
+    for (who, key, person) in [
+        ("party/PA-seller", &seller_key, SELLER),
+        ("party/PA-buyer", &buyer_key, BUYER),
+    ] {
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone-commitment")
+                .set_json(json!({"phone": person.2}))
+        );
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        let phone_commitment = json_of(&b)["phone_commitment"].as_str().unwrap().to_owned();
+        let (s, r) = post_command!(
+            app,
+            &sign(
+                key,
+                who,
+                "party.register",
+                who,
+                json!({"phone_commitment": phone_commitment}),
+                now(),
+                &next_nonce()
+            )
+        );
+        assert_eq!(s, 201, "{r}");
+        // Read-your-writes: the party document is there once the views applied the receipt's seq.
+        let seq = r["seq"].as_u64().unwrap();
+        let uri = format!("/v1/parties/{}?after_seq={seq}", &who["party/".len()..]);
+        let (s, b) = call!(app, signed_get(key, who, &uri, now()));
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        assert_eq!(json_of(&b)["verified"], json!(false));
+        // The same phone cannot get a second commitment.
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone-commitment")
+                .set_json(json!({"phone": person.2}))
+        );
+        assert_eq!(
+            (s, json_of(&b)["code"].clone()),
+            (409, json!("party.phone_taken"))
+        );
+        let body = json!({"name": person.0, "id_number": person.1, "phone": person.2, "method": "online_face"}).to_string();
+        let (s, b) = call!(
+            app,
+            signed_post(key, who, "/v1/identity/attest", now(), body.as_bytes())
+        );
+        assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+        // Attesting again returns the first receipt.
+        let (s, b) = call!(
+            app,
+            signed_post(key, who, "/v1/identity/attest", now(), body.as_bytes())
+        );
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        assert_eq!(json_of(&b)["duplicate"], json!(true));
+    }
+
+    // Property verification: the registry's owner commitment matches the attested seller.
+    let seller = "party/PA-seller";
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &seller_key,
+            seller,
+            "property.verify",
+            "verification/PV-1",
+            json!({"certificate_no": CERT}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    // Entrust the reference agent, whose demo key the node holds.
+    let agent = "agent/AT-0001";
+    let agent_key = node
+        .keys()
+        .get(agent)
+        .cloned()
+        .expect("the node holds the reference agent's key");
+    let day = 86_400_000;
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &seller_key,
+            seller,
+            "entrustment.sale",
+            "entrustment/EN-1",
+            json!({"verification": "verification/PV-1", "agent": agent, "floor_price_fen": 100_000_000i64,
+                     "expires_at_ms": now() + 30 * day, "review_agent_edits": false}),
+            now(),
+            &next_nonce()
+        ),
+    );
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "entrustment.accept",
+            "entrustment/EN-1",
+            json!({}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let publish = json!({"entrustment": "entrustment/EN-1", "price_fen": 120_000_000i64, "area_centi_m2": 8950, "rooms": 2,
+        "halls": 1, "bathrooms": 1, "floor": 5, "floors_total": 7, "district": "五华区", "community": "翠湖花园",
+        "title": "翠湖旁两室一厅", "description": "南北通透。", "photos": [hash("photo-1"), hash("photo-2")]});
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "listing.publish",
+            "listing/LS-1",
+            publish,
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let listing_code = r["derived"]["listing_code"].as_str().unwrap().to_owned();
+    let publish_seq = r["seq"].as_u64().unwrap();
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "listing.change_price",
+            "listing/LS-1",
+            json!({"price_fen": 115_000_000i64}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let price_seq = r["seq"].as_u64().unwrap();
+
+    // Public reads after the write.
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!(
+            "/v1/listings?after_seq={price_seq}&price_max_fen=116000000"
+        ))
+    );
+    assert_eq!(s, 200);
+    let found = json_of(&b);
+    assert_eq!(found["items"][0]["id"], json!("listing/LS-1"), "{found}");
+    let (_, b) = call!(
+        app,
+        web_test::TestRequest::get().uri("/v1/listings?price_max_fen=100000000")
+    );
+    assert_eq!(json_of(&b)["items"], json!([]));
+    let (_, b) = call!(app, web_test::TestRequest::get().uri("/v1/listings/LS-1"));
+    let detail = json_of(&b);
+    let history: Vec<u64> = detail["price_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(history, vec![publish_seq, price_seq]);
+    assert!(detail.get("pending").is_none());
+
+    // Verification: listing code and photo hash, each bundle checked on the client side.
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/listing/{listing_code}"))
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let v = json_of(&b);
+    for field in ["proof", "current"] {
+        let bundle: ProofBundle = serde_json::from_value(v[field].clone()).unwrap();
+        let verified = bundle.verify(&vkey).unwrap();
+        assert_eq!(verified.entry.stream, "listing/LS-1");
+    }
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/verify/document")
+            .set_payload("photo-2")
+    );
+    assert_eq!(s, 200);
+    let m = json_of(&b);
+    assert_eq!(m["matches"][0]["what"], json!("listing_photo"), "{m}");
+    let bundle: ProofBundle = serde_json::from_value(m["matches"][0]["proof"].clone()).unwrap();
+    bundle.verify(&vkey).unwrap();
+    let (_, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/verify/document")
+            .set_payload("not on the log")
+    );
+    assert_eq!(json_of(&b)["matches"], json!([]));
+    let (s, _) = call!(
+        app,
+        web_test::TestRequest::get().uri("/v1/verify/listing/LV-0000000000000000")
+    );
+    assert_eq!(s, 404);
+
+    // Every error class, each leaving the log as it was.
+    let before = size();
+    let base = sign(
+        &seller_key,
+        seller,
+        "listing.change_price",
+        "listing/LS-1",
+        json!({"price_fen": 1}),
+        now(),
+        &next_nonce(),
+    );
+    let mut cases: Vec<(web_test::TestRequest, u16, &str)> = vec![
+        (
+            web_test::TestRequest::post()
+                .uri("/v1/commands/listing.change_price")
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{not json"),
+            400,
+            "request.bad_json",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/v1/commands/listing.withdraw")
+                .set_json(&base),
+            400,
+            "command.kind_mismatch",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/v1/commands/no.such_kind")
+                .set_json(&base),
+            404,
+            "route.not_found",
+        ),
+        (
+            web_test::TestRequest::post()
+                .uri("/v1/commands/listing.change_price")
+                .insert_header(("content-type", "application/json"))
+                .set_payload(vec![b' '; 300 * 1024]),
+            413,
+            "request.too_large",
+        ),
+    ];
+    let mut bad_sig = base.clone();
+    bad_sig.payload = json!({"price_fen": 2});
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/listing.change_price")
+            .set_json(&bad_sig),
+        401,
+        "command.bad_signature",
+    ));
+    let forbidden = sign(
+        &buyer_key,
+        "party/PA-buyer",
+        "agency.suspend",
+        "agency/AG-0001",
+        json!({"reason": "测试"}),
+        now(),
+        &next_nonce(),
+    );
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/agency.suspend")
+            .set_json(&forbidden),
+        403,
+        "auth.role_not_allowed",
+    ));
+    let mut conflict = sign(
+        &agent_key,
+        agent,
+        "listing.change_price",
+        "listing/LS-1",
+        json!({"price_fen": 110_000_000i64}),
+        now(),
+        &next_nonce(),
+    )
+    .command();
+    conflict.expected_version = Some(1);
+    let conflict = conflict.sign(&agent_key).unwrap();
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/listing.change_price")
+            .set_json(&conflict),
+        409,
+        "stream.version_conflict",
+    ));
+    let stale = sign(
+        &agent_key,
+        agent,
+        "listing.change_price",
+        "listing/LS-1",
+        json!({"price_fen": 110_000_000i64}),
+        now() - 3_600_000,
+        &next_nonce(),
+    );
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/listing.change_price")
+            .set_json(&stale),
+        422,
+        "command.stale",
+    ));
+    let missing = sign(
+        &agent_key,
+        agent,
+        "listing.change_price",
+        "listing/LS-404",
+        json!({"price_fen": 110_000_000i64}),
+        now(),
+        &next_nonce(),
+    );
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/listing.change_price")
+            .set_json(&missing),
+        404,
+        "stream.not_found",
+    ));
+    for (req, status, code) in cases {
+        let (s, b) = call!(app, req);
+        let body = json_of(&b);
+        assert_eq!(
+            (s, body["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{body}"
+        );
+        assert!(body["message"].is_string() && body["details"].is_object());
+        assert_eq!(size(), before, "a rejection ({code}) appended an entry");
+    }
+
+    // Idempotent retry of an appended command: 200, the first receipt, nothing appended.
+    let retry = sign(
+        &agent_key,
+        agent,
+        "listing.change_price",
+        "listing/LS-1",
+        json!({"price_fen": 118_000_000i64}),
+        now(),
+        &next_nonce(),
+    );
+    let (s, first) = post_command!(app, &retry);
+    assert_eq!(s, 201, "{first}");
+    let after_first = size();
+    let (s, second) = post_command!(app, &retry);
+    assert_eq!(s, 200);
+    assert_eq!(second["seq"], first["seq"]);
+    assert_eq!(second["duplicate"], json!(true));
+    assert_eq!(size(), after_first);
+
+    // Private reads: the owner may, others may not, a bad signature is 401.
+    let (s, b) = call!(
+        app,
+        signed_get(&seller_key, seller, "/v1/parties/PA-seller/listings", now())
+    );
+    assert_eq!(s, 200);
+    assert_eq!(json_of(&b)["items"][0]["id"], json!("listing/LS-1"));
+    let (s, _) = call!(
+        app,
+        signed_get(
+            &buyer_key,
+            "party/PA-buyer",
+            "/v1/parties/PA-seller/listings",
+            now()
+        )
+    );
+    assert_eq!(s, 403);
+    let (s, b) = call!(
+        app,
+        signed_get(&buyer_key, seller, "/v1/parties/PA-seller/listings", now())
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (401, json!("request.bad_signature"))
+    );
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri("/v1/parties/PA-seller/listings")
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (401, json!("request.unsigned"))
+    );
+    let (s, b) = call!(
+        app,
+        signed_get(
+            &seller_key,
+            seller,
+            "/v1/parties/PA-seller",
+            now() - 3_600_000
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (401, json!("request.stale"))
+    );
+    let (s, b) = call!(
+        app,
+        signed_get(&agent_key, agent, "/v1/agents/AT-0001/entrustments", now())
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(json_of(&b)["items"][0]["id"], json!("entrustment/EN-1"));
+
+    // A command signed by a revoked key.
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &buyer_key,
+            "party/PA-buyer",
+            "key.revoke",
+            "party/PA-buyer",
+            json!({"key": buyer_key.public().to_base64(), "reason": "手机丢失"}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let before = size();
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &buyer_key,
+            "party/PA-buyer",
+            "viewing.book",
+            "viewing/VW-1",
+            json!({"listing": "listing/LS-1", "slot_start_ms": now() + day, "slot_end_ms": now() + day + 3_600_000}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!((s, r["code"].clone()), (401, json!("auth.key_revoked")));
+    assert_eq!(size(), before);
+
+    // Log: export, one entry with its bundle, consistency, checkpoints.
+    let n = size();
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/log/entries?start=0&end={n}"))
+    );
+    assert_eq!(s, 200);
+    let lines: Vec<&[u8]> = b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len() as u64, n);
+    assert_eq!(lines[3], node.reader().entry(3).unwrap().as_slice());
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!(
+            "/v1/log/entries/{publish_seq}?proof_size={}",
+            publish_seq + 1
+        ))
+    );
+    assert_eq!(s, 200);
+    let bundle: ProofBundle = serde_json::from_slice(&b).unwrap();
+    assert!(bundle.tree_size > publish_seq);
+    bundle.verify(&vkey).unwrap();
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/log/proof/consistency?from=2&to={n}"))
+    );
+    assert_eq!(s, 200);
+    assert!(!json_of(&b)["proof"].as_array().unwrap().is_empty());
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/log/checkpoints?from=1&to={n}"))
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        json_of(&b)["checkpoints"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["size"],
+        json!(n)
+    );
+    let (s, _) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/log/entries?start=0&end={}", n + 1))
+    );
+    assert_eq!(s, 404);
+    let (s, b) = call!(app, web_test::TestRequest::get().uri("/v1/log/entries/abc"));
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (400, json!("request.bad_path"))
+    );
+
+    // Follow: entries in order from a seq, resumable with Last-Event-ID.
+    let req = web_test::TestRequest::get()
+        .uri("/v1/log/follow?from=0")
+        .insert_header(("last-event-id", "4"))
+        .to_request();
+    let res = web_test::call_service(&app, req).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let mut body = res.into_body();
+    let mut text = String::new();
+    while text.matches("event: entry").count() < 3 {
+        let chunk = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await;
+        let Some(Ok(bytes)) = chunk else {
+            panic!("the follow stream ended")
+        };
+        text.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .take(3)
+        .collect();
+    assert_eq!(ids, ["5", "6", "7"]);
+    assert!(text.contains(&format!(
+        "data: {}",
+        String::from_utf8_lossy(&node.reader().entry(5).unwrap())
+    )));
+    drop(body);
+
+    // Metrics and OpenAPI.
+    let (s, b) = call!(app, web_test::TestRequest::get().uri("/metrics"));
+    assert_eq!(s, 200);
+    let text = String::from_utf8_lossy(&b).into_owned();
+    assert!(
+        text.contains("deedlog_commands_total{result=\"rejected\",code=\"command.stale\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("deedlog_log_size {}", size())));
+    let (s, b) = call!(app, web_test::TestRequest::get().uri("/openapi.json"));
+    assert_eq!(s, 200);
+    assert!(
+        json_of(&b)["paths"]
+            .get("/v1/verify/listing/{code}")
+            .is_some()
+    );
+
+    // Views: answers saved, node stopped, views rebuilt from zero, node reopened: same bytes.
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let mut answers = Vec::new();
+    for uri in PUBLIC_READS {
+        let (s, b) = call!(app, web_test::TestRequest::get().uri(uri));
+        assert_eq!(s, 200, "{uri}: {}", String::from_utf8_lossy(&b));
+        answers.push(b);
+    }
+    let (_, private_before) = call!(
+        app,
+        signed_get(
+            &seller_key,
+            seller,
+            "/v1/parties/PA-seller/verifications",
+            now()
+        )
+    );
+    let log_size = size();
+    drop(app);
+    node.shutdown();
+    drop(node);
+    let rebuilt = deedlog_node::rebuild_views(fx.options.clone()).unwrap();
+    assert_eq!(rebuilt, log_size);
+    let node = Node::open(fx.options.clone()).unwrap();
+    assert_eq!(
+        node.reader().size(),
+        log_size,
+        "reopening lost or added entries"
+    );
+    assert!(
+        node.views()
+            .wait_applied(log_size, Duration::from_secs(10))
+            .await
+    );
+    let app = web_test::init_service(deedlog_api::app(AppState::new(
+        node.clone(),
+        ApiConfig::default(),
+    )))
+    .await;
+    for (uri, before) in PUBLIC_READS.iter().zip(&answers) {
+        let (_, after) = call!(app, web_test::TestRequest::get().uri(uri));
+        assert_eq!(&after, before, "{uri} answers differently after a rebuild");
+    }
+    let (_, private_after) = call!(
+        app,
+        signed_get(
+            &seller_key,
+            seller,
+            "/v1/parties/PA-seller/verifications",
+            now()
+        )
+    );
+    assert_eq!(private_after, private_before);
+    // The node continues: a new command after the restart.
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "listing.change_price",
+            "listing/LS-1",
+            json!({"price_fen": 117_000_000i64}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["seq"].as_u64(), Some(log_size));
+    node.shutdown();
+}
+
+#[actix_web::test]
+async fn rate_limited_requests_get_429_and_a_retry_after() {
+    let fx = fixture();
+    let mut options = fx.options.clone();
+    options.reference_dir = None;
+    let node = Node::open(options).unwrap();
+    let config = ApiConfig {
+        rate_per_second: std::num::NonZeroU32::new(1),
+        rate_burst: std::num::NonZeroU32::new(2).unwrap(),
+        ..ApiConfig::default()
+    };
+    let app = web_test::init_service(deedlog_api::app(AppState::new(node.clone(), config))).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let res = web_test::call_service(
+            &app,
+            web_test::TestRequest::get()
+                .uri("/healthz")
+                .peer_addr("10.0.0.1:1000".parse().unwrap())
+                .to_request(),
+        )
+        .await;
+        statuses.push((
+            res.status().as_u16(),
+            res.headers().contains_key("retry-after"),
+        ));
+    }
+    assert_eq!(statuses[..2], [(200, false), (200, false)]);
+    assert_eq!(statuses[3], (429, true));
+    node.shutdown();
+}
+
+#[test]
+fn every_documented_route_is_in_the_route_table_and_back() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/API.md"))
+            .unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    for part in doc.split('`').skip(1).step_by(2) {
+        for method in ["GET ", "POST "] {
+            if let Some(rest) = part.strip_prefix(method) {
+                let path = rest.split(['?', ' ']).next().unwrap_or("");
+                if path.starts_with('/') {
+                    documented.insert(format!("{}{path}", method));
+                }
+            }
+        }
+    }
+    let table: std::collections::BTreeSet<String> = deedlog_api::routes::ROUTES
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(documented, table, "docs/API.md and routes::ROUTES differ");
+}
