@@ -90,10 +90,15 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::create(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let entries =
-        deedlog_store::audit::export_jsonl(&args.data, &origin, &vkey, &mut out, &mut |n| {
+    let entries = deedlog_store::audit::export_jsonl(
+        &args.data.join("log"),
+        &origin,
+        &vkey,
+        &mut out,
+        &mut |n| {
             eprintln!("exported {n} entries");
-        })?;
+        },
+    )?;
     let file = out
         .into_inner()
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;

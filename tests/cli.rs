@@ -1,1 +1,148 @@
-//! Tests: cli.
+//! The command line: exit codes, JSON output, export round trip, keys and signing.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::common::{deedlog, make_log, run};
+
+#[test]
+fn verify_exit_codes_are_0_clean_1_faults_2_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 50);
+    let data = dir.path().to_str().expect("utf-8");
+    let out = run(&["verify", "--data", data, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(out.stdout.trim_ascii()).expect("one JSON object");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["report"]["entries"], 50);
+
+    let files = deedlog_store::segment::list(&dir.path().join("log")).expect("segments");
+    let path = &files[0].1;
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[100] ^= 0x20;
+    std::fs::write(path, &bytes).expect("write");
+    let out = run(&["verify", "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAULT seq 0"));
+
+    let out = run(&["verify", "--data", "/nonexistent/deedlog"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["verify"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}
+
+#[test]
+fn export_then_verify_the_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 40);
+    let data = dir.path().to_str().expect("utf-8");
+    let file = dir.path().join("out.jsonl");
+    let out = run(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = std::fs::read_to_string(dir.path().join("log.vkey")).expect("vkey");
+    let out = run(&[
+        "verify",
+        "--log",
+        file.to_str().expect("utf-8"),
+        "--log-key",
+        key.trim(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A pinned key that is not the export's is refused as an error, not a pass.
+    let other = "other+01020304+AWjpDVt2Gv8yQ0n4XWR/T2tYDxOxNjSInJwwqm0oNQq2";
+    let out = run(&[
+        "verify",
+        "--log",
+        file.to_str().expect("utf-8"),
+        "--log-key",
+        other,
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn keygen_and_sign_make_a_verifiable_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("me.key");
+    let out = run(&["keygen", "--out", key.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    let public: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let command = serde_json::json!({
+        "actor": "party/PA-1",
+        "key": public["public"],
+        "kind": "test.note",
+        "stream": "test/T-1",
+        "payload": {"n": 1},
+        "nonce": "nonce-cli-0001",
+        "issued_at_ms": 1_800_000_000_000_i64,
+    });
+    let mut child = Command::new(deedlog())
+        .args(["sign", "--key", key.to_str().expect("utf-8")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(command.to_string().as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("output");
+    assert!(out.status.success());
+    let signed: deedlog_core::SignedCommand =
+        serde_json::from_slice(&out.stdout).expect("a signed command");
+    assert!(signed.verify().is_ok());
+    // keygen refuses to overwrite a key.
+    assert!(
+        !run(&["keygen", "--out", key.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn bench_append_prints_a_json_result() {
+    let out = run(&[
+        "bench",
+        "append",
+        "--entries",
+        "3000",
+        "--keys",
+        "1000",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().expect("output");
+    let result: serde_json::Value = serde_json::from_str(last).expect("JSON last line");
+    assert_eq!(result["entries"], 3000);
+    for field in ["eps", "p50_ms", "p99_ms", "rss_mb"] {
+        assert!(result[field].as_f64().is_some_and(|v| v > 0.0), "{field}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Integration tests of the `deedlog` binary and the whole system, one module per theme.
 
 mod cli;
+mod common;
 mod crash;
 mod e2e;
 mod tamper;
