@@ -1,0 +1,69 @@
+//! The node on a temporary data folder: first start (keys, genesis), reopen, audit.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use deedlog_node::{Node, NodeOptions};
+
+#[test]
+fn first_start_writes_private_keys_and_genesis_and_a_reopen_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = None;
+    let node = Node::open(options.clone()).unwrap();
+    assert_eq!(node.reader().size(), 1, "genesis only");
+    let keys = dir.path().join("data/keys");
+    for name in [
+        "log.key",
+        "platform.key",
+        "authority_housing.key",
+        "authority_identity.key",
+        "authority_registry.key",
+    ] {
+        let mode = std::fs::metadata(keys.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} is readable by others");
+    }
+    let vkey = std::fs::read_to_string(dir.path().join("data/log.vkey")).unwrap();
+    assert_eq!(vkey.trim(), node.log_vkey());
+    assert!(
+        node.views()
+            .wait_applied_blocking(1, Duration::from_secs(10))
+    );
+    assert!(
+        node.views()
+            .actor_key("authority/housing")
+            .unwrap()
+            .is_some()
+    );
+    node.shutdown();
+    drop(node);
+
+    let node = Node::open(options).unwrap();
+    assert_eq!(node.reader().size(), 1, "a reopen appends nothing");
+    let report = deedlog_node::semantic_audit(node.reader()).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    // The node signs for the authorities it holds keys for; the sequencer accepts it.
+    let cmd = node
+        .sign_as("authority/housing", "agency.certify", "agency/AG-9", serde_json::json!({
+            "name": "昆明测试房产经纪有限公司", "licence_no": "KMJJ-2023-0009", "district": "五华区", "address": "五华区东风西路1号"}), Some(0))
+        .unwrap();
+    let receipt = node.handle().submit_blocking(cmd).unwrap();
+    assert_eq!(receipt.seq, 1);
+    node.shutdown();
+}
+
+#[test]
+fn a_log_without_its_keys_does_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = None;
+    Node::open(options.clone()).unwrap().shutdown();
+    std::fs::remove_file(dir.path().join("data/keys/platform.key")).unwrap();
+    assert!(matches!(
+        Node::open(options),
+        Err(deedlog_node::NodeError::Keys(_))
+    ));
+}

@@ -1,0 +1,75 @@
+//! Views projected from a testkit log: batch boundaries do not change a single byte, and the
+//! cursor and last leaf hash follow the log.
+
+use deedlog_domain::State;
+use deedlog_domain::testkit::Ledger;
+use deedlog_views::{Paging, Projection, Views, keys::Relation};
+
+fn log() -> Vec<Vec<u8>> {
+    let mut l = Ledger::new();
+    let seller = l.party("seller");
+    l.party("buyer");
+    let agency = l.agency("one");
+    l.agent("a1", &agency);
+    l.agent("a2", &agency);
+    l.bank("b1");
+    l.office("o1");
+    l.property("p1", &[&seller]);
+    l.entries.iter().map(|e| e.encode().unwrap()).collect()
+}
+
+fn answers(views: &Views) -> Vec<serde_json::Value> {
+    let page = Paging {
+        offset: 0,
+        limit: 100,
+    };
+    vec![
+        views.agents_by_rating(None, page).unwrap().to_value(100, 0),
+        serde_json::json!(views.all_of("agency", None).unwrap()),
+        serde_json::json!(views.all_of("bank", None).unwrap()),
+        serde_json::json!(views.all_of("office", Some("五华区")).unwrap()),
+        views.doc_value("party/PA-seller").unwrap().unwrap(),
+        serde_json::json!(views.actor_key("agent/AT-a1").unwrap()),
+        views
+            .owned("party/PA-seller", Relation::Listings, page)
+            .unwrap()
+            .to_value(100, 0),
+    ]
+}
+
+#[test]
+fn batch_boundaries_change_nothing_and_the_cursor_follows_the_log() {
+    let entries = log();
+    let one = tempfile::tempdir().unwrap();
+    let views_one = Views::open(one.path()).unwrap();
+    let mut p = Projection::new(views_one.clone(), State::default()).unwrap();
+    for e in &entries {
+        p.apply(std::slice::from_ref(e)).unwrap();
+    }
+    let all = tempfile::tempdir().unwrap();
+    let views_all = Views::open(all.path()).unwrap();
+    Projection::new(views_all.clone(), State::default())
+        .unwrap()
+        .apply(&entries)
+        .unwrap();
+    assert_eq!(answers(&views_one), answers(&views_all));
+    assert_eq!(views_all.applied(), entries.len() as u64);
+    let last = deedlog_core::hash::leaf_hash(entries.last().unwrap());
+    assert!(
+        views_all
+            .check(entries.len() as u64, |_| Some(last))
+            .unwrap()
+    );
+    assert!(
+        !views_all
+            .check(entries.len() as u64 - 1, |_| Some(last))
+            .unwrap(),
+        "views ahead of the log"
+    );
+    let agents = &answers(&views_all)[0]["items"];
+    assert_eq!(agents.as_array().unwrap().len(), 2);
+    // A gap is refused.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut p = Projection::new(Views::open(fresh.path()).unwrap(), State::default()).unwrap();
+    assert!(p.apply(&entries[1..2]).is_err());
+}
