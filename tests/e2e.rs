@@ -1,1 +1,327 @@
-//! Tests: e2e.
+//! End to end over a real socket: a node on a fresh data folder with the reference data, the API
+//! on `127.0.0.1:0`, and the Rust client driving it — whole deals of every kind, every
+//! verification endpoint with its proofs checked by core's offline verifier, the SSE follow
+//! stream, private reads, a restart in the middle of a demo run with nothing acknowledged lost,
+//! and an offline verification of the whole log afterwards.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use deedlog_api::{ApiConfig, Running};
+use deedlog_client::demo::{self, DealKind, DemoEvent, DemoOptions, DemoReport};
+use deedlog_client::keys::KeyDir;
+use deedlog_client::{Client, ClientError, people, proof};
+use deedlog_core::Entry;
+use deedlog_core::verify::LogVerifier;
+use deedlog_node::{Node, NodeOptions};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A node and its API on a tokio runtime of their own.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    running: Option<Running>,
+    node: Node,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, bind: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let mut options = NodeOptions::new(data);
+        options.reference_dir = Some(repo().join("ledger-data/reference"));
+        let node = {
+            let _guard = runtime.enter();
+            Node::open(options).expect("the node opens")
+        };
+        let config = ApiConfig {
+            rate_per_second: None,
+            workers: 2,
+            ..ApiConfig::default()
+        };
+        let running = runtime
+            .block_on(deedlog_api::start(node.clone(), bind, config))
+            .expect("the API binds");
+        let url = format!("http://{}", running.addr());
+        Self {
+            runtime,
+            running: Some(running),
+            node,
+            url,
+        }
+    }
+
+    fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            self.runtime
+                .block_on(r.stop())
+                .expect("the API stops cleanly");
+        }
+        self.node.shutdown();
+    }
+}
+
+fn demo_options(url: &str, data: &Path, deals: usize, parallel: usize) -> DemoOptions {
+    let mut o = DemoOptions::new(url, data);
+    o.reference_dir = repo().join("ledger-data/reference");
+    o.deals = deals;
+    o.parallel = parallel;
+    o.retry_for = Duration::from_secs(60);
+    o.viewing_lead = Duration::from_millis(800);
+    o
+}
+
+fn assert_all_filed(report: &DemoReport, deals: usize) {
+    assert!(
+        report.failed.is_empty(),
+        "failed deals: {:#?}",
+        report.failed
+    );
+    assert_eq!(report.deals.len(), deals);
+    for d in &report.deals {
+        assert!(d.listing_code.starts_with("LV-"), "{d:?}");
+        assert!(d.filing_code.starts_with("FC-"), "{d:?}");
+    }
+}
+
+/// Every entry and checkpoint fetched over the API, verified by core's offline verifier.
+fn verify_whole_log(client: &Client, log_key: &str, origin: &str) -> u64 {
+    let size = client
+        .verified_checkpoint(log_key)
+        .expect("the latest checkpoint verifies")
+        .size;
+    let entries = client.all_entries(0, size).expect("the log exports");
+    assert_eq!(entries.len() as u64, size);
+    let mut checkpoints = Vec::new();
+    let mut from = 1;
+    loop {
+        let v = client
+            .get(&format!("/v1/log/checkpoints?from={from}&to={size}"), None)
+            .expect("checkpoints");
+        let page = v["checkpoints"].as_array().cloned().unwrap_or_default();
+        for c in &page {
+            checkpoints.push((
+                c["size"].as_u64().expect("size"),
+                c["note"].as_str().expect("note").to_owned(),
+            ));
+        }
+        match v["next_from"].as_u64() {
+            Some(next) if !page.is_empty() && next > from => from = next,
+            _ => break,
+        }
+    }
+    assert!(!checkpoints.is_empty());
+    let mut verifier = LogVerifier::new(origin, log_key).expect("the log key parses");
+    let mut pending = checkpoints.into_iter().peekable();
+    for (i, bytes) in entries.iter().enumerate() {
+        verifier.push_entry(bytes);
+        while let Some((s, note)) = pending.next_if(|(s, _)| *s <= i as u64 + 1) {
+            assert!(s >= 1);
+            verifier.push_checkpoint(note.as_bytes());
+        }
+    }
+    let report = verifier.finish();
+    assert!(report.is_clean(), "faults: {:#?}", report.faults);
+    size
+}
+
+#[test]
+fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
+    let tmp = tempfile::tempdir().expect("a temp folder");
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, "127.0.0.1:0");
+    let keys = KeyDir::of_data_dir(&data);
+    let log_key = keys.log_vkey().expect("DATA/log.vkey");
+    let origin = server.node.origin().to_owned();
+    let client = Client::new(&server.url).expect("a client");
+    let first = client.verified_checkpoint(&log_key).expect("a checkpoint");
+
+    // Four complete deals, one of each kind, two at a time.
+    let mut steps = Vec::new();
+    let report = demo::run(&demo_options(&server.url, &data, 4, 2), &mut |e| {
+        if let DemoEvent::Step { seq, command, .. } = e {
+            steps.push((*seq, command.clone()));
+        }
+    })
+    .expect("the demo runs");
+    assert_all_filed(&report, 4);
+    let kinds: Vec<DealKind> = report.deals.iter().map(|d| d.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            DealKind::AgentAssisted,
+            DealKind::SelfListed,
+            DealKind::OfflineFallback,
+            DealKind::Proxy
+        ]
+    );
+
+    // Every verification endpoint, each proof checked here, and each checkpoint shown to extend
+    // the one seen before the deals.
+    for d in &report.deals {
+        let v = client
+            .verify_listing(&d.listing_code, &log_key, Some(&first))
+            .expect("the listing verifies");
+        assert_eq!(v.answer["listing"]["id"], d.listing.as_str());
+        assert!(v.bundles.iter().any(|b| b.entry.stream == d.listing));
+        let v = client
+            .verify_contract(&d.filing_code, &log_key, Some(&first))
+            .expect("the contract verifies");
+        let filing = &v.bundles[0].entry;
+        assert_eq!(filing.stream, d.contract);
+        assert_eq!(filing.kind, "ContractFiled");
+        assert_eq!(filing.derived["filing_code"], d.filing_code.as_str());
+    }
+    let offline = &report.deals[2];
+    let scan = format!("scan of {}", offline.contract);
+    let v = client
+        .verify_document(scan.as_bytes(), &log_key, Some(&first))
+        .expect("the scan verifies");
+    assert_eq!(v.answer["matches"][0]["what"], "offline_scan");
+    assert_eq!(v.bundles[0].entry.stream, offline.contract);
+    let nothing = client.verify_document(b"never uploaded", &log_key, None);
+    assert!(
+        matches!(nothing, Err(ClientError::BadResponse { .. })),
+        "{nothing:?}"
+    );
+    let unknown = client.verify_listing("LV-0000000000000000", &log_key, None);
+    assert_eq!(unknown.err().and_then(|e| e.status()), Some(404));
+
+    // Entry by seq with its proof against an older checkpoint, and the consistency proof.
+    let latest = client.verified_checkpoint(&log_key).expect("checkpoint");
+    let seq = report.deals[0].seqs[0];
+    let e = client.entry(seq, Some(seq + 1)).expect("entry");
+    let bundle = e.bundle.expect("a proof bundle");
+    let verified = proof::verify_bundle(&bundle, &log_key).expect("the bundle verifies");
+    assert_eq!(verified.entry.seq, seq);
+    client
+        .check_extends(&verified.checkpoint, &latest)
+        .expect("consistent");
+    client.check_extends(&first, &latest).expect("consistent");
+
+    // Every acknowledged step is in the log with the kind its receipt said.
+    for (seq, kind) in &steps {
+        let e = Entry::decode(&client.entry(*seq, None).expect("entry").bytes).expect("decodes");
+        assert_eq!(&e.kind, kind, "seq {seq}");
+    }
+
+    // SSE follow from a given seq delivers the entries in order, byte for byte.
+    let from = latest.size - 20;
+    let expected = client.entries(from, latest.size).expect("range");
+    let followed: Vec<Vec<u8>> = client
+        .follow(from, Duration::from_secs(5))
+        .expect("follow")
+        .take(expected.len())
+        .collect::<Result<_, _>>()
+        .expect("events");
+    assert_eq!(followed, expected);
+
+    // A private read: the seller sees its contract; unsigned, or signed by someone else,
+    // refused.
+    let root = demo::citizen_root(&keys).expect("root key");
+    let registry = people::properties(&repo().join("ledger-data/reference")).expect("registry");
+    let d = &report.deals[1];
+    let property = registry
+        .iter()
+        .find(|p| p.id == d.property)
+        .expect("the deal's property");
+    let seller = demo::citizen_actor(&root, &property.owners()[0]);
+    assert_eq!(seller.id, d.seller);
+    let path = format!(
+        "/v1/parties/{}/contracts",
+        seller.id.trim_start_matches("party/")
+    );
+    let mine = client
+        .signed_get(&seller, &path, Some(latest.size - 1))
+        .expect("the seller reads its contracts");
+    assert!(mine.to_string().contains(&d.contract), "{mine}");
+    let unsigned = client.get(&path, None);
+    assert_eq!(unsigned.err().and_then(|e| e.status()), Some(401));
+    let other = keys.actor("authority/registry").expect("registry key");
+    let foreign = client.signed_get(&other, &path, None);
+    assert_eq!(foreign.err().and_then(|e| e.status()), Some(403));
+
+    // A rejection appends nothing: the checkpoint size does not move.
+    let housing = keys.actor("authority/housing").expect("housing key");
+    let before = client.checkpoint().expect("checkpoint");
+    let again = client.file_contract(&housing, &report.deals[0].contract);
+    assert!(
+        again.as_ref().is_err_and(|e| e.is("contract.status")),
+        "{again:?}"
+    );
+    assert_eq!(client.checkpoint().expect("checkpoint").note, before.note);
+
+    // The whole log, fetched over the API, verifies offline.
+    verify_whole_log(&client, &log_key, &origin);
+    server.stop();
+}
+
+#[test]
+fn a_restart_in_the_middle_of_a_demo_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("a temp folder");
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, "127.0.0.1:0");
+    let url = server.url.clone();
+    let bind = url.trim_start_matches("http://").to_owned();
+    let (tx, rx) = mpsc::channel::<(u64, String)>();
+    let options = demo_options(&url, &data, 4, 2);
+    let demo = std::thread::spawn(move || {
+        demo::run(&options, &mut |e| {
+            if let DemoEvent::Step { seq, command, .. } = e {
+                let _ = tx.send((*seq, command.clone()));
+            }
+        })
+    });
+    // Let the demo get going, then restart the server under it.
+    let mut acked = BTreeMap::new();
+    while acked.len() < 30 {
+        let (seq, kind) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the demo makes progress");
+        acked.insert(seq, kind);
+    }
+    server.stop();
+    let server = Server::start(&data, &bind);
+    let report = demo
+        .join()
+        .expect("the demo thread does not panic")
+        .expect("the demo runs");
+    acked.extend(rx.try_iter());
+    assert_all_filed(&report, 4);
+
+    let client = Client::new(&server.url).expect("a client");
+    let log_key = KeyDir::of_data_dir(&data).log_vkey().expect("log key");
+    let origin = server.node.origin().to_owned();
+    let size = verify_whole_log(&client, &log_key, &origin);
+    let entries = client.all_entries(0, size).expect("the log exports");
+    for (seq, kind) in &acked {
+        let e = Entry::decode(&entries[usize::try_from(*seq).expect("seq fits")])
+            .expect("an acknowledged entry decodes");
+        assert_eq!(&e.kind, kind, "acknowledged seq {seq} changed");
+    }
+    // Nothing was appended twice across the restart: each acknowledged command is one entry.
+    let mut nonces = std::collections::BTreeSet::new();
+    for bytes in &entries {
+        let e = Entry::decode(bytes).expect("decodes");
+        assert!(
+            nonces.insert((e.signed.actor.clone(), e.signed.nonce.clone())),
+            "seq {} repeats a command",
+            e.seq
+        );
+    }
+    // The deals' listings are searchable after the restart (the views caught up).
+    let v: Value = client
+        .get("/v1/listings?limit=100", Some(size - 1))
+        .expect("listings");
+    assert!(v["items"].is_array());
+    server.stop();
+}

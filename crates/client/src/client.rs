@@ -291,13 +291,18 @@ impl Client {
         parse_receipt(path, &v)
     }
 
-    /// The current public key of an actor (`GET /v1/actors/key?actor=`), `None` if it has none.
+    /// The current public key of an actor (`GET /v1/actors/key?actor=`), `None` if it has none;
+    /// with `after_seq`, as of that entry at least (the server waits for its views).
     ///
     /// # Errors
     /// Transport errors and rejections other than `404`.
-    pub fn actor_key(&self, actor: &str) -> Result<Option<String>, ClientError> {
+    pub fn actor_key(
+        &self,
+        actor: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Option<String>, ClientError> {
         let path = format!("/v1/actors/key?actor={}", encode_segment(actor));
-        match self.http.get_json(&path) {
+        match self.get(&path, after_seq) {
             Ok(v) => Ok(v.get("key").and_then(Value::as_str).map(str::to_owned)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),

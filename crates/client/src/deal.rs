@@ -249,7 +249,7 @@ impl Client {
         party: &Actor,
         person: &deedlog_domain::reference::Person,
     ) -> Result<Enrolled, ClientError> {
-        let registered = match self.actor_key(&party.id)? {
+        let registered = match self.actor_key(&party.id, None)? {
             Some(key) if key == party.key() => None,
             Some(_) => {
                 return Err(ClientError::Limit(format!(
@@ -263,6 +263,10 @@ impl Client {
                 Err(e) => return Err(e),
             },
         };
+        // Signed requests are checked against the views: let them see the new key first.
+        if let Some(r) = &registered {
+            self.actor_key(&party.id, Some(r.seq))?;
+        }
         let attested = self.attest_identity(
             party,
             person,
