@@ -788,11 +788,12 @@ async fn party(
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
     let id = full_id(IdKind::Party, &id)?;
+    // Wait first: the actor's key may be in the very entry the client waits for.
+    let applied = views_at(&state, &after).await?;
     let actor = authenticate(&req, b"", &state)?;
     if actor != id {
         return Err(forbidden(&actor));
     }
-    let applied = views_at(&state, &after).await?;
     let doc = state
         .node
         .views()
@@ -809,11 +810,11 @@ async fn owned_list(
     page: &PageQuery,
     after: &AfterSeq,
 ) -> Result<HttpResponse, ApiError> {
+    let applied = views_at(state, after).await?;
     let actor = authenticate(req, b"", state)?;
     if actor != owner {
         return Err(forbidden(&actor));
     }
-    let applied = views_at(state, after).await?;
     let paging = page.paging()?;
     let result = state.node.views().owned(&owner, relation, paging)?;
     Ok(view_json(
