@@ -130,3 +130,17 @@ impl<const N: usize> FlatReader<N> {
         Ok(out)
     }
 }
+
+/// Stored Merkle hashes read from the flat file (positioned reads, nothing cached in memory).
+impl tlog_tiles::HashReader for FlatReader<32> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
+        indexes
+            .iter()
+            .map(|&i| {
+                self.read(i)
+                    .map(tlog_tiles::Hash)
+                    .map_err(|_| tlog_tiles::Error::InvalidProof)
+            })
+            .collect()
+    }
+}
