@@ -12,7 +12,7 @@ use std::time::Duration;
 use deedlog_api::{ApiConfig, Running};
 use deedlog_client::demo::{self, DealKind, DemoEvent, DemoOptions, DemoReport};
 use deedlog_client::keys::KeyDir;
-use deedlog_client::{Client, ClientError, people, proof};
+use deedlog_client::{Client, ClientError, loadgen, people, proof};
 use deedlog_core::Entry;
 use deedlog_core::verify::LogVerifier;
 use deedlog_node::{Node, NodeOptions};
@@ -262,6 +262,33 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
 
     // The whole log, fetched over the API, verifies offline.
     verify_whole_log(&client, &log_key, &origin);
+
+    // The load generator against the real server: a short, bounded run of each measurement.
+    let load = loadgen::LoadOptions {
+        server: server.url.clone(),
+        connections: 4,
+        duration: Duration::from_secs(2),
+        requests_max: 400,
+        warmup: Duration::ZERO,
+        static_path: Some("/v1/ping".into()),
+        listing_codes: report
+            .deals
+            .iter()
+            .map(|d| d.listing_code.clone())
+            .collect(),
+        commands: 300,
+        request_timeout: Duration::from_secs(10),
+    };
+    let figures = loadgen::run(&load, &mut |_| {}).expect("the load generator runs");
+    for m in [&figures.ceiling, &figures.verify, &figures.commands] {
+        let m = m.as_ref().expect("each measurement ran");
+        assert!(m.requests_ok > 0 && m.errors == 0, "{m:?}");
+    }
+    let size = client.checkpoint().expect("checkpoint");
+    let grown = proof::open_checkpoint(&size.note, &log_key)
+        .expect("verifies")
+        .size;
+    assert!(grown >= latest.size + figures.commands.map_or(0, |m| m.requests_ok));
     server.stop();
 }
 

@@ -202,8 +202,9 @@ pub fn run(
     let c = options.connections;
     let ceiling = match &options.static_path {
         Some(path) => {
+            let path = static_route(addr, &host, path, options.request_timeout, progress);
             progress(&format!("ceiling: GET {path}, {c} connections"));
-            let reqs = vec![request("GET", &host, path, None)];
+            let reqs = vec![request("GET", &host, &path, None)];
             Some(measure(
                 "ceiling",
                 &format!("GET {path}"),
@@ -271,6 +272,27 @@ pub fn run(
         commands,
         verify_to_ceiling,
     })
+}
+
+/// The static route to measure: `path` if the server has it, else `/healthz` (the smallest
+/// stateless JSON route every deedlog server has), said in `progress`.
+fn static_route(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> String {
+    let mut probe = Connection::new(addr, timeout);
+    match probe.send(&request("GET", host, path, None)) {
+        Ok(r) if r.status == 404 && path != "/healthz" => {
+            progress(&format!(
+                "ceiling: the server has no {path}; measuring /healthz instead"
+            ));
+            "/healthz".to_owned()
+        }
+        _ => path.to_owned(),
+    }
 }
 
 /// Pre-signs `n` `party.register` commands as raw requests, each by a fresh party (fresh key,
