@@ -2,6 +2,7 @@
 
 mod bench;
 mod keyfile;
+mod serve;
 mod verify_cmd;
 
 use std::path::PathBuf;
@@ -19,6 +20,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Run the ledger and its HTTP API on a data folder (first start: keys, genesis, reference
+    /// data). Stops gracefully on Ctrl-C / SIGTERM with nothing acknowledged lost.
+    Serve(serve::ServeArgs),
+    /// Replay the log: the semantic audit, or with --rebuild, drop every derived store (index,
+    /// stored hashes, offsets, views) and rebuild it from the log.
+    Replay(serve::ReplayArgs),
     /// Verify a log offline: every frame, entry, signature, hash link and checkpoint.
     ///
     /// Exit status: 0 when everything holds, 1 when faults were found (each listed with its seq
@@ -67,6 +74,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Cmd::Serve(args) => serve::serve(&args),
+        Cmd::Replay(args) => serve::replay(&args),
         Cmd::Verify(args) => return verify_cmd::run(&args),
         Cmd::Export(args) => export(&args),
         Cmd::Bench(BenchCmd::Append(args)) => bench::append(&args),
