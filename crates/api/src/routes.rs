@@ -329,6 +329,13 @@ pub const ROUTES: &[Route] = &[
         "Real-name attestation by the identity authority",
     ),
     r("GET", "/healthz", P, "operations", "Liveness"),
+    r(
+        "GET",
+        "/v1/ping",
+        P,
+        "operations",
+        "A static 300-byte JSON answer: the raw HTTP ceiling for benchmarks",
+    ),
     r("GET", "/readyz", P, "operations", "Readiness"),
     r("GET", "/metrics", P, "operations", "Prometheus metrics"),
     r(
@@ -521,6 +528,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         )
         .route("/v1/identity/attest", web::post().to(identity_attest))
         .route("/healthz", web::get().to(healthz))
+        .route("/v1/ping", web::get().to(ping))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .service(
@@ -1394,6 +1402,21 @@ async fn identity_attest(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A fixed body of exactly 300 bytes, served without touching the node: what `deedlog bench http`
+/// measures as the ceiling of the HTTP stack on this machine.
+const PING_BODY: &str = concat!(
+    r#"{"service":"deedlog","about":"static answer for load tests: the raw HTTP ceiling","#,
+    r#""padding":"................................................................................"#,
+    r#"................................................................................"#,
+    r#"............................................."}"#
+);
+
+async fn ping() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(PING_BODY)
 }
 
 async fn healthz() -> HttpResponse {
