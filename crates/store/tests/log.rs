@@ -369,7 +369,7 @@ mod model {
                         let stream = format!("test/S-{stream}");
                         let current = versions.get(&stream).copied().unwrap_or(0);
                         // Half the time state an expected version, sometimes a wrong one.
-                        let expected = expect.then_some(if n % 3 == 0 { current + 1 } else { current });
+                        let expected = expect.then_some(if n.is_multiple_of(3) { current + 1 } else { current });
                         let seq = running.as_ref().unwrap();
                         let result = seq.handle().submit_blocking(command(&key, n, &stream, expected));
                         n += 1;
