@@ -316,19 +316,8 @@ impl LogWriter {
             writer.last_leaf = hash::leaf_hash(&reader.entry(size - 1)?);
         }
 
-        // The latest checkpoint: from the index, else the last segment's records.
-        let latest = writer
-            .inner
-            .index
-            .checkpoint_at_or_after(size)?
-            .or_else(|| {
-                writer
-                    .inner
-                    .index
-                    .checkpoints(0, size)
-                    .ok()
-                    .and_then(|mut v| v.pop())
-            });
+        // The latest checkpoint, from the index (re-derived above from the segments if behind).
+        let latest = writer.inner.index.checkpoints(0, size)?.pop();
         match latest {
             Some((cp_size, note)) if cp_size == size => {
                 inner_publish(&writer.inner, size, Some(StoredCheckpoint { size, note }));
@@ -342,7 +331,7 @@ impl LogWriter {
                         message: e.to_string(),
                     })?
                     .recorded_at_ms;
-                writer.write_checkpoint_only(time_ms)?;
+                writer.commit(time_ms)?;
                 report.checkpoint_added = true;
             }
             _ => {}
@@ -681,10 +670,6 @@ impl LogWriter {
         self.committed = size;
         let checkpoint = StoredCheckpoint { size, note };
         Ok(inner_publish(&self.inner, size, Some(checkpoint)).expect("a checkpoint was given"))
-    }
-
-    fn write_checkpoint_only(&mut self, time_ms: i64) -> Result<(), StoreError> {
-        self.commit(time_ms).map(|_| ())
     }
 
     /// Flushes the derived files and the index (not needed for durability of entries; used on a

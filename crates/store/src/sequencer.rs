@@ -272,11 +272,23 @@ impl Sequencer {
             );
         }
         drop(verified_tx);
+        // Entry time never goes backwards, across restarts too (the audit checks it).
+        let last_recorded_ms = match reader.size() {
+            0 => 0,
+            size => {
+                Entry::decode(&reader.entry(size - 1)?)
+                    .map_err(|e| StoreError::BadEntry {
+                        seq: size - 1,
+                        message: e.to_string(),
+                    })?
+                    .recorded_at_ms
+            }
+        };
         let state = SequencerState {
             writer,
             decider,
             config,
-            last_recorded_ms: 0,
+            last_recorded_ms,
             dead: None,
             busy_ns: 0,
             versions: HashMap::new(),
