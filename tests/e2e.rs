@@ -101,24 +101,7 @@ fn verify_whole_log(client: &Client, log_key: &str, origin: &str) -> u64 {
         .size;
     let entries = client.all_entries(0, size).expect("the log exports");
     assert_eq!(entries.len() as u64, size);
-    let mut checkpoints = Vec::new();
-    let mut from = 1;
-    loop {
-        let v = client
-            .get(&format!("/v1/log/checkpoints?from={from}&to={size}"), None)
-            .expect("checkpoints");
-        let page = v["checkpoints"].as_array().cloned().unwrap_or_default();
-        for c in &page {
-            checkpoints.push((
-                c["size"].as_u64().expect("size"),
-                c["note"].as_str().expect("note").to_owned(),
-            ));
-        }
-        match v["next_from"].as_u64() {
-            Some(next) if !page.is_empty() && next > from => from = next,
-            _ => break,
-        }
-    }
+    let checkpoints = client.checkpoints(1, size).expect("checkpoints");
     assert!(!checkpoints.is_empty());
     let mut verifier = LogVerifier::new(origin, log_key).expect("the log key parses");
     let mut pending = checkpoints.into_iter().peekable();
@@ -244,6 +227,25 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
         .signed_get(&seller, &path, Some(latest.size - 1))
         .expect("the seller reads its contracts");
     assert!(mine.to_string().contains(&d.contract), "{mine}");
+    assert_eq!(
+        client
+            .my_list(&seller, "contracts", None)
+            .expect("the same through my_list"),
+        mine
+    );
+    let contract = client
+        .private(&seller, &d.contract, None)
+        .expect("the seller reads the contract");
+    assert!(contract.to_string().contains(&d.filing_code), "{contract}");
+    let rated = client.agents_by_rating(None).expect("agents by rating");
+    assert!(!rated["items"].as_array().expect("items").is_empty());
+    let agent = report.deals[0].agent.clone().expect("an agent deal");
+    client
+        .public(&agent, None)
+        .expect("the agent's public page");
+    client
+        .public(&report.deals[0].listing, None)
+        .expect("the listing's public page");
     let unsigned = client.get(&path, None);
     assert_eq!(unsigned.err().and_then(|e| e.status()), Some(401));
     let other = keys.actor("authority/registry").expect("registry key");

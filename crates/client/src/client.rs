@@ -309,6 +309,184 @@ impl Client {
         }
     }
 
+    /// Public listing search (`GET /v1/listings?…`); `query` is the query string without `?`
+    /// (e.g. `district=五华区&sort=price_asc&limit=20`), already percent-encoded by the caller.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub fn listings(&self, query: &str, after_seq: Option<u64>) -> Result<Value, ClientError> {
+        let path = if query.is_empty() {
+            "/v1/listings".to_owned()
+        } else {
+            format!("/v1/listings?{query}")
+        };
+        self.get(&path, after_seq)
+    }
+
+    /// A public read of one aggregate by its full id: `listing/LS-…`, `agency/AG-…`,
+    /// `agent/AT-…` (`GET /v1/{listings,agencies,agents}/{suffix}`).
+    ///
+    /// # Errors
+    /// [`ClientError::BadUrl`]-free: an id of another kind is refused as
+    /// [`ClientError::Limit`]; and as [`Client::get`].
+    pub fn public(&self, id: &str, after_seq: Option<u64>) -> Result<Value, ClientError> {
+        let (kind, suffix) = id
+            .split_once('/')
+            .ok_or_else(|| ClientError::Limit(format!("`{id}` is not an aggregate id")))?;
+        let collection = match kind {
+            "listing" => "listings",
+            "agency" => "agencies",
+            "agent" => "agents",
+            _ => return Err(ClientError::Limit(format!("`{id}` has no public route"))),
+        };
+        self.get(
+            &format!("/v1/{collection}/{}", encode_segment(suffix)),
+            after_seq,
+        )
+    }
+
+    /// Agents sorted by rating, best first (`GET /v1/agents[?agency=AG-…]`).
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub fn agents_by_rating(&self, agency: Option<&str>) -> Result<Value, ClientError> {
+        match agency {
+            Some(a) => self.get(
+                &format!(
+                    "/v1/agents?agency={}",
+                    encode_segment(a.trim_start_matches("agency/"))
+                ),
+                None,
+            ),
+            None => self.get("/v1/agents", None),
+        }
+    }
+
+    /// A private read of one aggregate by its full id (`GET /v1/{kind}s/{suffix}`: parties,
+    /// verifications, entrustments, viewings, prechecks, contracts, proxies), signed by `actor`.
+    ///
+    /// # Errors
+    /// As [`Client::signed_get`].
+    pub fn private(
+        &self,
+        actor: &Actor,
+        id: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Value, ClientError> {
+        let (kind, suffix) = id
+            .split_once('/')
+            .ok_or_else(|| ClientError::Limit(format!("`{id}` is not an aggregate id")))?;
+        let collection = match kind {
+            "party" => "parties",
+            "verification" => "verifications",
+            "entrustment" => "entrustments",
+            "viewing" => "viewings",
+            "precheck" => "prechecks",
+            "contract" => "contracts",
+            "proxy" => "proxies",
+            _ => return Err(ClientError::Limit(format!("`{id}` has no private route"))),
+        };
+        self.signed_get(
+            actor,
+            &format!("/v1/{collection}/{}", encode_segment(suffix)),
+            after_seq,
+        )
+    }
+
+    /// A private list of the actor itself: for a party `contracts`, `viewings`,
+    /// `viewing-records`, `listings`…; for an agent `entrustments`, `listings`, `viewings`,
+    /// `contracts`; for a bank its (pending) pre-checks (`GET /v1/{parties,agents}/{id}/{list}`,
+    /// `GET /v1/banks/{id}/prechecks`).
+    ///
+    /// # Errors
+    /// As [`Client::signed_get`].
+    pub fn my_list(
+        &self,
+        actor: &Actor,
+        list: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Value, ClientError> {
+        let (kind, suffix) = actor
+            .id
+            .split_once('/')
+            .ok_or_else(|| ClientError::Limit(format!("`{}` has no lists", actor.id)))?;
+        let path = match kind {
+            "party" => format!(
+                "/v1/parties/{}/{}",
+                encode_segment(suffix),
+                encode_segment(list)
+            ),
+            "agent" => format!(
+                "/v1/agents/{}/{}",
+                encode_segment(suffix),
+                encode_segment(list)
+            ),
+            "bank" => format!(
+                "/v1/banks/{}/prechecks?pending={}",
+                encode_segment(suffix),
+                list == "pending"
+            ),
+            _ => return Err(ClientError::Limit(format!("`{}` has no lists", actor.id))),
+        };
+        self.signed_get(actor, &path, after_seq)
+    }
+
+    /// An authority's or office's work queue (`GET /v1/queues/{queue}`): `contracts-to-file`,
+    /// `offline-contracts`, `proxies-to-verify`.
+    ///
+    /// # Errors
+    /// As [`Client::signed_get`].
+    pub fn queue(
+        &self,
+        actor: &Actor,
+        queue: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Value, ClientError> {
+        self.signed_get(
+            actor,
+            &format!("/v1/queues/{}", encode_segment(queue)),
+            after_seq,
+        )
+    }
+
+    /// `GET /readyz`: whether the server takes commands and its views are caught up.
+    ///
+    /// # Errors
+    /// `503` while not ready, and transport errors.
+    pub fn ready(&self) -> Result<Value, ClientError> {
+        self.http.get_json("/readyz")
+    }
+
+    /// Stored checkpoints with `from ≤ size ≤ to`, as `(size, note)`, following the pages
+    /// (`GET /v1/log/checkpoints`).
+    ///
+    /// # Errors
+    /// Transport errors, rejections, malformed answers.
+    pub fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, ClientError> {
+        let mut out = Vec::new();
+        let mut next = from;
+        loop {
+            let path = format!("/v1/log/checkpoints?from={next}&to={to}");
+            let v = self.http.get_json(&path)?;
+            let page = v
+                .get("checkpoints")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad(&path, "no checkpoints list"))?;
+            for c in page {
+                let size = c.get("size").and_then(Value::as_u64);
+                let note = c.get("note").and_then(Value::as_str);
+                match (size, note) {
+                    (Some(s), Some(n)) => out.push((s, n.to_owned())),
+                    _ => return Err(bad(&path, "a checkpoint without size or note")),
+                }
+            }
+            match v.get("next_from").and_then(Value::as_u64) {
+                Some(n) if !page.is_empty() && n > next && n <= to => next = n,
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// The latest checkpoint (`GET /v1/log/checkpoint`).
     ///
     /// # Errors
@@ -751,6 +929,46 @@ mod tests {
         let r = parse_receipt("/x", &json!({"receipt": {"seq": 9}})).unwrap();
         assert_eq!(r.seq, 9);
         assert!(parse_receipt("/x", &json!({"nope": 1})).is_err());
+    }
+
+    #[test]
+    fn signed_request_headers_verify_under_the_actor_key() {
+        let actor = Actor::generate("party/PA-7");
+        let h = request_headers(&actor, "get", "/v1/parties/PA-7/contracts?limit=5", b"", 42);
+        let get = |name: &str| {
+            h.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(get("x-deedlog-actor"), "party/PA-7");
+        assert_eq!(get("x-deedlog-timestamp"), "42");
+        let sig = deedlog_core::keys::signature_from_base64(&get("x-deedlog-signature")).unwrap();
+        let message = "GET\n/v1/parties/PA-7/contracts?limit=5\n42\n\
+                       e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        actor
+            .secret
+            .public()
+            .verify(REQUEST_DOMAIN, message.as_bytes(), &sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn server_sent_events_yield_exact_entry_bytes() {
+        let text = ": keep-alive\n\nid: 3\nevent: entry\ndata: {\"seq\":3,\"signed\":{}}\n\n\
+                    id: 4\ndata: {\"seq\":4,\"signed\":{}}\n\n";
+        let follow = Follow {
+            lines: BufReader::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec()))),
+            path: "/v1/log/follow".into(),
+        };
+        let got: Vec<Vec<u8>> = follow.collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            got,
+            vec![
+                br#"{"seq":3,"signed":{}}"#.to_vec(),
+                br#"{"seq":4,"signed":{}}"#.to_vec()
+            ]
+        );
     }
 
     #[test]
