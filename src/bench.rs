@@ -426,3 +426,34 @@ pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
     });
     Ok(())
 }
+
+/// Arguments of `deedlog bench open`.
+#[derive(Args, Debug)]
+pub struct OpenArgs {
+    /// The data folder of a store made by `bench append` or `serve`.
+    #[arg(long)]
+    data: PathBuf,
+}
+
+/// `deedlog bench open`: times `LogWriter::open` (recovery checks included) on an existing store.
+pub fn open(args: &OpenArgs) -> anyhow::Result<()> {
+    let node_key = args.data.join("keys").join("log.key");
+    let format = if node_key.exists() {
+        let vkey = crate::verify_cmd::log_key(&args.data, None)?;
+        NoteFormat::new(&crate::verify_cmd::origin_of(&vkey)?, crate::keyfile::read(&node_key)?)?
+    } else {
+        NoteFormat::new(BENCH_ORIGIN, log_secret())?
+    };
+    let (_, rss_before) = rss_mb();
+    let started = Instant::now();
+    let (writer, reader, report) = LogWriter::open(&args.data, LogOptions::default(), Arc::new(format))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (_, rss_after) = rss_mb();
+    println!(
+        "opened {} entries in {seconds:.3} s (RSS {rss_before:.0} -> {rss_after:.0} MB); {}",
+        reader.size(),
+        serde_json::to_string(&report)?
+    );
+    drop((writer, reader));
+    Ok(())
+}

@@ -49,6 +49,8 @@ enum Cmd {
 enum BenchCmd {
     /// Time the whole append path: verify, sequence, hash, Merkle, durable write, checkpoint.
     Append(bench::AppendArgs),
+    /// Time opening (recovering) an existing store.
+    Open(bench::OpenArgs),
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Cmd::Verify(args) => return verify_cmd::run(&args),
         Cmd::Export(args) => export(&args),
         Cmd::Bench(BenchCmd::Append(args)) => bench::append(&args),
+        Cmd::Bench(BenchCmd::Open(args)) => bench::open(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),
         Cmd::Sign(args) => keyfile::sign(&args),
         Cmd::CrashChild(args) => bench::crash_child(&args),
