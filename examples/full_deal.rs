@@ -195,7 +195,8 @@ fn run() -> Result<(), ClientError> {
     // The proof, checked here: the filing entry's signature, its inclusion under a checkpoint
     // signed by the log key, and that checkpoint's consistency with the one seen at the start.
     let verified = client.verify_contract(&filing_code, &log_key, Some(&before))?;
-    for b in &verified.bundles {
+    let mut seen = std::collections::BTreeSet::new();
+    for b in verified.bundles.iter().filter(|b| seen.insert(b.entry.seq)) {
         println!(
             "proof verified offline: seq {} ({}) is leaf {} of a tree of {} entries; \
              the log grew from {} consistently",

@@ -68,7 +68,8 @@ fn run() -> Result<(), String> {
         number("area_centi_m2") % 100,
         number("price_fen") / 100,
     );
-    for b in &verified.bundles {
+    let mut seen = std::collections::BTreeSet::new();
+    for b in verified.bundles.iter().filter(|b| seen.insert(b.entry.seq)) {
         let e = &b.entry;
         println!(
             "  entry seq {} ({} on {}, signed by {} key {}) is in the log of {} entries, \

@@ -137,6 +137,20 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
     })
     .expect("the demo runs");
     assert_all_filed(&report, 4);
+    assert_eq!(report.open_listings.len(), 2);
+    let search = client
+        .listings("limit=100", report.seqs.last().copied())
+        .expect("listing search");
+    for l in &report.open_listings {
+        assert!(
+            search.to_string().contains(&l.listing),
+            "{l:?} not in {search}"
+        );
+        let v = client
+            .verify_listing(&l.listing_code, &log_key, None)
+            .expect("an open listing verifies");
+        assert_eq!(v.answer["listing"]["status"], "active");
+    }
     let kinds: Vec<DealKind> = report.deals.iter().map(|d| d.kind).collect();
     assert_eq!(
         kinds,

@@ -63,6 +63,9 @@ pub struct DemoOptions {
     pub retry_for: Duration,
     /// How far ahead viewings are booked (the viewing is recorded once its slot starts).
     pub viewing_lead: Duration,
+    /// Listings published after the deals and left open, so the listing search shows
+    /// something (the filed deals' listings are closed).
+    pub open_listings: usize,
 }
 
 impl DemoOptions {
@@ -78,6 +81,7 @@ impl DemoOptions {
             parallel: 4,
             retry_for: Duration::from_secs(30),
             viewing_lead: Duration::from_millis(1500),
+            open_listings: 2,
         }
     }
 }
@@ -149,6 +153,17 @@ pub struct DealReport {
     pub seqs: Vec<u64>,
 }
 
+/// A listing the demo left open (active), by an agent or self-listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenListing {
+    /// `listing/LS-…`.
+    pub listing: String,
+    /// The listing verification code.
+    pub listing_code: String,
+    /// The agent, or `None` when self-listed.
+    pub agent: Option<String>,
+}
+
 /// A deal that could not be completed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DealFailure {
@@ -169,8 +184,11 @@ pub struct DemoReport {
     pub server: String,
     /// The completed deals, by index.
     pub deals: Vec<DealReport>,
-    /// The deals that failed.
+    /// The deals that failed (an open listing that failed is counted here too, with an index
+    /// after the deals').
     pub failed: Vec<DealFailure>,
+    /// The listings left open.
+    pub open_listings: Vec<OpenListing>,
     /// Every acknowledged seq of the run (setup included), sorted.
     pub seqs: Vec<u64>,
 }
@@ -286,6 +304,11 @@ pub fn run(
             "deals must be 1 to {DEALS_MAX}"
         )));
     }
+    if options.open_listings > DEALS_MAX {
+        return Err(DemoError::Options(format!(
+            "open_listings must be at most {DEALS_MAX}"
+        )));
+    }
     if options.parallel == 0 || options.parallel > PARALLEL_MAX {
         return Err(DemoError::Options(format!(
             "parallel must be 1 to {PARALLEL_MAX}"
@@ -345,6 +368,34 @@ pub fn run(
             Err(f) => failed.push(f),
         }
     }
+    let mut open_listings = Vec::new();
+    for i in 0..options.open_listings {
+        let index = options.deals + i;
+        let mut run = Run {
+            shared: &shared,
+            index,
+            seqs: Vec::new(),
+        };
+        match run.open_listing(i % 2 == 0) {
+            Ok(l) => {
+                shared.emit(&DemoEvent::Note(format!(
+                    "open listing {} code {}",
+                    l.listing, l.listing_code
+                )));
+                open_listings.push(l);
+            }
+            Err(e) => {
+                let f = DealFailure {
+                    index,
+                    kind: DealKind::SelfListed,
+                    error: e.to_string(),
+                    seqs: run.seqs.clone(),
+                };
+                shared.emit(&DemoEvent::DealFailed(f.clone()));
+                failed.push(f);
+            }
+        }
+    }
     deals.sort_by_key(|d| d.index);
     failed.sort_by_key(|f| f.index);
     let mut seqs = shared.seqs.into_inner().unwrap_or_default();
@@ -353,6 +404,7 @@ pub fn run(
         server: options.server.clone(),
         deals,
         failed,
+        open_listings,
         seqs,
     })
 }
@@ -594,6 +646,68 @@ impl Run<'_, '_> {
             self.note(r);
         }
         Ok(())
+    }
+
+    /// Verifies a property and publishes it (through an agent, or self-listed), and stops
+    /// there: an open listing for the public to find.
+    fn open_listing(&mut self, with_agent: bool) -> Result<OpenListing, ClientError> {
+        let (seller, _, property) = self.seller_and_property()?;
+        let facts = PropertyFacts::from(&property);
+        let price = (facts.area_centi_m2 * 16_000).div_ceil(1_000_000) * 1_000_000;
+        let title = format!(
+            "{}{}室{}厅 业主诚售",
+            facts.community, facts.rooms, facts.halls
+        );
+        let r = self
+            .client()
+            .verify_property(&seller, &facts.certificate_no, None)?;
+        let verification = r.stream.clone();
+        self.note(r);
+        let (publisher, payload) = if with_agent {
+            let agent = self.agent().clone();
+            let entrust = EntrustSale {
+                verification,
+                agent: agent.id.clone(),
+                floor_price_fen: price / 100 * 95,
+                expires_at_ms: now_ms() + 90 * DAY_MS,
+                review_agent_edits: false,
+                via_proxy: None,
+            };
+            let r = self.client().entrust_sale(&seller, &entrust)?;
+            let entrustment = r.stream.clone();
+            self.note(r);
+            let r = self.client().accept_entrustment(&agent, &entrustment)?;
+            self.note(r);
+            let payload = deal::listing_payload(
+                &facts,
+                &Publisher::Agent {
+                    entrustment: &entrustment,
+                },
+                price,
+                &title,
+            );
+            (agent, payload)
+        } else {
+            let payload = deal::listing_payload(
+                &facts,
+                &Publisher::Seller {
+                    verification: &verification,
+                    via_proxy: None,
+                },
+                price,
+                &title,
+            );
+            (seller, payload)
+        };
+        let r = self.client().publish_listing(&publisher, &payload)?;
+        let listing_code = r.require("listing_code")?;
+        let listing = r.stream.clone();
+        self.note(r);
+        Ok(OpenListing {
+            listing,
+            listing_code,
+            agent: with_agent.then(|| publisher.id.clone()),
+        })
     }
 
     fn drive(&mut self, kind: DealKind) -> Result<DealReport, ClientError> {
