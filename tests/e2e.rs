@@ -366,5 +366,13 @@ fn a_restart_in_the_middle_of_a_demo_loses_nothing() {
         .get("/v1/listings?limit=100", Some(size - 1))
         .expect("listings");
     assert!(v["items"].is_array());
+    // Every entry was a legal step by an actor allowed to take it (the semantic audit) …
+    let audit = deedlog_node::semantic_audit(server.node.reader()).expect("the log reads");
+    assert!(audit.is_clean(), "audit faults: {:#?}", audit.faults);
     server.stop();
+    // … and the data folder's segments verify offline, as `deedlog verify --data` does.
+    let report = deedlog_store::audit::verify_segments(&data.join("log"), &origin, &log_key)
+        .expect("the segments read");
+    assert!(report.is_clean(), "faults: {:#?}", report.faults);
+    assert_eq!(report.entries, size);
 }
