@@ -10,13 +10,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use deedlog_api::{ApiConfig, Running};
+use deedlog_client::actor::{self, Actor};
 use deedlog_client::demo::{self, DealKind, DemoEvent, DemoOptions, DemoReport};
 use deedlog_client::keys::KeyDir;
 use deedlog_client::{Client, ClientError, loadgen, people, proof};
 use deedlog_core::Entry;
 use deedlog_core::verify::LogVerifier;
 use deedlog_node::{Node, NodeOptions};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -375,4 +376,128 @@ fn a_restart_in_the_middle_of_a_demo_loses_nothing() {
         .expect("the segments read");
     assert!(report.is_clean(), "faults: {:#?}", report.faults);
     assert_eq!(report.entries, size);
+}
+
+#[test]
+fn rejections_over_the_socket_are_typed_and_append_nothing() {
+    let tmp = tempfile::tempdir().expect("a temp folder");
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, "127.0.0.1:0");
+    let client = Client::new(&server.url).expect("a client");
+
+    // An idempotent retry: the same signed command twice is one entry.
+    let party = Actor::generate(format!("party/PA-{}", actor::random_suffix()));
+    let person = people::generate_person();
+    let phone = client
+        .phone_commitment(&person.phone)
+        .expect("a commitment");
+    let register = party
+        .sign(
+            "party.register",
+            &party.id,
+            json!({ "phone_commitment": phone }),
+            Some(0),
+        )
+        .expect("signs");
+    let first = client.submit_signed(&register).expect("registered");
+    let again = client
+        .submit_signed(&register)
+        .expect("a retry is answered");
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!((first.seq, &first.leaf_hash), (again.seq, &again.leaf_hash));
+    let before = client.checkpoint().expect("checkpoint").note;
+
+    let mut cases: Vec<(&str, u16, Result<deedlog_client::Receipt, ClientError>)> = Vec::new();
+    // The same nonce on another command.
+    let reused = party
+        .sign_at(
+            "party.register",
+            &party.id,
+            json!({ "phone_commitment": "ab".repeat(32) }),
+            Some(0),
+            register.issued_at_ms,
+            &register.nonce,
+        )
+        .expect("signs");
+    cases.push(("command.nonce_reused", 409, client.submit_signed(&reused)));
+    // Issued ten minutes ago.
+    let stale = party
+        .sign_at(
+            "key.revoke",
+            &party.id,
+            json!({ "key": party.key(), "reason": "lost" }),
+            None,
+            actor::now_ms() - 600_000,
+            &actor::nonce(),
+        )
+        .expect("signs");
+    cases.push(("command.stale", 422, client.submit_signed(&stale)));
+    // A payload changed after signing.
+    let mut forged = party
+        .sign(
+            "property.verify",
+            "verification/PV-X1",
+            json!({"certificate_no": "x"}),
+            None,
+        )
+        .expect("signs");
+    forged.payload = json!({ "certificate_no": "y" });
+    cases.push(("command.bad_signature", 401, client.submit_signed(&forged)));
+    // The wrong expected version.
+    let versioned = party
+        .sign(
+            "property.verify",
+            "verification/PV-X2",
+            json!({"certificate_no": "云(2021)昆明市不动产权第0000001号"}),
+            Some(5),
+        )
+        .expect("signs");
+    cases.push((
+        "stream.version_conflict",
+        409,
+        client.submit_signed(&versioned),
+    ));
+    // A party that is not real-name verified may not verify a property.
+    let unverified = client.verify_property(&party, "云(2021)昆明市不动产权第0000001号", None);
+    cases.push(("party.not_verified", 403, unverified));
+    // A party may not file contracts.
+    let filing = client.file_contract(&party, "contract/CT-X");
+    cases.push(("auth.role_not_allowed", 403, filing));
+    // A key the log has never seen.
+    let stranger = Actor::generate("party/PA-NEVERSEEN");
+    let unknown = client.verify_property(&stranger, "云(2021)昆明市不动产权第0000001号", None);
+    cases.push(("auth.unknown_actor", 401, unknown));
+    for (code, status, result) in cases {
+        match result {
+            Err(ClientError::Rejected {
+                status: s, code: c, ..
+            }) => assert_eq!((s, c.as_str()), (status, code)),
+            other => panic!("expected {status} {code}, got {other:?}"),
+        }
+    }
+    // Envelope errors: an unknown kind, a body for another kind, a body too large.
+    let body = serde_json::to_vec(&register).expect("encodes");
+    let raw = |path: &str, body: &[u8]| {
+        client
+            .http()
+            .call("POST", path, &[], Some(("application/json", body)))
+            .err()
+            .and_then(|e| e.code().map(str::to_owned))
+    };
+    assert_eq!(
+        raw("/v1/commands/no.such_kind", &body).as_deref(),
+        Some("route.not_found")
+    );
+    assert_eq!(
+        raw("/v1/commands/listing.publish", &body).as_deref(),
+        Some("command.kind_mismatch")
+    );
+    let huge = vec![b' '; 300 * 1024];
+    assert_eq!(
+        raw("/v1/commands/party.register", &huge).as_deref(),
+        Some("request.too_large")
+    );
+    // Not one of them appended anything.
+    assert_eq!(client.checkpoint().expect("checkpoint").note, before);
+    server.stop();
 }
