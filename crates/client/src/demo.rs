@@ -592,11 +592,22 @@ impl Run<'_, '_> {
         handler: &Actor,
         listing: &str,
     ) -> Result<String, ClientError> {
-        let lead = i64::try_from(self.shared.options.viewing_lead.as_millis()).unwrap_or(1500);
-        let start = now_ms() + lead.max(1);
-        let r = self
-            .client()
-            .book_viewing(buyer, listing, start, start + 3_600_000)?;
+        let mut lead = i64::try_from(self.shared.options.viewing_lead.as_millis())
+            .unwrap_or(1500)
+            .max(1);
+        // The slot must start after the server sequences the booking; on a loaded machine that
+        // can take longer than the lead, so book again further ahead.
+        let (start, r) = loop {
+            let start = now_ms() + lead;
+            match self
+                .client()
+                .book_viewing(buyer, listing, start, start + 3_600_000)
+            {
+                Ok(r) => break (start, r),
+                Err(e) if e.is("time.bad_window") && lead < 60_000 => lead *= 4,
+                Err(e) => return Err(e),
+            }
+        };
         let viewing = r.stream.clone();
         self.note(r);
         let r = self.client().confirm_viewing(handler, &viewing)?;
