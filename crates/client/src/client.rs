@@ -754,14 +754,11 @@ impl Client {
                 .limit(64 * 1024)
                 .read_to_vec()
                 .unwrap_or_default();
-            return Err(crate::http::check(
-                &path,
-                crate::http::Answer {
-                    status,
-                    content_type: None,
-                    body,
-                },
-            )
+            return Err(crate::http::check(crate::http::Answer {
+                status,
+                content_type: None,
+                body,
+            })
             .err()
             .unwrap_or_else(|| bad(&path, "unexpected status")));
         }

@@ -214,7 +214,7 @@ impl Transport {
                 Err(_) => false,
             };
             if !retryable || start.elapsed() + pause > self.policy.retry_for {
-                return result.and_then(|a| check(path, a));
+                return result.and_then(check);
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(1));
@@ -248,11 +248,10 @@ impl Transport {
 ///
 /// # Errors
 /// When the status is not 2xx.
-pub fn check(path: &str, answer: Answer) -> Result<Answer, ClientError> {
+pub fn check(answer: Answer) -> Result<Answer, ClientError> {
     if (200..300).contains(&answer.status) {
         return Ok(answer);
     }
-    let _ = path;
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&answer.body) {
         // Some servers nest the error under "error".
         let obj = match map.get("error") {
@@ -298,13 +297,10 @@ mod tests {
 
     #[test]
     fn server_errors_become_typed_rejections() {
-        let err = check(
-            "/v1/x",
-            answer(
-                409,
-                &json!({"code": "listing.status", "message": "closed", "details": {"seq": 3}}),
-            ),
-        )
+        let err = check(answer(
+            409,
+            &json!({"code": "listing.status", "message": "closed", "details": {"seq": 3}}),
+        ))
         .unwrap_err();
         assert!(err.is("listing.status"));
         assert_eq!(err.status(), Some(409));
@@ -312,17 +308,14 @@ mod tests {
             ClientError::Rejected { details, .. } => assert_eq!(details, json!({"seq": 3})),
             other => panic!("{other:?}"),
         }
-        let err = check(
-            "/v1/x",
-            Answer {
-                status: 502,
-                content_type: None,
-                body: b"bad gateway".to_vec(),
-            },
-        )
+        let err = check(Answer {
+            status: 502,
+            content_type: None,
+            body: b"bad gateway".to_vec(),
+        })
         .unwrap_err();
         assert!(matches!(err, ClientError::Http { status: 502, .. }));
-        assert!(check("/v1/x", answer(201, &json!({}))).is_ok());
+        assert!(check(answer(201, &json!({}))).is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@ const BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// Why a request on the connection failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     /// Socket error.
     #[error("io: {0}")]
