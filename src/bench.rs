@@ -440,13 +440,17 @@ pub fn open(args: &OpenArgs) -> anyhow::Result<()> {
     let node_key = args.data.join("keys").join("log.key");
     let format = if node_key.exists() {
         let vkey = crate::verify_cmd::log_key(&args.data, None)?;
-        NoteFormat::new(&crate::verify_cmd::origin_of(&vkey)?, crate::keyfile::read(&node_key)?)?
+        NoteFormat::new(
+            &crate::verify_cmd::origin_of(&vkey)?,
+            crate::keyfile::read(&node_key)?,
+        )?
     } else {
         NoteFormat::new(BENCH_ORIGIN, log_secret())?
     };
     let (_, rss_before) = rss_mb();
     let started = Instant::now();
-    let (writer, reader, report) = LogWriter::open(&args.data, LogOptions::default(), Arc::new(format))?;
+    let (writer, reader, report) =
+        LogWriter::open(&args.data, LogOptions::default(), Arc::new(format))?;
     let seconds = started.elapsed().as_secs_f64();
     let (_, rss_after) = rss_mb();
     println!(

@@ -1,6 +1,7 @@
 //! The `deedlog` command line: run the ledger, verify and export its log, benchmark it.
 
 mod bench;
+mod demo_cmd;
 mod keyfile;
 mod serve;
 mod verify_cmd;
@@ -31,6 +32,9 @@ enum Cmd {
     /// Exit status: 0 when everything holds, 1 when faults were found (each listed with its seq
     /// and kind), 2 on usage or I/O errors.
     Verify(verify_cmd::VerifyArgs),
+    /// Drive complete deals through a running server's API (agent-assisted, self-listed,
+    /// offline fallback, proxy) and print their listing and filing codes.
+    Demo(demo_cmd::DemoArgs),
     /// Export the log as JSON Lines: exact entry bytes, with the checkpoints.
     Export(ExportArgs),
     /// Benchmarks.
@@ -51,6 +55,9 @@ enum BenchCmd {
     Append(bench::AppendArgs),
     /// Time opening (recovering) an existing store.
     Open(bench::OpenArgs),
+    /// Load-test a node's HTTP API on loopback: the raw ceiling, public verify lookups and
+    /// signed commands (req/s, p50, p99).
+    Http(demo_cmd::HttpArgs),
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +89,8 @@ fn main() -> ExitCode {
         Cmd::Export(args) => export(&args),
         Cmd::Bench(BenchCmd::Append(args)) => bench::append(&args),
         Cmd::Bench(BenchCmd::Open(args)) => bench::open(&args),
+        Cmd::Bench(BenchCmd::Http(args)) => demo_cmd::bench_http(&args),
+        Cmd::Demo(args) => return demo_cmd::demo(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),
         Cmd::Sign(args) => keyfile::sign(&args),
         Cmd::CrashChild(args) => bench::crash_child(&args),

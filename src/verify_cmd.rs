@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// Arguments of `deedlog verify`.
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "log"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "log", "server"])))]
 pub struct VerifyArgs {
     /// A ledger's data folder (its `log/` segments are verified; nothing else is trusted).
     #[arg(long)]
@@ -21,6 +21,9 @@ pub struct VerifyArgs {
     /// A segment folder, or a JSON Lines export file.
     #[arg(long)]
     log: Option<PathBuf>,
+    /// A server's base URL: the log and checkpoints are fetched over its API and verified here.
+    #[arg(long)]
+    server: Option<String>,
     /// The log's verifier key (`name+id+key`) to trust. Default: DATA/log.vkey for --data, the
     /// export's header for an export (pin it with this flag for a real audit).
     #[arg(long)]
@@ -82,7 +85,80 @@ enum Source {
     Export(PathBuf),
 }
 
+/// Fetches the whole log and every checkpoint from a server, page by page, into the verifier
+/// (and the semantic auditor), holding one page in memory at a time.
+fn verify_server(
+    url: &str,
+    flag_key: Option<&str>,
+    semantic: bool,
+) -> anyhow::Result<(Report, Option<SemanticOutput>)> {
+    let client = deedlog_client::Client::new(url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let head = client
+        .checkpoint()
+        .map_err(|e| anyhow::anyhow!("fetching the checkpoint: {e}"))?;
+    let vkey = match (flag_key, head.log_key) {
+        (Some(k), _) => k.to_owned(),
+        (None, Some(k)) => {
+            eprintln!("warning: trusting the log key the server states; pin it with --log-key");
+            k
+        }
+        (None, None) => bail!("the server states no log key; give --log-key"),
+    };
+    let size = deedlog_core::checkpoint::open_checkpoint(
+        head.note.as_bytes(),
+        &deedlog_core::checkpoint::VerifierKey::parse(&vkey)
+            .map_err(|e| anyhow::anyhow!("log key: {e}"))?,
+    )
+    .map_err(|e| anyhow::anyhow!("the server's checkpoint does not verify: {e}"))?
+    .size;
+    let checkpoints = client
+        .checkpoints(0, size)
+        .map_err(|e| anyhow::anyhow!("fetching checkpoints: {e}"))?;
+    let mut verifier = verify::LogVerifier::new(&origin_of(&vkey)?, &vkey)
+        .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+    let mut auditor = semantic.then(deedlog_domain::Auditor::new);
+    let mut pending = checkpoints.into_iter().peekable();
+    let mut next = 0u64;
+    while next < size {
+        let page = client
+            .entries(next, size.min(next + 1000))
+            .map_err(|e| anyhow::anyhow!("fetching entries from {next}: {e}"))?;
+        if page.is_empty() {
+            bail!("the server returned no entries from {next}");
+        }
+        for bytes in page {
+            verifier.push_entry(&bytes);
+            if let (Some(a), Ok(entry)) = (auditor.as_mut(), Entry::decode(&bytes)) {
+                a.check(&entry);
+            }
+            next += 1;
+            while let Some((cp_size, note)) = pending.peek() {
+                if *cp_size > verifier.entries() {
+                    break;
+                }
+                verifier.push_checkpoint(note.as_bytes());
+                pending.next();
+            }
+        }
+        if next % 100_000 < 1000 {
+            eprintln!("fetched {next}/{size} entries");
+        }
+    }
+    let semantic = auditor.map(|a| {
+        let report = a.finish();
+        SemanticOutput {
+            entries: report.entries,
+            faults: report.faults,
+        }
+    });
+    Ok((verifier.finish(), semantic))
+}
+
 fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
+    if let Some(url) = &args.server {
+        let (report, semantic) = verify_server(url, args.log_key.as_deref(), args.semantic)?;
+        return output(args, &report, semantic);
+    }
     let (source, vkey) = match (&args.data, &args.log) {
         (Some(data), None) => (
             Source::Segments(data.join("log")),
@@ -154,18 +230,26 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
     } else {
         None
     };
+    output(args, &report, semantic)
+}
+
+fn output(
+    args: &VerifyArgs,
+    report: &Report,
+    semantic: Option<SemanticOutput>,
+) -> anyhow::Result<bool> {
     let ok = report.is_clean() && semantic.as_ref().is_none_or(|s| s.faults.is_empty());
     if args.json {
         println!(
             "{}",
             serde_json::to_string(&Output {
                 ok,
-                report: &report,
+                report,
                 semantic,
             })?
         );
     } else {
-        print_text(&report, semantic.as_ref());
+        print_text(report, semantic.as_ref());
     }
     Ok(ok)
 }

@@ -146,3 +146,94 @@ fn bench_append_prints_a_json_result() {
         assert!(result[field].as_f64().is_some_and(|v| v > 0.0), "{field}");
     }
 }
+
+/// The README's main job end to end through the binary: `serve` on a fresh folder (first start
+/// loads the reference data), `demo` against it, `verify --server --semantic`, a graceful stop,
+/// then `verify --data --semantic` and `replay --rebuild` on the folder.
+#[test]
+fn serve_demo_verify_and_replay_through_the_binary() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("store");
+    let data_s = data.to_str().expect("utf-8").to_owned();
+    let mut server = Command::new(deedlog())
+        .args(["serve", "--data", &data_s, "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = server.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve prints its URL")
+            .expect("readable output");
+        if let Some(rest) = line.strip_prefix("deedlog serving on ") {
+            break rest.split_whitespace().next().expect("a URL").to_owned();
+        }
+    };
+    let out = run(&["demo", "--server", &url, "--data", &data_s, "--deals", "4"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report.matches("filing code FC-").count(), 4, "{report}");
+    let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let out = run(&[
+        "verify",
+        "--server",
+        &url,
+        "--log-key",
+        key.trim(),
+        "--semantic",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let fetched: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    let entries = fetched["report"]["entries"].as_u64().expect("entries");
+    assert_eq!(fetched["semantic"]["entries"].as_u64(), Some(entries));
+
+    // A graceful stop (SIGTERM) loses nothing acknowledged.
+    let pid = server.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(
+        server.wait().expect("serve exits").success(),
+        "serve stops cleanly on SIGTERM"
+    );
+    let out = run(&["verify", "--data", &data_s, "--semantic", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let local: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert_eq!(local["report"]["entries"].as_u64(), Some(entries));
+    let out = run(&["replay", "--data", &data_s, "--rebuild"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["replay", "--data", &data_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -1,0 +1,165 @@
+//! `deedlog demo` and `deedlog bench http`: the platform driven through its API.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use deedlog_client::demo::{self, DemoOptions, DemoReport};
+use deedlog_client::loadgen::{self, LoadOptions};
+use deedlog_node::{Node, NodeOptions};
+
+/// Arguments of `deedlog demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// How many deals to drive.
+    #[arg(long, default_value_t = 4)]
+    deals: usize,
+    /// The server's data folder, whose `keys/` hold the embedded default's authority, bank,
+    /// office and agent keys (a demo convenience on the same machine).
+    #[arg(long, default_value = "ledger-data/store")]
+    data: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn print_report(report: &DemoReport) {
+    for deal in &report.deals {
+        println!(
+            "deal {} ({:?}): listing {} code {} → contract {} filing code {}",
+            deal.index, deal.kind, deal.listing, deal.listing_code, deal.contract, deal.filing_code
+        );
+    }
+    for open in &report.open_listings {
+        println!("open listing {} code {}", open.listing, open.listing_code);
+    }
+    for failure in &report.failed {
+        println!(
+            "FAILED deal {} ({:?}): {}",
+            failure.index, failure.kind, failure.error
+        );
+    }
+}
+
+/// `deedlog demo`: exit 0 when every deal completed, 1 when some failed, 2 on errors.
+pub fn demo(args: &DemoArgs) -> ExitCode {
+    let mut options = DemoOptions::new(args.server.clone(), &args.data);
+    options.deals = args.deals.clamp(1, 10_000);
+    match demo::run(&options, &mut |e| eprintln!("{e}")) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            } else {
+                print_report(&report);
+            }
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Arguments of `deedlog bench http`.
+#[derive(Args, Debug)]
+pub struct HttpArgs {
+    /// A server to measure (loopback only). Without it, a node is started on a fresh temporary
+    /// data folder with rate limiting off, and a demo fills it first.
+    #[arg(long)]
+    server: Option<String>,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Signed commands to pre-sign for the command measurement.
+    #[arg(long, default_value_t = 100_000)]
+    commands: usize,
+    /// Print the result as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `deedlog bench http`.
+pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut options = LoadOptions {
+        connections: args.connections.clamp(1, 1024),
+        duration: Duration::from_secs(args.seconds.clamp(1, 600)),
+        commands: args.commands.min(1_000_000),
+        ..LoadOptions::default()
+    };
+    let own = match &args.server {
+        Some(url) => {
+            options.server.clone_from(url);
+            None
+        }
+        None => {
+            let dir =
+                std::env::temp_dir().join(format!("deedlog-bench-http-{}", std::process::id()));
+            eprintln!("starting a node on {} …", dir.display());
+            let node = Node::open(NodeOptions::new(&dir)).context("opening the node")?;
+            let config = deedlog_api::ApiConfig {
+                rate_per_second: None,
+                ..deedlog_api::ApiConfig::default()
+            };
+            let running =
+                runtime.block_on(deedlog_api::start(node.clone(), "127.0.0.1:0", config))?;
+            options.server = format!("http://{}", running.addr());
+            let mut demo_options = DemoOptions::new(options.server.clone(), &dir);
+            demo_options.deals = 4;
+            demo_options.open_listings = 8;
+            let report = demo::run(&demo_options, &mut |e| eprintln!("{e}"))
+                .context("filling the node with a demo")?;
+            options.listing_codes = report
+                .deals
+                .iter()
+                .map(|d| d.listing_code.clone())
+                .chain(report.open_listings.iter().map(|o| o.listing_code.clone()))
+                .collect();
+            Some((node, running, dir))
+        }
+    };
+    let report = loadgen::run(&options, &mut |line| eprintln!("{line}"))?;
+    if let Some((node, running, dir)) = own {
+        runtime.block_on(running.stop())?;
+        node.shutdown();
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    for m in [&report.ceiling, &report.verify, &report.commands]
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "{:<9} {:<40} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  ({} errors)",
+            m.name, m.request, m.requests_per_s, m.latency_ms_p50, m.latency_ms_p99, m.errors
+        );
+    }
+    if let Some(ratio) = report.verify_to_ceiling {
+        println!("verify / ceiling = {ratio:.2}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
