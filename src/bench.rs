@@ -49,6 +49,9 @@ pub struct AppendArgs {
     /// Signature-verification threads.
     #[arg(long, default_value_t = 2)]
     verify_threads: usize,
+    /// The sled index's page cache, MB.
+    #[arg(long, default_value_t = 32)]
+    index_cache_mb: u64,
     /// Print the result as one JSON object on the last line.
     #[arg(long)]
     json: bool,
@@ -170,11 +173,16 @@ fn open_log(
     batch_max: usize,
     batch_wait: Duration,
     verify_threads: usize,
+    index_cache_mb: u64,
 ) -> anyhow::Result<Sequencer> {
     let format = NoteFormat::new(BENCH_ORIGIN, log_secret())?;
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("log.vkey"), format!("{}\n", format.vkey()))?;
-    let (writer, _, report) = LogWriter::open(dir, LogOptions::default(), Arc::new(format))?;
+    let options = LogOptions {
+        index_cache_bytes: index_cache_mb << 20,
+        ..LogOptions::default()
+    };
+    let (writer, _, report) = LogWriter::open(dir, options, Arc::new(format))?;
     if report.torn_tail_bytes > 0 {
         eprintln!(
             "recovered: cut a torn tail of {} bytes",
@@ -265,6 +273,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         args.batch_max,
         Duration::from_micros(args.batch_wait_us),
         args.verify_threads,
+        args.index_cache_mb,
     )?;
     let handle = sequencer.handle();
     let (_, rss_start) = rss_mb();
@@ -386,7 +395,7 @@ pub struct CrashChildArgs {
 
 /// Appends until killed, printing `ACK <seq> <leaf hash>` for every acknowledged entry.
 pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
-    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1)?;
+    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1, 32)?;
     let keys: Arc<Vec<(SecretKey, String, String)>> = Arc::new(
         (0..16)
             .map(|i| {
