@@ -94,6 +94,51 @@ pub struct AppState {
     follow_streams: Arc<AtomicUsize>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Public verification answers, valid for one (views applied, checkpoint size) state.
+    pub(crate) answers: Arc<AnswerCache>,
+}
+
+/// Public verification answers by code, for the current (views applied, checkpoint size): an
+/// answer is a pure function of that state, so a lookup repeated between two commits (what a
+/// crowd scanning the same listing does) skips the view reads, proof computation and encoding.
+/// Emptied whenever the state moves; bounded in entries.
+#[derive(Debug, Default)]
+pub(crate) struct AnswerCache {
+    inner: std::sync::Mutex<AnswerState>,
+}
+
+#[derive(Debug, Default)]
+struct AnswerState {
+    at: (u64, u64),
+    answers: std::collections::HashMap<String, actix_web::web::Bytes>,
+}
+
+const ANSWERS_MAX: usize = 4096;
+
+impl AnswerCache {
+    /// The answer for `key` at state `at`, if cached.
+    pub(crate) fn get(&self, at: (u64, u64), key: &str) -> Option<actix_web::web::Bytes> {
+        let inner = self.inner.lock().ok()?;
+        if inner.at == at {
+            inner.answers.get(key).cloned()
+        } else {
+            None
+        }
+    }
+
+    /// Remembers `answer` for `key` at state `at`.
+    pub(crate) fn put(&self, at: (u64, u64), key: String, answer: actix_web::web::Bytes) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.at != at {
+                inner.at = at;
+                inner.answers.clear();
+            }
+            if inner.answers.len() >= ANSWERS_MAX {
+                inner.answers.clear();
+            }
+            inner.answers.insert(key, answer);
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -122,6 +167,7 @@ impl AppState {
             follow_streams: Arc::new(AtomicUsize::new(0)),
             shutdown: rx,
             shutdown_tx: Arc::new(tx),
+            answers: Arc::new(AnswerCache::default()),
         }
     }
 

@@ -1021,6 +1021,14 @@ fn bundle(state: &AppState, seq: u64) -> Result<ProofBundle, ApiError> {
     bundle_at(state, seq, cp.size, &cp.note)
 }
 
+/// A bundle against the stored checkpoint of exactly `size` (the one an answer's state names).
+fn bundle_at_size(state: &AppState, seq: u64, size: u64) -> Result<ProofBundle, ApiError> {
+    match state.node.reader().checkpoint_at_or_after(size)? {
+        Some(cp) if cp.size == size => bundle_at(state, seq, cp.size, &cp.note),
+        _ => bundle(state, seq),
+    }
+}
+
 fn bundle_at(state: &AppState, seq: u64, size: u64, note: &[u8]) -> Result<ProofBundle, ApiError> {
     let reader = state.node.reader();
     if seq >= size {
@@ -1047,12 +1055,40 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|e| ApiError::internal(&e))
 }
 
+/// The state a verification answer depends on: views applied and the latest checkpoint's size.
+fn answer_state(state: &AppState, applied: u64) -> (u64, u64) {
+    let size = state
+        .node
+        .reader()
+        .latest_checkpoint()
+        .map_or(0, |c| c.size);
+    (applied, size)
+}
+
+fn cached_view_json(applied: u64, bytes: actix_web::web::Bytes) -> HttpResponse {
+    let mut res = HttpResponse::Ok()
+        .content_type("application/json")
+        .body(bytes);
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&applied.to_string()) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(HEADER_VIEWS_APPLIED),
+            v,
+        );
+    }
+    res
+}
+
 async fn verify_listing(
     state: Data<AppState>,
     code: Path<String>,
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
     let applied = views_at(&state, &after).await?;
+    let at = answer_state(&state, applied);
+    let key = format!("listing\0{}", code.as_str());
+    if let Some(bytes) = state.answers.get(at, &key) {
+        return Ok(cached_view_json(applied, bytes));
+    }
     let views = state.node.views();
     let id = views
         .by_code(&code)?
@@ -1061,12 +1097,14 @@ async fn verify_listing(
     let Some(Doc::Listing(doc)) = views.doc(&id)? else {
         return Err(ApiError::not_found(&id));
     };
-    let proof = bundle(&state, doc.created_seq)?;
-    let current = bundle(&state, doc.updated_seq)?;
-    Ok(view_json(
-        applied,
-        &json!({"code": code.as_str(), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?}),
-    ))
+    let proof = bundle_at_size(&state, doc.created_seq, at.1)?;
+    let current = bundle_at_size(&state, doc.updated_seq, at.1)?;
+    let answer = json!({"code": code.as_str(), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?});
+    let bytes = actix_web::web::Bytes::from(
+        deedlog_core::canonical::encode(&answer).map_err(|e| ApiError::internal(&e))?,
+    );
+    state.answers.put(at, key, bytes.clone());
+    Ok(cached_view_json(applied, bytes))
 }
 
 async fn verify_contract(

@@ -390,6 +390,12 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
         let verified = bundle.verify(&vkey).unwrap();
         assert_eq!(verified.entry.stream, "listing/LS-1");
     }
+    // Asked again with nothing committed in between: the same bytes (from the answer cache).
+    let (_, again) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/listing/{listing_code}"))
+    );
+    assert_eq!(again, b);
     let (s, b) = call!(
         app,
         web_test::TestRequest::post()
@@ -800,6 +806,13 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
         )
     );
     assert_eq!(private_after, private_before);
+    // Fill the answer cache for this state, so that the check after the next commit shows
+    // that a commit invalidates it.
+    let (s, _) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/listing/{listing_code}"))
+    );
+    assert_eq!(s, 200);
     // The node continues: a new command after the restart.
     let (s, r) = post_command!(
         app,
@@ -815,6 +828,20 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
     );
     assert_eq!(s, 201, "{r}");
     assert_eq!(r["seq"].as_u64(), Some(log_size));
+    // Verification answers are cached per (views applied, checkpoint) state: after a commit the
+    // answer proves against the new checkpoint and shows the new price.
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!(
+            "/v1/verify/listing/{listing_code}?after_seq={log_size}"
+        ))
+    );
+    assert_eq!(s, 200);
+    let v = json_of(&b);
+    let current: ProofBundle = serde_json::from_value(v["current"].clone()).unwrap();
+    assert_eq!(current.tree_size, log_size + 1);
+    assert_eq!(current.seq, log_size);
+    current.verify(&vkey).unwrap();
     node.shutdown();
 }
 
