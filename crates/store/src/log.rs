@@ -564,13 +564,7 @@ impl LogWriter {
                 entry.seq, self.next_seq
             )));
         }
-        if self.buf.is_empty() && self.segment_len >= self.options.segment_bytes_max {
-            self.roll()?;
-        }
-        let offset = self.segment_len + self.buf.len() as u64;
-        segment::frame(RecordKind::Entry, bytes, &mut self.buf);
-        self.pending_offsets
-            .extend_from_slice(&offset.to_le_bytes());
+        // Everything that can fail comes first, so that a failure leaves nothing staged.
         let leaf = hash::leaf_hash(bytes);
         let view = HashView {
             file: &self.inner.hashes,
@@ -579,6 +573,13 @@ impl LogWriter {
         };
         let new = tlog_tiles::stored_hashes_for_record_hash(self.next_seq, leaf, &view)
             .map_err(|e| StoreError::Corrupt(format!("stored hashes: {e}")))?;
+        if self.buf.is_empty() && self.segment_len >= self.options.segment_bytes_max {
+            self.roll()?;
+        }
+        let offset = self.segment_len + self.buf.len() as u64;
+        segment::frame(RecordKind::Entry, bytes, &mut self.buf);
+        self.pending_offsets
+            .extend_from_slice(&offset.to_le_bytes());
         self.pending_hashes.extend(new);
         self.pending_index.entry(entry);
         self.next_seq += 1;
