@@ -463,6 +463,25 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
             "request.too_large",
         ),
     ];
+    // An unknown field and a float: refused before any rule, nothing appended.
+    let mut unknown = serde_json::to_value(&base).unwrap();
+    unknown["extra"] = json!(1);
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/listing.change_price")
+            .set_json(&unknown),
+        400,
+        "request.bad_json",
+    ));
+    let mut float = serde_json::to_value(&base).unwrap();
+    float["payload"]["price_fen"] = json!(1.5);
+    cases.push((
+        web_test::TestRequest::post()
+            .uri("/v1/commands/listing.change_price")
+            .set_json(&float),
+        400,
+        "command.malformed",
+    ));
     let mut bad_sig = base.clone();
     bad_sig.payload = json!({"price_fen": 2});
     cases.push((
