@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator: the pipeline allocates on the verify threads and frees
+/// on the sequencer thread, and glibc's per-thread arenas then hold on to ~100 MB more resident
+/// memory in a long append run (measured with `bench append`, see docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// deedlog — a verifiable, event-sourced ledger for resale-housing transactions.
 #[derive(Parser, Debug)]
 #[command(name = "deedlog", version, about, long_about = None)]
