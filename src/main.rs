@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 /// mimalloc instead of glibc's allocator: the pipeline allocates on the verify threads and frees
-/// on the sequencer thread, and glibc's per-thread arenas then hold on to ~100 MB more resident
-/// memory in a long append run (measured with `bench append`, see docs/PERFORMANCE.md).
+/// on the sequencer thread, which glibc's per-thread arenas handle poorly (measured with
+/// `bench append`: faster, and less memory held over short runs; see docs/PERFORMANCE.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
