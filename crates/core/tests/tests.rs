@@ -3,6 +3,7 @@
 mod bundle;
 mod checkpoint;
 mod common;
+mod fuzz;
 mod merkle;
 mod vectors;
 mod verify;

@@ -417,3 +417,49 @@ mod model {
         }
     }
 }
+
+mod fuzz {
+    //! The lenient segment reader and the record parser take any bytes without panicking.
+    use deedlog_store::audit::{Item, read_lenient};
+    use deedlog_store::segment::{self, RecordKind};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_bytes_read_leniently(bytes in prop::collection::vec(any::<u8>(), 0..512), first in 0u64..4) {
+            for item in read_lenient(&bytes, first) {
+                if let Item::Damaged { offset, len, .. } = item {
+                    prop_assert!(offset + len <= bytes.len() as u64);
+                }
+            }
+            for pos in 0..bytes.len() {
+                let _ = segment::parse_at(&bytes, pos);
+            }
+        }
+
+        #[test]
+        fn damaged_segments_keep_every_intact_record(edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+            let mut bytes = segment::MAGIC.to_vec();
+            bytes.extend_from_slice(&0u64.to_le_bytes());
+            for i in 0..20u8 {
+                segment::frame(RecordKind::Entry, &[b'{', i, b'}'], &mut bytes);
+            }
+            let pristine = bytes.clone();
+            for (at, b) in edits {
+                let i = 16 + at % (bytes.len() - 16);
+                bytes[i] = b;
+            }
+            let items = read_lenient(&bytes, 0);
+            let intact = items.iter().filter(|i| matches!(i, Item::Record(..))).count();
+            let damaged = items.iter().filter(|i| matches!(i, Item::Damaged { .. })).count();
+            // Every record the edits did not touch is still read; damage is reported, not lost.
+            prop_assert!(intact + damaged >= 1);
+            if bytes == pristine {
+                prop_assert_eq!(intact, 20);
+            } else {
+                prop_assert!(intact >= 20 - 4 * 2);
+            }
+        }
+    }
+}
