@@ -310,6 +310,18 @@ impl LogWriter {
             stats: CommitStats::default(),
         };
         writer.rederive(size, index_hwm, &segments, &mut report)?;
+        if !writer.offsets_tail_ok(size) {
+            // The offsets file is written without fsync; after a power loss its tail may hold
+            // zeros or stale values. Re-derive it from the segments.
+            tracing::warn!("the offsets file disagrees with the segments; re-deriving it");
+            writer.offsets.truncate(0)?;
+            writer.rederive(size, size, &segments, &mut report)?;
+            if !writer.offsets_tail_ok(size) {
+                return Err(StoreError::Corrupt(
+                    "the offsets re-derived from the segments still disagree with them".into(),
+                ));
+            }
+        }
         let reader = LogReader { inner };
         inner_publish(&writer.inner, size, None);
         if size > 0 {
@@ -449,6 +461,21 @@ impl LogWriter {
             }
         }
         self.check_root_against_checkpoint(size)
+    }
+
+    /// Whether the last entries' offsets (up to 1024 of them) point at entry records holding
+    /// those seqs: the cheap check of the derived offsets file.
+    fn offsets_tail_ok(&self, size: u64) -> bool {
+        let reader = LogReader {
+            inner: Arc::clone(&self.inner),
+        };
+        (size.saturating_sub(1024)..size).all(|seq| {
+            reader
+                .entry_unpublished(seq)
+                .ok()
+                .and_then(|bytes| Entry::decode(&bytes).ok())
+                .is_some_and(|e| e.seq == seq)
+        })
     }
 
     /// The cheap consistency check of the derived hashes: the root they give at the latest
