@@ -5,7 +5,7 @@
 //! ```text
 //! "m" "hwm"                              -> u64 BE   entries absorbed (the high-water mark)
 //! "s" stream 0xff stream_version (u64 BE) -> seq (u64 BE)
-//! "n" actor 0xff nonce                    -> seq (u64 BE)
+//! "n" SHA-256(actor 0xff nonce)[..16]     -> seq (u64 BE), confirmed against the entry on a hit
 //! "c" size (u64 BE)                       -> checkpoint note bytes
 //! ```
 //!
@@ -49,12 +49,17 @@ fn stream_prefix(stream: &str) -> Vec<u8> {
     key
 }
 
-fn nonce_key(actor: &str, nonce: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(actor.len() + nonce.len() + 2);
-    key.push(b'n');
-    key.extend_from_slice(actor.as_bytes());
-    key.push(SEP);
-    key.extend_from_slice(nonce.as_bytes());
+/// `"n" || SHA-256(actor || 0xff || nonce)[..16]`: short fixed-size keys keep sled's nodes small
+/// (its inserts copy whole nodes). A hit is confirmed against the entry itself by the caller, so
+/// a collision could only cost a look-up, never a wrong answer.
+fn nonce_key(actor: &str, nonce: &str) -> [u8; 17] {
+    let mut input = Vec::with_capacity(actor.len() + nonce.len() + 1);
+    input.extend_from_slice(actor.as_bytes());
+    input.push(SEP);
+    input.extend_from_slice(nonce.as_bytes());
+    let digest = deedlog_core::hash::sha256(&input);
+    let mut key = [b'n'; 17];
+    key[1..].copy_from_slice(&digest[..16]);
     key
 }
 
@@ -77,7 +82,7 @@ impl IndexBatch {
         key.extend_from_slice(&be(entry.stream_version));
         self.batch.insert(key, &be(entry.seq));
         self.batch.insert(
-            nonce_key(&entry.signed.actor, &entry.signed.nonce),
+            &nonce_key(&entry.signed.actor, &entry.signed.nonce)[..],
             &be(entry.seq),
         );
     }

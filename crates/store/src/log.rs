@@ -904,7 +904,15 @@ impl LogReader {
     /// # Errors
     /// sled errors.
     pub fn nonce_seq(&self, actor: &str, nonce: &str) -> Result<Option<u64>, StoreError> {
-        self.inner.index.nonce_seq(actor, nonce)
+        // The index keys are truncated hashes: confirm a hit against the entry.
+        let Some(seq) = self.inner.index.nonce_seq(actor, nonce)? else {
+            return Ok(None);
+        };
+        let entry = Entry::decode(&self.entry(seq)?).map_err(|e| StoreError::BadEntry {
+            seq,
+            message: e.to_string(),
+        })?;
+        Ok((entry.signed.actor == actor && entry.signed.nonce == nonce).then_some(seq))
     }
 
     /// Stored checkpoints with sizes in `from..=to`.
