@@ -73,22 +73,13 @@ impl State {
             .agencies
             .get(c.stream())
             .ok_or_else(|| not_found(&c::AGENCY_NOT_FOUND, c.stream()))?;
-        if let Some(reason) = suspend_reason {
-            text("reason", reason, 1, 200)?;
-        }
-        let wanted = if suspend_reason.is_some() {
-            CertStatus::Certified
-        } else {
-            CertStatus::Suspended
-        };
-        if agency.status != wanted {
-            return Err(status(&c::AGENCY_STATUS, &agency.id, agency.status));
-        }
-        Ok(Out::new(if suspend_reason.is_some() {
-            "AgencySuspended"
-        } else {
-            "AgencyReinstated"
-        }))
+        status_change(
+            suspend_reason,
+            agency.status,
+            &agency.id,
+            &c::AGENCY_STATUS,
+            ("AgencySuspended", "AgencyReinstated"),
+        )
     }
 
     pub(crate) fn apply_agency_status(&mut self, e: &Ev, to: CertStatus) -> Result<(), ApplyError> {
@@ -164,22 +155,13 @@ impl State {
             .agents
             .get(c.stream())
             .ok_or_else(|| not_found(&c::AGENT_NOT_FOUND, c.stream()))?;
-        if let Some(reason) = suspend_reason {
-            text("reason", reason, 1, 200)?;
-        }
-        let wanted = if suspend_reason.is_some() {
-            CertStatus::Certified
-        } else {
-            CertStatus::Suspended
-        };
-        if agent.status != wanted {
-            return Err(status(&c::AGENT_STATUS, &agent.id, agent.status));
-        }
-        Ok(Out::new(if suspend_reason.is_some() {
-            "AgentSuspended"
-        } else {
-            "AgentReinstated"
-        }))
+        status_change(
+            suspend_reason,
+            agent.status,
+            &agent.id,
+            &c::AGENT_STATUS,
+            ("AgentSuspended", "AgentReinstated"),
+        )
     }
 
     pub(crate) fn apply_agent_status(&mut self, e: &Ev, to: CertStatus) -> Result<(), ApplyError> {
@@ -254,4 +236,31 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// Suspending (with a reason) needs a certified holder; reinstating (without) a suspended one.
+/// Shared by agencies and agents; `events` = (suspended, reinstated).
+fn status_change(
+    suspend_reason: Option<&str>,
+    current: CertStatus,
+    id: &str,
+    code: &crate::rejection::Code,
+    events: (&'static str, &'static str),
+) -> Result<Out, Rejection> {
+    if let Some(reason) = suspend_reason {
+        text("reason", reason, 1, 200)?;
+    }
+    let wanted = if suspend_reason.is_some() {
+        CertStatus::Certified
+    } else {
+        CertStatus::Suspended
+    };
+    if current != wanted {
+        return Err(status(code, id, current));
+    }
+    Ok(Out::new(if suspend_reason.is_some() {
+        events.0
+    } else {
+        events.1
+    }))
 }
