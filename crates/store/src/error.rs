@@ -17,6 +17,27 @@ pub enum StoreError {
     /// The files are damaged in a way that cannot be repaired without losing acknowledged entries.
     #[error("the log is damaged: {0}")]
     Corrupt(String),
+    /// A segment is damaged before the last durable checkpoint (or in a segment that is not the
+    /// last): those entries were acknowledged, so nothing is cut and the log does not open.
+    #[error(
+        "the log is damaged in {} at byte {offset}, in {what}: {why}; nothing was cut — run \
+         `deedlog verify --data <DATA>` for a full report",
+        segment.display()
+    )]
+    Damaged {
+        /// The segment file.
+        segment: PathBuf,
+        /// The byte offset of the first damaged record in it.
+        offset: u64,
+        /// The seq of the first entry not read intact (the damage is in that entry, or in the
+        /// checkpoint just before it).
+        seq: u64,
+        /// Which record the damage falls in, in words (`entry 18225` or `the checkpoint of size
+        /// 18225`).
+        what: String,
+        /// Why the damage is not a torn tail.
+        why: String,
+    },
     /// sled failed.
     #[error("index store: {0}")]
     Index(#[from] sled::Error),

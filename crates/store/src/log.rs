@@ -6,6 +6,15 @@
 //!   checkpoint covering it were made durable with `fdatasync`;
 //! - the offsets file, the stored-hash file and the sled index never hold more than the segments,
 //!   and whatever they lack is re-derived from the segments on open;
+//! - the offsets and stored-hash files are trusted on open only up to their last durable sync
+//!   point (`DATA/derived.synced`, written after an `fdatasync` of both, at least every second
+//!   of appends and at shutdown); everything after it is cut and re-derived from the segments,
+//!   because a power loss can leave holes anywhere in what was written since;
+//! - torn-tail repair never cuts an acknowledged entry: the checkpoints inside the segments say
+//!   how far the log was acknowledged, whatever the derived files say. Damage followed by a
+//!   checksummed checkpoint, or damage in a segment that is not the last, makes open refuse with
+//!   [`StoreError::Damaged`] (segment, offset, seq); only bytes after the last durable
+//!   checkpoint are a torn tail;
 //! - after a failed write the writer is poisoned and refuses further work: its in-memory view may
 //!   be ahead of the disk, and only a reopen (which recovers from the disk) is safe.
 
@@ -60,6 +69,11 @@ pub struct OpenReport {
     pub segments: usize,
     /// Bytes of a torn tail cut from the last segment (a crash during an unacknowledged write).
     pub torn_tail_bytes: u64,
+    /// A last segment file holding no record and no whole header (a crash while it was being
+    /// created) was removed.
+    pub empty_segment_removed: bool,
+    /// Entries the derived files held beyond their last durable sync point, cut and re-derived.
+    pub derived_unsynced: u64,
     /// Entries whose offsets were re-derived.
     pub offsets_rederived: u64,
     /// Entries whose Merkle hashes were re-derived.
@@ -123,6 +137,83 @@ pub struct LogWriter {
     pending_index: IndexBatch,
     poisoned: bool,
     stats: CommitStats,
+    derived_synced: u64,
+    derived_synced_at: std::time::Instant,
+}
+
+/// The name, in the data folder, of the derived files' durable sync point.
+pub const DERIVED_SYNCED_FILE: &str = "derived.synced";
+/// The derived files are made durable at least this often while appending.
+const DERIVED_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// ... and at least every this many entries.
+const DERIVED_SYNC_ENTRIES: u64 = 1 << 16;
+
+/// Reads the derived files' sync point: the number of entries whose offsets and stored hashes
+/// were made durable. Missing, short or failing its checksum: 0 (re-derive everything).
+fn read_derived_synced(path: &Path) -> u64 {
+    let Ok(bytes) = fs::read(path) else { return 0 };
+    let Some((count, crc)) = bytes
+        .get(..8)
+        .zip(bytes.get(8..12))
+        .and_then(|(c, k)| Some((<[u8; 8]>::try_from(c).ok()?, <[u8; 4]>::try_from(k).ok()?)))
+    else {
+        return 0;
+    };
+    if crc32fast::hash(&count) == u32::from_le_bytes(crc) {
+        u64::from_le_bytes(count)
+    } else {
+        0
+    }
+}
+
+/// Writes the sync point in place (12 bytes, one sector: a crash leaves the old or the new value,
+/// and a torn write fails the checksum, which reads as 0) and makes it durable.
+fn write_derived_synced(path: &Path, entries: u64) -> Result<(), StoreError> {
+    let mut bytes = entries.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&crc32fast::hash(&entries.to_le_bytes()).to_le_bytes());
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    file.write_all_at(&bytes, 0)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| StoreError::io(path, e))
+}
+
+/// The error for damage at the end of `scan` in `path`, whose first entry is `first_seq`.
+fn damaged(path: &Path, scan: &segment::Scan, first_seq: u64, why: String) -> StoreError {
+    let seq = first_seq.saturating_add(scan.entries());
+    let what = if scan.damaged_looks_like_checkpoint {
+        format!("the checkpoint of size {seq} (or entry {seq})")
+    } else {
+        format!("entry {seq}")
+    };
+    StoreError::Damaged {
+        segment: path.to_path_buf(),
+        offset: scan.good_len,
+        seq,
+        what,
+        why,
+    }
+}
+
+/// Whether a segment file is what a crash while creating it leaves: shorter than a header and a
+/// prefix of the header it should have (or zeros), or a header's length of zeros. Nothing in it
+/// was ever written by a commit, since the header is made durable before the first record.
+fn is_creation_remnant(path: &Path, first_seq: u64) -> Result<bool, StoreError> {
+    let len = fs::metadata(path)
+        .map_err(|e| StoreError::io(path, e))?
+        .len();
+    if len > segment::HEADER_BYTES {
+        return Ok(false);
+    }
+    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let mut expected = segment::MAGIC.to_vec();
+    expected.extend_from_slice(&first_seq.to_le_bytes());
+    let zeros = bytes.iter().all(|&b| b == 0);
+    Ok(zeros || (len < segment::HEADER_BYTES && expected.starts_with(&bytes)))
 }
 
 /// Where commit time goes, summed over the writer's life (for benchmarks and metrics).
@@ -224,6 +315,20 @@ impl LogWriter {
         let index_hwm = index.hwm()?;
 
         let mut listed = segment::list(&log_dir)?;
+        if let Some((first, path)) = listed.last().cloned()
+            && is_creation_remnant(&path, first)?
+        {
+            // A crash between creating the next segment file and making its header durable:
+            // the file holds nothing, so removing it loses nothing.
+            tracing::warn!(
+                segment = %path.display(),
+                "removing an empty segment file left by a crash while it was created"
+            );
+            fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            segment::sync_dir(&log_dir)?;
+            listed.pop();
+            report.empty_segment_removed = true;
+        }
         if listed.is_empty() {
             let (_, path) = segment::create(&log_dir, 0)?;
             listed.push((0, path));
@@ -240,24 +345,34 @@ impl LogWriter {
         }
         report.segments = segments.len();
 
-        // Scan the last segment and cut a torn tail.
+        // Scan the last segment and cut a torn tail: only what follows the last durable
+        // checkpoint. A checkpoint record past the damage proves the damaged bytes were
+        // acknowledged (it was written after them, in the same or a later fdatasync).
         let last = segments.last().expect("at least one segment").clone();
         let scan = segment::scan(&last.path, 0)?;
-        let entries_in_last = scan
-            .records
-            .iter()
-            .filter(|r| r.kind == RecordKind::Entry)
-            .count() as u64;
-        let size = last.first_seq + entries_in_last;
+        let size = last.first_seq + scan.entries();
         if scan.good_len < scan.file_len {
+            if let Some(at) = scan.checkpoint_after_damage {
+                return Err(damaged(
+                    &last.path,
+                    &scan,
+                    last.first_seq,
+                    format!(
+                        "a checkpoint written after it (at byte {at}) is intact, so the damaged \
+                         bytes were acknowledged; this is not a torn tail"
+                    ),
+                ));
+            }
             if size < index_hwm {
-                return Err(StoreError::Corrupt(format!(
-                    "{} is damaged at byte {}, before entries already acknowledged (the index \
-                     holds {index_hwm}, the segments {size}); refusing to cut them — run \
-                     `deedlog verify` to locate the damage",
-                    last.path.display(),
-                    scan.good_len
-                )));
+                return Err(damaged(
+                    &last.path,
+                    &scan,
+                    last.first_seq,
+                    format!(
+                        "the index had absorbed {index_hwm} entries, the intact records hold \
+                         {size}; cutting would lose acknowledged entries"
+                    ),
+                ));
             }
             tracing::warn!(
                 segment = %last.path.display(),
@@ -308,7 +423,19 @@ impl LogWriter {
             pending_index: IndexBatch::default(),
             poisoned: false,
             stats: CommitStats::default(),
+            derived_synced: 0,
+            derived_synced_at: std::time::Instant::now(),
         };
+        // The derived files are trusted only up to their durable sync point; what lies beyond
+        // may hold holes after a power loss, so it is cut here and re-derived below.
+        let synced = read_derived_synced(&dir.join(DERIVED_SYNCED_FILE)).min(size);
+        let had = writer.offsets.len().min(size);
+        writer.offsets.truncate(synced)?;
+        let tree = largest_tree_within(writer.hashes.len()).min(size);
+        writer
+            .hashes
+            .truncate(tlog_tiles::stored_hash_count(tree.min(synced)))?;
+        report.derived_unsynced = had.max(tree).saturating_sub(synced);
         writer.rederive(size, index_hwm, &segments, &mut report)?;
         if !writer.offsets_tail_ok(size) {
             // The offsets file is written without fsync; after a power loss its tail may hold
@@ -348,6 +475,8 @@ impl LogWriter {
             }
             _ => {}
         }
+        // Whatever was re-derived is made durable now, so the next open starts from here.
+        writer.sync_derived()?;
         Ok((writer, reader, report))
     }
 
@@ -384,6 +513,17 @@ impl LogWriter {
             let mut batch_len = 0usize;
             for seg in &segments[first_index..] {
                 let scan = segment::scan(&seg.path, 0)?;
+                if scan.good_len < scan.file_len {
+                    // The last segment's torn tail was cut above, so this is damage inside the
+                    // log: in a segment followed by another, every record was acknowledged.
+                    return Err(damaged(
+                        &seg.path,
+                        &scan,
+                        seg.first_seq,
+                        "a later segment exists, so every record of this one was acknowledged"
+                            .into(),
+                    ));
+                }
                 let mut seq = seg.first_seq;
                 for rec in scan.records {
                     match rec.kind {
@@ -696,18 +836,36 @@ impl LogWriter {
         self.stats.derived_ns += ns(t2, t3);
         self.stats.index_ns += ns(t3, t4);
         self.committed = size;
+        if size - self.derived_synced >= DERIVED_SYNC_ENTRIES
+            || self.derived_synced_at.elapsed() >= DERIVED_SYNC_INTERVAL
+        {
+            self.sync_derived()?;
+        }
         let checkpoint = StoredCheckpoint { size, note };
         Ok(inner_publish(&self.inner, size, Some(checkpoint)).expect("a checkpoint was given"))
     }
 
-    /// Flushes the derived files and the index (not needed for durability of entries; used on a
-    /// clean shutdown so the next open has nothing to re-derive).
+    /// Makes the derived files durable up to the committed size and records that as their sync
+    /// point (`DATA/derived.synced`): on open, they are trusted up to there and re-derived after.
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn sync_derived(&mut self) -> Result<(), StoreError> {
+        self.offsets.sync()?;
+        self.hashes.sync()?;
+        write_derived_synced(&self.dir.join(DERIVED_SYNCED_FILE), self.committed)?;
+        self.derived_synced = self.committed;
+        self.derived_synced_at = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// Makes the derived files durable and flushes the index (not needed for durability of
+    /// entries; used on a clean shutdown so the next open has nothing to re-derive).
     ///
     /// # Errors
     /// I/O and sled errors.
-    pub fn flush_derived(&self) -> Result<(), StoreError> {
-        self.offsets.sync()?;
-        self.hashes.sync()?;
+    pub fn flush_derived(&mut self) -> Result<(), StoreError> {
+        self.sync_derived()?;
         self.inner.index.flush()
     }
 }

@@ -11,7 +11,10 @@
 //!
 //! Each batch of entries is followed by the checkpoint that covers it, and the whole batch is made
 //! durable with one `fdatasync` before anything is acknowledged. A crash can therefore leave only
-//! a torn tail of the last segment, which [`scan`] finds and the log cuts on open.
+//! a torn tail of the last segment, after its last checkpoint, which [`scan`] finds and the log
+//! cuts on open. Damage followed by a checksummed checkpoint record is not a torn tail: that
+//! checkpoint was acknowledged, so [`scan`] reports it ([`Scan::checkpoint_after_damage`]) and the
+//! log refuses to open instead of cutting.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -173,6 +176,34 @@ pub struct Scan {
     pub good_len: u64,
     /// The file's length; larger than `good_len` when the tail is torn.
     pub file_len: u64,
+    /// When the scan stopped early: the offset of the first whole, checksummed checkpoint record
+    /// found past the damage (searching every byte position, since the damage may have broken
+    /// the framing). Such a checkpoint was written after the damaged bytes and made durable, so
+    /// the damaged bytes are not an unacknowledged tail.
+    pub checkpoint_after_damage: Option<u64>,
+    /// When the scan stopped early: whether the damaged record's kind byte says checkpoint (a
+    /// guess, for error messages only; the byte itself may be the damage).
+    pub damaged_looks_like_checkpoint: bool,
+}
+
+impl Scan {
+    /// The number of entry records read intact, i.e. the seq (relative to the segment's first)
+    /// of the first entry not read.
+    #[must_use]
+    pub fn entries(&self) -> u64 {
+        self.records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Entry)
+            .count() as u64
+    }
+}
+
+/// The offset of the first whole, checksummed checkpoint record starting at or after `from`.
+#[must_use]
+pub fn find_checkpoint(bytes: &[u8], from: usize) -> Option<u64> {
+    (from..bytes.len())
+        .find(|&p| matches!(parse_at(bytes, p), Some((RecordKind::Checkpoint, _, _))))
+        .map(|p| p as u64)
 }
 
 /// Reads every record of a segment from `start` (a record boundary), stopping at the first
@@ -193,10 +224,21 @@ pub fn scan(path: &Path, start: u64) -> Result<Scan, StoreError> {
         });
         pos = next;
     }
+    let good_len = (pos as u64).min(file_len);
+    let (checkpoint_after_damage, damaged_looks_like_checkpoint) = if good_len < file_len {
+        (
+            find_checkpoint(&bytes, pos.saturating_add(1)),
+            bytes.get(pos.saturating_add(4)) == Some(&RecordKind::Checkpoint.byte()),
+        )
+    } else {
+        (None, false)
+    };
     Ok(Scan {
         records,
-        good_len: (pos as u64).min(file_len),
+        good_len,
         file_len,
+        checkpoint_after_damage,
+        damaged_looks_like_checkpoint,
     })
 }
 
@@ -209,7 +251,9 @@ pub fn parse_at(bytes: &[u8], pos: usize) -> Option<(RecordKind, &[u8], usize)> 
     if len > RECORD_BYTES_MAX {
         return None;
     }
-    let kind_byte = header[4];
+    // The kind is checked before the checksum: resynchronising after damage tries every byte
+    // position, and almost all of them fail here without hashing anything.
+    let kind = RecordKind::from_byte(header[4])?;
     let crc = u32::from_le_bytes(header[5..9].try_into().ok()?);
     let start = pos + RECORD_HEADER_BYTES;
     let payload = bytes.get(start..start.checked_add(len)?)?;
@@ -219,7 +263,6 @@ pub fn parse_at(bytes: &[u8], pos: usize) -> Option<(RecordKind, &[u8], usize)> 
     if hasher.finalize() != crc {
         return None;
     }
-    let kind = RecordKind::from_byte(kind_byte)?;
     Some((kind, payload, start + len))
 }
 

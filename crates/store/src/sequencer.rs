@@ -709,13 +709,17 @@ impl<D: Decider> SequencerState<D> {
             )
             .with_details(json!({"seq": seq})));
         }
-        if (now - command.issued_at_ms).abs() > self.config.issued_at_window_ms {
+        // `abs_diff` cannot overflow, whatever the client put in `issued_at_ms` (i64::MIN against
+        // a positive clock would overflow `(now - issued).abs()`); a negative window accepts
+        // nothing but an exact match.
+        let window = u64::try_from(self.config.issued_at_window_ms).unwrap_or(0);
+        if now.abs_diff(command.issued_at_ms) > window {
             return Err(Rejection::new(
                 "command.stale",
                 RejectionClass::Unprocessable,
                 format!(
                     "issued_at_ms is {} ms from the server clock; at most {} ms are allowed",
-                    now - command.issued_at_ms,
+                    i128::from(now) - i128::from(command.issued_at_ms),
                     self.config.issued_at_window_ms
                 ),
             )
