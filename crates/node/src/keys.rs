@@ -136,12 +136,76 @@ impl std::fmt::Debug for NodeKeys {
     }
 }
 
+/// Whether the data folder `data` already holds a log: a verifier key was published
+/// (`log.vkey`) or a segment file exists. The log key of such a folder is never made anew: every
+/// checkpoint already on the log, and every copy of `log.vkey` verifiers hold, names the old one.
+#[must_use]
+pub fn data_has_log(data: &Path) -> bool {
+    data.join(VKEY_FILE).exists()
+        || std::fs::read_dir(data.join("log")).is_ok_and(|items| {
+            items
+                .filter_map(Result::ok)
+                .any(|item| item.file_name().to_string_lossy().ends_with(".seg"))
+        })
+}
+
+/// The published verifier key's file name, in the data folder.
+pub const VKEY_FILE: &str = "log.vkey";
+
+/// Publishes the log's verifier key as `DATA/log.vkey` (written once, durably), or checks that
+/// the one already there is this key: it is never overwritten, since verifiers pin it.
+///
+/// # Errors
+/// I/O errors; [`NodeError::Keys`] when the file names another key or origin.
+pub fn publish_vkey(data: &Path, vkey: &str) -> Result<(), NodeError> {
+    use std::io::Read as _;
+    let path = data.join(VKEY_FILE);
+    match std::fs::File::open(&path) {
+        Ok(file) => {
+            let mut text = String::new();
+            file.take(KEY_FILE_BYTES_MAX)
+                .read_to_string(&mut text)
+                .map_err(|e| NodeError::io(&path, e))?;
+            if text.trim() == vkey {
+                Ok(())
+            } else {
+                Err(NodeError::Keys(format!(
+                    "{} names {:?}, but this node's log key and origin give {vkey:?}; refusing \
+                     to overwrite a published verifier key (was the origin or DATA/keys/{LOG_KEY_FILE} \
+                     changed?)",
+                    path.display(),
+                    text.trim()
+                )))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = path.with_extension("vkey.tmp");
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| NodeError::io(&tmp, e))?;
+            f.write_all(format!("{vkey}\n").as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| NodeError::io(&tmp, e))?;
+            // A hard link, unlike a rename, fails if the name appeared meanwhile: never replace.
+            std::fs::hard_link(&tmp, &path).map_err(|e| NodeError::io(&path, e))?;
+            let _ = std::fs::remove_file(&tmp);
+            sync_dir(data)
+        }
+        Err(e) => Err(NodeError::io(&path, e)),
+    }
+}
+
 impl NodeKeys {
-    /// Loads every key file of `dir`, creating the folder (mode 0700) and the log key if absent.
+    /// Loads every key file of `dir`, creating the folder (mode 0700), and the log key if absent
+    /// and `has_log` is false. A missing log key for an existing log is an error, never a new
+    /// key: the log's checkpoints and its published `log.vkey` name the old one.
     ///
     /// # Errors
-    /// I/O errors, a malformed key file.
-    pub fn load_or_create(dir: &Path) -> Result<Self, NodeError> {
+    /// I/O errors, a malformed key file, a missing log key when `has_log`.
+    pub fn load_or_create(dir: &Path, has_log: bool) -> Result<Self, NodeError> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -151,6 +215,13 @@ impl NodeKeys {
         let log_path = dir.join(LOG_KEY_FILE);
         let log = if log_path.exists() {
             read(&log_path)?
+        } else if has_log {
+            return Err(NodeError::Keys(format!(
+                "{} is missing, but this data folder already holds a log (log.vkey or segments \
+                 in log/); restore the key file from a backup — a new key would sign checkpoints \
+                 that no verifier of this log trusts",
+                log_path.display()
+            )));
         } else {
             let k = generate();
             write(&log_path, &k)?;

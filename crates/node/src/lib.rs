@@ -272,10 +272,11 @@ impl Node {
     pub fn open(options: NodeOptions) -> Result<Node, NodeError> {
         let data = options.data_dir.clone();
         std::fs::create_dir_all(&data).map_err(|e| NodeError::io(&data, e))?;
-        let mut keys = NodeKeys::load_or_create(&data.join("keys"))?;
+        let has_log = keys::data_has_log(&data);
+        let mut keys = NodeKeys::load_or_create(&data.join("keys"), has_log)?;
         let format = NoteFormat::new(&options.origin, keys.log().clone())?;
         let log_vkey = format.vkey();
-        write_if_changed(&data.join("log.vkey"), &format!("{log_vkey}\n"))?;
+        keys::publish_vkey(&data, &log_vkey)?;
         let (writer, reader, report) =
             LogWriter::open(&data, options.log.clone(), Arc::new(format))?;
         tracing::info!(
@@ -639,13 +640,6 @@ pub(crate) fn sign(
             e.to_string(),
         ))
     })
-}
-
-fn write_if_changed(path: &Path, text: &str) -> Result<(), NodeError> {
-    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
-        return Ok(());
-    }
-    std::fs::write(path, text).map_err(|e| NodeError::io(path, e))
 }
 
 /// Drops the views of `options.data_dir` and rebuilds them from the whole log (with progress

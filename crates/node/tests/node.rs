@@ -67,3 +67,64 @@ fn a_log_without_its_keys_does_not_open() {
         Err(deedlog_node::NodeError::Keys(_))
     ));
 }
+
+#[test]
+fn a_missing_log_key_is_an_error_and_never_regenerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = None;
+    Node::open(options.clone()).unwrap().shutdown();
+    let data = dir.path().join("data");
+    let vkey = std::fs::read(data.join("log.vkey")).unwrap();
+    std::fs::remove_file(data.join("keys/log.key")).unwrap();
+    match Node::open(options.clone()) {
+        Err(deedlog_node::NodeError::Keys(message)) => {
+            assert!(message.contains("log.key is missing"), "{message}");
+            assert!(message.contains("already holds a log"), "{message}");
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("opened with a new log key"),
+    }
+    assert!(!data.join("keys/log.key").exists(), "no key was made");
+    assert_eq!(std::fs::read(data.join("log.vkey")).unwrap(), vkey);
+    // Segments alone (log.vkey lost too) still count as an existing log.
+    std::fs::remove_file(data.join("log.vkey")).unwrap();
+    assert!(matches!(
+        Node::open(options),
+        Err(deedlog_node::NodeError::Keys(_))
+    ));
+    assert!(!data.join("keys/log.key").exists());
+}
+
+#[test]
+fn the_published_log_vkey_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = None;
+    Node::open(options.clone()).unwrap().shutdown();
+    let path = dir.path().join("data/log.vkey");
+    let vkey = std::fs::read(&path).unwrap();
+    // Another origin gives another vkey for the same key: refused, the file untouched.
+    let mut other = options.clone();
+    other.origin = "another.deedlog.example/log".into();
+    match Node::open(other) {
+        Err(deedlog_node::NodeError::Keys(message)) => {
+            assert!(message.contains("refusing to overwrite"), "{message}");
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened under another origin"),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), vkey);
+    // A vkey file that names another key is refused too, and left as it is.
+    std::fs::write(&path, b"someone.else/log+00000000+AQ==\n").unwrap();
+    assert!(matches!(
+        Node::open(options.clone()),
+        Err(deedlog_node::NodeError::Keys(_))
+    ));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"someone.else/log+00000000+AQ==\n"
+    );
+    std::fs::write(&path, &vkey).unwrap();
+    Node::open(options).unwrap().shutdown();
+}
