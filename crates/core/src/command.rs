@@ -109,7 +109,7 @@ pub struct SignedCommand {
 
 /// A signed command whose fields are well-formed, with the exact message its signature covers.
 /// Produced by [`SignedCommand::prepare`]; the signature itself is checked by
-/// [`Prepared::verify`] or in a batch.
+/// [`Prepared::verify`], the one signature rule every verifier of commands uses.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The parsed public key.
@@ -121,7 +121,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Checks the signature with `verify_strict`.
+    /// Checks the signature by the signature rule ([`PublicKey::verify`]: `verify_strict`; see
+    /// [`crate::keys`]).
     ///
     /// # Errors
     /// [`CommandError::Signature`].
@@ -307,7 +308,7 @@ impl SignedCommand {
     }
 
     /// Checks every field's shape and extracts the key, signature and signed message, ready for
-    /// single or batch verification.
+    /// [`Prepared::verify`].
     ///
     /// # Errors
     /// The first malformed field.

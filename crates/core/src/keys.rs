@@ -1,9 +1,28 @@
 //! Ed25519 keys and signatures, with domain-separated messages.
 //!
-//! Public keys and signatures appear in JSON as standard, padded base64. A public key is
-//! refused when it is not a valid point or is of small order ("weak"), so that batch
-//! verification, which skips that test, is safe for every key that was ever accepted.
-//! Single signatures are checked with `verify_strict`.
+//! Public keys and signatures appear in JSON as standard, padded base64.
+//!
+//! # The signature rule
+//!
+//! Every signature deedlog checks — commands in the sequencer's verify pool, commands in the
+//! offline verifier, commands inside proof bundles, checkpoint and note signatures — goes through
+//! one function, [`PublicKey::verify`], so that the server, an auditor and a bundle check accept
+//! exactly the same signatures. The rule:
+//!
+//! 1. the key is a canonical encoding (`y < p`) of a curve point that is not of small order
+//!    ([`PublicKey::from_bytes`]; a key with a torsion component but of large order is allowed);
+//! 2. `S` is canonical (`S < L`);
+//! 3. `R` decodes to a point that is not of small order;
+//! 4. the cofactorless equation holds byte for byte: `encode([S]B - [k]A) == R_bytes`, with
+//!    `k = SHA-512(R_bytes || A_bytes || domain || message) mod L`.
+//!
+//! That is ed25519-dalek's `verify_strict`, and it matches libsodium's
+//! `crypto_sign_verify_detached` on every case of the "Taming the many EdDSAs" edge-case vectors
+//! (`ledger-data/vectors/ed25519-speccheck.json`). Because the equation is cofactorless and
+//! checked per signature, a torsion component in `R` (or in the key) can never make a signature
+//! pass by luck. Batch verification (`ed25519_dalek::verify_batch`) is *not* this rule: its
+//! random linear combination cancels torsion components with probability 1/2 to 1/8 per
+//! signature, so it accepts some signatures the rule refuses; it is not used.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -32,12 +51,17 @@ pub enum KeyError {
     /// A small-order ("weak") public key, refused because any signature could verify under it.
     #[error("weak (small-order) Ed25519 public key")]
     Weak,
+    /// A non-canonical point encoding (`y >= p`): the same point has a canonical encoding, and one
+    /// key must have one spelling.
+    #[error("non-canonical Ed25519 public key encoding")]
+    NonCanonical,
     /// The signature does not verify.
     #[error("signature does not verify")]
     BadSignature,
 }
 
-/// A verified-usable Ed25519 public key: a valid point, not of small order.
+/// A verified-usable Ed25519 public key: a canonical encoding of a valid point, not of small
+/// order.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);
 
@@ -48,16 +72,20 @@ impl std::fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
-    /// Parses 32 bytes, refusing invalid and weak keys.
+    /// Parses 32 bytes, refusing invalid, non-canonical and weak keys.
     ///
     /// # Errors
-    /// [`KeyError::Length`], [`KeyError::InvalidPoint`] or [`KeyError::Weak`].
+    /// [`KeyError::Length`], [`KeyError::InvalidPoint`], [`KeyError::NonCanonical`] or
+    /// [`KeyError::Weak`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Length {
             expected: 32,
             got: bytes.len(),
         })?;
         let key = VerifyingKey::from_bytes(&arr).map_err(|_| KeyError::InvalidPoint)?;
+        if !y_is_canonical(&arr) {
+            return Err(KeyError::NonCanonical);
+        }
         if key.is_weak() {
             return Err(KeyError::Weak);
         }
@@ -94,7 +122,8 @@ impl PublicKey {
         hex::encode(&sha256(&msg)[..8])
     }
 
-    /// Checks `signature` over `domain || message` with `verify_strict`.
+    /// Checks `signature` over `domain || message` by the signature rule (see the module
+    /// documentation): `verify_strict`. Every signature check in deedlog goes through here.
     ///
     /// # Errors
     /// [`KeyError::BadSignature`].
@@ -113,11 +142,20 @@ impl PublicKey {
             .map_err(|_| KeyError::BadSignature)
     }
 
-    /// The dalek key, for batch verification and signed notes.
+    /// The dalek key, for signed notes.
     #[must_use]
     pub fn as_dalek(&self) -> &VerifyingKey {
         &self.0
     }
+}
+
+/// Whether the y coordinate of a point encoding (the low 255 bits, little-endian) is below
+/// p = 2^255 - 19. The encodings with `y >= p` are `p + j` for `j` in 0..19, which decode to the
+/// point with `y = j`; the sign bit is not part of y.
+fn y_is_canonical(bytes: &[u8; 32]) -> bool {
+    let top = bytes[31] & 0x7f;
+    // y >= p exactly when bits 8..255 are all ones and the low byte is at least 0xed.
+    !(top == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[0] >= 0xed)
 }
 
 /// An Ed25519 signing key. It is passed in; the core never generates one (no randomness here).

@@ -15,12 +15,13 @@
 //! Memory stays bounded whatever the log's length: the frontier (at most 64 hashes), the last
 //! [`LATE_WINDOW`] leaf hashes (so a checkpoint that arrives a little after the entry completing
 //! its size can still be checked), at most [`PENDING_CHECKPOINTS_MAX`] checkpoints waiting for
-//! entries that have not arrived yet, one signature batch, and at most [`FAULTS_MAX`] faults.
+//! entries that have not arrived yet, and at most [`FAULTS_MAX`] faults.
 //!
-//! Command signatures are checked in batches of [`SIGNATURE_BATCH`] with
-//! `ed25519_dalek::verify_batch` (deterministic; safe because weak keys are refused when a key is
-//! parsed); a batch that fails is re-checked one signature at a time with `verify_strict` to name
-//! the bad entries.
+//! Command signatures are checked one by one with the core's one signature rule
+//! ([`crate::keys::PublicKey::verify`], `verify_strict`), the function the sequencer and
+//! `ProofBundle::verify` use, so the verifier reports exactly the signatures the server refuses.
+//! (Batch verification is not that rule: it accepts some signatures whose R has a torsion
+//! component, depending on its random weights.)
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -28,15 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::CanonicalError;
 use crate::checkpoint::{self, CheckpointError, VerifierKey};
-use crate::command::{COMMAND_DOMAIN, CommandError, Prepared};
+use crate::command::CommandError;
 use crate::entry::{Entry, EntryError};
 use crate::hash::{self, Hash, ZERO_HASH};
 use crate::merkle::Frontier;
 
 /// The `format` of the export header line.
 pub const EXPORT_FORMAT: &str = "deedlog/export/v1";
-/// Signatures verified together.
-pub const SIGNATURE_BATCH: usize = 256;
 /// How many of the latest leaf hashes are kept, so that a checkpoint whose size is up to this
 /// many entries behind can still be checked.
 pub const LATE_WINDOW: usize = 4096;
@@ -172,12 +171,6 @@ pub struct CheckpointLine {
     pub checkpoint: String,
 }
 
-struct BatchItem {
-    ordinal: u64,
-    seq: u64,
-    prepared: Prepared,
-}
-
 struct Pending {
     ordinal: u64,
     root: Hash,
@@ -196,7 +189,6 @@ pub struct LogVerifier {
     /// The frontier of the leaves before `window`.
     window_base: Frontier,
     window: VecDeque<Hash>,
-    batch: Vec<BatchItem>,
     pending: BTreeMap<u64, Vec<Pending>>,
     pending_count: usize,
     last_checkpoint: Option<(u64, Hash)>,
@@ -233,7 +225,6 @@ impl LogVerifier {
             frontier: Frontier::new(),
             window_base: Frontier::new(),
             window: VecDeque::with_capacity(LATE_WINDOW + 1),
-            batch: Vec::with_capacity(SIGNATURE_BATCH),
             pending: BTreeMap::new(),
             pending_count: 0,
             last_checkpoint: None,
@@ -363,17 +354,12 @@ impl LogVerifier {
                 "stream_version must be at least 1".to_owned(),
             );
         }
-        match entry.signed.prepare() {
-            Ok(prepared) => {
-                self.batch.push(BatchItem {
-                    ordinal,
-                    seq,
-                    prepared,
-                });
-                if self.batch.len() >= SIGNATURE_BATCH {
-                    self.flush_signatures();
-                }
-            }
+        match entry
+            .signed
+            .prepare()
+            .and_then(|prepared| prepared.verify())
+        {
+            Ok(()) => {}
             Err(e) => {
                 let kind = match e {
                     CommandError::Key(_) => FaultKind::BadKey,
@@ -383,43 +369,6 @@ impl LogVerifier {
                 self.entry_fault(ordinal, seq, kind, e.to_string());
             }
         }
-    }
-
-    fn flush_signatures(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut self.batch);
-        let messages: Vec<Vec<u8>> = batch
-            .iter()
-            .map(|b| {
-                let mut m = Vec::with_capacity(COMMAND_DOMAIN.len() + b.prepared.message.len());
-                m.extend_from_slice(COMMAND_DOMAIN);
-                m.extend_from_slice(&b.prepared.message);
-                m
-            })
-            .collect();
-        let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-        let signatures: Vec<ed25519_dalek::Signature> = batch
-            .iter()
-            .map(|b| ed25519_dalek::Signature::from_bytes(&b.prepared.signature))
-            .collect();
-        let keys: Vec<ed25519_dalek::VerifyingKey> =
-            batch.iter().map(|b| *b.prepared.key.as_dalek()).collect();
-        if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
-            for item in &batch {
-                if let Err(e) = item.prepared.verify() {
-                    self.entry_fault(
-                        item.ordinal,
-                        item.seq,
-                        FaultKind::BadSignature,
-                        e.to_string(),
-                    );
-                }
-            }
-        }
-        self.batch = batch;
-        self.batch.clear();
     }
 
     /// Pushes a signed checkpoint note. It is checked against the entries pushed so far, or, if
@@ -548,7 +497,6 @@ impl LogVerifier {
     /// checkpoint covers.
     #[must_use]
     pub fn finish(mut self) -> Report {
-        self.flush_signatures();
         let pending = std::mem::take(&mut self.pending);
         for (size, waiting) in pending {
             for p in waiting {

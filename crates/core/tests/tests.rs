@@ -3,7 +3,9 @@
 mod bundle;
 mod checkpoint;
 mod common;
+mod edge_cases;
 mod fuzz;
 mod merkle;
+mod signatures;
 mod vectors;
 mod verify;
