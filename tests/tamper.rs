@@ -265,3 +265,100 @@ fn deleting_swapping_and_resigning_are_found() {
     );
     std::fs::write(path, &pristine).expect("restore");
 }
+
+/// One byte flipped in the middle of a checkpointed segment: opening the store refuses (with the
+/// derived files intact, deleted, or with an unusable sled index) and cuts nothing, and
+/// `deedlog verify --data` names the entry and the offset. Before, the open cut the segment at
+/// the damage as if it were a torn tail, dropping every acknowledged entry after it.
+#[test]
+fn a_damaged_checkpointed_record_is_refused_on_open_and_located_by_verify() {
+    use std::sync::Arc;
+
+    use deedlog_core::{SecretKey, hash};
+    use deedlog_store::{LogOptions, LogWriter, NoteFormat, StoreError};
+
+    for case in [
+        "derived files intact",
+        "derived files deleted",
+        "unusable index",
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        make_log(dir.path(), 300);
+        let (first, path) = segment::list(&dir.path().join("log"))
+            .expect("segments")
+            .into_iter()
+            .next()
+            .expect("a segment");
+        let scan = segment::scan(&path, 0).expect("scan");
+        let target = scan
+            .records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Entry)
+            .nth(150)
+            .expect("entry 150 in the first segment");
+        let offset = target.offset;
+        let mut bytes = std::fs::read(&path).expect("read");
+        let at = offset as usize + segment::RECORD_HEADER_BYTES + target.payload.len() / 2;
+        bytes[at] ^= 0x20;
+        std::fs::write(&path, &bytes).expect("write");
+        match case {
+            "derived files deleted" => {
+                for f in ["offsets", "hashes", "derived.synced"] {
+                    let _ = std::fs::remove_file(dir.path().join(f));
+                }
+                std::fs::remove_dir_all(dir.path().join("index")).expect("remove index");
+            }
+            "unusable index" => {
+                let index = dir.path().join("index");
+                std::fs::remove_dir_all(&index).expect("remove index");
+                std::fs::create_dir_all(&index).expect("mkdir");
+                std::fs::write(index.join("conf"), b"\xff not sled").expect("write");
+                std::fs::write(index.join("db"), vec![0x5au8; 4096]).expect("write");
+            }
+            _ => {}
+        }
+        let format = NoteFormat::new(
+            "bench.deedlog.example/log",
+            SecretKey::from_seed(&hash::sha256(b"deedlog bench log key")),
+        )
+        .expect("valid origin");
+        match LogWriter::open(dir.path(), LogOptions::default(), Arc::new(format)) {
+            Err(StoreError::Damaged {
+                segment,
+                offset: o,
+                seq,
+                ..
+            }) => {
+                assert_eq!(
+                    (segment, o, seq),
+                    (path.clone(), offset, first + 150),
+                    "{case}"
+                );
+            }
+            Err(other) => panic!("{case}: not a located refusal: {other}"),
+            Ok((_, reader, _)) => panic!("{case}: opened with {} entries", reader.size()),
+        }
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            bytes,
+            "{case}: bytes were cut"
+        );
+        let out = run(&[
+            "verify",
+            "--data",
+            dir.path().to_str().expect("utf-8"),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{case}: verify reports faults");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let faults = report["report"]["faults"].as_array().expect("faults");
+        assert!(
+            faults.iter().any(|f| f["seq"] == 150
+                && f["kind"] == "record_damaged"
+                && f["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(&format!("offset {offset}")))),
+            "{case}: {faults:?}"
+        );
+    }
+}
