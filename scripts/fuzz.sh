@@ -55,7 +55,8 @@ for target in $targets; do
     set -e
     stats=$(grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$log" | tr '\n' ' ')
     if [ "$rc" -ne 0 ]; then
-        echo "fuzz: $target FAILED (exit $rc); the end of its log:"
+        echo "fuzz: $target FAILED (exit $rc); the panic and the end of its log:"
+        grep -E -A3 "panicked at|ERROR: libFuzzer|SUMMARY" "$log" | head -n 20 || true
         tail -n 40 "$log"
         find "fuzz/artifacts/$target" -type f -newer "$scratch/$target.start" | while read -r artifact; do
             echo "fuzz: $target input $artifact (hex):"

@@ -3,6 +3,7 @@
 mod bundle;
 mod checkpoint;
 mod common;
+mod format_doc;
 mod fuzz;
 mod merkle;
 mod vectors;
