@@ -5,7 +5,7 @@
 #   2. scripts/fuzz.sh                          (each fuzz target for FUZZ_SECONDS, default 30)
 #   3. scripts/schemathesis.sh, when it exists  (the HTTP API against its OpenAPI document)
 # Non-interactive (no prompt, no stdin); every step prints what it does. The cargo test summary
-# is printed again at the very end, because CI reads the last lines of the run.
+# is printed again at the very end, with one total line, because CI reads the last lines.
 #
 #   SKIP_FUZZ=1 bash scripts/test.sh      # leave out the fuzz run (quicker local checks)
 set -euo pipefail
@@ -105,3 +105,7 @@ fi
 
 step "all suites passed in $((SECONDS - started)) s; cargo test summary:"
 cat "$summary"
+# One plain closing line over every test binary (the last binaries are often doc tests with
+# nothing to run, and their "0 passed" must not read as the whole run's count).
+awk '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$summary"

@@ -279,5 +279,7 @@ fn start() -> Harness {
         });
     });
     let signers = ready_rx.recv().expect("the application started");
+    // Printed once per process, so a run's log shows whether the parties could be registered.
+    eprintln!("http_command: signing as {}", signers.join(", "));
     Harness { jobs, signers }
 }

@@ -931,7 +931,10 @@ fn write_terms(w: &mut String) {
          terms is checked against the listing, the verification and the registry when the \
          contract is drafted or amended.\n"
     );
-    let _ = writeln!(w, "| field | type | | meaning |\n|---|---|---|---|");
+    let _ = writeln!(
+        w,
+        "| field | type | presence | meaning |\n|---|---|---|---|"
+    );
     for (section, fields) in terms_sections() {
         for (field, ty) in fields {
             let req = if terms_optional(section, &field) {
