@@ -115,15 +115,18 @@ impl VerifierKey {
         })
     }
 
-    /// Parses a vkey string.
+    /// Parses a vkey string, `<name>+<8 hex digits key id>+<base64(0x01 || key)>`. The base64
+    /// part may hold `+`: the string is split by position from the right (see FORMAT.md,
+    /// "Verifier key"), and a name holding `+` is refused.
     ///
     /// # Errors
-    /// [`CheckpointError::BadVerifierKey`].
+    /// [`CheckpointError::BadVerifierKey`], naming what is wrong.
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
-        // signed_note's own parser checks the shape, the name and the key id.
+        let (name, key) = parse_vkey(vkey, ALG_ED25519)?;
+        // signed_note's own parser must agree (it splits at the first two `+`, which is the same
+        // split once the name is known to hold none).
         signed_note::StandardVerifier::new(vkey)
             .map_err(|e| CheckpointError::BadVerifierKey(e.to_string()))?;
-        let (name, key) = parse_vkey(vkey, ALG_ED25519)?;
         Self::new(name, key)
     }
 
@@ -186,21 +189,55 @@ pub fn key_id(name: &str, alg: u8, key: &PublicKey) -> u32 {
     signed_note::key_id(name, &material)
 }
 
-/// Splits `name+hexid+base64(alg || key)` and checks the id and the key.
+/// Characters of the last part of a vkey: standard base64 of the algorithm byte and a 32-byte
+/// key (33 bytes, so exactly 44 characters and never padding).
+pub const VKEY_KEY_CHARS: usize = 44;
+
+/// Splits `name+hexid+base64(alg || key)` and checks the name, the id and the key.
+///
+/// The base64 part may itself hold `+` (it is standard base64), so a vkey is split by position,
+/// from the right: the last 44 characters are the key, the 8 before the `+` ahead of them the
+/// key id, and everything before the `+` ahead of that the name. A name holding `+` is then
+/// refused by name, rather than being misread as a name, an id and a key that happen not to fit.
 fn parse_vkey(vkey: &str, alg: u8) -> Result<(&str, PublicKey), CheckpointError> {
     let bad = |what: &str| CheckpointError::BadVerifierKey(what.to_owned());
-    let mut parts = vkey.splitn(3, '+');
-    let (Some(name), Some(id_hex), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad("expected name+keyid+key"));
-    };
-    if !signed_note::is_key_name_valid(name) {
-        return Err(bad("bad key name"));
+    let shape = "expected <name>+<8 hex digits key id>+<44 characters of base64 key>";
+    let bytes = vkey.as_bytes();
+    let n = bytes.len();
+    // name (at least 1) + '+' + 8 + '+' + 44.
+    if n < 1 + 1 + 8 + 1 + VKEY_KEY_CHARS
+        || bytes[n - VKEY_KEY_CHARS - 1] != b'+'
+        || bytes[n - VKEY_KEY_CHARS - 10] != b'+'
+    {
+        return Err(bad(shape));
     }
-    if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad("key id must be 8 hex digits"));
+    // The two positions hold the ASCII `+`, so the slices below start and end on character
+    // boundaries.
+    let name = &vkey[..n - VKEY_KEY_CHARS - 10];
+    let id_hex = &vkey[n - VKEY_KEY_CHARS - 9..n - VKEY_KEY_CHARS - 1];
+    let key64 = &vkey[n - VKEY_KEY_CHARS..];
+    if name.contains('+') {
+        return Err(CheckpointError::BadVerifierKey(format!(
+            "the key name must not contain `+` (a vkey is {shape}, and the name is the log's origin \
+             or the witness's name)"
+        )));
+    }
+    if !signed_note::is_key_name_valid(name) {
+        return Err(bad(
+            "the key name must be non-empty and without white space",
+        ));
+    }
+    // Lower-case only, as written: a vkey then has one spelling, and it prints as it was read.
+    if !id_hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(bad("key id must be 8 lower-case hex digits"));
     }
     let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key id must be 8 hex digits"))?;
-    let material = B64.decode(key64).map_err(|_| bad("key is not base64"))?;
+    let material = B64
+        .decode(key64)
+        .map_err(|_| bad("key is not standard base64"))?;
     let Some((&found_alg, key)) = material.split_first() else {
         return Err(bad("empty key"));
     };
@@ -468,10 +505,10 @@ impl WitnessKey {
         })
     }
 
-    /// Parses `name+keyid+base64(0x04 || key)`.
+    /// Parses `name+keyid+base64(0x04 || key)`, split as [`VerifierKey::parse`] does.
     ///
     /// # Errors
-    /// [`CheckpointError::BadVerifierKey`].
+    /// [`CheckpointError::BadVerifierKey`], naming what is wrong.
     pub fn parse(vkey: &str) -> Result<Self, CheckpointError> {
         let (name, key) = parse_vkey(vkey, ALG_COSIGNATURE_V1)?;
         Self::new(name, key)

@@ -57,6 +57,30 @@ pub enum CommandError {
     Signature(KeyError),
 }
 
+/// The message serde reports for `"expected_version": null`.
+pub const NULL_VERSION_MESSAGE: &str = "expected_version must be a non-negative integer when \
+     present; leave the field out for no version check (null is refused, because the signature \
+     covers the fields as decoded and an absent field is not signed)";
+
+/// Decodes a present `expected_version`, refusing `null`.
+///
+/// The signature covers the canonical bytes of the decoded fields, where an absent version is
+/// left out. Reading `null` as absent would make a client that signed bytes holding
+/// `"expected_version":null` fail with a bad signature it cannot explain; keeping `null` would
+/// give one command two encodings. Refusing it leaves one encoding and a clear error.
+///
+/// # Errors
+/// [`NULL_VERSION_MESSAGE`] for `null`, serde's own for anything but a `u64`.
+pub fn present_version<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    match Option::<u64>::deserialize(deserializer)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(NULL_VERSION_MESSAGE)),
+    }
+}
+
 /// A command before it is signed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,8 +94,13 @@ pub struct Command {
     /// The stream (aggregate) the command is about, e.g. `listing/LS-…`.
     pub stream: String,
     /// Optimistic concurrency: when present, the command applies only if the stream's current
-    /// version equals this (0 = the stream does not exist yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// version equals this (0 = the stream does not exist yet). Absent means no check; an
+    /// explicit `null` is refused when decoding (see [`present_version`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_version"
+    )]
     pub expected_version: Option<u64>,
     /// The command's data; a JSON object.
     pub payload: Value,
@@ -94,7 +123,11 @@ pub struct SignedCommand {
     /// See [`Command::stream`].
     pub stream: String,
     /// See [`Command::expected_version`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_version"
+    )]
     pub expected_version: Option<u64>,
     /// See [`Command::payload`].
     pub payload: Value,
@@ -464,6 +497,35 @@ mod tests {
             signed.write_canonical(&mut fast).unwrap();
             assert_eq!(fast, canonical::to_vec(&signed).unwrap());
         }
+    }
+
+    #[test]
+    fn an_explicit_null_expected_version_is_refused_and_absent_means_no_check() {
+        let secret = SecretKey::from_seed(&[1; 32]);
+        let mut c = command(&secret);
+        c.expected_version = None;
+        let signed = c.sign(&secret).unwrap();
+        let mut v = serde_json::to_value(&signed).unwrap();
+        assert!(v.get("expected_version").is_none(), "absent is left out");
+        let back: SignedCommand = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back.expected_version, None);
+        assert!(back.verify().is_ok());
+        v["expected_version"] = Value::Null;
+        let e = serde_json::from_value::<SignedCommand>(v.clone()).unwrap_err();
+        assert!(e.to_string().contains(NULL_VERSION_MESSAGE), "{e}");
+        let mut unsigned = v.clone();
+        unsigned.as_object_mut().unwrap().remove("signature");
+        let e = serde_json::from_value::<Command>(unsigned).unwrap_err();
+        assert!(e.to_string().contains(NULL_VERSION_MESSAGE), "{e}");
+        v["expected_version"] = json!(-1);
+        assert!(serde_json::from_value::<SignedCommand>(v.clone()).is_err());
+        v["expected_version"] = json!(0);
+        assert_eq!(
+            serde_json::from_value::<SignedCommand>(v)
+                .unwrap()
+                .expected_version,
+            Some(0)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use deedlog_core::checkpoint::{
     sign_checkpoint, time_extension, verify_cosignatures,
 };
 use deedlog_core::hash::leaf_hash;
-use deedlog_core::keys;
+use deedlog_core::{SecretKey, keys};
 
 use crate::common::key;
 
@@ -268,4 +268,52 @@ fn cosignatures_round_trip_byte_for_byte_and_forgeries_fail() {
         verify_cosignatures(&opened, &[k1])[0].status,
         CosignatureStatus::Invalid
     );
+}
+
+#[test]
+fn vkeys_split_by_position_refuse_a_plus_in_the_name_and_print_as_read() {
+    // The base64 part of this vkey holds two `+`.
+    let public = SecretKey::from_seed(&[19; 32]).public();
+    let vkey = checkpoint::vkey("deedlog.example/log", &public).unwrap();
+    assert_eq!(vkey[vkey.len() - 44..].matches('+').count(), 2, "{vkey}");
+    let parsed = VerifierKey::parse(&vkey).unwrap();
+    assert_eq!(parsed.name(), "deedlog.example/log");
+    assert_eq!(parsed.to_vkey(), vkey);
+
+    // An origin holding `+` is refused by name, whatever follows it.
+    let (_, id_and_key) = vkey.split_once('+').unwrap();
+    let plus_name = format!("deedlog+example/log+{id_and_key}");
+    let err = VerifierKey::parse(&plus_name).unwrap_err().to_string();
+    assert!(err.contains("must not contain `+`"), "{err}");
+    let err = WitnessKey::parse(&plus_name).unwrap_err().to_string();
+    assert!(err.contains("must not contain `+`"), "{err}");
+    assert_eq!(
+        checkpoint::vkey("a+b", &public).unwrap_err(),
+        CheckpointError::BadKeyName
+    );
+
+    // A fuzz finding: an upper-case key id was accepted and printed back in lower case, so one
+    // key had two spellings. Only the lower-case spelling is a vkey.
+    let sample = "deedlog.example/sample+161bf914+ARqGjiskrny9GDrZ+0fEFTNy4h2wpi8li/MqXgYBVjCS";
+    assert!(VerifierKey::parse(sample).is_ok());
+    let upper = sample.replace("161bf914", "161bF914");
+    let err = VerifierKey::parse(&upper).unwrap_err().to_string();
+    assert!(err.contains("lower-case"), "{err}");
+
+    // Truncated, padded or mangled key parts name the shape.
+    for broken in [
+        &vkey[..vkey.len() - 1],
+        &format!("{vkey}="),
+        "deedlog.example/log",
+        "x+00000000+",
+        &vkey.replacen('+', "-", 1),
+    ] {
+        assert!(
+            matches!(
+                VerifierKey::parse(broken),
+                Err(CheckpointError::BadVerifierKey(_))
+            ),
+            "{broken}"
+        );
+    }
 }

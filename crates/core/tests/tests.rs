@@ -4,6 +4,7 @@ mod bundle;
 mod checkpoint;
 mod common;
 mod edge_cases;
+mod format_doc;
 mod fuzz;
 mod merkle;
 mod signatures;

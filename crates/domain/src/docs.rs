@@ -66,8 +66,9 @@ pub fn events_md() -> String {
     let _ = writeln!(w, "# Event catalogue\n");
     let _ = writeln!(
         w,
-        "<!-- Generated from crates/domain (table.rs, rejection.rs, docs.rs). Do not edit by hand: \
-         run `DEEDLOG_REGENERATE_DOCS=1 cargo test -p deedlog-domain events_md` to rewrite it. -->\n"
+        "<!-- Generated from the domain's code (the authorization table, the payload types, the \
+         rejection codes). Do not edit by hand: run \
+         `DEEDLOG_REGENERATE_DOCS=1 cargo test -p deedlog-domain events_md` to rewrite it. -->\n"
     );
     let _ = writeln!(
         w,
@@ -97,7 +98,7 @@ pub fn events_md() -> String {
         "The actor is an actor id (`command.bad_actor`).",
         "The actor is of a kind the table allows (`auth.role_not_allowed`).",
         "The key is the actor's current, unrevoked key (`auth.unknown_actor`, `auth.key_mismatch`, `auth.key_revoked`); `party.register` instead needs a never-used key, which signs the command (proof of possession).",
-        "`expected_version`, when given, equals the stream's version (`stream.version_mismatch`); creating commands need a new stream (`stream.exists`), the others an existing one (`stream.not_found`).",
+        "`expected_version`, when given, equals the stream's version (`stream.version_conflict`, `details: {expected, actual}`); creating commands need a new stream (`stream.exists`), the others an existing one (`stream.not_found`).",
         "The payload parses (`payload.invalid`); then the kind's own rules run (real name and proxy scope first, for party-signed kinds).",
     ]
     .iter()
@@ -174,6 +175,9 @@ pub fn events_md() -> String {
         }
         let _ = writeln!(w, "- **Preconditions:**");
         for p in spec.preconditions {
+            // The page must stand alone: a precondition that points into the sources points at
+            // the payload field documented above instead.
+            let p = p.replace("(see keys.rs)", "(see the `proof` field above)");
             let _ = writeln!(w, "  - {p}");
         }
         let _ = writeln!(w, "- **Effect:** {}", spec.effect);
@@ -205,7 +209,20 @@ pub fn events_md() -> String {
         let example = serde_json::to_string_pretty(&example).unwrap_or_default();
         let _ = writeln!(w, "- **Payload example:**\n\n```json\n{example}\n```\n");
     }
+    write_terms(w);
+    write_statuses(w);
     let _ = writeln!(w, "## Rejection codes\n");
+    let _ = writeln!(
+        w,
+        "Every code below is answered exactly as written, in `{{\"code\", \"message\", \"details\"}}` with the HTTP status shown. \
+         Before the domain's rules run, the server refuses a command with the codes of FORMAT.md \
+         (\"The order of the checks, and their codes\"): {}.\n",
+        SERVER_CODES
+            .iter()
+            .map(|(c, h, _)| format!("`{h} {c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let _ = writeln!(w, "| code | class | HTTP | meaning |\n|---|---|---|---|");
     for c in codes::ALL {
         let _ = writeln!(
@@ -464,7 +481,7 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
     (
         "terms",
         "object",
-        "the contract terms: parties, property, title, price, deposit?, loan?, taxes, handover, transfer, breach, disputes (see payload.rs `ContractTerms`)",
+        "the contract terms, an object whose every field is listed under \"Contract terms\" below",
     ),
     ("title", "text ≤ 60", "the listing's headline"),
     ("usage", "text ≤ 20", "usage, e.g. 住宅"),
@@ -587,9 +604,586 @@ pub fn accepted_fields(kind: &str) -> Vec<String> {
         .collect()
 }
 
+/// The codes the server answers before the domain's rules run (the HTTP edge and the
+/// sequencer), as `(code, HTTP status, when)`. FORMAT.md explains the order; a test checks that
+/// each code is answered by the server's code.
+pub const SERVER_CODES: &[(&str, u16, &str)] = &[
+    ("request.too_large", 413, "the body is larger than 256 KiB"),
+    (
+        "request.bad_json",
+        400,
+        "the body is not JSON of the signed command's shape (missing, unknown, null or mistyped field)",
+    ),
+    ("route.not_found", 404, "the path names no command kind"),
+    (
+        "command.kind_mismatch",
+        400,
+        "the body's kind differs from the path's",
+    ),
+    (
+        "command.malformed",
+        400,
+        "a field breaks its rule (names, nonce, issued_at_ms, payload not an object or not canonical)",
+    ),
+    (
+        "command.too_large",
+        413,
+        "the payload is over 48 KiB, or the entry would be over 64 KiB",
+    ),
+    (
+        "command.bad_signature",
+        401,
+        "the key is unusable or the signature does not verify",
+    ),
+    (
+        "command.nonce_reused",
+        409,
+        "the actor used the nonce for another command",
+    ),
+    (
+        "command.stale",
+        422,
+        "issued_at_ms is more than 5 minutes from the server clock",
+    ),
+    (
+        "stream.version_conflict",
+        409,
+        "expected_version differs from the stream's version",
+    ),
+    (
+        "ledger.unavailable",
+        503,
+        "the server cannot take commands now",
+    ),
+    ("ledger.busy", 503, "the command queue is full; retry later"),
+];
+
+/// Field docs of the contract terms, `(section, field, meaning)`; types come from the code.
+pub const TERMS_DOCS: &[(&str, &str, &str)] = &[
+    ("terms", "parties", "who is party to the contract"),
+    ("terms", "property", "the property, as on the registry"),
+    (
+        "terms",
+        "title",
+        "title and encumbrances (the registry's mortgage must be disclosed)",
+    ),
+    ("terms", "price", "price and payment"),
+    ("terms", "deposit", "the deposit (定金), if any"),
+    (
+        "terms",
+        "loan",
+        "the loan, if any; required when the payment method is `loan`",
+    ),
+    ("terms", "taxes", "who pays each tax and fee"),
+    ("terms", "handover", "handover of the property"),
+    ("terms", "transfer", "transfer registration"),
+    ("terms", "breach", "penalties for breach"),
+    ("terms", "disputes", "how disputes are resolved"),
+    ("terms.parties", "seller", "the seller, `party/PA-…`"),
+    ("terms.parties", "buyer", "the buyer, `party/PA-…`"),
+    (
+        "terms.parties",
+        "agent",
+        "the agent, `agent/AT-…`; absent on a self-listing",
+    ),
+    (
+        "terms.property",
+        "property",
+        "the property id, `property/PR-…`",
+    ),
+    (
+        "terms.property",
+        "certificate_no",
+        "the certificate number, in normal form",
+    ),
+    (
+        "terms.property",
+        "area_centi_m2",
+        "floor area in hundredths of a m²",
+    ),
+    (
+        "terms.title",
+        "mortgage",
+        "`{bank, amount_fen}`: the mortgage as on the registry, if any",
+    ),
+    (
+        "terms.title",
+        "discharge_before_transfer",
+        "whether the seller discharges the mortgage before transfer",
+    ),
+    ("terms.title", "leased", "whether the property is let"),
+    ("terms.price", "total_fen", "total price in fen"),
+    (
+        "terms.price",
+        "method",
+        "how the price is paid (`loan` requires `loan`)",
+    ),
+    (
+        "terms.price",
+        "schedule",
+        "the payments, 1-12, due dates ascending, adding up to the total (the loan part included)",
+    ),
+    (
+        "terms.price.schedule[]",
+        "due_ms",
+        "due date, ms since the Unix epoch",
+    ),
+    ("terms.price.schedule[]", "amount_fen", "amount in fen"),
+    (
+        "terms.deposit",
+        "amount_fen",
+        "amount in fen; at most 20% of the price (the legal cap on 定金)",
+    ),
+    (
+        "terms.deposit",
+        "due_ms",
+        "due date, ms since the Unix epoch",
+    ),
+    ("terms.loan", "bank", "the lending bank, `bank/BK-…`"),
+    (
+        "terms.loan",
+        "amount_fen",
+        "amount in fen; less than the price",
+    ),
+    ("terms.taxes", "deed_tax", "who pays the deed tax (契税)"),
+    (
+        "terms.taxes",
+        "value_added_tax",
+        "who pays the value-added tax (增值税)",
+    ),
+    (
+        "terms.taxes",
+        "income_tax",
+        "who pays the individual income tax (个人所得税)",
+    ),
+    (
+        "terms.taxes",
+        "fees",
+        "who pays the registration and transaction fees",
+    ),
+    (
+        "terms.handover",
+        "date_ms",
+        "handover date, ms since the Unix epoch",
+    ),
+    (
+        "terms.handover",
+        "condition",
+        "condition at handover, text 1-500 characters",
+    ),
+    (
+        "terms.transfer",
+        "apply_by_ms",
+        "both parties apply for transfer registration by this date",
+    ),
+    (
+        "terms.breach",
+        "late_permyriad_per_day",
+        "late-payment penalty per day, in 1/10000 of the amount due, 0-100",
+    ),
+    (
+        "terms.breach",
+        "default_penalty_fen",
+        "penalty for walking away, in fen; at most the price",
+    ),
+    ("terms.disputes", "method", "how disputes are resolved"),
+    (
+        "terms.disputes",
+        "venue",
+        "the court or arbitration commission, text 1-100 characters",
+    ),
+];
+
+/// The fields a struct accepts, read from serde's refusal of an unknown field (so the list
+/// follows the struct).
+fn probe_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    expected_list(serde_json::from_value::<T>(serde_json::json!({ "\u{1}probe": 0 })).err())
+}
+
+/// The values an enum accepts, read from serde's refusal of an unknown variant.
+fn probe_variants<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    expected_list(serde_json::from_value::<T>(serde_json::json!("\u{1}probe")).err())
+}
+
+fn expected_list(e: Option<serde_json::Error>) -> Vec<String> {
+    let Some(e) = e else { return Vec::new() };
+    let msg = e.to_string();
+    let Some(i) = msg.find("expected") else {
+        return Vec::new();
+    };
+    msg[i..]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Each section of the terms: its path, its fields, and the type of each field (types that
+/// are enums list their values as the code accepts them).
+fn terms_sections() -> Vec<(&'static str, Vec<(String, String)>)> {
+    use crate::payload as p;
+    let payer = format!("one of {}", quoted(&probe_variants::<p::Payer>()));
+    let types = |section: &str, field: &str| -> String {
+        match (section, field) {
+            ("terms", _) => "object".to_owned(),
+            (_, "seller" | "buyer" | "agent" | "property" | "bank") => "id".to_owned(),
+            (_, "certificate_no") => "text".to_owned(),
+            (_, "condition" | "venue") => "text".to_owned(),
+            (_, "mortgage") => "object".to_owned(),
+            (_, "discharge_before_transfer" | "leased") => "boolean".to_owned(),
+            (_, "schedule") => "array of objects".to_owned(),
+            (_, f) if f.ends_with("_fen") => "integer fen".to_owned(),
+            (_, f) if f.ends_with("_ms") => "integer ms".to_owned(),
+            ("terms.price", "method") => {
+                format!("one of {}", quoted(&probe_variants::<p::PaymentMethod>()))
+            }
+            ("terms.disputes", "method") => {
+                format!("one of {}", quoted(&probe_variants::<p::DisputeMethod>()))
+            }
+            ("terms.taxes", _) => payer.clone(),
+            _ => "integer".to_owned(),
+        }
+    };
+    let sections: Vec<(&'static str, Vec<String>)> = vec![
+        ("terms", probe_fields::<p::ContractTerms>()),
+        ("terms.parties", probe_fields::<p::TermsParties>()),
+        ("terms.property", probe_fields::<p::TermsProperty>()),
+        ("terms.title", probe_fields::<p::TermsTitle>()),
+        ("terms.price", probe_fields::<p::TermsPrice>()),
+        ("terms.price.schedule[]", probe_fields::<p::Instalment>()),
+        ("terms.deposit", probe_fields::<p::TermsDeposit>()),
+        ("terms.loan", probe_fields::<p::TermsLoan>()),
+        ("terms.taxes", probe_fields::<p::TermsTaxes>()),
+        ("terms.handover", probe_fields::<p::TermsHandover>()),
+        ("terms.transfer", probe_fields::<p::TermsTransfer>()),
+        ("terms.breach", probe_fields::<p::TermsBreach>()),
+        ("terms.disputes", probe_fields::<p::TermsDisputes>()),
+    ];
+    sections
+        .into_iter()
+        .map(|(section, fields)| {
+            let typed = fields
+                .into_iter()
+                .map(|f| {
+                    let t = types(section, &f);
+                    (f, t)
+                })
+                .collect();
+            (section, typed)
+        })
+        .collect()
+}
+
+fn quoted(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The meaning of a terms field.
+#[must_use]
+pub fn terms_doc(section: &str, field: &str) -> Option<&'static str> {
+    TERMS_DOCS
+        .iter()
+        .find(|(s, f, _)| *s == section && *f == field)
+        .map(|(_, _, d)| *d)
+}
+
+/// Whether a terms field may be left out: the `contract.draft` example still parses without it.
+fn terms_optional(section: &str, field: &str) -> bool {
+    let Some(spec) = TABLE.iter().find(|s| s.kind == "contract.draft") else {
+        return false;
+    };
+    let mut example = (spec.example)();
+    let mut at = &mut example;
+    for part in section.split('.') {
+        let (key, element) = match part.strip_suffix("[]") {
+            Some(k) => (k, true),
+            None => (part, false),
+        };
+        let Some(next) = at.get_mut(key) else {
+            return false;
+        };
+        at = next;
+        if element {
+            let Some(first) = at.get_mut(0) else {
+                return false;
+            };
+            at = first;
+        }
+    }
+    let Some(object) = at.as_object_mut() else {
+        return false;
+    };
+    object.remove(field);
+    crate::payload::Payload::parse("contract.draft", &example).is_ok()
+}
+
+fn write_terms(w: &mut String) {
+    let _ = writeln!(w, "## Contract terms\n");
+    let _ = writeln!(
+        w,
+        "The `terms` object of `contract.draft` and `contract.amend`, field by field (unknown \
+         fields are refused at every level; optional fields may be left out). Every rule of the \
+         terms is checked against the listing, the verification and the registry when the \
+         contract is drafted or amended.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| field | type | presence | meaning |\n|---|---|---|---|"
+    );
+    for (section, fields) in terms_sections() {
+        for (field, ty) in fields {
+            let req = if terms_optional(section, &field) {
+                "optional"
+            } else {
+                "required"
+            };
+            let _ = writeln!(
+                w,
+                "| `{section}.{field}` | {ty} | {req} | {} |",
+                terms_doc(section, &field).unwrap_or("?")
+            );
+        }
+    }
+    let _ = writeln!(w);
+}
+
+/// Every status value of each aggregate, `(aggregate, [(value, meaning)])`: the values are the
+/// code's own (serialized as the views and the API show them), the meanings written here. Each
+/// `match` lists every variant without a catch-all, so a new status cannot compile undocumented.
+#[must_use]
+pub fn statuses() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
+    use crate::state::{
+        CertStatus as C, ContractStatus as Ct, EntrustmentStatus as E, KeyStatus as K,
+        ListingStatus as L, ProxyStatus as P, VerificationStatus as V, ViewingStatus as Vw,
+    };
+    fn rows<S: serde::Serialize + Copy>(
+        all: &[S],
+        meaning: fn(S) -> &'static str,
+    ) -> Vec<(String, &'static str)> {
+        all.iter()
+            .map(|s| {
+                let name = serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (name, meaning(*s))
+            })
+            .collect()
+    }
+    vec![
+        (
+            "key (of any actor)",
+            rows(&[K::Current, K::Rotated, K::Revoked], |s| match s {
+                K::Current => "the actor's current key",
+                K::Rotated => "replaced by `key.rotate`",
+                K::Revoked => "revoked by `key.revoke`",
+            }),
+        ),
+        (
+            "agency, agent",
+            rows(&[C::Certified, C::Suspended], |s| match s {
+                C::Certified => "certified and active",
+                C::Suspended => {
+                    "suspended by the housing authority (`*.suspend`; `*.reinstate` undoes it)"
+                }
+            }),
+        ),
+        (
+            "verification",
+            rows(
+                &[V::PendingConsent, V::Verified, V::Cancelled, V::Closed],
+                |s| match s {
+                    V::PendingConsent => "waiting for the co-owners' consent",
+                    V::Verified => "verified: the deal may proceed",
+                    V::Cancelled => "cancelled by the seller",
+                    V::Closed => "the deal ended with a filed contract",
+                },
+            ),
+        ),
+        (
+            "entrustment",
+            rows(
+                &[
+                    E::Offered,
+                    E::Accepted,
+                    E::Declined,
+                    E::Revoked,
+                    E::Expired,
+                    E::Completed,
+                ],
+                |s| match s {
+                    E::Offered => "waiting for the agent",
+                    E::Accepted => "accepted by the agent",
+                    E::Declined => "declined by the agent",
+                    E::Revoked => "revoked by the principal",
+                    E::Expired => "its period ended (recorded by the platform)",
+                    E::Completed => "the deal was filed",
+                },
+            ),
+        ),
+        (
+            "listing",
+            rows(
+                &[L::PendingReview, L::Active, L::Withdrawn, L::Closed],
+                |s| match s {
+                    L::PendingReview => {
+                        "published by an agent in review mode; not shown until the seller approves"
+                    }
+                    L::Active => "shown publicly",
+                    L::Withdrawn => {
+                        "withdrawn (or its first publication rejected, or its entrustment ended)"
+                    }
+                    L::Closed => "closed by a filed contract",
+                },
+            ),
+        ),
+        (
+            "viewing",
+            rows(
+                &[Vw::Booked, Vw::Confirmed, Vw::Completed, Vw::Cancelled],
+                |s| match s {
+                    Vw::Booked => "booked by the buyer",
+                    Vw::Confirmed => "confirmed by the agent or the seller",
+                    Vw::Completed => "held and recorded (may then be rated once)",
+                    Vw::Cancelled => "cancelled",
+                },
+            ),
+        ),
+        (
+            "contract",
+            rows(
+                &[
+                    Ct::Drafted,
+                    Ct::Signed,
+                    Ct::Offline,
+                    Ct::OfflineVerified,
+                    Ct::Filed,
+                    Ct::FilingCancelled,
+                    Ct::Cancelled,
+                ],
+                |s| match s {
+                    Ct::Drafted => "drafted; collecting confirmations and signatures",
+                    Ct::Signed => "every required party signed the current document",
+                    Ct::Offline => "e-signing failed; moved to a paper contract",
+                    Ct::OfflineVerified => "a filing office verified the paper contract",
+                    Ct::Filed => "filed with a filing code",
+                    Ct::FilingCancelled => "the filing was cancelled by the housing authority",
+                    Ct::Cancelled => "cancelled before filing",
+                },
+            ),
+        ),
+        (
+            "proxy",
+            rows(&[P::Filed, P::Verified, P::Revoked], |s| match s {
+                P::Filed => "filed, not yet verified",
+                P::Verified => "verified at a filing office",
+                P::Revoked => "revoked",
+            }),
+        ),
+    ]
+}
+
+fn write_statuses(w: &mut String) {
+    let _ = writeln!(w, "## Statuses\n");
+    let _ = writeln!(
+        w,
+        "Every `status` value of each aggregate, as the read models and the API show it. A loan \
+         pre-check has no status field: it is pending until its `assessment` is given, whose \
+         `result` is one of {}.\n",
+        quoted(&probe_variants::<crate::payload::LoanResult>())
+    );
+    let _ = writeln!(w, "| aggregate | status | meaning |\n|---|---|---|");
+    for (aggregate, values) in statuses() {
+        for (value, meaning) in values {
+            let _ = writeln!(w, "| {aggregate} | `{value}` | {meaning} |");
+        }
+    }
+    let _ = writeln!(w);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_terms_field_is_typed_and_described_and_the_sections_follow_the_structs() {
+        let sections = terms_sections();
+        let mut seen = 0;
+        for (section, fields) in &sections {
+            assert!(!fields.is_empty(), "{section} lists no field");
+            for (field, ty) in fields {
+                assert!(
+                    terms_doc(section, field).is_some(),
+                    "{section}.{field} has no description"
+                );
+                assert!(!ty.is_empty());
+                seen += 1;
+            }
+        }
+        assert_eq!(
+            seen,
+            TERMS_DOCS.len(),
+            "every description names a real field"
+        );
+        let price = &sections
+            .iter()
+            .find(|(s, _)| *s == "terms.price")
+            .unwrap()
+            .1;
+        assert!(
+            price
+                .iter()
+                .any(|(f, t)| f == "method" && t.contains("`lump_sum`"))
+        );
+        assert!(terms_optional("terms", "deposit"));
+        assert!(!terms_optional("terms", "price"));
+        assert!(terms_optional("terms.parties", "agent"));
+    }
+
+    #[test]
+    fn statuses_are_the_codes_own_snake_case_values() {
+        let all = statuses();
+        let listing = &all.iter().find(|(a, _)| *a == "listing").unwrap().1;
+        let names: Vec<&str> = listing.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(names, ["pending_review", "active", "withdrawn", "closed"]);
+        for (aggregate, values) in &all {
+            for (v, m) in values {
+                assert!(!v.is_empty() && !m.is_empty(), "{aggregate}: empty status");
+            }
+        }
+    }
+
+    #[test]
+    fn server_codes_are_the_ones_the_server_answers() {
+        // The HTTP edge and the sequencer live in crates this one cannot depend on; their
+        // sources are read instead, so a renamed code fails here.
+        let sources = [
+            include_str!("../../api/src/routes.rs"),
+            include_str!("../../store/src/sequencer.rs"),
+        ]
+        .concat();
+        for (code, _, _) in SERVER_CODES {
+            assert!(
+                sources.contains(&format!("\"{code}\"")),
+                "the server never answers `{code}`"
+            );
+        }
+        assert!(sources.contains("\"stream.version_conflict\""));
+        assert_eq!(codes::VERSION_MISMATCH.code, "stream.version_conflict");
+    }
+
+    #[test]
+    fn the_catalogue_points_into_no_source_file() {
+        let md = events_md();
+        for bad in [".rs`", ".rs)", ".rs ", "crates/", "stream.version_mismatch"] {
+            assert!(!md.contains(bad), "EVENTS.md contains `{bad}`");
+        }
+    }
 
     #[test]
     fn every_accepted_field_is_described() {

@@ -126,7 +126,7 @@ pub mod codes {
         BAD_FIELD = "payload.bad_field", Malformed, "A payload field breaks its format or bounds (see details.field).";
         NOT_NFC = "payload.text_not_nfc", Malformed, "A text field is not Unicode NFC; clients normalise before signing.";
         BAD_REFERENCE = "payload.bad_reference", Malformed, "A field that names an aggregate is not a well-formed id of the right kind.";
-        VERSION_MISMATCH = "stream.version_mismatch", Conflict, "expected_version differs from the stream's current version.";
+        VERSION_MISMATCH = "stream.version_conflict", Conflict, "expected_version differs from the stream's current version (the same code the server answers before the rules run).";
         STREAM_EXISTS = "stream.exists", Conflict, "The command creates an aggregate, but its stream already has entries.";
         STREAM_NOT_FOUND = "stream.not_found", NotFound, "The command's stream does not exist yet.";
         // Platform and keys.

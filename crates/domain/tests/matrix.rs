@@ -2111,7 +2111,7 @@ fn expected_version_is_checked() {
     let signed = c.sign(&w.l.secret_of(&agent)).expect("signs");
     assert_eq!(
         w.l.submit_signed(signed).unwrap_err().code,
-        "stream.version_mismatch"
+        "stream.version_conflict"
     );
     let mut c =
         w.l.sign(

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The project's test command. From a clean clone, with nothing installed by hand, it installs
+# what the suites need when it is missing (pinned versions), then runs:
+#   1. cargo test --workspace --locked          (every crate's tests)
+#   2. scripts/fuzz.sh                          (each fuzz target for FUZZ_SECONDS, default 30)
+#   3. scripts/schemathesis.sh, when it exists  (the HTTP API against its OpenAPI document)
+# Non-interactive (no prompt, no stdin); every step prints what it does. The cargo test summary
+# is printed again at the very end, with one total line, because CI reads the last lines.
+#
+#   SKIP_FUZZ=1 bash scripts/test.sh      # leave out the fuzz run (quicker local checks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export DEBIAN_FRONTEND=noninteractive
+
+# Pinned versions of what the suites install.
+CARGO_FUZZ_VERSION="0.13.2"
+VENV="$PWD/target/test-venv"
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+
+apt_updated=""
+apt_install() {
+    # Debian packages, only as root on a Debian-like system; elsewhere say what is missing.
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "test: missing $*; install it (Debian: apt-get install $*) and run again" >&2
+        exit 2
+    fi
+    if [ -z "$apt_updated" ]; then
+        step "apt-get update"
+        apt-get update -q </dev/null
+        apt_updated=1
+    fi
+    step "apt-get install -y $*"
+    apt-get install -y -q --no-install-recommends "$@" </dev/null
+}
+
+step "checking the tools the tests need"
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "test: cargo is missing; install the Rust toolchain (rust-version in Cargo.toml)" >&2
+    exit 2
+fi
+cargo --version
+# libfuzzer-sys compiles libFuzzer (C++) from source.
+if ! command -v c++ >/dev/null 2>&1; then
+    apt_install g++
+fi
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        step "cargo install --locked cargo-fuzz --version $CARGO_FUZZ_VERSION"
+        cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" </dev/null
+    fi
+    cargo fuzz --version
+fi
+if [ -f scripts/schemathesis.sh ] && [ -f scripts/requirements-test.txt ]; then
+    # Python packages for the schema tests go into a venv under target/, at the versions
+    # pinned in scripts/requirements-test.txt (reinstalled when that file changes).
+    if ! command -v python3 >/dev/null 2>&1; then
+        apt_install python3 python3-venv
+    fi
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        apt_install python3-venv
+    fi
+    stamp="$VENV/.requirements"
+    if ! cmp -s scripts/requirements-test.txt "$stamp" 2>/dev/null; then
+        step "python venv $VENV with scripts/requirements-test.txt"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --no-input -r scripts/requirements-test.txt </dev/null
+        cp scripts/requirements-test.txt "$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+    export DEEDLOG_TEST_VENV="$VENV"
+fi
+
+step "cargo test --workspace --locked"
+summary="target/test-summary.txt"
+mkdir -p target
+set +e
+cargo test --workspace --locked </dev/null 2>&1 | tee target/test-output.txt
+test_rc=${PIPESTATUS[0]}
+set -e
+# Keep cargo's own summary lines ("test result: ...") to repeat them at the end.
+grep -E '^test result: ' target/test-output.txt >"$summary" || true
+if [ "$test_rc" -ne 0 ]; then
+    echo "test: cargo test failed (exit $test_rc)" >&2
+    exit "$test_rc"
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    step "bash scripts/fuzz.sh (FUZZ_SECONDS=${FUZZ_SECONDS:-30} per target)"
+    bash scripts/fuzz.sh </dev/null
+else
+    step "fuzz run skipped (SKIP_FUZZ is set)"
+fi
+
+if [ -f scripts/schemathesis.sh ]; then
+    step "bash scripts/schemathesis.sh"
+    bash scripts/schemathesis.sh </dev/null
+else
+    step "no scripts/schemathesis.sh: schema tests skipped"
+fi
+
+step "all suites passed in $((SECONDS - started)) s; cargo test summary:"
+cat "$summary"
+# One plain closing line over every test binary (the last binaries are often doc tests with
+# nothing to run, and their "0 passed" must not read as the whole run's count).
+awk '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$summary"
