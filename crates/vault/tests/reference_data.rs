@@ -322,7 +322,10 @@ fn the_population_register_holds_everyone_with_the_same_phone() {
     }
     let registered: BTreeSet<&str> = ids.iter().copied().collect();
     for id in &elsewhere {
-        assert!(registered.contains(id.as_str()), "{id} is not on the register");
+        assert!(
+            registered.contains(id.as_str()),
+            "{id} is not on the register"
+        );
     }
     assert!(population.len() - elsewhere.len() >= 200);
 }

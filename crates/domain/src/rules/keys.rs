@@ -275,7 +275,7 @@ impl State {
             ));
         }
         let age = c.now().saturating_sub(v.issued_at_ms);
-        if age > identity::VOUCHER_WINDOW_MS || age < -identity::VOUCHER_AHEAD_MS {
+        if !(-identity::VOUCHER_AHEAD_MS..=identity::VOUCHER_WINDOW_MS).contains(&age) {
             return Err(Rejection::new(
                 &c::VOUCHER_STALE,
                 "the voucher was issued outside the accepted window; ask for a new one",
