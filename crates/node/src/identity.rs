@@ -87,7 +87,9 @@ impl Default for IdentityLimits {
             window_ms: 10 * 60 * 1000,
             per_number_max: 3,
             per_party_max: 5,
-            per_client_max: 20,
+            // Enough for a demo of some dozens of deals from one machine; a deployment behind
+            // a proxy sets it from the number of clients it expects per address.
+            per_client_max: 600,
             challenges_max: 10_000,
             counters_max: 50_000,
             office_pending_max: 1_000,
@@ -697,6 +699,16 @@ impl Node {
             .number;
         let name = validate::nfc(name.trim());
         validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        // Telling a party that it is verified already says nothing about anyone else.
+        if let Some(deedlog_views::Doc::Party(doc)) = self.views().doc(party)?
+            && (doc.verified || doc.erased)
+        {
+            return Err(refused(
+                409,
+                "party.already_verified",
+                format!("{party} is already verified (or erased)"),
+            ));
+        }
         let id = self.identity();
         let now = self.now_ms();
         let on_file = id.register.get(&number).filter(|e| e.name == name).cloned();
@@ -787,8 +799,9 @@ impl Node {
             .ok_or_else(challenge_invalid)?;
         let (name_commitment, id_commitment) = self.commitments(id_number, &entry.name)?;
         let secret = authority_key(self)?;
-        let nonce =
-            deedlog_core::hash::sha256(format!("attest\n{party}\n{id_commitment}").as_bytes());
+        // A fresh nonce: a second attempt is then decided by the domain
+        // (`party.already_verified`, `party.id_taken`) rather than answered as a reused nonce.
+        let nonce: [u8; 16] = random_bytes();
         let command = crate::sign(
             &secret,
             ids::IDENTITY,
@@ -796,7 +809,7 @@ impl Node {
             party,
             json!({"name_commitment": name_commitment, "id_commitment": id_commitment, "method": IdentityMethod::OnlineFace}),
             None,
-            &format!("attest-{}", hex::encode(&nonce[..20])),
+            &format!("attest-{}", hex::encode(nonce)),
             self.now_ms(),
         )?;
         Ok((command, id_number.to_owned()))
