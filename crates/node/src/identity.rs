@@ -1012,3 +1012,112 @@ pub fn read_code(outbox: &Path, challenge: &str) -> Option<String> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits_and_compared_whole() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let c = random_code();
+            assert!(c.iter().all(u8::is_ascii_digit));
+            seen.insert(c);
+            assert!(same_code(&c, &c));
+            let mut other = c;
+            other[5] = if c[5] == b'0' { b'1' } else { b'0' };
+            assert!(!same_code(&c, &other));
+            assert!(!same_code(&c, &c[..5]));
+            assert!(!same_code(&c, b"1234567"));
+        }
+        assert!(seen.len() > 190, "codes repeat too often");
+    }
+
+    #[test]
+    fn challenges_expire_run_out_of_tries_and_are_bound_to_their_party() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = IdentityLimits {
+            tries_max: 2,
+            ..IdentityLimits::default()
+        };
+        let a = IdentityAuthority::open(dir.path(), None, limits).unwrap();
+        let code = random_code();
+        let code_text = String::from_utf8(code.to_vec()).unwrap();
+        let ch = {
+            let mut m = lock(&a.memory);
+            a.remember(
+                &mut m,
+                0,
+                Purpose::RealName {
+                    party: "party/PA-1".into(),
+                    id_number: "x".into(),
+                },
+                Some(code),
+            )
+            .unwrap()
+        };
+        // Another party's guess, even with the right code, is refused and uses no try.
+        assert!(matches!(
+            a.prove(0, &ch.challenge, &code_text, Some("party/PA-2")),
+            Err(IdentityError::Refused {
+                code: "identity.challenge_invalid",
+                ..
+            })
+        ));
+        // Expired.
+        assert!(matches!(
+            a.prove(
+                a.limits.code_ttl_ms,
+                &ch.challenge,
+                &code_text,
+                Some("party/PA-1")
+            ),
+            Err(IdentityError::Refused {
+                code: "identity.challenge_invalid",
+                ..
+            })
+        ));
+        // Two wrong codes void it; the right one then fails too.
+        for _ in 0..2 {
+            assert!(matches!(
+                a.prove(0, &ch.challenge, "999999x", Some("party/PA-1")),
+                Err(IdentityError::Refused {
+                    code: "identity.code_wrong",
+                    ..
+                })
+            ));
+        }
+        assert!(
+            a.prove(0, &ch.challenge, &code_text, Some("party/PA-1"))
+                .is_err()
+        );
+        // A decoy (no code) never opens.
+        let decoy = {
+            let mut m = lock(&a.memory);
+            a.remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None)
+                .unwrap()
+        };
+        assert!(a.prove(0, &decoy.challenge, &code_text, None).is_err());
+        // The open-challenge bound holds.
+        let small = IdentityAuthority::open(
+            dir.path(),
+            None,
+            IdentityLimits {
+                challenges_max: 2,
+                ..IdentityLimits::default()
+            },
+        )
+        .unwrap();
+        let mut m = lock(&small.memory);
+        for _ in 0..2 {
+            small
+                .remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None)
+                .unwrap();
+        }
+        assert!(matches!(
+            small.remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None),
+            Err(IdentityError::Refused { status: 429, .. })
+        ));
+    }
+}
