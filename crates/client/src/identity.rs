@@ -94,6 +94,22 @@ fn with_after(path: &str, after_seq: Option<u64>) -> String {
     }
 }
 
+/// Runs a challenge-and-code flow again (at most 3 times in all) when the server forgot the
+/// challenge: challenges live in the server's memory, so a restart between the two steps loses
+/// them, and the cure is a new code.
+fn again_if_forgotten<T>(
+    mut flow: impl FnMut() -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match flow() {
+            Err(e) if e.is("identity.challenge_invalid") && tries < 3 => {}
+            other => return other,
+        }
+    }
+}
+
 impl Client {
     /// `POST /v1/identity/phone/challenge`: asks for an SMS code to `phone`; returns the
     /// challenge id.
@@ -136,9 +152,11 @@ impl Client {
         phone: &str,
         outbox: &Outbox,
     ) -> Result<Receipt, ClientError> {
-        let challenge = self.phone_challenge(phone)?;
-        let code = outbox.code(&challenge)?;
-        let payload = self.phone_voucher(party, &challenge, &code)?;
+        let payload = again_if_forgotten(|| {
+            let challenge = self.phone_challenge(phone)?;
+            let code = outbox.code(&challenge)?;
+            self.phone_voucher(party, &challenge, &code)
+        })?;
         self.submit(party, "party.register", &party.id, &payload, Some(0))
     }
 
@@ -201,10 +219,12 @@ impl Client {
         outbox: &Outbox,
         after_seq: Option<u64>,
     ) -> Result<Receipt, ClientError> {
-        let challenge =
-            self.realname_challenge(party, &person.name, &person.id_number, after_seq)?;
-        let code = outbox.code(&challenge)?;
-        self.realname_attest(party, &challenge, &code)
+        again_if_forgotten(|| {
+            let challenge =
+                self.realname_challenge(party, &person.name, &person.id_number, after_seq)?;
+            let code = outbox.code(&challenge)?;
+            self.realname_attest(party, &challenge, &code)
+        })
     }
 
     /// `POST /v1/identity/office/commitments` (signed by an office): the commitments of the
