@@ -1208,6 +1208,7 @@ async fn identity_cannot_be_borrowed_guessed_or_squatted() {
             .uri("/v1/identity/phone/challenge")
             .set_json(json!({"phone": mallory_phone}))
     );
+    assert_eq!(s, 202);
     let own = json_of(&b)["challenge"].as_str().unwrap().to_owned();
     let own_code = sms_code(&node, &own);
     for (challenge, code) in [
