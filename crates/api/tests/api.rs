@@ -1277,6 +1277,39 @@ async fn identity_cannot_be_borrowed_guessed_or_squatted() {
     );
     assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
     answers.push(b);
+    // A second party proving the same person's code (a second account) is refused by the
+    // domain, and the refusal writes nothing: the person stays linked to the first party only.
+    let dup_key = deedlog_node::keys::generate();
+    let (s, r) = register!(
+        app,
+        node,
+        "party/PA-dup",
+        &dup_key,
+        "13500000004",
+        now(),
+        "nonce-0007"
+    );
+    assert_eq!(s, 201, "{r}");
+    let (s, b) = attest!(
+        app,
+        node,
+        "party/PA-dup",
+        &dup_key,
+        OUTSIDER,
+        r["seq"].as_u64(),
+        now()
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (409, json!("party.id_taken"))
+    );
+    let outsider = vault.subject_by_id_number(OUTSIDER.1).unwrap();
+    let b2_phone = vault.subject_by_phone("13700000002").unwrap();
+    let dup_phone = vault.subject_by_phone("13500000004").unwrap();
+    assert_eq!(vault.links(&outsider).unwrap(), vec![b2_phone]);
+    assert!(vault.links(&dup_phone).unwrap().is_empty());
+    vault.erase_person(&dup_phone).unwrap();
+    assert!(!vault.is_erased(&outsider).unwrap());
 
     // The office route signed by Mallory (not an office).
     let body = json!({"party": mallory, "name": SELLER.0, "id_number": SELLER.1}).to_string();
