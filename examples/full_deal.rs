@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use deedlog_client::actor::{Actor, now_ms, random_suffix};
+use deedlog_client::actor::{now_ms, random_suffix};
 use deedlog_client::deal::{self, DAY_MS, PropertyFacts, Publisher};
 use deedlog_client::keys::KeyDir;
-use deedlog_client::{Client, ClientError, Receipt, demo, people};
+use deedlog_client::{Client, ClientError, Outbox, Receipt, demo, people};
 use deedlog_domain::payload::EntrustSale;
 
 fn main() -> ExitCode {
@@ -50,6 +50,8 @@ fn run() -> Result<(), ClientError> {
             .unwrap_or_else(|| "ledger-data/store".to_owned()),
     );
     let keys = KeyDir::of_data_dir(&data);
+    // The identity authority's SMS codes, read from the server's outbox as its operator.
+    let outbox = Outbox::of_data_dir(&data);
     let log_key = keys.log_vkey()?;
     let client = Client::new(&server)?;
     let before = client.verified_checkpoint(&log_key)?;
@@ -80,11 +82,13 @@ fn run() -> Result<(), ClientError> {
         .find_map(|p| {
             let owner = p.owners().remove(0);
             let seller = demo::citizen_actor(&root, &owner);
-            let enrolled = client.enroll(&seller, &owner).ok()?;
+            let enrolled = client.enroll(&seller, &owner, &outbox).ok()?;
             if let Some(r) = enrolled.registered {
                 step("party.register (seller)", r);
             }
-            step("party.attest_identity (seller)", enrolled.attested);
+            if let Some(r) = enrolled.attested {
+                step("party.attest_identity (seller)", r);
+            }
             let r = client
                 .verify_property(&seller, &p.certificate_no, None)
                 .ok()?;
@@ -97,14 +101,31 @@ fn run() -> Result<(), ClientError> {
         verification.require("verification_code")?
     );
 
-    // The buyer: a fresh made-up citizen.
-    let buyer = Actor::generate(format!("party/PA-{}", random_suffix()));
-    let person = people::generate_person();
-    let enrolled = client.enroll(&buyer, &person)?;
+    // The buyer: someone on the population register who owns nothing there.
+    let owners: Vec<String> = properties
+        .iter()
+        .flat_map(|p| p.owners())
+        .map(|o| o.id_number)
+        .collect();
+    let mut population = people::population(PathBuf::from("ledger-data/reference").as_path())?;
+    population.retain(|p| !owners.contains(&p.id_number));
+    let start =
+        usize::from_str_radix(&random_suffix()[..6], 16).unwrap_or(0) % population.len().max(1);
+    population.rotate_left(start);
+    let (buyer, enrolled) = population
+        .iter()
+        .find_map(|person| {
+            let buyer = demo::citizen_actor(&root, person);
+            let enrolled = client.enroll(&buyer, person, &outbox).ok()?;
+            Some((buyer, enrolled))
+        })
+        .ok_or_else(|| ClientError::Limit("no buyer could be enrolled".into()))?;
     if let Some(r) = enrolled.registered {
         step("party.register (buyer)", r);
     }
-    step("party.attest_identity (buyer)", enrolled.attested);
+    if let Some(r) = enrolled.attested {
+        step("party.attest_identity (buyer)", r);
+    }
 
     let price = (facts.area_centi_m2 * 15_000).div_ceil(1_000_000) * 1_000_000;
     let r = step(

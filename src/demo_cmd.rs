@@ -23,6 +23,10 @@ pub struct DemoArgs {
     /// office and agent keys (a demo convenience on the same machine).
     #[arg(long, default_value = "ledger-data/store")]
     data: PathBuf,
+    /// The server's SMS outbox, where the identity authority's codes are read as the operator
+    /// would (default: `DATA/outbox/sms.jsonl`).
+    #[arg(long)]
+    outbox: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -50,6 +54,9 @@ fn print_report(report: &DemoReport) {
 pub fn demo(args: &DemoArgs) -> ExitCode {
     let mut options = DemoOptions::new(args.server.clone(), &args.data);
     options.deals = args.deals.clamp(1, 10_000);
+    if let Some(outbox) = &args.outbox {
+        options.outbox.clone_from(outbox);
+    }
     match demo::run(&options, &mut |e| eprintln!("{e}")) {
         Ok(report) => {
             if args.json {
@@ -92,6 +99,10 @@ pub struct HttpArgs {
     /// Signed commands to pre-sign for the command measurement.
     #[arg(long, default_value_t = 100_000)]
     commands: usize,
+    /// The measured server's data folder, whose identity authority key signs the
+    /// registrations' phone vouchers (with `--server`; a node started here uses its own).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Print the result as one JSON object on the last line.
     #[arg(long)]
     json: bool,
@@ -112,6 +123,14 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
     let own = match &args.server {
         Some(url) => {
             options.server.clone_from(url);
+            if let Some(data) = &args.data {
+                let keys = deedlog_client::keys::KeyDir::of_data_dir(data);
+                options.voucher_key = Some(
+                    keys.actor("authority/identity")
+                        .context("reading the identity authority's key")?
+                        .secret,
+                );
+            }
             None
         }
         None => {
@@ -126,6 +145,7 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             let running =
                 runtime.block_on(deedlog_api::start(node.clone(), "127.0.0.1:0", config))?;
             options.server = format!("http://{}", running.addr());
+            options.voucher_key = node.keys().get("authority/identity").cloned();
             let mut demo_options = DemoOptions::new(options.server.clone(), &dir);
             demo_options.deals = 4;
             demo_options.open_listings = 8;

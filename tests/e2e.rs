@@ -295,6 +295,7 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
             .collect(),
         commands: 300,
         request_timeout: Duration::from_secs(10),
+        voucher_key: server.node.keys().get("authority/identity").cloned(),
     };
     let figures = loadgen::run(&load, &mut |_| {}).expect("the load generator runs");
     for m in [&figures.ceiling, &figures.verify, &figures.commands] {
@@ -388,16 +389,14 @@ fn rejections_over_the_socket_are_typed_and_append_nothing() {
     // An idempotent retry: the same signed command twice is one entry.
     let party = Actor::generate(format!("party/PA-{}", actor::random_suffix()));
     let person = people::generate_person();
-    let phone = client
-        .phone_commitment(&person.phone)
-        .expect("a commitment");
+    let outbox = deedlog_client::Outbox::of_data_dir(&data);
+    let challenge = client.phone_challenge(&person.phone).expect("a challenge");
+    let code = outbox.code(&challenge).expect("the SMS code");
+    let payload = client
+        .phone_voucher(&party, &challenge, &code)
+        .expect("a voucher");
     let register = party
-        .sign(
-            "party.register",
-            &party.id,
-            json!({ "phone_commitment": phone }),
-            Some(0),
-        )
+        .sign("party.register", &party.id, payload, Some(0))
         .expect("signs");
     let first = client.submit_signed(&register).expect("registered");
     let again = client

@@ -94,6 +94,7 @@ MULTI_PROPERTY_OWNERS = 8  # people who own two properties
 CITIZEN_OWNERS = 16
 CITIZEN_OTHERS = 36
 AGENCY_COUNT = 22
+POPULATION_OTHERS = 300  # people in the population register and in no other file
 
 
 class Gen:
@@ -364,12 +365,30 @@ def generate():
             "phone": f"0871-6{r.randrange(10**6, 10**7):07d}"[:13],
         })
 
+    # The population register: every person of the files above (same name, ID and phone) plus
+    # people who appear nowhere else. Drawn last, so that adding it changed none of the files
+    # above. Sorted by ID number, as a register would be.
+    population = {}
+    for prop in out:
+        for o in prop["owners"]:
+            population[o["id_number"]] = {k: o[k] for k in ("name", "id_number", "phone")}
+    for c in citizens:
+        population[c["id_number"]] = dict(c)
+    for ag in agencies:
+        for a in ag["agents"]:
+            population[a["id_number"]] = {k: a[k] for k in ("name", "id_number", "phone")}
+    for _ in range(POPULATION_OTHERS):
+        p = g.person(r.choice(DISTRICTS)[1], born_from=date(1960, 1, 1))
+        population[p["id_number"]] = p
+    population = [population[k] for k in sorted(population)]
+
     return {
         "properties.json": out,
         "citizens.json": citizens,
         "agencies.json": agencies,
         "banks.json": banks,
         "offices.json": offices,
+        "population.json": population,
     }
 
 
@@ -483,6 +502,19 @@ def check(files):
     need(len({o["office_id"] for o in offices}) == len(offices), "office ids not unique")
     for o in offices:
         need(re.match(r"^0871-\d{8}$", o["phone"]) is not None, f"{o['office_id']}: phone")
+    population = files["population.json"]
+    by_id = {p["id_number"]: p for p in population}
+    need(len(by_id) == len(population), "population ID numbers not unique")
+    need(len({p["phone"] for p in population}) == len(population), "population phones not unique")
+    need([p["id_number"] for p in population] == sorted(by_id), "population not sorted by ID number")
+    for p in population:
+        check_person(p, f"population {p['name']}")
+        same_person(p, f"population {p['name']}")
+    everyone = [o for p in props for o in p["owners"]] + citizens + agents
+    for p in everyone:
+        need(p["id_number"] in by_id, f"{p['name']} is not in the population register")
+    need(len(set(by_id) - {p["id_number"] for p in everyone}) >= 200,
+         "fewer than 200 people only in the population register")
     holdings = {}
     for p in props:
         for o in p["owners"]:
@@ -519,7 +551,8 @@ def main():
         f"co-owned {sum(len(p['owners']) > 1 for p in props)}, owners {len({o['id_number'] for p in props for o in p['owners']})}), citizens {len(files['citizens.json'])} "
         f"(owners {sum(c['id_number'] in {o['id_number'] for p in props for o in p['owners']} for c in files['citizens.json'])}), "
         f"agencies {len(files['agencies.json'])}, agents {sum(len(a['agents']) for a in files['agencies.json'])}, "
-        f"banks {len(files['banks.json'])}, offices {len(files['offices.json'])}"
+        f"banks {len(files['banks.json'])}, offices {len(files['offices.json'])}, "
+        f"population {len(files['population.json'])}"
     )
 
 

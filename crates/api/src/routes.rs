@@ -17,6 +17,9 @@ use deedlog_views::{
     Doc, ListingQuery, ListingSort, PAGE_LIMIT_MAX, PAGE_OFFSET_MAX, Paging, docs,
 };
 
+#[path = "identity.rs"]
+pub mod identity;
+
 use crate::auth::{authenticate, forbidden};
 use crate::error::ApiError;
 use crate::{AppState, sse};
@@ -314,20 +317,12 @@ pub const ROUTES: &[Route] = &[
         "log",
         "Server-sent events: entries in order",
     ),
-    r(
-        "POST",
-        "/v1/identity/phone-commitment",
-        P,
-        "identity",
-        "The phone commitment for party.register",
-    ),
-    r(
-        "POST",
-        "/v1/identity/attest",
-        S,
-        "identity",
-        "Real-name attestation by the identity authority",
-    ),
+    identity::PHONE_CHALLENGE,
+    identity::PHONE_VOUCHER,
+    identity::REALNAME_CHALLENGE,
+    identity::REALNAME_ATTEST,
+    identity::OFFICE_COMMITMENTS,
+    identity::OFFICE_ATTEST,
     r("GET", "/healthz", P, "operations", "Liveness"),
     r(
         "GET",
@@ -533,11 +528,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
             web::get().to(|r, s, p, a| private_doc(IdKind::Proxy, r, s, p, a)),
         )
         .route("/checkpoint", web::get().to(checkpoint_text))
-        .route(
-            "/v1/identity/phone-commitment",
-            web::post().to(identity_phone),
-        )
-        .route("/v1/identity/attest", web::post().to(identity_attest))
+        .configure(identity::configure)
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .service(
@@ -1402,53 +1393,6 @@ async fn log_checkpoints(
         StatusCode::OK,
         &json!({"checkpoints": out, "next_from": next_from}),
     ))
-}
-
-/// `{"phone"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhoneBody {
-    phone: String,
-}
-
-async fn identity_phone(
-    state: Data<AppState>,
-    body: Json<PhoneBody>,
-) -> Result<HttpResponse, ApiError> {
-    let node = state.node.clone();
-    let phone = body.into_inner().phone;
-    let commitment = web::block(move || node.phone_commitment(&phone))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
-    Ok(body_json(
-        StatusCode::OK,
-        &json!({ "phone_commitment": commitment }),
-    ))
-}
-
-async fn identity_attest(
-    req: HttpRequest,
-    state: Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = read_body(payload, state.config.json_bytes_max).await?;
-    let actor = authenticate(&req, &body, &state)?;
-    if !IdKind::Party.matches(&actor) {
-        return Err(forbidden(&actor));
-    }
-    let identity: deedlog_node::Identity = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("request.bad_json", e.to_string()))?;
-    match state.node.attest_identity(&actor, identity).await {
-        Ok(receipt) => {
-            let status = if receipt.duplicate {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            Ok(body_json(status, &to_value(&receipt)?))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// A fixed body of exactly 300 bytes, served without touching the node: what `deedlog bench http`

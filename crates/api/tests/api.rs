@@ -22,6 +22,8 @@ use deedlog_node::{Node, NodeOptions};
 const SELLER: (&str, &str, &str) = ("邓婷", "530111197905129301", "19150620624");
 const BUYER: (&str, &str, &str) = ("江晶梅", "530115197012256843", "18281365745");
 const AGENT_PERSON: (&str, &str, &str) = ("魏林", "530102195908253193", "15030997123");
+/// On the register, in no other file.
+const OUTSIDER: (&str, &str, &str) = ("孟雪", "53011219880402152X", "13698712345");
 const CERT: &str = "云(2021)昆明市不动产权第0012345号";
 
 fn write_reference(dir: &Path) {
@@ -45,6 +47,19 @@ fn write_reference(dir: &Path) {
         dir.join("agencies.json"),
         json!([{"agency_id": "AG-0001", "name": "昆明测试房产经纪有限公司", "licence_no": "KMJJ-2023-0001",
                 "district": "五华区", "address": "五华区东风西路1号", "agents": [agent]}])
+        .to_string(),
+    )
+    .unwrap();
+    // The population register: the identity authority checks real names against it and sends
+    // the codes to the phones on file.
+    std::fs::write(
+        dir.join("population.json"),
+        json!([
+            person(SELLER),
+            person(BUYER),
+            person(AGENT_PERSON),
+            person(OUTSIDER)
+        ])
         .to_string(),
     )
     .unwrap();
@@ -170,6 +185,78 @@ fn signed_post(
     req
 }
 
+fn sms_code(node: &Node, challenge: &str) -> String {
+    deedlog_node::identity::read_code(node.sms_outbox(), challenge)
+        .unwrap_or_else(|| panic!("no SMS code for {challenge}"))
+}
+
+/// `POST /v1/identity/phone/challenge` then `/phone/voucher` with the code from the outbox:
+/// `(status, body)` of the voucher answer.
+macro_rules! voucher {
+    ($app:expr, $node:expr, $phone:expr, $who:expr, $key:expr) => {{
+        let (s, b) = call!(
+            $app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone/challenge")
+                .set_json(json!({"phone": $phone}))
+        );
+        assert_eq!(s, 202, "{}", String::from_utf8_lossy(&b));
+        let challenge = json_of(&b)["challenge"].as_str().unwrap().to_owned();
+        let code = sms_code(&$node, &challenge);
+        let key: &SecretKey = $key;
+        call!(
+            $app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone/voucher")
+                .set_json(json!({"challenge": challenge, "code": code, "party": $who,
+                                 "key": key.public().to_base64()}))
+        )
+    }};
+}
+
+/// Registers `who` with `phone` through the real flow; `(status, receipt)` of `party.register`.
+macro_rules! register {
+    ($app:expr, $node:expr, $who:expr, $key:expr, $phone:expr, $now:expr, $nonce:expr) => {{
+        let key: &SecretKey = $key;
+        let (s, b) = voucher!($app, $node, $phone, $who, key);
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        post_command!(
+            $app,
+            &sign(
+                $key,
+                $who,
+                "party.register",
+                $who,
+                json_of(&b),
+                $now,
+                $nonce
+            )
+        )
+    }};
+}
+
+/// Real-name verification of `who` as `person` (the code from the outbox, sent to the phone on
+/// file); `(status, body)` of the attestation answer.
+macro_rules! attest {
+    ($app:expr, $node:expr, $who:expr, $key:expr, $person:expr, $after:expr, $now:expr) => {{
+        let person: (&str, &str, &str) = $person;
+        let uri = match $after {
+            Some(seq) => format!("/v1/identity/realname/challenge?after_seq={seq}"),
+            None => "/v1/identity/realname/challenge".to_owned(),
+        };
+        let body = json!({"name": person.0, "id_number": person.1}).to_string();
+        let (s, b) = call!($app, signed_post($key, $who, &uri, $now, body.as_bytes()));
+        assert_eq!(s, 202, "{}", String::from_utf8_lossy(&b));
+        let challenge = json_of(&b)["challenge"].as_str().unwrap().to_owned();
+        let code = sms_code(&$node, &challenge);
+        let body = json!({"challenge": challenge, "code": code}).to_string();
+        call!(
+            $app,
+            signed_post($key, $who, "/v1/identity/realname/attest", $now, body.as_bytes())
+        )
+    }};
+}
+
 /// The answers whose bytes must survive a rebuild of the views.
 const PUBLIC_READS: &[&str] = &[
     "/v1/listings",
@@ -216,26 +303,7 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
         ("party/PA-seller", &seller_key, SELLER),
         ("party/PA-buyer", &buyer_key, BUYER),
     ] {
-        let (s, b) = call!(
-            app,
-            web_test::TestRequest::post()
-                .uri("/v1/identity/phone-commitment")
-                .set_json(json!({"phone": person.2}))
-        );
-        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
-        let phone_commitment = json_of(&b)["phone_commitment"].as_str().unwrap().to_owned();
-        let (s, r) = post_command!(
-            app,
-            &sign(
-                key,
-                who,
-                "party.register",
-                who,
-                json!({"phone_commitment": phone_commitment}),
-                now(),
-                &next_nonce()
-            )
-        );
+        let (s, r) = register!(app, node, who, key, person.2, now(), &next_nonce());
         assert_eq!(s, 201, "{r}");
         // Read-your-writes: the party document is there once the views applied the receipt's seq.
         let seq = r["seq"].as_u64().unwrap();
@@ -243,30 +311,37 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
         let (s, b) = call!(app, signed_get(key, who, &uri, now()));
         assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
         assert_eq!(json_of(&b)["verified"], json!(false));
-        // The same phone cannot get a second commitment.
-        let (s, b) = call!(
+        // The same phone cannot get a second voucher; only whoever proves the code is told.
+        let (s, b) = voucher!(
             app,
-            web_test::TestRequest::post()
-                .uri("/v1/identity/phone-commitment")
-                .set_json(json!({"phone": person.2}))
+            node,
+            person.2,
+            "party/PA-second",
+            &deedlog_node::keys::generate()
         );
         assert_eq!(
             (s, json_of(&b)["code"].clone()),
             (409, json!("party.phone_taken"))
         );
-        let body = json!({"name": person.0, "id_number": person.1, "phone": person.2, "method": "online_face"}).to_string();
-        let (s, b) = call!(
-            app,
-            signed_post(key, who, "/v1/identity/attest", now(), body.as_bytes())
-        );
+        let (s, b) = attest!(app, node, who, key, person, Some(seq), now());
         assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
-        // Attesting again returns the first receipt.
+        // Attesting again is refused plainly (the party learns only about itself).
         let (s, b) = call!(
             app,
-            signed_post(key, who, "/v1/identity/attest", now(), body.as_bytes())
+            signed_post(
+                key,
+                who,
+                "/v1/identity/realname/challenge",
+                now(),
+                json!({"name": person.0, "id_number": person.1})
+                    .to_string()
+                    .as_bytes()
+            )
         );
-        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
-        assert_eq!(json_of(&b)["duplicate"], json!(true));
+        assert_eq!(
+            (s, json_of(&b)["code"].clone()),
+            (409, json!("party.already_verified"))
+        );
     }
 
     // Property verification: the registry's owner commitment matches the attested seller.
@@ -917,4 +992,501 @@ fn every_documented_route_is_in_the_route_table_and_back() {
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert_eq!(documented, table, "docs/API.md and routes::ROUTES differ");
+}
+
+/// Every body of `answers` is free of every code the outbox holds.
+fn assert_no_code_in(node: &Node, answers: &[Vec<u8>]) {
+    let outbox = std::fs::read_to_string(node.sms_outbox()).unwrap_or_default();
+    let codes: Vec<String> = outbox
+        .lines()
+        .map(|l| json_of(l.as_bytes())["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!codes.is_empty());
+    for body in answers {
+        let text = String::from_utf8_lossy(body);
+        for code in &codes {
+            assert!(
+                !text.contains(code.as_str()),
+                "an answer holds an SMS code: {text}"
+            );
+        }
+    }
+}
+
+/// The shape of a JSON object: its keys, and the type of each value.
+fn shape(body: &[u8]) -> Vec<(String, &'static str)> {
+    let v = json_of(body);
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let t = match v {
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                _ => "other",
+            };
+            (k.clone(), t)
+        })
+        .collect()
+}
+
+/// An attacker who knows a registry owner's name, ID number and phone (all leak in real life)
+/// tries to become that owner by every route, to learn who is registered, and to squat the
+/// owner's phone; each attempt fails, appends nothing the attacker wants, and leaves the
+/// owner's vault subject as it was.
+#[actix_web::test]
+async fn identity_cannot_be_borrowed_guessed_or_squatted() {
+    let fx = fixture();
+    let node = Node::open(fx.options.clone()).unwrap();
+    let state = AppState::new(node.clone(), ApiConfig::default());
+    let app = web_test::init_service(deedlog_api::app(state)).await;
+    let now = || fx.clock.load(Ordering::SeqCst);
+    let mut answers: Vec<Vec<u8>> = Vec::new();
+    // The owner's subject as the registry loaded it: fields and links.
+    let vault = node.vault().clone();
+    let victim = vault.subject_by_id_number(SELLER.1).unwrap();
+    let victim_fields = |v: &deedlog_vault::Vault| {
+        ["name", "id_number", "phone"].map(|f| v.get(&victim, f).unwrap())
+    };
+    let before = victim_fields(&vault);
+    assert!(before[0].is_some());
+
+    // Registration without a voucher is refused: a made-up commitment gets nobody in.
+    let mallory_key = deedlog_node::keys::generate();
+    let mallory = "party/PA-mallory";
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &mallory_key,
+            mallory,
+            "party.register",
+            mallory,
+            json!({"phone_commitment": hash("any 64 hex")}),
+            now(),
+            "nonce-0001"
+        )
+    );
+    assert_eq!((s, r["code"].clone()), (403, json!("voucher.missing")));
+
+    // The phone oracle: a registered and an unregistered number get the same answer shape.
+    let buyer_key = deedlog_node::keys::generate();
+    let (s, r) = register!(
+        app,
+        node,
+        "party/PA-buyer",
+        &buyer_key,
+        BUYER.2,
+        now(),
+        "nonce-0002"
+    );
+    assert_eq!(s, 201, "{r}");
+    let mut shapes = Vec::new();
+    for phone in [BUYER.2, "13812340000"] {
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone/challenge")
+                .set_json(json!({"phone": phone}))
+        );
+        assert_eq!(s, 202);
+        shapes.push(shape(&b));
+        answers.push(b);
+    }
+    assert_eq!(shapes[0], shapes[1]);
+
+    // Squatting the owner's phone (not yet registered): without the code, no voucher; the
+    // tries run out; the next challenge for that number is refused once the limit is hit.
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/identity/phone/challenge")
+            .set_json(json!({"phone": SELLER.2}))
+    );
+    assert_eq!(s, 202);
+    let squat = json_of(&b)["challenge"].as_str().unwrap().to_owned();
+    answers.push(b);
+    let real = sms_code(&node, &squat);
+    let wrong = if real == "000000" { "000001" } else { "000000" };
+    for left in [2, 1, 0] {
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone/voucher")
+                .set_json(json!({"challenge": squat, "code": wrong, "party": mallory,
+                                 "key": mallory_key.public().to_base64()}))
+        );
+        let v = json_of(&b);
+        assert_eq!(
+            (s, v["code"].clone(), v["details"]["tries_left"].clone()),
+            (422, json!("identity.code_wrong"), json!(left))
+        );
+        answers.push(b);
+    }
+    // Even the right code is useless now: the challenge is void.
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/identity/phone/voucher")
+            .set_json(json!({"challenge": squat, "code": real, "party": mallory,
+                             "key": mallory_key.public().to_base64()}))
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (422, json!("identity.challenge_invalid"))
+    );
+    for _ in 0..2 {
+        let (s, _) = call!(
+            app,
+            web_test::TestRequest::post()
+                .uri("/v1/identity/phone/challenge")
+                .set_json(json!({"phone": SELLER.2}))
+        );
+        assert_eq!(s, 202);
+    }
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/identity/phone/challenge")
+            .set_json(json!({"phone": SELLER.2}))
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (429, json!("rate.limited"))
+    );
+
+    // Mallory registers with her own phone, and right away (with after_seq) asks for a
+    // real-name check with the owner's name and ID number.
+    let mallory_phone = "13900000001";
+    let (s, r) = register!(
+        app,
+        node,
+        mallory,
+        &mallory_key,
+        mallory_phone,
+        now(),
+        "nonce-0003"
+    );
+    assert_eq!(s, 201, "{r}");
+    let seq = r["seq"].as_u64().unwrap();
+    let uri = format!("/v1/identity/realname/challenge?after_seq={seq}");
+    let mut shapes = Vec::new();
+    let mut challenges = Vec::new();
+    for (name, id) in [
+        (SELLER.0, SELLER.1),
+        ("王五", OUTSIDER.1),
+        (OUTSIDER.0, "530102199001011234"),
+    ] {
+        let body = json!({"name": name, "id_number": id}).to_string();
+        let (s, b) = call!(
+            app,
+            signed_post(&mallory_key, mallory, &uri, now(), body.as_bytes())
+        );
+        // The ID oracle: matching and non-matching name/ID get the same answer.
+        assert!(s == 202 || s == 400, "{}", String::from_utf8_lossy(&b));
+        if s == 202 {
+            shapes.push(shape(&b));
+            challenges.push(json_of(&b)["challenge"].as_str().unwrap().to_owned());
+        }
+        answers.push(b);
+    }
+    assert_eq!(
+        challenges.len(),
+        2,
+        "a malformed ID number is refused, the others answered"
+    );
+    assert_eq!(shapes[0], shapes[1]);
+    // The code went to the owner's phone on file, not to Mallory's; the mismatching name got
+    // no SMS at all.
+    let outbox = std::fs::read_to_string(node.sms_outbox()).unwrap();
+    let line = outbox.lines().find(|l| l.contains(&challenges[0])).unwrap();
+    assert_eq!(json_of(line.as_bytes())["to"], json!(SELLER.2));
+    assert!(!outbox.contains(&challenges[1]));
+    // Mallory's own phone code does not open the owner's challenge, nor does guessing.
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/identity/phone/challenge")
+            .set_json(json!({"phone": mallory_phone}))
+    );
+    assert_eq!(s, 202);
+    let own = json_of(&b)["challenge"].as_str().unwrap().to_owned();
+    let own_code = sms_code(&node, &own);
+    for (challenge, code) in [
+        (own.as_str(), own_code.as_str()),
+        (challenges[0].as_str(), wrong),
+    ] {
+        let body = json!({"challenge": challenge, "code": code}).to_string();
+        let (s, b) = call!(
+            app,
+            signed_post(
+                &mallory_key,
+                mallory,
+                "/v1/identity/realname/attest",
+                now(),
+                body.as_bytes()
+            )
+        );
+        assert_eq!(s, 422, "{}", String::from_utf8_lossy(&b));
+        answers.push(b);
+    }
+    // A challenge of someone else, with its right code (say it leaked), is not Mallory's.
+    let buyer_key = deedlog_node::keys::generate();
+    let (s, r) = register!(
+        app,
+        node,
+        "party/PA-b2",
+        &buyer_key,
+        "13700000002",
+        now(),
+        "nonce-0004"
+    );
+    assert_eq!(s, 201, "{r}");
+    let body = json!({"name": OUTSIDER.0, "id_number": OUTSIDER.1}).to_string();
+    let uri = format!("/v1/identity/realname/challenge?after_seq={}", r["seq"]);
+    let (_, b) = call!(
+        app,
+        signed_post(&buyer_key, "party/PA-b2", &uri, now(), body.as_bytes())
+    );
+    let theirs = json_of(&b)["challenge"].as_str().unwrap().to_owned();
+    let their_code = sms_code(&node, &theirs);
+    let body = json!({"challenge": theirs, "code": their_code}).to_string();
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &mallory_key,
+            mallory,
+            "/v1/identity/realname/attest",
+            now(),
+            body.as_bytes()
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (422, json!("identity.challenge_invalid"))
+    );
+    // … and the rightful party can still use it.
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &buyer_key,
+            "party/PA-b2",
+            "/v1/identity/realname/attest",
+            now(),
+            body.as_bytes()
+        )
+    );
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    answers.push(b);
+    // A second party proving the same person's code (a second account) is refused by the
+    // domain, and the refusal writes nothing: the person stays linked to the first party only.
+    let dup_key = deedlog_node::keys::generate();
+    let (s, r) = register!(
+        app,
+        node,
+        "party/PA-dup",
+        &dup_key,
+        "13500000004",
+        now(),
+        "nonce-0007"
+    );
+    assert_eq!(s, 201, "{r}");
+    let (s, b) = attest!(
+        app,
+        node,
+        "party/PA-dup",
+        &dup_key,
+        OUTSIDER,
+        r["seq"].as_u64(),
+        now()
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (409, json!("party.id_taken"))
+    );
+    let outsider = vault.subject_by_id_number(OUTSIDER.1).unwrap();
+    let b2_phone = vault.subject_by_phone("13700000002").unwrap();
+    let dup_phone = vault.subject_by_phone("13500000004").unwrap();
+    assert_eq!(vault.links(&outsider).unwrap(), vec![b2_phone]);
+    assert!(vault.links(&dup_phone).unwrap().is_empty());
+    vault.erase_person(&dup_phone).unwrap();
+    assert!(!vault.is_erased(&outsider).unwrap());
+
+    // The office route signed by Mallory (not an office).
+    let body = json!({"party": mallory, "name": SELLER.0, "id_number": SELLER.1}).to_string();
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &mallory_key,
+            mallory,
+            "/v1/identity/office/commitments",
+            now(),
+            body.as_bytes()
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (403, json!("request.forbidden"))
+    );
+    // A forged attestation sent to /v1/commands, by Mallory, a bank, and the housing authority.
+    let forged =
+        json!({"name_commitment": hash("n"), "id_commitment": hash("i"), "method": "office"});
+    let keys = node.keys();
+    for (actor, key) in [
+        (mallory, &mallory_key),
+        ("bank/BK-01", keys.get("bank/BK-01").unwrap()),
+        ("authority/housing", keys.get("authority/housing").unwrap()),
+    ] {
+        let (s, r) = post_command!(
+            app,
+            &sign(
+                key,
+                actor,
+                "party.attest_identity",
+                mallory,
+                forged.clone(),
+                now(),
+                &format!("forged-{}", actor.replace('/', "-"))
+            )
+        );
+        assert_eq!(
+            (s, r["code"].clone()),
+            (403, json!("auth.role_not_allowed")),
+            "{actor}"
+        );
+    }
+    // An office's attestation it never checked is not accepted through the office route.
+    let office = keys.get("office/OF-01").unwrap();
+    let cmd = sign(
+        office,
+        "office/OF-01",
+        "party.attest_identity",
+        mallory,
+        forged.clone(),
+        now(),
+        "forged-office",
+    );
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/identity/office/attest")
+            .set_json(&cmd)
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (422, json!("identity.no_office_check"))
+    );
+
+    // Mallory is still not verified, so the owner's property is not hers to verify.
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &mallory_key,
+            mallory,
+            "property.verify",
+            "verification/PV-m",
+            json!({"certificate_no": CERT}),
+            now(),
+            "nonce-0005"
+        )
+    );
+    assert_eq!((s, r["code"].clone()), (403, json!("party.not_verified")));
+
+    // The owner's subject is unchanged and linked to nobody; erasing Mallory's phone subject
+    // (all of her personal data) leaves the owner's subject alive.
+    assert_eq!(victim_fields(&vault), before);
+    assert!(vault.links(&victim).unwrap().is_empty());
+    let mallory_subject = vault.subject_by_phone(mallory_phone).unwrap();
+    assert!(vault.links(&mallory_subject).unwrap().is_empty());
+    vault.erase_person(&mallory_subject).unwrap();
+    assert!(!vault.is_erased(&victim).unwrap());
+    assert_eq!(victim_fields(&vault), before);
+
+    // The in-person route, by the office: commitments checked against the register, then its
+    // own attestation, after which the vault links the party's phone subject to the person.
+    let oli_key = deedlog_node::keys::generate();
+    let (s, r) = register!(
+        app,
+        node,
+        "party/PA-oli",
+        &oli_key,
+        "13600000003",
+        now(),
+        "nonce-0006"
+    );
+    assert_eq!(s, 201, "{r}");
+    assert!(
+        node.wait_for_views(r["seq"].as_u64().unwrap(), Duration::from_secs(5))
+            .await
+    );
+    let body =
+        json!({"party": "party/PA-oli", "name": "冒名", "id_number": AGENT_PERSON.1}).to_string();
+    let (s, b) = call!(
+        app,
+        signed_post(
+            office,
+            "office/OF-01",
+            "/v1/identity/office/commitments",
+            now(),
+            body.as_bytes()
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (422, json!("identity.not_on_register"))
+    );
+    let body =
+        json!({"party": "party/PA-oli", "name": AGENT_PERSON.0, "id_number": AGENT_PERSON.1})
+            .to_string();
+    let (s, b) = call!(
+        app,
+        signed_post(
+            office,
+            "office/OF-01",
+            "/v1/identity/office/commitments",
+            now(),
+            body.as_bytes()
+        )
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let c = json_of(&b);
+    let payload = json!({"name_commitment": c["name_commitment"], "id_commitment": c["id_commitment"], "method": "office"});
+    let cmd = sign(
+        office,
+        "office/OF-01",
+        "party.attest_identity",
+        "party/PA-oli",
+        payload,
+        now(),
+        "office-0001",
+    );
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/identity/office/attest")
+            .set_json(&cmd)
+    );
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    let person = vault.subject_by_id_number(AGENT_PERSON.1).unwrap();
+    let oli_phone = vault.subject_by_phone("13600000003").unwrap();
+    assert_eq!(vault.links(&oli_phone).unwrap(), vec![person]);
+
+    assert_no_code_in(&node, &answers);
+    node.shutdown();
+}
+
+/// A full sequencer queue is answered `503 ledger.busy` with `Retry-After` rather than
+/// holding a worker; tested through the same mapping the routes use.
+#[test]
+fn a_busy_ledger_is_answered_with_retry_after() {
+    let e: deedlog_api::ApiError =
+        deedlog_node::IdentityError::Rejected(deedlog_store::Rejection::new(
+            "ledger.busy",
+            deedlog_store::RejectionClass::Unavailable,
+            "full",
+        ))
+        .into();
+    assert_eq!(
+        (e.status, e.code.as_str(), e.retry_after_s),
+        (503, "ledger.busy", Some(1))
+    );
 }

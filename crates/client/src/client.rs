@@ -237,60 +237,6 @@ impl Client {
             .json(path)
     }
 
-    /// The commitment to a phone number, made by the server's vault
-    /// (`POST /v1/identity/phone-commitment`), to put in `party.register`.
-    ///
-    /// # Errors
-    /// `409 party.phone_taken` when a party already registered with it, and transport errors.
-    pub fn phone_commitment(&self, phone: &str) -> Result<String, ClientError> {
-        let path = "/v1/identity/phone-commitment";
-        let v = self
-            .http
-            .post_json(path, &serde_json::json!({ "phone": phone }))?;
-        v.get("phone_commitment")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| bad(path, "no phone_commitment"))
-    }
-
-    /// Registers `party` (its id is its stream) with the commitment to `phone`: the
-    /// self-signed `party.register`.
-    ///
-    /// # Errors
-    /// `409 party.phone_taken`, `409 stream.exists` (already registered), and as
-    /// [`Client::submit`].
-    pub fn register_party(&self, party: &Actor, phone: &str) -> Result<Receipt, ClientError> {
-        let commitment = self.phone_commitment(phone)?;
-        self.submit(
-            party,
-            "party.register",
-            &party.id,
-            &serde_json::json!({ "phone_commitment": commitment }),
-            Some(0),
-        )
-    }
-
-    /// Real-name verification through the embedded identity authority
-    /// (`POST /v1/identity/attest`, signed by the party): the authority records
-    /// `party.attest_identity` with the commitments to the name and ID number.
-    ///
-    /// # Errors
-    /// `422 identity.phone_mismatch`, `409 party.id_taken`, and as [`Client::signed_post`].
-    pub fn attest_identity(
-        &self,
-        party: &Actor,
-        person: &deedlog_domain::reference::Person,
-        method: deedlog_domain::payload::IdentityMethod,
-    ) -> Result<Receipt, ClientError> {
-        let path = "/v1/identity/attest";
-        let body = serde_json::json!({
-            "name": person.name, "id_number": person.id_number, "phone": person.phone,
-            "method": method,
-        });
-        let v = self.signed_post(party, path, &body)?;
-        parse_receipt(path, &v)
-    }
-
     /// The current public key of an actor (`GET /v1/actors/key?actor=`), `None` if it has none;
     /// with `after_seq`, as of that entry at least (the server waits for its views).
     ///

@@ -232,22 +232,23 @@ pub fn document_hash(terms: &ContractTerms) -> Result<String, ClientError> {
 pub struct Enrolled {
     /// The `party.register` receipt, when this call registered the party.
     pub registered: Option<Receipt>,
-    /// The attestation's receipt (`duplicate` when it was recorded before).
-    pub attested: Receipt,
+    /// The attestation's receipt, when this call attested the party (`None`: it already was).
+    pub attested: Option<Receipt>,
 }
 
 /// The deal steps, as methods of the client.
 impl Client {
     /// Registers `party` for `person` unless it already is (with this key), then has the identity
-    /// authority attest it (a repeat answers with the first attestation).
+    /// authority attest it unless it already is, reading the SMS codes from `outbox`.
     ///
     /// # Errors
-    /// [`ClientError::Limit`] when the party id is registered with another key;
-    /// `party.phone_taken`, `party.id_taken`, `identity.phone_mismatch` and other rejections.
+    /// [`ClientError::Limit`] when the party id is registered with another key or no code
+    /// came; `party.phone_taken`, `party.id_taken` and other rejections.
     pub fn enroll(
         &self,
         party: &Actor,
         person: &deedlog_domain::reference::Person,
+        outbox: &crate::identity::Outbox,
     ) -> Result<Enrolled, ClientError> {
         let registered = match self.actor_key(&party.id, None)? {
             Some(key) if key == party.key() => None,
@@ -257,24 +258,29 @@ impl Client {
                     party.id
                 )));
             }
-            None => match self.register_party(party, &person.phone) {
+            None => match self.register_party(party, &person.phone, outbox) {
                 Ok(r) => Some(r),
                 Err(e) if e.is("stream.exists") => None,
                 Err(e) => return Err(e),
             },
         };
-        // Signed requests are checked against the views: let them see the new key first.
-        if let Some(r) = &registered {
-            self.actor_key(&party.id, Some(r.seq))?;
+        // Signed requests are checked against the views: after_seq lets them see the new key.
+        let after = registered.as_ref().map(|r| r.seq);
+        let path = format!(
+            "/v1/parties/{}",
+            crate::client::encode_segment(&party.id["party/".len()..])
+        );
+        let doc = self.signed_get(party, &path, after)?;
+        if doc.get("verified").and_then(serde_json::Value::as_bool) == Some(true) {
+            return Ok(Enrolled {
+                registered,
+                attested: None,
+            });
         }
-        let attested = self.attest_identity(
-            party,
-            person,
-            deedlog_domain::payload::IdentityMethod::OnlineFace,
-        )?;
+        let attested = self.attest_identity(party, person, outbox, after)?;
         Ok(Enrolled {
             registered,
-            attested,
+            attested: Some(attested),
         })
     }
 

@@ -66,6 +66,9 @@ pub struct DemoOptions {
     /// Listings published after the deals and left open, so the listing search shows
     /// something (the filed deals' listings are closed).
     pub open_listings: usize,
+    /// The server's SMS outbox, where the demo reads the identity authority's codes as the
+    /// operator (default `DATA/outbox/sms.jsonl`).
+    pub outbox: PathBuf,
 }
 
 impl DemoOptions {
@@ -82,6 +85,9 @@ impl DemoOptions {
             retry_for: Duration::from_secs(30),
             viewing_lead: Duration::from_millis(1500),
             open_listings: 2,
+            outbox: crate::identity::Outbox::of_data_dir(data_dir)
+                .path()
+                .to_path_buf(),
         }
     }
 }
@@ -277,6 +283,9 @@ struct Shared<'a> {
     options: &'a DemoOptions,
     candidates: Mutex<VecDeque<RegistryProperty>>,
     sellers_in_use: Mutex<BTreeSet<String>>,
+    /// People of the population register who own nothing: the buyers and proxies.
+    buyers: Mutex<VecDeque<Person>>,
+    outbox: crate::identity::Outbox,
     progress: Mutex<&'a mut (dyn FnMut(&DemoEvent) + Send)>,
     seqs: Mutex<Vec<u64>>,
 }
@@ -329,12 +338,32 @@ pub fn run(
     // Start at a random place so that runs against one server spread over the registry.
     let offset = usize::from_str_radix(&random_suffix()[..8], 16).unwrap_or(0) % candidates.len();
     candidates.rotate_left(offset);
+    // Buyers and proxies must be on the population register (their real name is checked
+    // against it), and own nothing there, so that they never collide with a seller.
+    let owners: BTreeSet<String> = people::properties(&options.reference_dir)?
+        .iter()
+        .flat_map(RegistryProperty::owners)
+        .map(|o| o.id_number)
+        .collect();
+    let mut buyers: Vec<Person> = people::population(&options.reference_dir)?
+        .into_iter()
+        .filter(|p| !owners.contains(&p.id_number))
+        .collect();
+    if buyers.is_empty() {
+        return Err(DemoError::Options(
+            "nobody on the population register can buy".into(),
+        ));
+    }
+    let offset = usize::from_str_radix(&random_suffix()[..8], 16).unwrap_or(0) % buyers.len();
+    buyers.rotate_left(offset);
     let shared = Shared {
         client,
         cast,
         options,
         candidates: Mutex::new(candidates.into()),
         sellers_in_use: Mutex::new(BTreeSet::new()),
+        buyers: Mutex::new(buyers.into()),
+        outbox: crate::identity::Outbox::new(options.outbox.clone()),
         progress: Mutex::new(progress),
         seqs: Mutex::new(Vec::new()),
     };
@@ -503,29 +532,48 @@ impl Run<'_, '_> {
         &self.shared.client
     }
 
-    /// A registered, real-name-verified party for `person` with `actor`'s key. Returns the seq
-    /// of its attestation.
-    fn citizen(&mut self, actor: &Actor, person: &Person) -> Result<u64, ClientError> {
-        let enrolled = self.client().enroll(actor, person)?;
+    /// A registered, real-name-verified party for `person` with `actor`'s key, through the
+    /// identity authority's real flow (codes read from the outbox).
+    fn citizen(&mut self, actor: &Actor, person: &Person) -> Result<(), ClientError> {
+        let enrolled = self.client().enroll(actor, person, &self.shared.outbox)?;
         if let Some(r) = enrolled.registered {
             self.note(r);
         }
-        let seq = enrolled.attested.seq;
-        if !enrolled.attested.duplicate {
-            self.note(enrolled.attested);
+        if let Some(r) = enrolled.attested
+            && !r.duplicate
+        {
+            self.note(r);
         }
-        Ok(seq)
+        Ok(())
     }
 
-    /// A fresh made-up citizen, registered and verified.
-    fn fresh_citizen(&mut self) -> Result<(Actor, u64), ClientError> {
-        // A made-up phone may, rarely, be taken already: draw again.
+    /// A citizen of the population register who owns nothing, registered and verified (the
+    /// same person always gets the same party, so a later run reuses it).
+    fn fresh_citizen(&mut self) -> Result<Actor, ClientError> {
         let mut last = None;
         for _ in 0..5 {
-            let actor = Actor::generate(format!("party/PA-{}", random_suffix()));
-            match self.citizen(&actor, &people::generate_person()) {
-                Ok(seq) => return Ok((actor, seq)),
-                Err(e) if e.is("party.phone_taken") || e.is("party.id_taken") => last = Some(e),
+            let person = self
+                .shared
+                .buyers
+                .lock()
+                .ok()
+                .and_then(|mut b| {
+                    let p = b.pop_front()?;
+                    b.push_back(p.clone());
+                    Some(p)
+                })
+                .ok_or_else(|| ClientError::Limit("no buyer on the register".into()))?;
+            let actor = citizen_actor(&self.shared.cast.citizen_root, &person);
+            match self.citizen(&actor, &person) {
+                Ok(()) => return Ok(actor),
+                // Someone else holds this person's phone or ID: take the next person.
+                Err(e)
+                    if e.is("party.phone_taken")
+                        || e.is("party.id_taken")
+                        || matches!(e, ClientError::Limit(_)) =>
+                {
+                    last = Some(e);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -534,7 +582,7 @@ impl Run<'_, '_> {
 
     /// The next property whose owner can sell: its seller registered and verified, and the
     /// property verified (by the seller, or by `proxy` when given through `setup_proxy`).
-    fn seller_and_property(&mut self) -> Result<(Actor, u64, RegistryProperty), ClientError> {
+    fn seller_and_property(&mut self) -> Result<(Actor, Person, RegistryProperty), ClientError> {
         loop {
             let candidate = self
                 .shared
@@ -556,12 +604,11 @@ impl Run<'_, '_> {
             }
             let seller = citizen_actor(&self.shared.cast.citizen_root, &owner);
             match self.citizen(&seller, &owner) {
-                Ok(seq) => return Ok((seller, seq, candidate)),
+                Ok(()) => return Ok((seller, owner, candidate)),
                 // Someone else holds this owner's phone or ID: try the next property.
                 Err(e)
                     if e.is("party.phone_taken")
                         || e.is("party.id_taken")
-                        || e.is("identity.phone_mismatch")
                         || matches!(e, ClientError::Limit(_)) =>
                 {
                     self.shared.emit(&DemoEvent::Note(format!(
@@ -722,9 +769,9 @@ impl Run<'_, '_> {
     }
 
     fn drive(&mut self, kind: DealKind) -> Result<DealReport, ClientError> {
-        let (seller, seller_attest_seq, property) = self.seller_and_property()?;
+        let (seller, owner, property) = self.seller_and_property()?;
         let facts = PropertyFacts::from(&property);
-        let (buyer, _) = self.fresh_citizen()?;
+        let buyer = self.fresh_citizen()?;
         let price = (facts.area_centi_m2 * 15_000).div_ceil(1_000_000) * 1_000_000;
         let title = format!("{}{}室{}厅", facts.community, facts.rooms, facts.halls);
         let agent = self.agent().clone();
@@ -754,7 +801,7 @@ impl Run<'_, '_> {
             }
             DealKind::AgentAssisted | DealKind::OfflineFallback | DealKind::Proxy => {
                 let (acting, via) = if kind == DealKind::Proxy {
-                    let (proxy_party, _) = self.fresh_citizen()?;
+                    let proxy_party = self.fresh_citizen()?;
                     let r = self.client().file_proxy(
                         &proxy_party,
                         &seller.id,
@@ -768,7 +815,18 @@ impl Run<'_, '_> {
                     )?;
                     let px = r.stream.clone();
                     self.note(r);
-                    let id_commitment = self.client().id_commitment_at(seller_attest_seq)?;
+                    // The office checks the principal's ID card in person and gets the
+                    // commitment of the number it read.
+                    let checked = self.client().office_commitments(
+                        &self.shared.cast.office,
+                        &seller.id,
+                        &owner,
+                    )?;
+                    let id_commitment = checked
+                        .get("id_commitment")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     let r = self.client().verify_proxy(
                         &self.shared.cast.office,
                         &px,

@@ -61,6 +61,10 @@ pub struct LoadOptions {
     pub commands: usize,
     /// Timeout of one request.
     pub request_timeout: Duration,
+    /// The identity authority's key, to sign the registrations' phone vouchers with: the
+    /// operator's own (`DATA/keys/authority_identity.key`). Without it the commands
+    /// measurement sends registrations without a voucher, which the server refuses.
+    pub voucher_key: Option<deedlog_core::SecretKey>,
 }
 
 impl Default for LoadOptions {
@@ -75,6 +79,7 @@ impl Default for LoadOptions {
             listing_codes: Vec::new(),
             commands: 100_000,
             request_timeout: Duration::from_secs(10),
+            voucher_key: None,
         }
     }
 }
@@ -247,7 +252,7 @@ pub fn run(
             "commands: pre-signing {} party.register commands",
             options.commands
         ));
-        let reqs = presign_registrations(&host, options.commands)?;
+        let reqs = presign_registrations(&host, options.commands, options.voucher_key.as_ref())?;
         progress(&format!(
             "commands: POST /v1/commands/party.register, {c} connections"
         ));
@@ -296,11 +301,17 @@ fn static_route(
 }
 
 /// Pre-signs `n` `party.register` commands as raw requests, each by a fresh party (fresh key,
-/// fresh id) with a fresh random 64-hex phone commitment, on all cores.
+/// fresh id) with a fresh random 64-hex phone commitment and, with `voucher_key`, the phone
+/// voucher the identity authority would issue (the load test skips the SMS round trip: it
+/// measures the command path, not the identity provider), on all cores.
 ///
 /// # Errors
 /// [`ClientError::Command`] if signing fails (it does not for these shapes).
-pub fn presign_registrations(host: &str, n: usize) -> Result<Vec<Vec<u8>>, ClientError> {
+pub fn presign_registrations(
+    host: &str,
+    n: usize,
+    voucher_key: Option<&deedlog_core::SecretKey>,
+) -> Result<Vec<Vec<u8>>, ClientError> {
     let threads = std::thread::available_parallelism()
         .map_or(2, usize::from)
         .max(1);
@@ -316,12 +327,19 @@ pub fn presign_registrations(host: &str, n: usize) -> Result<Vec<Vec<u8>>, Clien
                             let actor = Actor::generate(id.clone());
                             let mut phone = [0u8; 32];
                             OsRng.fill_bytes(&mut phone);
-                            let signed = actor.sign(
-                                "party.register",
-                                &id,
-                                json!({ "phone_commitment": hex::encode(phone) }),
-                                Some(0),
-                            )?;
+                            let commitment = hex::encode(phone);
+                            let mut payload = json!({ "phone_commitment": commitment });
+                            if let Some(key) = voucher_key {
+                                payload["voucher"] =
+                                    json!(deedlog_domain::identity::sign_phone_voucher(
+                                        key,
+                                        &id,
+                                        &actor.key(),
+                                        &commitment,
+                                        crate::actor::now_ms(),
+                                    ));
+                            }
+                            let signed = actor.sign("party.register", &id, payload, Some(0))?;
                             let body = serde_json::to_vec(&signed).map_err(|e| {
                                 ClientError::Limit(format!("command does not encode: {e}"))
                             })?;
@@ -544,6 +562,7 @@ mod tests {
             listing_codes: vec![],
             commands: 0,
             request_timeout: Duration::from_secs(5),
+            voucher_key: None,
         };
         let mut lines = Vec::new();
         let report = run(&options, &mut |l| lines.push(l.to_owned())).unwrap();
@@ -575,7 +594,8 @@ mod tests {
 
     #[test]
     fn presigned_registrations_are_distinct_valid_commands() {
-        let reqs = presign_registrations("127.0.0.1:1", 5).unwrap();
+        let authority = deedlog_core::SecretKey::from_seed(&[3; 32]);
+        let reqs = presign_registrations("127.0.0.1:1", 5, Some(&authority)).unwrap();
         assert_eq!(reqs.len(), 5);
         let bodies: Vec<deedlog_core::SignedCommand> = reqs
             .iter()
@@ -588,6 +608,18 @@ mod tests {
         for b in &bodies {
             b.verify().unwrap();
             assert_eq!(b.kind, "party.register");
+            let p: deedlog_domain::payload::PartyRegister =
+                serde_json::from_value(b.payload.clone()).unwrap();
+            let v = p.voucher.unwrap();
+            assert_eq!(
+                (v.party.as_str(), v.key.as_str()),
+                (b.actor.as_str(), b.key.as_str())
+            );
+            assert!(deedlog_domain::identity::phone_voucher_verifies(
+                &v,
+                &p.phone_commitment,
+                &authority.public().to_base64()
+            ));
         }
         assert_ne!(bodies[0].actor, bodies[1].actor);
     }

@@ -75,6 +75,15 @@ pub fn citizens(reference_dir: &Path) -> Result<Vec<Person>, ClientError> {
         .map_err(|e| ClientError::Reference(format!("citizens.json: {e}")))
 }
 
+/// Reads `population.json` (the population register) from the reference folder.
+///
+/// # Errors
+/// [`ClientError::Reference`] when the file is missing or malformed.
+pub fn population(reference_dir: &Path) -> Result<Vec<Person>, ClientError> {
+    serde_json::from_str(&read(reference_dir, "population.json")?)
+        .map_err(|e| ClientError::Reference(format!("population.json: {e}")))
+}
+
 /// Reads `properties.json` from the reference folder, with the ids the loader gives them.
 ///
 /// # Errors

@@ -505,6 +505,11 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
         "id",
         "the buyer's completed viewing, `viewing/VW-…`",
     ),
+    (
+        "voucher",
+        "object",
+        "`{party, key, issued_at_ms, signature}`: the identity authority's phone voucher, signed over `\"deedlog/voucher/phone/v1\\n\" || canonical({issued_at_ms, key, party, phone_commitment})`",
+    ),
 ];
 
 /// Meanings that differ for one command kind: `(kind, field, type, meaning)`.

@@ -18,6 +18,7 @@ pub mod audit;
 mod decide;
 pub mod docs;
 pub mod event;
+pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod payload;

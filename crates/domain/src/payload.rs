@@ -87,19 +87,42 @@ pub struct KeyBind {
 pub struct PartyRegister {
     /// Commitment to the mobile number.
     pub phone_commitment: String,
+    /// The identity authority's phone voucher for this party, key and commitment (see
+    /// [`crate::identity`]); required, `None` only so that its absence gets its own code.
+    #[serde(default)]
+    pub voucher: Option<PhoneVoucher>,
+}
+
+/// The identity authority's signed statement that whoever registers `party` with `key` proved,
+/// at `issued_at_ms`, control of the phone behind the registration's phone commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneVoucher {
+    /// The party it was issued for.
+    pub party: String,
+    /// The key it was issued for (standard base64).
+    pub key: String,
+    /// When the identity authority issued it (its clock, ms).
+    pub issued_at_ms: i64,
+    /// The identity authority's Ed25519 signature (base64) over
+    /// [`crate::identity::phone_voucher_message`].
+    pub signature: String,
 }
 
 /// How a party's identity was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityMethod {
-    /// Online: ID document plus live face check.
+    /// Online: checked by the identity authority against the national register (a face check
+    /// or, in the embedded default, an SMS code to the phone on file).
     OnlineFace,
     /// In person at a filing office.
     Office,
 }
 
-/// `party.attest_identity`: the identity authority attests real-name + face verification.
+/// `party.attest_identity`: real-name verification, attested by the identity authority (method
+/// `online_face`, after a check the person controls) or by a filing office (method `office`, after
+/// checking the ID card in person).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartyAttest {

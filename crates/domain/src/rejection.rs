@@ -149,6 +149,12 @@ pub mod codes {
         PHONE_TAKEN = "party.phone_taken", Conflict, "Another party registered with this phone commitment.";
         ID_TAKEN = "party.id_taken", Conflict, "Another party is attested with this ID-number commitment.";
         PARTY_ERASED = "party.erased", Conflict, "The party's personal data was erased; it can no longer act.";
+        VOUCHER_MISSING = "voucher.missing", Forbidden, "party.register needs the identity authority's phone voucher (proof that the registrant controls the phone).";
+        VOUCHER_WRONG_PARTY = "voucher.wrong_party", Unprocessable, "The phone voucher was issued for another party.";
+        VOUCHER_WRONG_KEY = "voucher.wrong_key", Unprocessable, "The phone voucher was issued for another key than the one this command registers.";
+        VOUCHER_STALE = "voucher.stale", Unprocessable, "The phone voucher was issued more than 10 minutes before, or more than 1 minute after, the entry's time.";
+        VOUCHER_BAD_SIGNATURE = "voucher.bad_signature", Unauthorized, "The phone voucher's signature does not verify under the identity authority's current key for this party, key, phone commitment and time.";
+        METHOD_NOT_ALLOWED = "identity.method_not_allowed", Forbidden, "Method `office` is attested only by a filing office, `online_face` only by the identity authority.";
         // Authority reference data.
         AGENCY_NOT_FOUND = "agency.not_found", NotFound, "The agency does not exist.";
         AGENCY_SUSPENDED = "agency.suspended", Forbidden, "The agency is suspended; its agents may not act.";

@@ -275,16 +275,36 @@ impl Ledger {
         }
     }
 
+    /// The identity authority's phone voucher for `party` registering with its key (see
+    /// [`Ledger::secret_of`]) and `phone_commitment`, issued now.
+    #[must_use]
+    pub fn phone_voucher(&self, party: &str, phone_commitment: &str) -> Value {
+        let key = self.secret_of(party).public().to_base64();
+        let voucher = crate::identity::sign_phone_voucher(
+            &self.secret_of(ids::IDENTITY),
+            party,
+            &key,
+            phone_commitment,
+            self.now_ms,
+        );
+        serde_json::to_value(voucher).unwrap_or_else(|e| panic!("a voucher encodes: {e}"))
+    }
+
+    /// A `party.register` payload for `party` with `phone_commitment` and a fresh voucher.
+    #[must_use]
+    pub fn register_payload(&self, party: &str, phone_commitment: &str) -> Value {
+        json!({
+            "phone_commitment": phone_commitment,
+            "voucher": self.phone_voucher(party, phone_commitment),
+        })
+    }
+
     /// Registers `party/PA-<name>` (phone commitment from the name); not real-name verified.
     pub fn unverified_party(&mut self, name: &str) -> String {
         let id = format!("party/PA-{name}");
         let phone = commit(name, PersonalField::Phone, name);
-        self.ok(
-            &id,
-            "party.register",
-            &id,
-            json!({ "phone_commitment": phone }),
-        );
+        let payload = self.register_payload(&id, &phone);
+        self.ok(&id, "party.register", &id, payload);
         id
     }
 

@@ -306,19 +306,21 @@ fn rows() -> Vec<Row> {
             allowed: &[Newcomer],
             others: "auth.role_not_allowed",
             overrides: &[],
-            build: |_| {
+            build: |w| {
                 (
                     "party/PA-new".into(),
-                    json!({ "phone_commitment": hash("new phone") }),
+                    w.l.register_payload("party/PA-new", &hash("new phone")),
                 )
             },
         },
         Row {
             kind: "party.attest_identity",
             stage: Stage::Start,
-            allowed: &[Identity],
+            allowed: &[Office],
             others: "auth.role_not_allowed",
-            overrides: &[],
+            // The in-person method is the office's own statement: the identity authority may
+            // not claim it.
+            overrides: &[(Identity, "identity.method_not_allowed")],
             build: |w| {
                 (
                     w.unverified.clone(),
@@ -891,7 +893,10 @@ fn every_command_by_every_role() {
     );
     let mut cells = 0;
     for row in &rows {
-        let base = world(row.stage);
+        let mut base = world(row.stage);
+        // The newcomer signs with its own key; set it before the row is built, so that a
+        // registration's voucher names the key that signs it.
+        base.l.set_secret("party/PA-new", secret("newcomer key"));
         let (stream, payload) = (row.build)(&base);
         for role in ROLES {
             let mut w = World {
@@ -899,9 +904,6 @@ fn every_command_by_every_role() {
                 ..world_ids(&base)
             };
             let who = actor(&w, role);
-            if role == Newcomer {
-                w.l.set_secret(&who, secret("newcomer key"));
-            }
             let want = expected(row, role, &who, &stream);
             let got =
                 w.l.submit(&who, row.kind, &stream, payload.clone())
@@ -1124,7 +1126,7 @@ fn steps_in_the_wrong_state_are_refused() {
                     "party.attest_identity",
                     w.buyer.clone(),
                     json!({ "name_commitment": hash("n"),
-            "id_commitment": hash("i"), "method": "office" }),
+            "id_commitment": hash("i"), "method": "online_face" }),
                 )
             },
             "party.already_verified",
@@ -1137,7 +1139,7 @@ fn steps_in_the_wrong_state_are_refused() {
                     "party.attest_identity",
                     w.unverified.clone(),
                     json!({ "name_commitment": hash("n"),
-            "id_commitment": w.l.state.party(&w.buyer).unwrap().id_commitment, "method": "office" }),
+            "id_commitment": w.l.state.party(&w.buyer).unwrap().id_commitment, "method": "online_face" }),
                 )
             },
             "party.id_taken",
@@ -1150,7 +1152,7 @@ fn steps_in_the_wrong_state_are_refused() {
                     "party.attest_identity",
                     w.unverified.clone(),
                     json!({ "name_commitment": "ABC",
-            "id_commitment": hash("i"), "method": "office" }),
+            "id_commitment": hash("i"), "method": "online_face" }),
                 )
             },
             "payload.bad_field",
@@ -1840,15 +1842,30 @@ fn steps_in_the_wrong_state_are_refused() {
         ),
         (
             Stage::Start,
-            |_| {
+            |w| {
                 (
                     "party/PA-new".into(),
                     "party.register",
                     "party/PA-new".into(),
-                    json!({ "phone_commitment": commit("bob", PersonalField::Phone, "bob") }),
+                    w.l.register_payload(
+                        "party/PA-new",
+                        &commit("bob", PersonalField::Phone, "bob"),
+                    ),
                 )
             },
             "party.phone_taken",
+        ),
+        (
+            Stage::Start,
+            |w| {
+                (
+                    w.office.clone(),
+                    "party.attest_identity",
+                    w.unverified.clone(),
+                    json!({ "name_commitment": hash("n"), "id_commitment": hash("i"), "method": "online_face" }),
+                )
+            },
+            "identity.method_not_allowed",
         ),
         (
             Stage::Start,
@@ -1937,7 +1954,7 @@ fn steps_in_the_wrong_state_are_refused() {
                     IDENTITY.into(),
                     "party.attest_identity",
                     w.stranger.clone(),
-                    json!({ "name_commitment": hash("n"), "id_commitment": hash("i"), "method": "office" }),
+                    json!({ "name_commitment": hash("n"), "id_commitment": hash("i"), "method": "online_face" }),
                 )
             },
             "party.already_verified",
@@ -2229,7 +2246,7 @@ fn repeated_steps_are_refused() {
         "party.attest_identity",
         &uma,
         json!({ "name_commitment": hash("n"),
-        "id_commitment": hash("i"), "method": "office" }),
+        "id_commitment": hash("i"), "method": "online_face" }),
         "party.erased",
     );
     refused(

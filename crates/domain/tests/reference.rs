@@ -232,12 +232,9 @@ fn no_personal_data_reaches_the_log() {
     let c = committer();
     let register = |l: &mut Ledger, i: usize, p: &Person| -> String {
         let id = format!("party/PA-c{i}");
-        l.ok(
-            &id,
-            "party.register",
-            &id,
-            json!({ "phone_commitment": c.commit(&p.id_number, PersonalField::Phone, &p.phone) }),
-        );
+        let payload =
+            l.register_payload(&id, &c.commit(&p.id_number, PersonalField::Phone, &p.phone));
+        l.ok(&id, "party.register", &id, payload);
         l.ok(
             IDENTITY,
             "party.attest_identity",

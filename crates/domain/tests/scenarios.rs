@@ -1179,3 +1179,170 @@ fn suspended_agents_and_agencies_stop_acting_and_ratings_sort_agents() {
     assert!(ranked[0].score_x100 > ranked[1].score_x100);
     assert_audit_clean(&w.l);
 }
+
+/// Given no voucher, a voucher for another party or key, a stale one or one signed by another
+/// key, when a newcomer registers, then each is refused with its own code and nothing is
+/// appended; the right voucher is accepted.
+#[test]
+fn registration_needs_the_identity_authoritys_phone_voucher() {
+    let mut w = World::new();
+    let me = "party/PA-me";
+    let phone = hash("my phone");
+    let no_voucher = json!({ "phone_commitment": phone });
+    refused(
+        &mut w.l,
+        me,
+        "party.register",
+        me,
+        no_voucher,
+        "voucher.missing",
+    );
+    // A voucher issued to someone else's registration, replayed for mine.
+    let theirs = w.l.register_payload("party/PA-them", &phone);
+    refused(
+        &mut w.l,
+        me,
+        "party.register",
+        me,
+        json!({ "phone_commitment": phone, "voucher": theirs["voucher"] }),
+        "voucher.wrong_party",
+    );
+    // A voucher for my party id but another key (the attacker's client signs with its own).
+    let mut other_key = w.l.register_payload(me, &phone);
+    let stolen = deedlog_domain::testkit::secret("attacker key");
+    let signed =
+        w.l.sign_with(&stolen, me, "party.register", me, other_key.clone());
+    assert_eq!(
+        w.l.submit_signed(signed).unwrap_err().code,
+        "voucher.wrong_key"
+    );
+    // The voucher's party and key edited to mine: the signature no longer verifies.
+    other_key["voucher"]["key"] = json!(stolen.public().to_base64());
+    let signed = w.l.sign_with(&stolen, me, "party.register", me, other_key);
+    assert_eq!(
+        w.l.submit_signed(signed).unwrap_err().code,
+        "voucher.bad_signature"
+    );
+    // A voucher for another phone commitment, moved onto mine.
+    let for_other_phone = w.l.register_payload(me, &hash("another phone"));
+    refused(
+        &mut w.l,
+        me,
+        "party.register",
+        me,
+        json!({ "phone_commitment": phone, "voucher": for_other_phone["voucher"] }),
+        "voucher.bad_signature",
+    );
+    // Signed by someone other than the identity authority (here: the housing authority).
+    let housing = w.l.secret_of(HOUSING);
+    let forged = deedlog_domain::identity::sign_phone_voucher(
+        &housing,
+        me,
+        &w.l.secret_of(me).public().to_base64(),
+        &phone,
+        w.l.now_ms,
+    );
+    refused(
+        &mut w.l,
+        me,
+        "party.register",
+        me,
+        json!({ "phone_commitment": phone, "voucher": forged }),
+        "voucher.bad_signature",
+    );
+    // Stale: issued 11 minutes before the entry; and too far ahead.
+    let old = w.l.register_payload(me, &phone);
+    w.l.advance(11 * 60 * 1000);
+    refused(&mut w.l, me, "party.register", me, old, "voucher.stale");
+    w.l.advance(2 * 60 * 1000);
+    let ahead = w.l.register_payload(me, &phone);
+    w.l.advance(-2 * 60 * 1000);
+    refused(&mut w.l, me, "party.register", me, ahead, "voucher.stale");
+    let fresh = w.l.register_payload(me, &phone);
+    let e = w.l.ok(me, "party.register", me, fresh);
+    assert_eq!(e.kind, "PartyRegistered");
+    // A victim's number, already registered, cannot be registered again even with a voucher.
+    let victim_phone = w.l.state.party(&w.buyer).unwrap().phone_commitment.clone();
+    let squat = w.l.register_payload("party/PA-squat", &victim_phone);
+    refused(
+        &mut w.l,
+        "party/PA-squat",
+        "party.register",
+        "party/PA-squat",
+        squat,
+        "party.phone_taken",
+    );
+    assert_audit_clean(&w.l);
+}
+
+/// Given a registry owner's commitments (which anyone who knows the owner's ID number could
+/// ask the vault to produce), when anyone but the identity authority or an office signs
+/// `party.attest_identity`, or either signs the other's method, then it is refused.
+#[test]
+fn only_the_identity_authority_or_an_office_attests_a_real_name() {
+    let mut w = World::new();
+    let attacker = w.l.unverified_party("mallory");
+    let owner = w.l.state.party(&w.seller).unwrap().clone();
+    let forged = |method: &str| {
+        json!({ "name_commitment": owner.name_commitment, "id_commitment": hash("fresh id"),
+        "method": method })
+    };
+    for signer in [
+        attacker.clone(),
+        w.buyer.clone(),
+        w.agent.clone(),
+        w.bank.clone(),
+        HOUSING.to_owned(),
+        REGISTRY.to_owned(),
+        PLATFORM.to_owned(),
+    ] {
+        for method in ["online_face", "office"] {
+            refused(
+                &mut w.l,
+                &signer,
+                "party.attest_identity",
+                &attacker,
+                forged(method),
+                "auth.role_not_allowed",
+            );
+        }
+    }
+    let office = w.office.clone();
+    refused(
+        &mut w.l,
+        IDENTITY,
+        "party.attest_identity",
+        &attacker,
+        forged("office"),
+        "identity.method_not_allowed",
+    );
+    refused(
+        &mut w.l,
+        &office,
+        "party.attest_identity",
+        &attacker,
+        forged("online_face"),
+        "identity.method_not_allowed",
+    );
+    // An office with a key it does not hold on the log is refused too.
+    let fake_office = deedlog_domain::testkit::secret("not the office's key");
+    let signed = w.l.sign_with(
+        &fake_office,
+        &office,
+        "party.attest_identity",
+        &attacker,
+        forged("office"),
+    );
+    assert_eq!(
+        w.l.submit_signed(signed).unwrap_err().code,
+        "auth.key_mismatch"
+    );
+    let e = w.l.ok(
+        &office,
+        "party.attest_identity",
+        &attacker,
+        forged("office"),
+    );
+    assert_eq!(e.kind, "PartyIdentityAttested");
+    assert_audit_clean(&w.l);
+}

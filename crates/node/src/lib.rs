@@ -7,6 +7,8 @@
 //! DATA/log.vkey     the log's verifier key (public)
 //! DATA/log/ offsets hashes index/     the store (see deedlog-store)
 //! DATA/vault/       personal data (see deedlog-vault)
+//! DATA/outbox/sms.jsonl   the identity authority's SMS outbox (0600; the operator's only)
+//! DATA/identity/    which vault subject holds each registered phone commitment
 //! DATA/views/       the read models (see deedlog-views); disposable, rebuilt from the log
 //! DATA/initialized  written once genesis and the reference data are on the log
 //! ```
@@ -21,6 +23,7 @@
 //!   the reference banks, offices and agents, under `DATA/keys/` only, never committed.
 #![deny(missing_docs)]
 
+pub mod identity;
 mod init;
 pub mod keys;
 mod projector;
@@ -29,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use deedlog_core::{Command, Entry, SignedCommand, hash};
 use deedlog_domain::{Context, State};
@@ -40,6 +43,7 @@ use deedlog_store::{
 use deedlog_vault::{Vault, VaultError};
 use deedlog_views::{Projection, ViewError, Views};
 
+pub use identity::{IdentityError, IdentityLimits};
 pub use keys::NodeKeys;
 
 /// Why the node could not open or act.
@@ -109,6 +113,9 @@ pub struct NodeOptions {
     pub sequencer: SequencerConfig,
     /// The log's tunables.
     pub log: LogOptions,
+    /// The embedded identity authority's limits (its population register is
+    /// `reference_dir/population.json`).
+    pub identity: IdentityLimits,
 }
 
 /// The default origin.
@@ -128,6 +135,7 @@ impl NodeOptions {
             platform_name: "昆明市存量房交易服务平台".to_owned(),
             sequencer: SequencerConfig::default(),
             log: LogOptions::default(),
+            identity: IdentityLimits::default(),
         }
     }
 }
@@ -181,30 +189,6 @@ impl Decider for DomainDecider {
     }
 }
 
-/// A person's identity as the embedded identity authority checks it (personal data: it goes
-/// only to the vault).
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Identity {
-    /// Legal name (NFC).
-    pub name: String,
-    /// Resident ID number.
-    pub id_number: String,
-    /// Mobile number the party registered with.
-    pub phone: String,
-    /// `online_face` or `office`.
-    pub method: deedlog_domain::payload::IdentityMethod,
-}
-
-impl std::fmt::Debug for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print personal data.
-        f.debug_struct("Identity")
-            .field("method", &self.method)
-            .finish_non_exhaustive()
-    }
-}
-
 struct Inner {
     data_dir: PathBuf,
     origin: String,
@@ -214,6 +198,7 @@ struct Inner {
     reader: LogReader,
     views: Views,
     vault: Arc<Vault>,
+    identity: identity::IdentityAuthority,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     sequencer: Mutex<Option<Sequencer>>,
     projector: Mutex<Option<projector::Projector>>,
@@ -285,6 +270,15 @@ impl Node {
             "log opened"
         );
         let vault = Arc::new(Vault::open(data.join("vault"))?);
+        let population = options
+            .reference_dir
+            .as_ref()
+            .map(|d| d.join(identity::POPULATION_FILE));
+        let identity = identity::IdentityAuthority::open(
+            &data,
+            population.as_deref(),
+            options.identity.clone(),
+        )?;
         let views = Views::open(&data.join("views"))?;
         let size = reader.size();
         if !views.check(size, |seq| {
@@ -334,6 +328,7 @@ impl Node {
                 reader,
                 views,
                 vault,
+                identity,
                 clock,
                 sequencer: Mutex::new(Some(sequencer)),
                 projector: Mutex::new(Some(projector)),
@@ -468,116 +463,6 @@ impl Node {
         self.inner.handle.submit(command).await
     }
 
-    /// The phone commitment to put in a `party.register` command (the embedded identity
-    /// authority; blocking: the vault writes durably). Refused with `party.phone_taken` when a
-    /// party already registered with this phone.
-    ///
-    /// # Errors
-    /// [`NodeError::Rejected`] (`identity.invalid`, `party.phone_taken`), vault errors.
-    pub fn phone_commitment(&self, phone: &str) -> Result<String, NodeError> {
-        let phone = deedlog_domain::validate::mobile("phone", phone)
-            .map_err(|e| invalid(&e.to_string()))?;
-        let vault = &self.inner.vault;
-        let subject = vault.subject_by_phone(&phone)?;
-        let commitment = vault.commit(&subject, "phone", &phone)?.to_hex();
-        if self.inner.views.party_by_phone(&commitment)?.is_some() {
-            return Err(NodeError::Rejected(Rejection::new(
-                "party.phone_taken",
-                RejectionClass::Conflict,
-                "a party already registered with this phone number",
-            )));
-        }
-        if vault.get(&subject, "phone")?.is_none() {
-            vault.put(&subject, "phone", phone.as_bytes())?;
-        }
-        Ok(commitment)
-    }
-
-    /// The identity authority's signed `party.attest_identity` for `party` (blocking: the vault
-    /// writes durably). Checks that `identity.phone` is the phone the party registered with,
-    /// stores the personal data in the vault, links the phone and ID subjects, and signs the
-    /// attestation with a nonce derived from the party and its ID commitment, so a retry
-    /// returns the first receipt.
-    ///
-    /// # Errors
-    /// [`NodeError::Rejected`] (`identity.invalid`, `party.not_found`,
-    /// `identity.phone_mismatch`), vault and view errors.
-    pub fn attestation(
-        &self,
-        party: &str,
-        identity: &Identity,
-    ) -> Result<SignedCommand, NodeError> {
-        let id = deedlog_domain::validate::resident_id("id_number", &identity.id_number)
-            .map_err(|e| invalid(&e.to_string()))?;
-        let phone = deedlog_domain::validate::mobile("phone", &identity.phone)
-            .map_err(|e| invalid(&e.to_string()))?;
-        deedlog_domain::validate::text("name", &identity.name, 1, 40, false)
-            .map_err(|e| invalid(&e.to_string()))?;
-        let Some(deedlog_views::Doc::Party(doc)) = self.inner.views.doc(party)? else {
-            return Err(NodeError::Rejected(Rejection::new(
-                "party.not_found",
-                RejectionClass::NotFound,
-                format!("{party} is not registered"),
-            )));
-        };
-        let vault = &self.inner.vault;
-        let phone_subject = vault.subject_by_phone(&phone)?;
-        if vault.commit(&phone_subject, "phone", &phone)?.to_hex() != doc.phone_commitment {
-            return Err(NodeError::Rejected(Rejection::new(
-                "identity.phone_mismatch",
-                RejectionClass::Unprocessable,
-                "this is not the phone number the party registered with",
-            )));
-        }
-        let subject = vault.subject_by_id_number(&id.number)?;
-        for (field, value) in [
-            ("name", identity.name.as_str()),
-            ("id_number", id.number.as_str()),
-            ("phone", phone.as_str()),
-        ] {
-            if vault.get(&subject, field)?.as_deref() != Some(value.as_bytes()) {
-                vault.put(&subject, field, value.as_bytes())?;
-            }
-        }
-        vault.link(&phone_subject, &subject)?;
-        let name_commitment = vault.commit(&subject, "name", &identity.name)?.to_hex();
-        let id_commitment = vault.commit(&subject, "id_number", &id.number)?.to_hex();
-        let nonce_hash = hash::sha256(format!("attest\n{party}\n{id_commitment}").as_bytes());
-        let secret = self
-            .lock_keys()
-            .get(deedlog_domain::ids::IDENTITY)
-            .cloned()
-            .ok_or_else(|| NodeError::Keys("this node holds no identity authority key".into()))?;
-        sign(
-            &secret,
-            deedlog_domain::ids::IDENTITY,
-            "party.attest_identity",
-            party,
-            json!({"name_commitment": name_commitment, "id_commitment": id_commitment, "method": identity.method}),
-            None,
-            &format!("attest-{}", hex::encode(&nonce_hash[..20])),
-            self.now_ms(),
-        )
-    }
-
-    /// [`Node::attestation`] then submit, from async code.
-    ///
-    /// # Errors
-    /// As [`Node::attestation`], and the rejection of the attestation.
-    pub async fn attest_identity(
-        &self,
-        party: &str,
-        identity: Identity,
-    ) -> Result<Receipt, NodeError> {
-        let node = self.clone();
-        let party_owned = party.to_owned();
-        let command =
-            tokio::task::spawn_blocking(move || node.attestation(&party_owned, &identity))
-                .await
-                .map_err(|e| NodeError::Config(format!("the attestation task failed: {e}")))??;
-        self.submit(command).await.map_err(NodeError::Rejected)
-    }
-
     /// Stops the node: the sequencer stops taking commands and finishes those already queued
     /// (every acknowledged entry is durable), then the projector catches up with the log and
     /// the views are flushed. Blocks; idempotent.
@@ -601,14 +486,6 @@ impl Node {
             p.stop();
         }
     }
-}
-
-fn invalid(message: &str) -> NodeError {
-    NodeError::Rejected(Rejection::new(
-        "identity.invalid",
-        RejectionClass::Malformed,
-        message,
-    ))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -284,6 +284,52 @@ fn people_are_consistent_across_files_and_some_citizens_own_property() {
     assert_eq!(phones.len(), people.0.len(), "one phone number per person");
 }
 
+/// The population register (what the embedded identity authority checks a real name against,
+/// and whose phone on file gets the SMS code) holds every person of the other files with the
+/// same name and phone, plus people who are in no other file; one entry per ID number and per
+/// phone, sorted by ID number.
+#[test]
+fn the_population_register_holds_everyone_with_the_same_phone() {
+    let mut people = People::default();
+    let mut elsewhere = BTreeSet::new();
+    for p in load("properties.json") {
+        for o in p["owners"].as_array().cloned().unwrap_or_default() {
+            people.see(&o);
+            elsewhere.insert(text(&o, "id_number").to_owned());
+        }
+    }
+    for c in load("citizens.json") {
+        people.see(&c);
+        elsewhere.insert(text(&c, "id_number").to_owned());
+    }
+    for a in load("agencies.json") {
+        for agent in a["agents"].as_array().cloned().unwrap_or_default() {
+            people.see(&agent);
+            elsewhere.insert(text(&agent, "id_number").to_owned());
+        }
+    }
+    let population = load("population.json");
+    let ids: Vec<&str> = population.iter().map(|p| text(p, "id_number")).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "sorted by ID number, each once");
+    let phones: BTreeSet<&str> = population.iter().map(|p| text(p, "phone")).collect();
+    assert_eq!(phones.len(), population.len(), "one phone per person");
+    for p in &population {
+        // `see` fails if the register gives someone another name or phone than the other files.
+        people.see(p);
+    }
+    let registered: BTreeSet<&str> = ids.iter().copied().collect();
+    for id in &elsewhere {
+        assert!(
+            registered.contains(id.as_str()),
+            "{id} is not on the register"
+        );
+    }
+    assert!(population.len() - elsewhere.len() >= 200);
+}
+
 #[test]
 fn agencies_banks_and_offices_meet_their_counts() {
     let agencies = load("agencies.json");

@@ -4,9 +4,12 @@ use deedlog_core::PublicKey;
 use serde_json::json;
 
 use crate::decide::{Cmd, Ev, GENESIS_STREAM, Out, commitment, need, text};
+use crate::identity;
 use crate::ids::{self, IdKind};
 use crate::keys::{PossessionError, check_possession};
-use crate::payload::{Genesis, KeyBind, KeyRevoke, KeyRotate, PartyAttest, PartyRegister};
+use crate::payload::{
+    Genesis, IdentityMethod, KeyBind, KeyRevoke, KeyRotate, PartyAttest, PartyRegister,
+};
 use crate::rejection::{Rejection, codes as c};
 use crate::state::{KeyRecord, KeyStatus, Party};
 use crate::{ApplyError, State};
@@ -210,10 +213,11 @@ impl State {
 
     pub(crate) fn decide_party_register(
         &self,
-        _c: &Cmd,
+        c: &Cmd,
         p: &PartyRegister,
     ) -> Result<Out, Rejection> {
         commitment("phone_commitment", &p.phone_commitment)?;
+        self.check_phone_voucher(c, p)?;
         if self.phones.contains_key(&p.phone_commitment) {
             return Err(Rejection::new(
                 &c::PHONE_TAKEN,
@@ -247,7 +251,66 @@ impl State {
         Ok(())
     }
 
+    /// The phone voucher of a registration: present, for this party and key, fresh, and signed
+    /// by the identity authority's current key (see [`crate::identity`]). Without it anyone
+    /// could register any 64-hex value, and so squat a victim's number or grow the log for free.
+    fn check_phone_voucher(&self, c: &Cmd, p: &PartyRegister) -> Result<(), Rejection> {
+        let Some(v) = &p.voucher else {
+            return Err(Rejection::new(
+                &c::VOUCHER_MISSING,
+                "party.register needs the identity authority's phone voucher",
+            ));
+        };
+        if v.party != c.stream() {
+            return Err(Rejection::new(
+                &c::VOUCHER_WRONG_PARTY,
+                format!("the voucher was issued for {}, not {}", v.party, c.stream()),
+            )
+            .with(json!({ "voucher_party": v.party })));
+        }
+        if v.key != c.signed.key {
+            return Err(Rejection::new(
+                &c::VOUCHER_WRONG_KEY,
+                "the voucher was issued for another key than the one this command registers",
+            ));
+        }
+        let age = c.now().saturating_sub(v.issued_at_ms);
+        if !(-identity::VOUCHER_AHEAD_MS..=identity::VOUCHER_WINDOW_MS).contains(&age) {
+            return Err(Rejection::new(
+                &c::VOUCHER_STALE,
+                "the voucher was issued outside the accepted window; ask for a new one",
+            )
+            .with(json!({
+                "issued_at_ms": v.issued_at_ms,
+                "recorded_at_ms": c.now(),
+                "window_ms": identity::VOUCHER_WINDOW_MS,
+            })));
+        }
+        let authority = self
+            .actor_keys
+            .get(ids::IDENTITY)
+            .map_or("", String::as_str);
+        if !identity::phone_voucher_verifies(v, &p.phone_commitment, authority) {
+            return Err(Rejection::new(
+                &c::VOUCHER_BAD_SIGNATURE,
+                "the voucher does not verify under the identity authority's current key",
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn decide_party_attest(&self, c: &Cmd, p: &PartyAttest) -> Result<Out, Rejection> {
+        // The method says who checked the person, so only that checker may sign it: an office
+        // saw the ID card, the identity authority ran its own check. Either may not claim the
+        // other's check.
+        let by_office = IdKind::Office.matches(c.actor());
+        if by_office != (p.method == IdentityMethod::Office) {
+            return Err(Rejection::new(
+                &c::METHOD_NOT_ALLOWED,
+                "method office is attested only by a filing office, online_face only by authority/identity",
+            )
+            .with(json!({ "method": p.method })));
+        }
         commitment("name_commitment", &p.name_commitment)?;
         commitment("id_commitment", &p.id_commitment)?;
         let party = self

@@ -1,0 +1,1123 @@
+//! The embedded identity authority: a stand-in provider on the contract a real one plugs into
+//! (see `docs/PRIVACY.md`, "The identity authority").
+//!
+//! It issues two things, each only after the person proved control of something:
+//!
+//! - a **phone voucher** for `party.register` (see [`deedlog_domain::identity`]), after the
+//!   registrant typed the code of an SMS sent to that phone;
+//! - a **real-name attestation** (`party.attest_identity`, method `online_face`), after the party
+//!   typed the code of an SMS sent to the phone *on file in the population register* for the ID
+//!   number it claims. Knowing someone's name and ID number is not enough: the code goes to
+//!   their phone, not to the caller's.
+//!
+//! Filing offices attest in person (method `office`): they ask for the commitments of the name
+//! and ID number they read off the physical card (checked against the register), sign the
+//! attestation themselves, and submit it here so that the vault is written after it commits.
+//!
+//! Invariants:
+//! - the SMS code never leaves the node except through the outbox
+//!   (`DATA/outbox/sms.jsonl`, mode 0600, read only by the operator or an SMS gateway);
+//! - challenges and rate counters live in bounded memory; nothing durable is written before a
+//!   code is proven (the phone subject, and the ID subject whose secret the commitments need,
+//!   are created only then);
+//! - the vault's fields and links are written only after the attestation is committed, with
+//!   values from the register, never from the request;
+//! - answers to challenge requests do not depend on whether the number is registered or the
+//!   name matches the ID (no oracle).
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use deedlog_core::SignedCommand;
+use deedlog_domain::ids::{self, IdKind};
+use deedlog_domain::payload::{IdentityMethod, PhoneVoucher};
+use deedlog_domain::reference::Person;
+use deedlog_domain::validate;
+use deedlog_store::{Receipt, Rejection, RejectionClass};
+use deedlog_vault::SubjectId;
+
+use crate::{Node, NodeError};
+
+/// The population register's file in the reference folder.
+pub const POPULATION_FILE: &str = "population.json";
+/// The SMS outbox, under the data folder.
+pub const OUTBOX_FILE: &str = "outbox/sms.jsonl";
+/// The phone-commitment → phone-subject map, under the data folder.
+const PHONE_SUBJECTS_FILE: &str = "identity/phone-subjects.jsonl";
+/// Largest population register read.
+const POPULATION_BYTES_MAX: u64 = 64 << 20;
+/// Digits of an SMS code.
+pub const CODE_DIGITS: usize = 6;
+
+/// The identity authority's tunables; every input it keeps is bounded by one of these.
+#[derive(Debug, Clone)]
+pub struct IdentityLimits {
+    /// How long a code is valid, ms.
+    pub code_ttl_ms: i64,
+    /// Wrong codes accepted per challenge before it is void.
+    pub tries_max: u32,
+    /// The window of the rate limits, ms.
+    pub window_ms: i64,
+    /// Challenges per phone number (or per ID number) per window.
+    pub per_number_max: u32,
+    /// Challenges per party per window.
+    pub per_party_max: u32,
+    /// Challenges per client address per window.
+    pub per_client_max: u32,
+    /// Challenges held at once (all kinds).
+    pub challenges_max: usize,
+    /// Rate counters held at once.
+    pub counters_max: usize,
+    /// Office checks waiting for their attestation, at once.
+    pub office_pending_max: usize,
+    /// How long an office check waits for its attestation, ms.
+    pub office_pending_ttl_ms: i64,
+}
+
+impl Default for IdentityLimits {
+    fn default() -> Self {
+        Self {
+            code_ttl_ms: 5 * 60 * 1000,
+            tries_max: 3,
+            window_ms: 10 * 60 * 1000,
+            per_number_max: 3,
+            per_party_max: 5,
+            // Enough for a demo of some dozens of deals from one machine; a deployment behind
+            // a proxy sets it from the number of clients it expects per address.
+            per_client_max: 600,
+            challenges_max: 10_000,
+            counters_max: 50_000,
+            office_pending_max: 1_000,
+            office_pending_ttl_ms: 30 * 60 * 1000,
+        }
+    }
+}
+
+/// Why the identity authority refused, or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// A refusal with its HTTP status and stable code.
+    #[error("{code}: {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The stable code.
+        code: &'static str,
+        /// For humans.
+        message: String,
+        /// Machine-readable details (an object).
+        details: Value,
+        /// Seconds for `Retry-After`.
+        retry_after_s: Option<u64>,
+    },
+    /// The sequencer or the domain refused the attestation (nothing appended).
+    #[error("{}: {}", .0.code, .0.message)]
+    Rejected(Rejection),
+    /// The node failed (vault, views, keys).
+    #[error("{0}")]
+    Node(#[from] NodeError),
+}
+
+impl From<deedlog_vault::VaultError> for IdentityError {
+    fn from(e: deedlog_vault::VaultError) -> Self {
+        Self::Node(NodeError::Vault(e))
+    }
+}
+
+impl From<deedlog_views::ViewError> for IdentityError {
+    fn from(e: deedlog_views::ViewError) -> Self {
+        Self::Node(NodeError::Views(e))
+    }
+}
+
+fn refused(status: u16, code: &'static str, message: impl Into<String>) -> IdentityError {
+    IdentityError::Refused {
+        status,
+        code,
+        message: message.into(),
+        details: json!({}),
+        retry_after_s: None,
+    }
+}
+
+fn invalid(message: impl Into<String>) -> IdentityError {
+    refused(400, "identity.invalid", message)
+}
+
+fn limited(what: &str, retry_after_s: u64) -> IdentityError {
+    IdentityError::Refused {
+        status: 429,
+        code: "rate.limited",
+        message: format!("too many codes requested for this {what}; wait and try again"),
+        details: json!({ "retry_after_ms": retry_after_s.saturating_mul(1000) }),
+        retry_after_s: Some(retry_after_s.max(1)),
+    }
+}
+
+fn challenge_invalid() -> IdentityError {
+    refused(
+        422,
+        "identity.challenge_invalid",
+        "this challenge is unknown, expired, used, or not yours; ask for a new code",
+    )
+}
+
+/// A challenge as answered: the same shape whatever was behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Challenge {
+    /// `ch-` + 32 lower-case hex digits.
+    pub challenge: String,
+    /// Seconds until the code expires.
+    pub expires_in_s: u64,
+}
+
+/// A proven phone: the commitment and the voucher to put in `party.register`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Voucher {
+    /// The commitment to the phone, as the log will hold it.
+    pub phone_commitment: String,
+    /// The identity authority's voucher.
+    pub voucher: PhoneVoucher,
+}
+
+/// What an office gets for the name and ID number it checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfficeCommitments {
+    /// The party to attest.
+    pub party: String,
+    /// Commitment to the name.
+    pub name_commitment: String,
+    /// Commitment to the ID number.
+    pub id_commitment: String,
+    /// Always `office`.
+    pub method: IdentityMethod,
+}
+
+#[derive(Clone)]
+struct RegisterEntry {
+    name: String,
+    phone: String,
+}
+
+enum Purpose {
+    /// Proves a phone for registration.
+    Phone { phone: String },
+    /// Proves the phone on file for an ID number, for `party`.
+    RealName { party: String, id_number: String },
+}
+
+struct Pending {
+    purpose: Purpose,
+    /// `None` for a decoy: a name/ID that did not match the register gets a challenge no code
+    /// opens, so that the answer does not tell whether they matched.
+    code: Option<[u8; CODE_DIGITS]>,
+    expires_at_ms: i64,
+    tries_left: u32,
+}
+
+struct OfficeCheck {
+    id_number: String,
+    expires_at_ms: i64,
+}
+
+#[derive(Default)]
+struct Memory {
+    challenges: HashMap<String, Pending>,
+    /// Rate counters: key → (window start, count).
+    counters: HashMap<String, (i64, u32)>,
+    /// (office, party, id commitment) → the checked ID number.
+    office: HashMap<(String, String, String), OfficeCheck>,
+}
+
+/// The embedded identity authority of a node.
+pub struct IdentityAuthority {
+    register: HashMap<String, RegisterEntry>,
+    limits: IdentityLimits,
+    outbox: PathBuf,
+    phone_subjects_path: PathBuf,
+    phone_subjects: Mutex<HashMap<String, SubjectId>>,
+    memory: Mutex<Memory>,
+    /// Serializes outbox appends so that lines never interleave.
+    outbox_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for IdentityAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the register or codes.
+        f.debug_struct("IdentityAuthority")
+            .field("register_size", &self.register.len())
+            .field("outbox", &self.outbox)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section leaves the maps consistent, so a panic elsewhere is harmless.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    b
+}
+
+/// A uniform 6-digit code from the OS RNG (rejection sampling, so no digit is favoured).
+fn random_code() -> [u8; CODE_DIGITS] {
+    const LIMIT: u32 = u32::MAX - u32::MAX % 1_000_000;
+    loop {
+        let n = u32::from_le_bytes(random_bytes::<4>());
+        if n < LIMIT {
+            let text = format!("{:06}", n % 1_000_000);
+            let mut out = [0u8; CODE_DIGITS];
+            out.copy_from_slice(text.as_bytes());
+            return out;
+        }
+    }
+}
+
+/// Compares two codes in time independent of where they differ.
+fn same_code(a: &[u8; CODE_DIGITS], b: &[u8]) -> bool {
+    if b.len() != CODE_DIGITS {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+fn load_register(path: &Path) -> Result<HashMap<String, RegisterEntry>, NodeError> {
+    use std::io::Read as _;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(
+                path = %path.display(),
+                "no population register: online real-name checks will all fail"
+            );
+            return Ok(HashMap::new());
+        }
+        Err(e) => return Err(NodeError::io(path, e)),
+    };
+    let mut text = String::new();
+    file.take(POPULATION_BYTES_MAX)
+        .read_to_string(&mut text)
+        .map_err(|e| NodeError::io(path, e))?;
+    let people: Vec<Person> = serde_json::from_str(&text)
+        .map_err(|e| NodeError::Reference(format!("{POPULATION_FILE}: {e}")))?;
+    let mut out = HashMap::with_capacity(people.len());
+    for (i, p) in people.into_iter().enumerate() {
+        let id = validate::resident_id("id_number", &p.id_number)
+            .map_err(|e| NodeError::Reference(format!("{POPULATION_FILE}[{i}]: {e}")))?;
+        let phone = validate::mobile("phone", &p.phone)
+            .map_err(|e| NodeError::Reference(format!("{POPULATION_FILE}[{i}]: {e}")))?;
+        out.insert(
+            id.number,
+            RegisterEntry {
+                name: validate::nfc(&p.name),
+                phone,
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn load_phone_subjects(path: &Path) -> Result<HashMap<String, SubjectId>, NodeError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(NodeError::io(path, e)),
+    };
+    let mut out = HashMap::new();
+    // A torn last line (a crash mid-append) is skipped: its voucher was never handed out.
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if let (Some(c), Some(s)) = (
+            v.get("phone_commitment").and_then(Value::as_str),
+            v.get("subject").and_then(Value::as_str),
+        ) && let Ok(subject) = s.parse::<SubjectId>()
+        {
+            out.insert(c.to_owned(), subject);
+        }
+    }
+    Ok(out)
+}
+
+/// Appends one line to a 0600 file (created with its folder, 0700), optionally fsynced.
+fn append_private(path: &Path, line: &str, durable: bool) -> Result<(), NodeError> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| NodeError::io(dir, e))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| NodeError::io(path, e))?;
+    file.write_all(format!("{line}\n").as_bytes())
+        .map_err(|e| NodeError::io(path, e))?;
+    if durable {
+        file.sync_all().map_err(|e| NodeError::io(path, e))?;
+    }
+    Ok(())
+}
+
+impl IdentityAuthority {
+    /// The authority of a data folder, with the population register at `population` (none: an
+    /// empty register).
+    ///
+    /// # Errors
+    /// A register that does not parse, or an unreadable data folder.
+    pub fn open(
+        data_dir: &Path,
+        population: Option<&Path>,
+        limits: IdentityLimits,
+    ) -> Result<Self, NodeError> {
+        let register = match population {
+            Some(p) => load_register(p)?,
+            None => HashMap::new(),
+        };
+        let phone_subjects_path = data_dir.join(PHONE_SUBJECTS_FILE);
+        Ok(Self {
+            register,
+            limits,
+            outbox: data_dir.join(OUTBOX_FILE),
+            phone_subjects: Mutex::new(load_phone_subjects(&phone_subjects_path)?),
+            phone_subjects_path,
+            memory: Mutex::new(Memory::default()),
+            outbox_lock: Mutex::new(()),
+        })
+    }
+
+    /// The SMS outbox's path.
+    #[must_use]
+    pub fn outbox(&self) -> &Path {
+        &self.outbox
+    }
+
+    /// Counts one use of `key` in the current window; refuses past `max`.
+    fn count(
+        &self,
+        m: &mut Memory,
+        now: i64,
+        key: String,
+        max: u32,
+        what: &str,
+    ) -> Result<(), IdentityError> {
+        let window = self.limits.window_ms;
+        if m.counters.len() >= self.limits.counters_max && !m.counters.contains_key(&key) {
+            m.counters.retain(|_, (start, _)| now - *start < window);
+            if m.counters.len() >= self.limits.counters_max {
+                return Err(limited("server (too many callers)", 60));
+            }
+        }
+        let entry = m.counters.entry(key).or_insert((now, 0));
+        if now - entry.0 >= window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= max {
+            let wait_ms = (entry.0 + window - now).max(1000);
+            return Err(limited(what, u64::try_from(wait_ms / 1000).unwrap_or(1)));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Stores a new challenge; returns its answer.
+    fn remember(
+        &self,
+        m: &mut Memory,
+        now: i64,
+        purpose: Purpose,
+        code: Option<[u8; CODE_DIGITS]>,
+    ) -> Result<Challenge, IdentityError> {
+        if m.challenges.len() >= self.limits.challenges_max {
+            m.challenges
+                .retain(|_, c| c.expires_at_ms > now && c.tries_left > 0);
+            if m.challenges.len() >= self.limits.challenges_max {
+                return Err(limited("server (too many open challenges)", 60));
+            }
+        }
+        let id = format!("ch-{}", hex::encode(random_bytes::<16>()));
+        m.challenges.insert(
+            id.clone(),
+            Pending {
+                purpose,
+                code,
+                expires_at_ms: now + self.limits.code_ttl_ms,
+                tries_left: self.limits.tries_max,
+            },
+        );
+        Ok(Challenge {
+            challenge: id,
+            expires_in_s: u64::try_from(self.limits.code_ttl_ms / 1000).unwrap_or(0),
+        })
+    }
+
+    /// Sends `code` to `phone`: one line in the operator's outbox. The tracing log names the
+    /// challenge only, so that codes stay out of log aggregation.
+    fn send_sms(
+        &self,
+        now: i64,
+        challenge: &str,
+        phone: &str,
+        code: &[u8; CODE_DIGITS],
+        purpose: &str,
+    ) -> Result<(), IdentityError> {
+        let line = json!({
+            "challenge": challenge,
+            "to": phone,
+            "code": String::from_utf8_lossy(code),
+            "purpose": purpose,
+            "sent_at_ms": now,
+        })
+        .to_string();
+        let _guard = lock(&self.outbox_lock);
+        // Not fsynced: an SMS lost in a crash is asked for again, and an fsync per request
+        // would let one caller stall the disk.
+        append_private(&self.outbox, &line, false)?;
+        tracing::info!(challenge, purpose, "SMS code queued in the outbox");
+        Ok(())
+    }
+
+    /// Takes a guess at `challenge`'s code. On success removes the challenge and returns its
+    /// purpose; a wrong code uses one try.
+    fn prove(
+        &self,
+        now: i64,
+        challenge: &str,
+        code: &str,
+        owner: Option<&str>,
+    ) -> Result<Purpose, IdentityError> {
+        let mut m = lock(&self.memory);
+        let Some(p) = m.challenges.get_mut(challenge) else {
+            return Err(challenge_invalid());
+        };
+        let owner_ok = match (&p.purpose, owner) {
+            (Purpose::Phone { .. }, None) => true,
+            (Purpose::RealName { party, .. }, Some(o)) => party == o,
+            _ => false,
+        };
+        if !owner_ok || p.expires_at_ms <= now || p.tries_left == 0 {
+            return Err(challenge_invalid());
+        }
+        let right = p
+            .code
+            .as_ref()
+            .is_some_and(|c| same_code(c, code.as_bytes()));
+        if !right {
+            p.tries_left -= 1;
+            let left = p.tries_left;
+            if left == 0 {
+                m.challenges.remove(challenge);
+            }
+            return Err(IdentityError::Refused {
+                status: 422,
+                code: "identity.code_wrong",
+                message: "the code is wrong".into(),
+                details: json!({ "tries_left": left }),
+                retry_after_s: None,
+            });
+        }
+        let Some(p) = m.challenges.remove(challenge) else {
+            return Err(challenge_invalid());
+        };
+        Ok(p.purpose)
+    }
+}
+
+/// The identity authority's key.
+fn authority_key(node: &Node) -> Result<deedlog_core::SecretKey, IdentityError> {
+    node.lock_keys().get(ids::IDENTITY).cloned().ok_or_else(|| {
+        IdentityError::Node(NodeError::Keys(
+            "this node holds no identity authority key".into(),
+        ))
+    })
+}
+
+fn check_party_id(party: &str) -> Result<(), IdentityError> {
+    if party.len() > 64 || !IdKind::Party.matches(party) {
+        return Err(invalid(format!(
+            "`party` must be an id like {}",
+            IdKind::Party.pattern()
+        )));
+    }
+    Ok(())
+}
+
+fn check_code_shape(challenge: &str, code: &str) -> Result<(), IdentityError> {
+    if challenge.len() > 64 || code.len() > 16 {
+        return Err(invalid("challenge or code too long"));
+    }
+    Ok(())
+}
+
+impl Node {
+    fn identity(&self) -> &IdentityAuthority {
+        &self.inner.identity
+    }
+
+    /// The SMS outbox (the operator's; the demo and the tests read codes from it).
+    #[must_use]
+    pub fn sms_outbox(&self) -> &Path {
+        self.identity().outbox()
+    }
+
+    /// `POST /v1/identity/phone/challenge`: sends a code to `phone`. The answer is the same
+    /// whether or not the number is registered; nothing durable is written but the outbox line.
+    ///
+    /// # Errors
+    /// `400 identity.invalid` (not a mobile number), `429 rate.limited` (per number, per client).
+    pub fn phone_challenge(&self, phone: &str, client: &str) -> Result<Challenge, IdentityError> {
+        if phone.len() > 32 {
+            return Err(invalid("phone: too long"));
+        }
+        let phone = validate::mobile("phone", phone).map_err(|e| invalid(e.to_string()))?;
+        let id = self.identity();
+        let now = self.now_ms();
+        let code = random_code();
+        let answer = {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                now,
+                format!("client\n{client}"),
+                id.limits.per_client_max,
+                "client address",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("phone\n{phone}"),
+                id.limits.per_number_max,
+                "phone number",
+            )?;
+            id.remember(
+                &mut m,
+                now,
+                Purpose::Phone {
+                    phone: phone.clone(),
+                },
+                Some(code),
+            )?
+        };
+        id.send_sms(now, &answer.challenge, &phone, &code, "phone")?;
+        Ok(answer)
+    }
+
+    /// `POST /v1/identity/phone/voucher`: after the code of a phone challenge is proven, the
+    /// phone commitment and the voucher for `party` registering with `key` (blocking: the vault
+    /// creates the phone's subject, durably, now and not before).
+    ///
+    /// # Errors
+    /// `400 identity.invalid`, `422 identity.challenge_invalid`, `422 identity.code_wrong`,
+    /// `409 party.phone_taken` (told only to whoever proved the code), node errors.
+    pub fn phone_voucher(
+        &self,
+        challenge: &str,
+        code: &str,
+        party: &str,
+        key: &str,
+    ) -> Result<Voucher, IdentityError> {
+        check_code_shape(challenge, code)?;
+        check_party_id(party)?;
+        let parsed =
+            deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
+        if parsed.to_base64() != key {
+            return Err(invalid("key must be standard padded base64"));
+        }
+        let id = self.identity();
+        let now = self.now_ms();
+        let Purpose::Phone { phone } = id.prove(now, challenge, code, None)? else {
+            return Err(challenge_invalid());
+        };
+        let vault = self.vault();
+        let subject = vault.subject_by_phone(&phone)?;
+        if vault.get(&subject, "phone")?.is_none() {
+            vault.put(&subject, "phone", phone.as_bytes())?;
+        }
+        let commitment = vault.commit(&subject, "phone", &phone)?.to_hex();
+        if self.views().party_by_phone(&commitment)?.is_some() {
+            return Err(refused(
+                409,
+                "party.phone_taken",
+                "a party already registered with this phone number",
+            ));
+        }
+        {
+            let mut map = lock(&id.phone_subjects);
+            if map.get(&commitment) != Some(&subject) {
+                let line =
+                    json!({ "phone_commitment": commitment, "subject": subject.to_string() })
+                        .to_string();
+                append_private(&id.phone_subjects_path, &line, true)?;
+                map.insert(commitment.clone(), subject);
+            }
+        }
+        let secret = authority_key(self)?;
+        let voucher =
+            deedlog_domain::identity::sign_phone_voucher(&secret, party, key, &commitment, now);
+        Ok(Voucher {
+            phone_commitment: commitment,
+            voucher,
+        })
+    }
+
+    /// `POST /v1/identity/realname/challenge` (signed by `party`): sends a code to the phone on
+    /// file for `id_number` if, and only if, `name` and `id_number` match the population
+    /// register; the answer is the same either way.
+    ///
+    /// # Errors
+    /// `400 identity.invalid` (malformed name or ID number), `429 rate.limited`.
+    pub fn realname_challenge(
+        &self,
+        party: &str,
+        name: &str,
+        id_number: &str,
+        client: &str,
+    ) -> Result<Challenge, IdentityError> {
+        check_party_id(party)?;
+        if id_number.len() > 32 || name.len() > 200 {
+            return Err(invalid("name or id_number too long"));
+        }
+        let number = validate::resident_id("id_number", id_number)
+            .map_err(|e| invalid(e.to_string()))?
+            .number;
+        let name = validate::nfc(name.trim());
+        validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        // Telling a party that it is verified already says nothing about anyone else.
+        if let Some(deedlog_views::Doc::Party(doc)) = self.views().doc(party)?
+            && (doc.verified || doc.erased)
+        {
+            return Err(refused(
+                409,
+                "party.already_verified",
+                format!("{party} is already verified (or erased)"),
+            ));
+        }
+        let id = self.identity();
+        let now = self.now_ms();
+        let on_file = id.register.get(&number).filter(|e| e.name == name).cloned();
+        let code = on_file.as_ref().map(|_| random_code());
+        let answer = {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                now,
+                format!("client\n{client}"),
+                id.limits.per_client_max,
+                "client address",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("party\n{party}"),
+                id.limits.per_party_max,
+                "party",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("id\n{number}"),
+                id.limits.per_number_max,
+                "ID number",
+            )?;
+            id.remember(
+                &mut m,
+                now,
+                Purpose::RealName {
+                    party: party.to_owned(),
+                    id_number: number,
+                },
+                code,
+            )?
+        };
+        if let (Some(entry), Some(code)) = (on_file, code) {
+            id.send_sms(now, &answer.challenge, &entry.phone, &code, "realname")?;
+        }
+        Ok(answer)
+    }
+
+    /// `POST /v1/identity/realname/attest` (signed by `party`): after the code sent to the phone
+    /// on file is proven, the identity authority signs `party.attest_identity` (method
+    /// `online_face`) and submits it without waiting for room in the queue; once it is
+    /// committed, the vault is written.
+    ///
+    /// # Errors
+    /// `422 identity.challenge_invalid`, `422 identity.code_wrong`, the domain's rejection
+    /// (`party.id_taken`, `party.already_verified`…), `503 ledger.busy`, node errors.
+    pub async fn realname_attest(
+        &self,
+        party: &str,
+        challenge: &str,
+        code: &str,
+    ) -> Result<Receipt, IdentityError> {
+        check_code_shape(challenge, code)?;
+        let now = self.now_ms();
+        let Purpose::RealName {
+            party: owner,
+            id_number,
+        } = self.identity().prove(now, challenge, code, Some(party))?
+        else {
+            return Err(challenge_invalid());
+        };
+        let node = self.clone();
+        let command = blocking(move || node.online_attestation(&owner, &id_number)).await?;
+        let receipt = self.submit_now(command.0).await?;
+        let node = self.clone();
+        let (party, id_number) = (party.to_owned(), command.1);
+        blocking(move || node.record_attestation(&party, &id_number)).await?;
+        Ok(receipt)
+    }
+
+    /// The signed online attestation of `party` for the register's person `id_number`
+    /// (blocking: the ID subject may be created, since the commitments need its secret).
+    fn online_attestation(
+        &self,
+        party: &str,
+        id_number: &str,
+    ) -> Result<(SignedCommand, String), IdentityError> {
+        let entry = self
+            .identity()
+            .register
+            .get(id_number)
+            .cloned()
+            .ok_or_else(challenge_invalid)?;
+        let (name_commitment, id_commitment) = self.commitments(id_number, &entry.name)?;
+        let secret = authority_key(self)?;
+        // A fresh nonce: a second attempt is then decided by the domain
+        // (`party.already_verified`, `party.id_taken`) rather than answered as a reused nonce.
+        let nonce: [u8; 16] = random_bytes();
+        let command = crate::sign(
+            &secret,
+            ids::IDENTITY,
+            "party.attest_identity",
+            party,
+            json!({"name_commitment": name_commitment, "id_commitment": id_commitment, "method": IdentityMethod::OnlineFace}),
+            None,
+            &format!("attest-{}", hex::encode(nonce)),
+            self.now_ms(),
+        )?;
+        Ok((command, id_number.to_owned()))
+    }
+
+    fn commitments(&self, id_number: &str, name: &str) -> Result<(String, String), IdentityError> {
+        let vault = self.vault();
+        let subject = vault.subject_by_id_number(id_number)?;
+        Ok((
+            vault.commit(&subject, "name", name)?.to_hex(),
+            vault.commit(&subject, "id_number", id_number)?.to_hex(),
+        ))
+    }
+
+    /// Submits without blocking on a full queue: `503 ledger.busy` instead.
+    async fn submit_now(&self, command: SignedCommand) -> Result<Receipt, IdentityError> {
+        let rx = self
+            .handle()
+            .try_enqueue(command)
+            .map_err(IdentityError::Rejected)?;
+        rx.await
+            .unwrap_or_else(|_| {
+                Err(Rejection::new(
+                    "ledger.unavailable",
+                    RejectionClass::Unavailable,
+                    "the sequencer stopped",
+                ))
+            })
+            .map_err(IdentityError::Rejected)
+    }
+
+    /// After an attestation of `party` for `id_number` committed: the ID subject's fields from
+    /// the register (never from a request), and the link from the party's phone subject, the
+    /// only link an erasure follows.
+    fn record_attestation(&self, party: &str, id_number: &str) -> Result<(), IdentityError> {
+        let Some(entry) = self.identity().register.get(id_number).cloned() else {
+            return Ok(());
+        };
+        let vault = self.vault();
+        let subject = vault.subject_by_id_number(id_number)?;
+        for (field, value) in [
+            ("name", entry.name.as_str()),
+            ("id_number", id_number),
+            ("phone", entry.phone.as_str()),
+        ] {
+            if vault.get(&subject, field)?.as_deref() != Some(value.as_bytes()) {
+                vault.put(&subject, field, value.as_bytes())?;
+            }
+        }
+        let phone_commitment = match self.views().doc(party)? {
+            Some(deedlog_views::Doc::Party(doc)) => Some(doc.phone_commitment),
+            _ => None,
+        };
+        let phone_subject =
+            phone_commitment.and_then(|c| lock(&self.identity().phone_subjects).get(&c).copied());
+        match phone_subject {
+            Some(p) if p != subject => vault.link(&p, &subject)?,
+            Some(_) => {}
+            None => tracing::warn!(party, "no phone subject known for this party; not linked"),
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/identity/office/commitments` (signed by an office): the commitments of the
+    /// name and ID number the office read off the card of the person in front of it, checked
+    /// against the register, for the office to sign `party.attest_identity` (method `office`).
+    ///
+    /// # Errors
+    /// `403 request.forbidden` (not an office), `400 identity.invalid`, `422
+    /// identity.not_on_register`, `429 rate.limited`, node errors.
+    pub fn office_commitments(
+        &self,
+        office: &str,
+        party: &str,
+        name: &str,
+        id_number: &str,
+    ) -> Result<OfficeCommitments, IdentityError> {
+        if !IdKind::Office.matches(office) || self.views().doc(office)?.is_none() {
+            return Err(refused(
+                403,
+                "request.forbidden",
+                format!("{office} is not a filing office"),
+            ));
+        }
+        check_party_id(party)?;
+        if id_number.len() > 32 || name.len() > 200 {
+            return Err(invalid("name or id_number too long"));
+        }
+        let number = validate::resident_id("id_number", id_number)
+            .map_err(|e| invalid(e.to_string()))?
+            .number;
+        let name = validate::nfc(name.trim());
+        let id = self.identity();
+        let matches = id.register.get(&number).is_some_and(|e| e.name == name);
+        if !matches {
+            // The office is trusted and checked the card itself: it may be told plainly.
+            return Err(refused(
+                422,
+                "identity.not_on_register",
+                "this name and ID number are not on the population register",
+            ));
+        }
+        let now = self.now_ms();
+        {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                now,
+                format!("office\n{office}"),
+                id.limits.per_client_max,
+                "office",
+            )?;
+        }
+        let (name_commitment, id_commitment) = self.commitments(&number, &name)?;
+        let mut m = lock(&id.memory);
+        if m.office.len() >= id.limits.office_pending_max {
+            m.office.retain(|_, c| c.expires_at_ms > now);
+            if m.office.len() >= id.limits.office_pending_max {
+                return Err(limited("server (too many office checks waiting)", 60));
+            }
+        }
+        m.office.insert(
+            (office.to_owned(), party.to_owned(), id_commitment.clone()),
+            OfficeCheck {
+                id_number: number,
+                expires_at_ms: now + id.limits.office_pending_ttl_ms,
+            },
+        );
+        Ok(OfficeCommitments {
+            party: party.to_owned(),
+            name_commitment,
+            id_commitment,
+            method: IdentityMethod::Office,
+        })
+    }
+
+    /// `POST /v1/identity/office/attest` (a `party.attest_identity` signed by the office that
+    /// asked for the commitments): submits it, and writes the vault once it is committed.
+    ///
+    /// # Errors
+    /// `400 identity.invalid` (not an office's attestation), `422 identity.no_office_check`
+    /// (no recent check for this office, party and ID commitment), the domain's rejection,
+    /// `503 ledger.busy`, node errors.
+    pub async fn office_attest(&self, command: SignedCommand) -> Result<Receipt, IdentityError> {
+        if command.kind != "party.attest_identity" || !IdKind::Office.matches(&command.actor) {
+            return Err(invalid(
+                "the body must be a party.attest_identity signed by a filing office",
+            ));
+        }
+        let id_commitment = command
+            .payload
+            .get("id_commitment")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let now = self.now_ms();
+        let key = (command.actor.clone(), command.stream.clone(), id_commitment);
+        let check = {
+            let m = lock(&self.identity().memory);
+            m.office
+                .get(&key)
+                .filter(|c| c.expires_at_ms > now)
+                .map(|c| c.id_number.clone())
+        };
+        let Some(id_number) = check else {
+            return Err(refused(
+                422,
+                "identity.no_office_check",
+                "no recent office check for this office, party and ID commitment; ask for the commitments first",
+            ));
+        };
+        let party = command.stream.clone();
+        let receipt = self.submit_now(command).await?;
+        lock(&self.identity().memory).office.remove(&key);
+        let node = self.clone();
+        blocking(move || node.record_attestation(&party, &id_number)).await?;
+        Ok(receipt)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IdentityError> + Send + 'static,
+) -> Result<T, IdentityError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        IdentityError::Node(NodeError::Config(format!("an identity task failed: {e}")))
+    })?
+}
+
+/// Reads the newest code sent for `challenge` from an outbox file, as an operator (or an SMS
+/// gateway) would. For the demo and the tests.
+#[must_use]
+pub fn read_code(outbox: &Path, challenge: &str) -> Option<String> {
+    let text = std::fs::read_to_string(outbox).ok()?;
+    text.lines().rev().find_map(|line| {
+        let v: Value = serde_json::from_str(line).ok()?;
+        if v.get("challenge")?.as_str()? == challenge {
+            v.get("code")?.as_str().map(str::to_owned)
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits_and_compared_whole() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let c = random_code();
+            assert!(c.iter().all(u8::is_ascii_digit));
+            seen.insert(c);
+            assert!(same_code(&c, &c));
+            let mut other = c;
+            other[5] = if c[5] == b'0' { b'1' } else { b'0' };
+            assert!(!same_code(&c, &other));
+            assert!(!same_code(&c, &c[..5]));
+            assert!(!same_code(&c, b"1234567"));
+        }
+        assert!(seen.len() > 190, "codes repeat too often");
+    }
+
+    #[test]
+    fn challenges_expire_run_out_of_tries_and_are_bound_to_their_party() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = IdentityLimits {
+            tries_max: 2,
+            ..IdentityLimits::default()
+        };
+        let a = IdentityAuthority::open(dir.path(), None, limits).unwrap();
+        let code = random_code();
+        let code_text = String::from_utf8(code.to_vec()).unwrap();
+        let ch = {
+            let mut m = lock(&a.memory);
+            a.remember(
+                &mut m,
+                0,
+                Purpose::RealName {
+                    party: "party/PA-1".into(),
+                    id_number: "x".into(),
+                },
+                Some(code),
+            )
+            .unwrap()
+        };
+        // Another party's guess, even with the right code, is refused and uses no try.
+        assert!(matches!(
+            a.prove(0, &ch.challenge, &code_text, Some("party/PA-2")),
+            Err(IdentityError::Refused {
+                code: "identity.challenge_invalid",
+                ..
+            })
+        ));
+        // Expired.
+        assert!(matches!(
+            a.prove(
+                a.limits.code_ttl_ms,
+                &ch.challenge,
+                &code_text,
+                Some("party/PA-1")
+            ),
+            Err(IdentityError::Refused {
+                code: "identity.challenge_invalid",
+                ..
+            })
+        ));
+        // Two wrong codes void it; the right one then fails too.
+        for _ in 0..2 {
+            assert!(matches!(
+                a.prove(0, &ch.challenge, "999999x", Some("party/PA-1")),
+                Err(IdentityError::Refused {
+                    code: "identity.code_wrong",
+                    ..
+                })
+            ));
+        }
+        assert!(
+            a.prove(0, &ch.challenge, &code_text, Some("party/PA-1"))
+                .is_err()
+        );
+        // A decoy (no code) never opens.
+        let decoy = {
+            let mut m = lock(&a.memory);
+            a.remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None)
+                .unwrap()
+        };
+        assert!(a.prove(0, &decoy.challenge, &code_text, None).is_err());
+        // The open-challenge bound holds.
+        let small = IdentityAuthority::open(
+            dir.path(),
+            None,
+            IdentityLimits {
+                challenges_max: 2,
+                ..IdentityLimits::default()
+            },
+        )
+        .unwrap();
+        let mut m = lock(&small.memory);
+        for _ in 0..2 {
+            small
+                .remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None)
+                .unwrap();
+        }
+        assert!(matches!(
+            small.remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None),
+            Err(IdentityError::Refused { status: 429, .. })
+        ));
+    }
+}
