@@ -19,6 +19,7 @@ use crate::rejection::{Rejection, codes};
 /// Actions a proxy may be given in its scope. Each command kind that may be taken through a proxy
 /// belongs to one action (see the authorization table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProxyAction {
     /// Property verification, co-owner consent, cancelling a verification.
@@ -37,6 +38,7 @@ pub enum ProxyAction {
 
 /// `platform.genesis`: the first entry; names the platform's and the authorities' keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// The platform's display name.
@@ -50,6 +52,7 @@ pub struct Genesis {
 
 /// `key.rotate`: the actor replaces its current key; signed by the current key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotate {
     /// The new public key (base64).
@@ -62,6 +65,7 @@ pub struct KeyRotate {
 /// `key.revoke`: the actor's current key stops being valid (the actor has no key until one is
 /// bound again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevoke {
     /// The key being revoked (must be the current one).
@@ -73,6 +77,7 @@ pub struct KeyRevoke {
 /// `key.bind`: the responsible authority binds a key to an actor that has none (an agent, bank or
 /// office loaded from reference data, or a party whose key was revoked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyBind {
     /// The public key (base64).
@@ -83,6 +88,7 @@ pub struct KeyBind {
 
 /// `party.register`: a citizen opens an account; self-signed by the key it registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartyRegister {
     /// Commitment to the mobile number.
@@ -91,6 +97,7 @@ pub struct PartyRegister {
 
 /// How a party's identity was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityMethod {
     /// Online: ID document plus live face check.
@@ -101,6 +108,7 @@ pub enum IdentityMethod {
 
 /// `party.attest_identity`: the identity authority attests real-name + face verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartyAttest {
     /// Commitment to the legal name.
@@ -113,6 +121,7 @@ pub struct PartyAttest {
 
 /// `agency.certify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgencyCertify {
     /// Registered business name (public).
@@ -127,6 +136,7 @@ pub struct AgencyCertify {
 
 /// `agency.suspend`, `agent.suspend`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Suspend {
     /// Why, 1-200 characters.
@@ -135,11 +145,13 @@ pub struct Suspend {
 
 /// `agency.reinstate`, `agent.reinstate`, and other commands without data.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
 /// `agent.certify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentCertify {
     /// The agency (`agency/AG-…`), which must be certified.
@@ -159,6 +171,7 @@ pub struct AgentCertify {
 
 /// `bank.register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BankRegister {
     /// Bank name.
@@ -172,6 +185,7 @@ pub struct BankRegister {
 
 /// `office.register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfficeRegister {
     /// Office name.
@@ -191,6 +205,7 @@ pub struct OfficeRegister {
 
 /// One owner on the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Owner {
     /// Commitment to the owner's name.
@@ -203,6 +218,7 @@ pub struct Owner {
 
 /// A mortgage on the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Mortgage {
     /// The lender (`bank/BK-…`); it need not be a bank registered on the platform.
@@ -213,6 +229,7 @@ pub struct Mortgage {
 
 /// A seizure (查封) on the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Seizure {
     /// The court.
@@ -223,6 +240,7 @@ pub struct Seizure {
 
 /// `property.register`: the registry records a property, its owners and encumbrances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertyRegister {
     /// 不动产权证号 or 房屋所有权证号 (see [`crate::validate::certificate_no`]).
@@ -261,6 +279,7 @@ pub struct PropertyRegister {
 
 /// `property.transfer`: the registry records new owners (transfer registration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertyTransfer {
     /// The new owners.
@@ -275,6 +294,7 @@ pub struct PropertyTransfer {
 
 /// `property.verify`: the seller asks for 房源核验 with the certificate number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertyVerify {
     /// The certificate number as printed (either format; full-width parentheses accepted).
@@ -286,6 +306,7 @@ pub struct PropertyVerify {
 
 /// Commands whose only data is an optional proxy (consent, confirm-type steps).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ByParty {
     /// Acting through this proxy filing.
@@ -295,6 +316,7 @@ pub struct ByParty {
 
 /// Commands with a reason and an optional proxy (cancel, withdraw, revoke…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WithReason {
     /// Why, 1-500 characters.
@@ -306,6 +328,7 @@ pub struct WithReason {
 
 /// `entrustment.sale`: the seller entrusts an agent with the sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntrustSale {
     /// The verified property (`verification/PV-…`).
@@ -326,6 +349,7 @@ pub struct EntrustSale {
 
 /// `entrustment.purchase`: a buyer entrusts an agent to find a property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntrustPurchase {
     /// The chosen agent.
@@ -340,6 +364,7 @@ pub struct EntrustPurchase {
 
 /// `listing.publish`: publish a verified property (agent with an entrustment, or seller).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingPublish {
     /// The accepted sale entrustment (agent publishing).
@@ -379,6 +404,7 @@ pub struct ListingPublish {
 
 /// `listing.change_price`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingPrice {
     /// New asking price in fen.
@@ -390,6 +416,7 @@ pub struct ListingPrice {
 
 /// `listing.change_photos`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingPhotos {
     /// The new set of photo hashes, 1-30.
@@ -401,6 +428,7 @@ pub struct ListingPhotos {
 
 /// `listing.approve`, `listing.reject`: the seller reviews a pending proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingReview {
     /// The seq of the entry that proposed the change.
@@ -412,6 +440,7 @@ pub struct ListingReview {
 
 /// `viewing.book`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ViewingBook {
     /// The listing.
@@ -427,6 +456,7 @@ pub struct ViewingBook {
 
 /// `viewing.record`: the agent records that the viewing took place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ViewingRecord {
     /// A short note, 0-500 characters (no personal data).
@@ -435,6 +465,7 @@ pub struct ViewingRecord {
 
 /// `viewing.rate`: the buyer rates the agent's service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ViewingRate {
     /// 1-5 stars.
@@ -448,6 +479,7 @@ pub struct ViewingRate {
 
 /// `loan.request`: the buyer asks a bank for a pre-check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoanRequest {
     /// The buyer's completed viewing of the listing.
@@ -465,6 +497,7 @@ pub struct LoanRequest {
 
 /// A bank's pre-check result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoanResult {
     /// Approved in principle.
@@ -477,6 +510,7 @@ pub enum LoanResult {
 
 /// `loan.assess`: the chosen bank answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoanAssess {
     /// The result.
@@ -492,6 +526,7 @@ pub struct LoanAssess {
 
 /// Contract parties (must match the deal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsParties {
     /// The seller (`party/PA-…`).
@@ -505,6 +540,7 @@ pub struct TermsParties {
 
 /// The property as described in the contract (must match the registry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsProperty {
     /// The property id.
@@ -517,6 +553,7 @@ pub struct TermsProperty {
 
 /// Title and encumbrances (must disclose the registry's mortgage).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsTitle {
     /// The mortgage as on the registry, if any.
@@ -530,6 +567,7 @@ pub struct TermsTitle {
 
 /// How the price is paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// All at once.
@@ -542,6 +580,7 @@ pub enum PaymentMethod {
 
 /// One payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Instalment {
     /// Due date.
@@ -552,6 +591,7 @@ pub struct Instalment {
 
 /// Price and payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsPrice {
     /// Total price in fen.
@@ -564,6 +604,7 @@ pub struct TermsPrice {
 
 /// Deposit (定金).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsDeposit {
     /// Amount in fen; at most 20% of the price (the legal cap on 定金).
@@ -574,6 +615,7 @@ pub struct TermsDeposit {
 
 /// Loan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsLoan {
     /// The lending bank.
@@ -584,6 +626,7 @@ pub struct TermsLoan {
 
 /// Who pays a tax or fee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Payer {
     /// The seller.
@@ -596,6 +639,7 @@ pub enum Payer {
 
 /// Taxes and fees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsTaxes {
     /// Deed tax (契税).
@@ -610,6 +654,7 @@ pub struct TermsTaxes {
 
 /// Handover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsHandover {
     /// Handover date.
@@ -620,6 +665,7 @@ pub struct TermsHandover {
 
 /// Transfer registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsTransfer {
     /// Both parties apply for transfer registration by this date.
@@ -628,6 +674,7 @@ pub struct TermsTransfer {
 
 /// Breach of contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsBreach {
     /// Late-payment penalty per day, in 1/10000 of the amount due (0-100).
@@ -638,6 +685,7 @@ pub struct TermsBreach {
 
 /// How disputes are resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeMethod {
     /// A people's court.
@@ -648,6 +696,7 @@ pub enum DisputeMethod {
 
 /// Disputes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsDisputes {
     /// Method.
@@ -658,6 +707,7 @@ pub struct TermsDisputes {
 
 /// The contract's terms, grouped as in the model resale contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractTerms {
     /// 1. Parties.
@@ -688,6 +738,7 @@ pub struct ContractTerms {
 
 /// `contract.draft`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractDraft {
     /// The listing.
@@ -705,6 +756,7 @@ pub struct ContractDraft {
 
 /// `contract.amend`: new terms and a new document; voids every confirmation and signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractAmend {
     /// The new terms.
@@ -718,6 +770,7 @@ pub struct ContractAmend {
 
 /// `contract.confirm`, `contract.sign`: over the contract's current document hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractDocument {
     /// The document hash being confirmed or signed; must be the current one. The command's own
@@ -730,6 +783,7 @@ pub struct ContractDocument {
 
 /// `contract.verify_offline`: a filing office checked the paper contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfflineVerify {
     /// SHA-256 of the scanned, signed paper contract.
@@ -738,6 +792,7 @@ pub struct OfflineVerify {
 
 /// `contract.file`, `contract.cancel_filing`, `agency`/`agent` steps with a reason and no proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Why, 1-500 characters.
@@ -746,6 +801,7 @@ pub struct Reason {
 
 /// `proxy.file`: a proxy files its authority to act for a principal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProxyFile {
     /// The principal (`party/PA-…`).
@@ -762,6 +818,7 @@ pub struct ProxyFile {
 
 /// `proxy.verify`: a filing office checked the documents and the principal in person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProxyVerify {
     /// Commitment to the principal's ID number, as checked at the office.
@@ -770,6 +827,7 @@ pub struct ProxyVerify {
 
 /// `erasure.record`: the vault destroyed a subject's key; the platform records the receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRecord {
     /// The subject (`party/PA-…` or `agent/AT-…`).
@@ -791,6 +849,24 @@ macro_rules! payloads {
 
         /// Every command kind, in catalogue order.
         pub const KINDS: &[&str] = &[$($kind),*];
+
+        /// The JSON Schema of each kind's payload (in catalogue order, generated from the payload
+        /// types themselves so that the API's description cannot drift from what is parsed), and
+        /// the named schemas those refer to (`#/components/schemas/…`).
+        #[cfg(feature = "schema")]
+        #[must_use]
+        #[allow(clippy::type_complexity)]
+        pub fn payload_schemas() -> (
+            Vec<(&'static str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+        ) {
+            let mut named = Vec::new();
+            let kinds = vec![$(($kind, {
+                <$ty as utoipa::ToSchema>::schemas(&mut named);
+                <$ty as utoipa::PartialSchema>::schema()
+            }),)*];
+            (kinds, named)
+        }
 
         impl Payload {
             /// Parses the payload of a command of the given kind.
