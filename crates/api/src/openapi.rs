@@ -108,6 +108,7 @@ fn operation(spec: &RouteSpec, path: &str, keep: impl Fn(&Param) -> bool) -> Val
         let (ctype, schema) = match &reply.content {
             Content::Json(schema) => ("application/json", schema()),
             Content::Text(ctype) => (*ctype, json!({"type": "string"})),
+            Content::Events(schema) => ("text/event-stream", schema()),
         };
         responses.insert(
             reply.status.to_string(),
@@ -134,7 +135,8 @@ fn operation(spec: &RouteSpec, path: &str, keep: impl Fn(&Param) -> bool) -> Val
                 json!({"required": true, "content": {"application/json": {"schema": schema()}}});
         }
         Body::Raw => {
-            op["requestBody"] = json!({"required": true, "content": {
+            // Any bytes are a file to look up, none included (the empty file has a hash too).
+            op["requestBody"] = json!({"required": false, "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
         }
     }

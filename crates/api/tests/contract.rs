@@ -170,6 +170,7 @@ fn the_openapi_document_has_a_schema_for_every_parameter_and_body() {
                 }
             }
             if method == "post" {
+                assert!(op["requestBody"]["required"].is_boolean(), "{path}");
                 let content = op["requestBody"]["content"]
                     .as_object()
                     .unwrap_or_else(|| panic!("{path}: no body"));

@@ -58,7 +58,8 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(Method::Get, "/v1/actors/key", Access::Public, "directory", "An actor's current public key", |r| r.to(actor_key))
             .param(query_required(
                 "actor",
-                || json!({"type": "string", "minLength": 1, "maxLength": 80}),
+                || json!({"type": "string", "maxLength": 80,
+                    "pattern": "^((party/PA|agent/AT|bank/BK|office/OF)-[A-Za-z0-9-]{1,64}|authority/(housing|identity|registry)|platform)$"}),
                 "The actor id, e.g. party/PA-7",
             ))
             .param(after_seq_param())

@@ -68,7 +68,9 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
                 schema: || json!({"type": "string", "maxLength": 20}),
                 description: "Resume after this seq",
             })
-            .reply(200, "One event per entry", Content::Text("text/event-stream")),
+            .reply(200, "One event per entry", Content::Events(|| json!({"type": "object", "required": ["id", "event", "data"],
+                "properties": {"id": {"type": "string", "pattern": "^[0-9]+$"}, "event": {"const": "entry"},
+                    "data": {"type": "string", "description": "The entry's exact canonical bytes"}}}))),
         RouteSpec::new(Method::Get, "/checkpoint", Access::Public, "log", "The latest checkpoint note, text/plain", |r| r.to(checkpoint_text))
             .reply(200, "The C2SP checkpoint note", Content::Text("text/plain; charset=utf-8")),
     ]

@@ -114,8 +114,10 @@ pub enum Body {
 pub enum Content {
     /// `application/json` of this schema.
     Json(SchemaFn),
-    /// Text of this media type (`text/plain`, Prometheus text, NDJSON, server-sent events, HTML).
+    /// Text of this media type (`text/plain`, Prometheus text, NDJSON, HTML).
     Text(&'static str),
+    /// `text/event-stream`, each event (`{id, event, data}`) of this schema.
+    Events(SchemaFn),
 }
 
 /// One documented answer.
