@@ -21,6 +21,9 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiError;
 
+/// Most digits of a `Last-Event-ID`.
+pub(crate) const LAST_EVENT_ID_DIGITS: usize = 19;
+
 /// Entries read from the log per step.
 const CHUNK: u64 = 256;
 
@@ -61,12 +64,30 @@ pub(crate) async fn follow(
     state: Data<AppState>,
     q: Query<FollowQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let resume = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|seq| seq.saturating_add(1));
+    // `Last-Event-ID` is an id this server sent: 1 to 19 decimal digits (any such number fits a
+    // u64). Anything else is refused rather than silently ignored.
+    let resume = match req.headers().get("last-event-id") {
+        None => None,
+        Some(v) => {
+            let seq = v
+                .to_str()
+                .ok()
+                .filter(|t| {
+                    (1..=LAST_EVENT_ID_DIGITS).contains(&t.len())
+                        && t.bytes().all(|b| b.is_ascii_digit())
+                })
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "request.bad_header",
+                        format!(
+                            "Last-Event-ID must be a seq of 1 to {LAST_EVENT_ID_DIGITS} digits"
+                        ),
+                    )
+                })?;
+            Some(seq.saturating_add(1))
+        }
+    };
     let next = resume.or(q.from).unwrap_or(0);
     // One client may not take the streams everyone shares: a per-client cap first, then the
     // global one.

@@ -606,10 +606,27 @@ async fn request_numbers_at_the_edges_of_their_types_do_not_overflow() {
     // Following from the last seq, or resuming after it, does not overflow.
     for req in [
         get(&format!("/v1/log/follow?from={max}"), "10.0.0.1"),
-        get("/v1/log/follow", "10.0.0.2").insert_header(("last-event-id", max.to_string())),
+        get("/v1/log/follow", "10.0.0.2").insert_header(("last-event-id", "9999999999999999999")),
     ] {
         let res = web_test::call_service(&app, req.to_request()).await;
         assert_eq!(res.status().as_u16(), 200);
+    }
+    // A Last-Event-ID this server could not have sent is refused, not ignored.
+    for bad in [
+        max.to_string(),
+        "-1".to_owned(),
+        " 5".to_owned(),
+        "x".to_owned(),
+    ] {
+        let (s, body, _) = call!(
+            app,
+            get("/v1/log/follow", "10.0.0.3").insert_header(("last-event-id", bad.clone()))
+        );
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (400, Some("request.bad_header")),
+            "{bad}"
+        );
     }
     fx.node.shutdown();
 }

@@ -12,7 +12,7 @@ use deedlog_domain::ids::IdKind;
 
 use super::{Access, Body, Content, Method, RouteSpec, body_json, read_body_vec, to_value};
 use crate::AppState;
-use crate::auth::{authenticate, forbidden};
+use crate::auth::{check_key, forbidden, verify_signature};
 use crate::error::ApiError;
 
 /// The routes of this module.
@@ -96,9 +96,14 @@ async fn identity_attest(
     req: HttpRequest,
     state: Data<AppState>,
     payload: web::Payload,
+    after: web::Query<super::AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body_vec(&state, payload, state.config.json_bytes_max).await?;
-    let actor = authenticate(&req, &body, &state)?;
+    // The party's key is in the `party.register` entry the client may be waiting for: the
+    // signature is checked under the header's key first, then the wait, then the key.
+    let signed = verify_signature(&req, &body, &state)?;
+    super::views_at(&state, &after).await?;
+    let actor = check_key(signed, &state)?;
     if !IdKind::Party.matches(&actor) {
         return Err(forbidden(&actor));
     }

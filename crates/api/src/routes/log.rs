@@ -65,7 +65,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
                 name: "Last-Event-ID",
                 place: super::In::Header,
                 required: false,
-                schema: || json!({"type": "string", "maxLength": 20}),
+                schema: || json!({"type": "string", "pattern": "^[0-9]{1,19}$"}),
                 description: "Resume after this seq",
             })
             .reply(200, "One event per entry", Content::Events(|| json!({"type": "object", "required": ["id", "event", "data"],
