@@ -60,6 +60,8 @@ if [[ -z "$ready" ]]; then
 fi
 
 status=0
+# schemathesis keeps a cache of crashes in the working directory: keep it out of the tree.
+cd "$WORK"
 "$VENV/bin/st" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/openapi.json" \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
