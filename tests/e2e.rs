@@ -46,6 +46,8 @@ impl Server {
         };
         let config = ApiConfig {
             rate_per_second: None,
+            // The load generator registers hundreds of parties from one address.
+            newcomer_per_minute: None,
             workers: 2,
             ..ApiConfig::default()
         };

@@ -10,7 +10,7 @@ use deedlog_views::{Doc, ListingQuery, ListingSort};
 
 use super::{
     Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, full_id, id_schema,
-    object_schema, page_params, page_schema, path_param, query, view_json,
+    page_params, page_schema, path_param, query, view_json,
 };
 use crate::AppState;
 use crate::error::ApiError;
@@ -90,7 +90,6 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
 }
 
 fn listing_schema() -> serde_json::Value {
-    let _ = object_schema;
     json!({"type": "object", "required": ["id", "code", "status", "price_fen", "price_history", "price_history_total"],
         "properties": {"id": {"type": "string"}, "code": {"type": "string"}, "status": {"type": "string"},
             "price_fen": {"type": "integer"}, "price_history": {"type": "array", "maxItems": deedlog_views::PRICE_HISTORY_LATEST,

@@ -251,7 +251,7 @@ impl RouteSpec {
     }
 }
 
-/// A path parameter: a string of at most `max` characters matching `pattern`.
+/// A path parameter (always required).
 #[must_use]
 pub fn path_param(name: &'static str, schema: SchemaFn, description: &'static str) -> Param {
     Param {
@@ -368,6 +368,9 @@ pub fn all() -> &'static [RouteSpec] {
 /// Registers the routes of [`all`], the extractor limits and error handlers.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     let json_max = state.config.json_bytes_max;
+    // The handlers here read JSON bodies with `read_json` (size and time limits); the
+    // extractor configuration stays for a module that uses actix's `Json` extractor, so that
+    // its errors have the same codes.
     cfg.app_data(Data::new(state))
         .app_data(
             web::JsonConfig::default()
