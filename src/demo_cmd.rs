@@ -140,6 +140,8 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             let node = Node::open(NodeOptions::new(&dir)).context("opening the node")?;
             let config = deedlog_api::ApiConfig {
                 rate_per_second: None,
+                // The load generator registers hundreds of parties from one address.
+                newcomer_per_minute: None,
                 ..deedlog_api::ApiConfig::default()
             };
             let running =

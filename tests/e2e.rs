@@ -46,6 +46,8 @@ impl Server {
         };
         let config = ApiConfig {
             rate_per_second: None,
+            // The load generator registers hundreds of parties from one address.
+            newcomer_per_minute: None,
             workers: 2,
             ..ApiConfig::default()
         };
@@ -485,7 +487,7 @@ fn rejections_over_the_socket_are_typed_and_append_nothing() {
     };
     assert_eq!(
         raw("/v1/commands/no.such_kind", &body).as_deref(),
-        Some("route.not_found")
+        Some("command.unknown_kind")
     );
     assert_eq!(
         raw("/v1/commands/listing.publish", &body).as_deref(),

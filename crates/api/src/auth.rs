@@ -81,25 +81,44 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Result<&'a str, ApiError> {
         })
 }
 
-/// Checks the request's signature; returns the authenticated actor.
+/// A request whose signature verifies under the key in its own header, within the clock skew;
+/// the key is not yet known to be the actor's (see [`check_key`]).
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The actor the request names.
+    pub actor: String,
+    /// The key in the header (base64).
+    pub key: String,
+}
+
+fn bad() -> ApiError {
+    ApiError::new(
+        401,
+        "request.bad_signature",
+        "the request signature does not verify under the actor's current key",
+    )
+}
+
+/// Checks the request's headers, timestamp and signature under the header's key: everything
+/// that needs no view. A private route calls this before it waits for `?after_seq`, so that
+/// an unauthenticated request never holds a connection.
 ///
 /// # Errors
 /// 401 `request.unsigned`, `request.stale`, `request.bad_signature`.
-pub fn authenticate(req: &HttpRequest, body: &[u8], state: &AppState) -> Result<String, ApiError> {
+pub fn verify_signature(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+) -> Result<Signed, ApiError> {
     let actor = header(req, HEADER_ACTOR)?;
     let key = header(req, HEADER_KEY)?;
     let timestamp = header(req, HEADER_TIMESTAMP)?;
     let signature = header(req, HEADER_SIGNATURE)?;
-    let bad = || {
-        ApiError::new(
-            401,
-            "request.bad_signature",
-            "the request signature does not verify under the actor's current key",
-        )
-    };
     let timestamp_ms: i64 = timestamp.parse().map_err(|_| bad())?;
     let now = state.node.now_ms();
-    if (now - timestamp_ms).abs() > state.config.request_skew_ms {
+    // `abs_diff` cannot overflow, whatever the client sends (`i64::MIN`, `i64::MAX`).
+    let skew = u64::try_from(state.config.request_skew_ms).unwrap_or(0);
+    if now.abs_diff(timestamp_ms) > skew {
         return Err(ApiError::new(
             401,
             "request.stale",
@@ -108,10 +127,6 @@ pub fn authenticate(req: &HttpRequest, body: &[u8], state: &AppState) -> Result<
         .with_details(
             serde_json::json!({"server_time_ms": now, "skew_ms": state.config.request_skew_ms}),
         ));
-    }
-    let current = state.node.views().actor_key(actor)?.ok_or_else(bad)?;
-    if current.key != key {
-        return Err(bad());
     }
     let public = PublicKey::from_base64(key).map_err(|_| bad())?;
     let sig = keys::signature_from_base64(signature).map_err(|_| bad())?;
@@ -126,7 +141,36 @@ pub fn authenticate(req: &HttpRequest, body: &[u8], state: &AppState) -> Result<
             &sig,
         )
         .map_err(|_| bad())?;
-    Ok(actor.to_owned())
+    Ok(Signed {
+        actor: actor.to_owned(),
+        key: key.to_owned(),
+    })
+}
+
+/// Checks that the signing key is the actor's current key on the log (as the views know it);
+/// returns the authenticated actor.
+///
+/// # Errors
+/// 401 `request.bad_signature`.
+pub fn check_key(signed: Signed, state: &AppState) -> Result<String, ApiError> {
+    let current = state
+        .node
+        .views()
+        .actor_key(&signed.actor)?
+        .ok_or_else(bad)?;
+    if current.key != signed.key {
+        return Err(bad());
+    }
+    Ok(signed.actor)
+}
+
+/// Checks the request's signature and that its key is the actor's current one; returns the
+/// authenticated actor.
+///
+/// # Errors
+/// 401 `request.unsigned`, `request.stale`, `request.bad_signature`.
+pub fn authenticate(req: &HttpRequest, body: &[u8], state: &AppState) -> Result<String, ApiError> {
+    check_key(verify_signature(req, body, state)?, state)
 }
 
 /// 403 `request.forbidden`.

@@ -81,10 +81,41 @@ pub fn status_of(class: RejectionClass) -> u16 {
     }
 }
 
+/// Seconds a client is told to wait after `503 ledger.busy`.
+pub const BUSY_RETRY_AFTER_S: u64 = 1;
+
+/// `503 ledger.busy` with `Retry-After`: the one back-pressure answer of every write path.
+#[must_use]
+pub fn busy() -> ApiError {
+    let mut e = ApiError::new(
+        503,
+        "ledger.busy",
+        "the ledger is at capacity; retry shortly",
+    );
+    e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+    e
+}
+
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
+        let status = status_of(r.class);
+        if r.code == "ledger.busy" {
+            return busy();
+        }
+        if status >= 500 {
+            // An unavailable ledger's message can carry the storage failure (file paths, OS
+            // errors): that is logged for the operator and never sent to a caller.
+            tracing::error!(code = %r.code, message = %r.message, "unavailable");
+            let mut e = Self::new(
+                status,
+                &r.code,
+                "the ledger is unavailable; the cause was logged; retry later",
+            );
+            e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+            return e;
+        }
         Self {
-            status: status_of(r.class),
+            status,
             code: r.code,
             message: r.message,
             details: if r.details.is_object() {

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 mod sse;
+pub mod write;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -35,7 +36,7 @@ use governor::{Quota, RateLimiter};
 
 use deedlog_node::Node;
 
-pub use error::ApiError;
+pub use error::{ApiError, busy};
 
 /// Tunables of the API.
 #[derive(Debug, Clone)]
@@ -44,16 +45,33 @@ pub struct ApiConfig {
     pub json_bytes_max: usize,
     /// Largest raw body (`POST /v1/verify/document`), bytes.
     pub document_bytes_max: usize,
+    /// Longest time to receive a request's body once its headers are in: a slow body is cut
+    /// with `408 request.timeout`.
+    pub body_read_timeout: Duration,
+    /// Longest time to receive a request's headers (actix's client request timeout).
+    pub head_read_timeout: Duration,
     /// Requests per second per client IP (`None`: no limit).
     pub rate_per_second: Option<NonZeroU32>,
     /// Burst per client IP.
     pub rate_burst: NonZeroU32,
+    /// Commands per minute from newcomers, per client IP and per actor (`None`: no quota):
+    /// `party.register`, `key.*`, and any command of a party not yet verified.
+    pub newcomer_per_minute: Option<NonZeroU32>,
+    /// Burst of newcomer commands, per client IP and per actor.
+    pub newcomer_burst: NonZeroU32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are believed;
+    /// from any other peer those headers are ignored and the peer address is the client.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Longest `?after_seq` wait.
     pub after_seq_wait: Duration,
     /// Accepted |server clock − request timestamp| of signed requests, ms.
     pub request_skew_ms: i64,
-    /// Most concurrent follow streams.
+    /// Most concurrent follow streams in all.
     pub follow_streams_max: usize,
+    /// Most concurrent follow streams per client IP.
+    pub follow_streams_per_client: usize,
+    /// Most open connections per peer IP (trusted proxies are not counted).
+    pub connections_per_client: usize,
     /// Keep-alive comment interval of follow streams.
     pub follow_keep_alive: Duration,
     /// The views are ready when at most this many entries behind the log.
@@ -67,11 +85,18 @@ impl Default for ApiConfig {
         Self {
             json_bytes_max: 256 * 1024,
             document_bytes_max: 16 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(10),
+            head_read_timeout: Duration::from_secs(5),
             rate_per_second: NonZeroU32::new(2000),
             rate_burst: NonZeroU32::new(4000).unwrap_or(NonZeroU32::MIN),
+            newcomer_per_minute: NonZeroU32::new(30),
+            newcomer_burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            trusted_proxies: Vec::new(),
             after_seq_wait: Duration::from_secs(5),
             request_skew_ms: 300_000,
             follow_streams_max: 256,
+            follow_streams_per_client: 4,
+            connections_per_client: 256,
             follow_keep_alive: Duration::from_secs(15),
             ready_lag_max: 1000,
             workers: 0,
@@ -79,7 +104,128 @@ impl Default for ApiConfig {
     }
 }
 
+/// The client a request is counted against: the peer address, unless the peer is a trusted
+/// proxy, then the right-most address of the forwarding chain that is not itself a trusted
+/// proxy (each proxy appends the address it saw, so the hops left of the last untrusted one
+/// are whatever the client chose to send). Forwarded headers from any other peer are ignored.
+#[must_use]
+pub fn client_ip(req: &actix_web::HttpRequest, config: &ApiConfig) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    client_ip_of(peer, req.headers(), config)
+}
+
+fn client_ip_of(
+    peer: IpAddr,
+    headers: &actix_web::http::header::HeaderMap,
+    config: &ApiConfig,
+) -> IpAddr {
+    if !config.trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    // `Forwarded: for=1.2.3.4;proto=http, for="[2001:db8::1]:4711"` (RFC 7239) first, then
+    // `X-Forwarded-For: 1.2.3.4, 5.6.7.8`; a header that does not parse ends the chain there.
+    for value in headers.get_all("forwarded") {
+        let Ok(text) = value.to_str() else { continue };
+        for element in text.split(',') {
+            for pair in element.split(';') {
+                let pair = pair.trim();
+                if pair.len() > 4 && pair[..4].eq_ignore_ascii_case("for=") {
+                    let v = pair[4..].trim_matches('"');
+                    let v = v
+                        .strip_prefix('[')
+                        .and_then(|r| r.split_once(']'))
+                        .map_or(v, |(ip, _)| ip);
+                    let v = if v.matches(':').count() == 1 {
+                        v.split(':').next().unwrap_or(v)
+                    } else {
+                        v
+                    };
+                    if let Ok(ip) = v.parse() {
+                        hops.push(ip);
+                    }
+                }
+            }
+        }
+    }
+    if hops.is_empty() {
+        for value in headers.get_all("x-forwarded-for") {
+            let Ok(text) = value.to_str() else { continue };
+            for hop in text.split(',') {
+                if let Ok(ip) = hop.trim().parse() {
+                    hops.push(ip);
+                }
+            }
+        }
+    }
+    hops.into_iter()
+        .rev()
+        .take(64)
+        .find(|ip| !config.trusted_proxies.contains(ip))
+        .unwrap_or(peer)
+}
+
 type Limiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+type NewcomerLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+/// Counts per client IP (open connections, follow streams), each decremented by a guard's drop.
+#[derive(Debug, Default)]
+pub(crate) struct PerClient {
+    counts: std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>,
+}
+
+impl PerClient {
+    /// Takes a slot for `ip` if it has fewer than `max`; the slot is given back on drop.
+    pub(crate) fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            owner: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One taken slot of a [`PerClient`] count.
+#[derive(Debug)]
+pub(crate) struct ClientSlot {
+    owner: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .owner
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Put in a connection's extensions by the `on_connect` hook: the connection's slot, or none
+/// when its peer was over the cap (the first request on it is then refused and the connection
+/// closed).
+#[derive(Debug, Clone)]
+struct ConnectionGuard {
+    over_cap: bool,
+    _slot: Option<Arc<ClientSlot>>,
+}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -91,7 +237,10 @@ pub struct AppState {
     /// The counters.
     pub metrics: Arc<metrics::Metrics>,
     limiter: Option<Arc<Limiter>>,
+    pub(crate) newcomers: Option<Arc<NewcomerLimiter>>,
     follow_streams: Arc<AtomicUsize>,
+    pub(crate) follow_by_client: Arc<PerClient>,
+    connections: Arc<PerClient>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
     /// Public verification answers, valid for one (views applied, checkpoint size) state.
@@ -158,13 +307,21 @@ impl AppState {
                 Quota::per_second(r).allow_burst(config.rate_burst),
             ))
         });
+        let newcomers = config.newcomer_per_minute.map(|r| {
+            Arc::new(RateLimiter::keyed(
+                Quota::per_minute(r).allow_burst(config.newcomer_burst),
+            ))
+        });
         let (tx, rx) = tokio::sync::watch::channel(false);
         Self {
             node,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
             limiter,
+            newcomers,
             follow_streams: Arc::new(AtomicUsize::new(0)),
+            follow_by_client: Arc::new(PerClient::default()),
+            connections: Arc::new(PerClient::default()),
             shutdown: rx,
             shutdown_tx: Arc::new(tx),
             answers: Arc::new(AnswerCache::default()),
@@ -199,17 +356,36 @@ async fn count_requests(
     result
 }
 
-/// Refuses requests over the client IP's rate with `429 rate.limited`.
+/// Refuses requests over the client IP's rate with `429 rate.limited`, and every request of a
+/// connection opened over its peer's cap with `429 connection.too_many` and `Connection: close`.
 async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req
+        .conn_data::<ConnectionGuard>()
+        .is_some_and(|g| g.over_cap)
+    {
+        let max = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(0, |s| s.config.connections_per_client);
+        let mut e = ApiError::new(
+            429,
+            "connection.too_many",
+            "too many open connections from this address; close some and retry",
+        )
+        .with_details(serde_json::json!({ "per_client": max }));
+        e.retry_after_s = Some(1);
+        let mut response = actix_web::ResponseError::error_response(&e);
+        response
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(req.into_response(response).map_into_boxed_body());
+    }
     if let Some(state) = req.app_data::<web::Data<AppState>>()
         && let Some(limiter) = &state.limiter
     {
-        let ip = req
-            .peer_addr()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let ip = client_ip(req.request(), &state.config);
         if let Err(not_until) = limiter.check_key(&ip) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let mut e = ApiError::new(429, "rate.limited", "too many requests from this address; slow down")
@@ -292,10 +468,40 @@ pub async fn start(node: Node, bind: &str, config: ApiConfig) -> std::io::Result
     let state = AppState::new(node, config);
     spawn_background(&state);
     let app_state = state.clone();
+    let connections = state.connections.clone();
+    let per_client = state.config.connections_per_client;
+    let trusted = state.config.trusted_proxies.clone();
+    let head_timeout = state.config.head_read_timeout;
     let mut server = HttpServer::new(move || app(app_state.clone()))
+        .on_connect(move |conn, ext| {
+            let peer = conn
+                .downcast_ref::<actix_web::rt::net::TcpStream>()
+                .and_then(|s| s.peer_addr().ok())
+                .map(|a| a.ip());
+            let slot = match peer {
+                // A trusted proxy carries many clients' connections: it is not capped here.
+                Some(ip) if !trusted.contains(&ip) => Some(connections.take(ip, per_client)),
+                _ => None,
+            };
+            let guard = match slot {
+                Some(None) => ConnectionGuard {
+                    over_cap: true,
+                    _slot: None,
+                },
+                Some(Some(slot)) => ConnectionGuard {
+                    over_cap: false,
+                    _slot: Some(Arc::new(slot)),
+                },
+                None => ConnectionGuard {
+                    over_cap: false,
+                    _slot: None,
+                },
+            };
+            ext.insert(guard);
+        })
         .disable_signals()
         .shutdown_timeout(10)
-        .client_request_timeout(Duration::from_secs(5))
+        .client_request_timeout(head_timeout)
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(75))
         .max_connections(10_000)

@@ -21,6 +21,9 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiError;
 
+/// Most digits of a `Last-Event-ID`.
+pub(crate) const LAST_EVENT_ID_DIGITS: usize = 19;
+
 /// Entries read from the log per step.
 const CHUNK: u64 = 256;
 
@@ -34,6 +37,7 @@ pub struct FollowQuery {
 struct Slot {
     count: Arc<AtomicUsize>,
     state: AppState,
+    _client: crate::ClientSlot,
 }
 
 impl Drop for Slot {
@@ -60,21 +64,55 @@ pub(crate) async fn follow(
     state: Data<AppState>,
     q: Query<FollowQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let resume = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|seq| seq.saturating_add(1));
+    // `Last-Event-ID` is an id this server sent: 1 to 19 decimal digits (any such number fits a
+    // u64). Anything else is refused rather than silently ignored.
+    let resume = match req.headers().get("last-event-id") {
+        None => None,
+        Some(v) => {
+            let seq = v
+                .to_str()
+                .ok()
+                .filter(|t| {
+                    (1..=LAST_EVENT_ID_DIGITS).contains(&t.len())
+                        && t.bytes().all(|b| b.is_ascii_digit())
+                })
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "request.bad_header",
+                        format!(
+                            "Last-Event-ID must be a seq of 1 to {LAST_EVENT_ID_DIGITS} digits"
+                        ),
+                    )
+                })?;
+            Some(seq.saturating_add(1))
+        }
+    };
     let next = resume.or(q.from).unwrap_or(0);
+    // One client may not take the streams everyone shares: a per-client cap first, then the
+    // global one.
+    let ip = crate::client_ip(&req, &state.config);
+    let per_client = state.config.follow_streams_per_client;
+    let Some(client) = state.follow_by_client.take(ip, per_client) else {
+        let mut e = ApiError::new(
+            429,
+            "follow.too_many_for_client",
+            format!("at most {per_client} follow streams per client; close one first"),
+        )
+        .with_details(serde_json::json!({ "per_client": per_client }));
+        e.retry_after_s = Some(1);
+        return Err(e);
+    };
     let count = state.follow_streams.clone();
     if count.fetch_add(1, Ordering::SeqCst) >= state.config.follow_streams_max {
         count.fetch_sub(1, Ordering::SeqCst);
-        return Err(ApiError::new(
+        let mut e = ApiError::new(
             503,
             "follow.too_many",
             "too many follow streams; retry later",
-        ));
+        );
+        e.retry_after_s = Some(1);
+        return Err(e);
     }
     state.metrics.follow_streams.fetch_add(1, Ordering::Relaxed);
     let follow = Follow {
@@ -85,6 +123,7 @@ pub(crate) async fn follow(
         slot: Slot {
             count,
             state: state.get_ref().clone(),
+            _client: client,
         },
         done: false,
     };
@@ -107,7 +146,7 @@ async fn step(mut f: Follow) -> Option<(Result<Bytes, actix_web::Error>, Follow)
         let reader = f.slot.state.node.reader().clone();
         let size = reader.size();
         if f.next < size {
-            let end = size.min(f.next + CHUNK);
+            let end = size.min(f.next.saturating_add(CHUNK));
             for seq in f.next..end {
                 match reader.entry(seq) {
                     Ok(bytes) => {

@@ -1168,7 +1168,13 @@ mod tests {
         // The HTTP edge and the sequencer live in crates this one cannot depend on; their
         // sources are read instead, so a renamed code fails here.
         let sources = [
-            include_str!("../../api/src/routes.rs"),
+            include_str!("../../api/src/routes/mod.rs"),
+            include_str!("../../api/src/routes/commands.rs"),
+            include_str!("../../api/src/routes/private.rs"),
+            include_str!("../../api/src/routes/log.rs"),
+            include_str!("../../api/src/error.rs"),
+            include_str!("../../api/src/auth.rs"),
+            include_str!("../../api/src/lib.rs"),
             include_str!("../../store/src/sequencer.rs"),
         ]
         .concat();

@@ -19,6 +19,7 @@ use crate::rejection::{Rejection, codes};
 /// Actions a proxy may be given in its scope. Each command kind that may be taken through a proxy
 /// belongs to one action (see the authorization table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProxyAction {
     /// Property verification, co-owner consent, cancelling a verification.
@@ -37,6 +38,7 @@ pub enum ProxyAction {
 
 /// `platform.genesis`: the first entry; names the platform's and the authorities' keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// The platform's display name.
@@ -50,6 +52,7 @@ pub struct Genesis {
 
 /// `key.rotate`: the actor replaces its current key; signed by the current key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotate {
     /// The new public key (base64).
@@ -62,6 +65,7 @@ pub struct KeyRotate {
 /// `key.revoke`: the actor's current key stops being valid (the actor has no key until one is
 /// bound again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevoke {
     /// The key being revoked (must be the current one).
@@ -73,6 +77,7 @@ pub struct KeyRevoke {
 /// `key.bind`: the responsible authority binds a key to an actor that has none (an agent, bank or
 /// office loaded from reference data, or a party whose key was revoked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyBind {
     /// The public key (base64).
@@ -83,6 +88,7 @@ pub struct KeyBind {
 
 /// `party.register`: a citizen opens an account; self-signed by the key it registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartyRegister {
     /// Commitment to the mobile number.
@@ -96,6 +102,7 @@ pub struct PartyRegister {
 /// The identity authority's signed statement that whoever registers `party` with `key` proved,
 /// at `issued_at_ms`, control of the phone behind the registration's phone commitment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PhoneVoucher {
     /// The party it was issued for.
@@ -111,6 +118,7 @@ pub struct PhoneVoucher {
 
 /// How a party's identity was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityMethod {
     /// Online: checked by the identity authority against the national register (a face check
@@ -124,6 +132,7 @@ pub enum IdentityMethod {
 /// `online_face`, after a check the person controls) or by a filing office (method `office`, after
 /// checking the ID card in person).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartyAttest {
     /// Commitment to the legal name.
@@ -136,6 +145,7 @@ pub struct PartyAttest {
 
 /// `agency.certify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgencyCertify {
     /// Registered business name (public).
@@ -150,6 +160,7 @@ pub struct AgencyCertify {
 
 /// `agency.suspend`, `agent.suspend`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Suspend {
     /// Why, 1-200 characters.
@@ -158,11 +169,13 @@ pub struct Suspend {
 
 /// `agency.reinstate`, `agent.reinstate`, and other commands without data.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
 /// `agent.certify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentCertify {
     /// The agency (`agency/AG-…`), which must be certified.
@@ -182,6 +195,7 @@ pub struct AgentCertify {
 
 /// `bank.register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BankRegister {
     /// Bank name.
@@ -195,6 +209,7 @@ pub struct BankRegister {
 
 /// `office.register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfficeRegister {
     /// Office name.
@@ -214,6 +229,7 @@ pub struct OfficeRegister {
 
 /// One owner on the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Owner {
     /// Commitment to the owner's name.
@@ -226,6 +242,7 @@ pub struct Owner {
 
 /// A mortgage on the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Mortgage {
     /// The lender (`bank/BK-…`); it need not be a bank registered on the platform.
@@ -236,6 +253,7 @@ pub struct Mortgage {
 
 /// A seizure (查封) on the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Seizure {
     /// The court.
@@ -246,6 +264,7 @@ pub struct Seizure {
 
 /// `property.register`: the registry records a property, its owners and encumbrances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertyRegister {
     /// 不动产权证号 or 房屋所有权证号 (see [`crate::validate::certificate_no`]).
@@ -284,6 +303,7 @@ pub struct PropertyRegister {
 
 /// `property.transfer`: the registry records new owners (transfer registration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertyTransfer {
     /// The new owners.
@@ -298,6 +318,7 @@ pub struct PropertyTransfer {
 
 /// `property.verify`: the seller asks for 房源核验 with the certificate number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertyVerify {
     /// The certificate number as printed (either format; full-width parentheses accepted).
@@ -309,6 +330,7 @@ pub struct PropertyVerify {
 
 /// Commands whose only data is an optional proxy (consent, confirm-type steps).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ByParty {
     /// Acting through this proxy filing.
@@ -318,6 +340,7 @@ pub struct ByParty {
 
 /// Commands with a reason and an optional proxy (cancel, withdraw, revoke…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WithReason {
     /// Why, 1-500 characters.
@@ -329,6 +352,7 @@ pub struct WithReason {
 
 /// `entrustment.sale`: the seller entrusts an agent with the sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntrustSale {
     /// The verified property (`verification/PV-…`).
@@ -349,6 +373,7 @@ pub struct EntrustSale {
 
 /// `entrustment.purchase`: a buyer entrusts an agent to find a property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntrustPurchase {
     /// The chosen agent.
@@ -363,6 +388,7 @@ pub struct EntrustPurchase {
 
 /// `listing.publish`: publish a verified property (agent with an entrustment, or seller).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingPublish {
     /// The accepted sale entrustment (agent publishing).
@@ -402,6 +428,7 @@ pub struct ListingPublish {
 
 /// `listing.change_price`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingPrice {
     /// New asking price in fen.
@@ -413,6 +440,7 @@ pub struct ListingPrice {
 
 /// `listing.change_photos`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingPhotos {
     /// The new set of photo hashes, 1-30.
@@ -424,6 +452,7 @@ pub struct ListingPhotos {
 
 /// `listing.approve`, `listing.reject`: the seller reviews a pending proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ListingReview {
     /// The seq of the entry that proposed the change.
@@ -435,6 +464,7 @@ pub struct ListingReview {
 
 /// `viewing.book`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ViewingBook {
     /// The listing.
@@ -450,6 +480,7 @@ pub struct ViewingBook {
 
 /// `viewing.record`: the agent records that the viewing took place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ViewingRecord {
     /// A short note, 0-500 characters (no personal data).
@@ -458,6 +489,7 @@ pub struct ViewingRecord {
 
 /// `viewing.rate`: the buyer rates the agent's service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ViewingRate {
     /// 1-5 stars.
@@ -471,6 +503,7 @@ pub struct ViewingRate {
 
 /// `loan.request`: the buyer asks a bank for a pre-check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoanRequest {
     /// The buyer's completed viewing of the listing.
@@ -488,6 +521,7 @@ pub struct LoanRequest {
 
 /// A bank's pre-check result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoanResult {
     /// Approved in principle.
@@ -500,6 +534,7 @@ pub enum LoanResult {
 
 /// `loan.assess`: the chosen bank answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoanAssess {
     /// The result.
@@ -515,6 +550,7 @@ pub struct LoanAssess {
 
 /// Contract parties (must match the deal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsParties {
     /// The seller (`party/PA-…`).
@@ -528,6 +564,7 @@ pub struct TermsParties {
 
 /// The property as described in the contract (must match the registry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsProperty {
     /// The property id.
@@ -540,6 +577,7 @@ pub struct TermsProperty {
 
 /// Title and encumbrances (must disclose the registry's mortgage).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsTitle {
     /// The mortgage as on the registry, if any.
@@ -553,6 +591,7 @@ pub struct TermsTitle {
 
 /// How the price is paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// All at once.
@@ -565,6 +604,7 @@ pub enum PaymentMethod {
 
 /// One payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Instalment {
     /// Due date.
@@ -575,6 +615,7 @@ pub struct Instalment {
 
 /// Price and payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsPrice {
     /// Total price in fen.
@@ -587,6 +628,7 @@ pub struct TermsPrice {
 
 /// Deposit (定金).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsDeposit {
     /// Amount in fen; at most 20% of the price (the legal cap on 定金).
@@ -597,6 +639,7 @@ pub struct TermsDeposit {
 
 /// Loan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsLoan {
     /// The lending bank.
@@ -607,6 +650,7 @@ pub struct TermsLoan {
 
 /// Who pays a tax or fee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Payer {
     /// The seller.
@@ -619,6 +663,7 @@ pub enum Payer {
 
 /// Taxes and fees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsTaxes {
     /// Deed tax (契税).
@@ -633,6 +678,7 @@ pub struct TermsTaxes {
 
 /// Handover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsHandover {
     /// Handover date.
@@ -643,6 +689,7 @@ pub struct TermsHandover {
 
 /// Transfer registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsTransfer {
     /// Both parties apply for transfer registration by this date.
@@ -651,6 +698,7 @@ pub struct TermsTransfer {
 
 /// Breach of contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsBreach {
     /// Late-payment penalty per day, in 1/10000 of the amount due (0-100).
@@ -661,6 +709,7 @@ pub struct TermsBreach {
 
 /// How disputes are resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeMethod {
     /// A people's court.
@@ -671,6 +720,7 @@ pub enum DisputeMethod {
 
 /// Disputes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TermsDisputes {
     /// Method.
@@ -681,6 +731,7 @@ pub struct TermsDisputes {
 
 /// The contract's terms, grouped as in the model resale contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractTerms {
     /// 1. Parties.
@@ -711,6 +762,7 @@ pub struct ContractTerms {
 
 /// `contract.draft`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractDraft {
     /// The listing.
@@ -728,6 +780,7 @@ pub struct ContractDraft {
 
 /// `contract.amend`: new terms and a new document; voids every confirmation and signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractAmend {
     /// The new terms.
@@ -741,6 +794,7 @@ pub struct ContractAmend {
 
 /// `contract.confirm`, `contract.sign`: over the contract's current document hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractDocument {
     /// The document hash being confirmed or signed; must be the current one. The command's own
@@ -753,6 +807,7 @@ pub struct ContractDocument {
 
 /// `contract.verify_offline`: a filing office checked the paper contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfflineVerify {
     /// SHA-256 of the scanned, signed paper contract.
@@ -761,6 +816,7 @@ pub struct OfflineVerify {
 
 /// `contract.file`, `contract.cancel_filing`, `agency`/`agent` steps with a reason and no proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Why, 1-500 characters.
@@ -769,6 +825,7 @@ pub struct Reason {
 
 /// `proxy.file`: a proxy files its authority to act for a principal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProxyFile {
     /// The principal (`party/PA-…`).
@@ -785,6 +842,7 @@ pub struct ProxyFile {
 
 /// `proxy.verify`: a filing office checked the documents and the principal in person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProxyVerify {
     /// Commitment to the principal's ID number, as checked at the office.
@@ -793,6 +851,7 @@ pub struct ProxyVerify {
 
 /// `erasure.record`: the vault destroyed a subject's key; the platform records the receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRecord {
     /// The subject (`party/PA-…` or `agent/AT-…`).
@@ -814,6 +873,24 @@ macro_rules! payloads {
 
         /// Every command kind, in catalogue order.
         pub const KINDS: &[&str] = &[$($kind),*];
+
+        /// The JSON Schema of each kind's payload (in catalogue order, generated from the payload
+        /// types themselves so that the API's description cannot drift from what is parsed), and
+        /// the named schemas those refer to (`#/components/schemas/…`).
+        #[cfg(feature = "schema")]
+        #[must_use]
+        #[allow(clippy::type_complexity)]
+        pub fn payload_schemas() -> (
+            Vec<(&'static str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+        ) {
+            let mut named = Vec::new();
+            let kinds = vec![$(($kind, {
+                <$ty as utoipa::ToSchema>::schemas(&mut named);
+                <$ty as utoipa::PartialSchema>::schema()
+            }),)*];
+            (kinds, named)
+        }
 
         impl Payload {
             /// Parses the payload of a command of the given kind.

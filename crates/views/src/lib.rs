@@ -565,8 +565,38 @@ pub fn public_listing_value(doc: &ListingDoc) -> Value {
     if let Value::Object(map) = &mut value {
         map.remove("pending");
         map.remove("ever_shown");
+        // A listing's price can change any number of times; the detail carries only the latest
+        // points, so that its size stays bounded, and says how many there are in all (the rest
+        // are paged with `price_history_page`).
+        let total = doc.price_history.len();
+        let skip = total.saturating_sub(PRICE_HISTORY_LATEST);
+        map.insert(
+            "price_history".to_owned(),
+            serde_json::to_value(&doc.price_history[skip..]).unwrap_or(Value::Null),
+        );
+        map.insert("price_history_total".to_owned(), Value::from(total));
     }
     value
+}
+
+/// Price points carried by a listing's detail (the latest ones).
+pub const PRICE_HISTORY_LATEST: usize = 20;
+
+/// One page of a listing's price history, oldest first:
+/// `{"items", "limit", "offset", "next_offset", "total"}`.
+#[must_use]
+pub fn price_history_page(doc: &ListingDoc, paging: Paging) -> Value {
+    let total = doc.price_history.len();
+    let start = paging.offset.min(total);
+    let end = start.saturating_add(paging.limit).min(total);
+    let next = (end < total).then_some(end);
+    json!({
+        "items": &doc.price_history[start..end],
+        "limit": paging.limit,
+        "offset": paging.offset,
+        "next_offset": next,
+        "total": total,
+    })
 }
 
 /// The short form of a listing in search results.

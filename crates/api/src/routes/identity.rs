@@ -1,0 +1,388 @@
+//! The identity routes: the embedded identity authority's phone vouchers and real-name
+//! attestations (see `docs/API.md`, "Identity", and `docs/PRIVACY.md`).
+//!
+//! Every signed route here checks the request's signature *before* it waits for `?after_seq`
+//! (so an unsigned caller cannot park a worker), waits only for an entry the log already has,
+//! then authenticates against the actor's current key. Submissions never block a worker on a
+//! full sequencer queue: `503 ledger.busy` with `Retry-After` instead. The SMS code is never in
+//! an answer.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Data, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use deedlog_core::SignedCommand;
+use deedlog_domain::ids::IdKind;
+use deedlog_node::IdentityError;
+
+use super::{
+    Access, AfterSeq, Body, Content, Method, RouteSpec, after_seq_param, read_body_vec, to_value,
+    views_at,
+};
+use crate::AppState;
+use crate::auth::{check_key, forbidden, verify_signature};
+use crate::error::ApiError;
+
+/// Largest body of the identity routes that take small JSON objects, bytes.
+pub const IDENTITY_BODY_MAX: usize = 4 * 1024;
+/// Largest body of `POST /v1/identity/office/attest` (a signed command), bytes.
+pub const OFFICE_ATTEST_BODY_MAX: usize = 64 * 1024;
+
+const SCOPE: &str = "/v1/identity";
+
+fn phone_schema() -> Value {
+    json!({"type": "string", "pattern": "^1[3-9][0-9]{9}$"})
+}
+
+fn challenge_reply() -> Value {
+    json!({"type": "object", "required": ["challenge", "expires_in_s"], "properties": {
+        "challenge": {"type": "string"}, "expires_in_s": {"type": "integer", "minimum": 0}}})
+}
+
+fn code_body() -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": ["challenge", "code"],
+        "properties": {"challenge": {"type": "string", "maxLength": 128},
+            "code": {"type": "string", "pattern": "^[0-9]{6}$"}}})
+}
+
+/// An office's signed `party.attest_identity`.
+fn attest_command_schema() -> Value {
+    crate::openapi::signed_command_schema(
+        "party.attest_identity",
+        json!({"type": "object", "additionalProperties": false,
+            "required": ["name_commitment", "id_commitment", "method"],
+            "properties": {"name_commitment": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "id_commitment": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "method": {"type": "string", "const": "office"}}}),
+    )
+}
+
+/// The routes of this module.
+pub(crate) fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/phone/challenge",
+            Access::Public,
+            "identity",
+            "Send an SMS code to a phone number (the same answer for every number)",
+            |r| r.to(phone_challenge),
+        )
+        .scope(SCOPE)
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false, "required": ["phone"],
+                "properties": {"phone": phone_schema()}})
+        }))
+        .reply(202, "A challenge; the code went to the phone", Content::Json(challenge_reply)),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/phone/voucher",
+            Access::Public,
+            "identity",
+            "The phone commitment and voucher for party.register, after the code is proven",
+            |r| r.to(phone_voucher),
+        )
+        .scope(SCOPE)
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["challenge", "code", "party", "key"],
+                "properties": {"challenge": {"type": "string", "maxLength": 128},
+                    "code": {"type": "string", "pattern": "^[0-9]{6}$"},
+                    "party": super::id_schema(IdKind::Party),
+                    "key": {"type": "string", "maxLength": 64}}})
+        }))
+        .reply(
+            200,
+            "The commitment and the voucher",
+            Content::Json(|| {
+                json!({"type": "object", "required": ["phone_commitment", "voucher"],
+                    "properties": {"phone_commitment": {"type": "string"},
+                        "voucher": {"type": "object", "required":
+                            ["party", "key", "issued_at_ms", "signature"]}}})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/realname/challenge",
+            Access::Signed,
+            "identity",
+            "Send an SMS code to the phone on file for a name and ID number (the same answer either way)",
+            |r| r.to(realname_challenge),
+        )
+        .scope(SCOPE)
+        .param(after_seq_param())
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["name", "id_number"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"}}})
+        }))
+        .reply(202, "A challenge", Content::Json(challenge_reply)),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/realname/attest",
+            Access::Signed,
+            "identity",
+            "Real-name attestation by the identity authority, after the code is proven",
+            |r| r.to(realname_attest),
+        )
+        .scope(SCOPE)
+        .param(after_seq_param())
+        .body(Body::Json(code_body))
+        .reply(
+            201,
+            "The receipt of party.attest_identity",
+            Content::Json(super::commands::receipt_schema),
+        )
+        .reply(
+            200,
+            "The first receipt, when already recorded",
+            Content::Json(super::commands::receipt_schema),
+        ),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/office/commitments",
+            Access::Signed,
+            "identity",
+            "A filing office's in-person check: the commitments it signs party.attest_identity with",
+            |r| r.to(office_commitments),
+        )
+        .scope(SCOPE)
+        .param(after_seq_param())
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["party", "name", "id_number"],
+                "properties": {"party": super::id_schema(IdKind::Party),
+                    "name": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"}}})
+        }))
+        .reply(
+            200,
+            "What the office signs",
+            Content::Json(|| {
+                json!({"type": "object",
+                    "required": ["party", "name_commitment", "id_commitment", "method"]})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/office/attest",
+            Access::Command,
+            "identity",
+            "Submit an office's party.attest_identity; the vault is written after it commits",
+            |r| r.to(office_attest),
+        )
+        .scope(SCOPE)
+        .body(Body::Json(attest_command_schema))
+        .reply(
+            201,
+            "The receipt",
+            Content::Json(super::commands::receipt_schema),
+        )
+        .reply(
+            200,
+            "The first receipt, when already recorded",
+            Content::Json(super::commands::receipt_schema),
+        ),
+    ]
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Refused {
+                status,
+                code,
+                message,
+                details,
+                retry_after_s,
+            } => {
+                let mut out = ApiError::new(status, code, message).with_details(details);
+                out.retry_after_s = retry_after_s;
+                out
+            }
+            // The rejection mapping gives `ledger.busy` its `Retry-After`.
+            IdentityError::Rejected(r) => ApiError::from(r),
+            IdentityError::Node(n) => ApiError::from(n),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+fn answer(status: StatusCode, value: &Value) -> HttpResponse {
+    super::body_json(status, value)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("request.bad_json", e.to_string()))
+}
+
+/// The client address the per-client limits count (the forwarded address only behind a
+/// trusted proxy).
+fn client_of(req: &HttpRequest, state: &AppState) -> String {
+    crate::client_ip(req, &state.config).to_string()
+}
+
+/// Authenticates a signed identity request, honouring `?after_seq`: the signature under the
+/// header's key first, then a bounded wait for an entry the log already has, then the
+/// current-key check (the key may be in the awaited `party.register`).
+async fn signed(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+    after: &AfterSeq,
+) -> Result<String, ApiError> {
+    let signed = verify_signature(req, body, state)?;
+    views_at(state, after).await?;
+    check_key(signed, state)
+}
+
+/// `{"phone"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneBody {
+    phone: String,
+}
+
+async fn phone_challenge(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: PhoneBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
+    let c = state
+        .node
+        .phone_challenge(&body.phone, &client_of(&req, &state))?;
+    Ok(answer(StatusCode::ACCEPTED, &to_value(&c)?))
+}
+
+/// `{"challenge","code","party","key"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoucherBody {
+    challenge: String,
+    code: String,
+    party: String,
+    key: String,
+}
+
+async fn phone_voucher(
+    state: Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: VoucherBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
+    let node = state.node.clone();
+    let v =
+        web::block(move || node.phone_voucher(&body.challenge, &body.code, &body.party, &body.key))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
+    Ok(answer(StatusCode::OK, &to_value(&v)?))
+}
+
+/// `{"name","id_number"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RealNameBody {
+    name: String,
+    id_number: String,
+}
+
+async fn realname_challenge(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?;
+    let actor = signed(&req, &bytes, &state, &after).await?;
+    if !IdKind::Party.matches(&actor) {
+        return Err(forbidden(&actor));
+    }
+    let body: RealNameBody = parse(&bytes)?;
+    let c = state.node.realname_challenge(
+        &actor,
+        &body.name,
+        &body.id_number,
+        &client_of(&req, &state),
+    )?;
+    Ok(answer(StatusCode::ACCEPTED, &to_value(&c)?))
+}
+
+/// `{"challenge","code"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    challenge: String,
+    code: String,
+}
+
+fn receipt_answer(receipt: &deedlog_store::Receipt) -> Result<HttpResponse, ApiError> {
+    let status = if receipt.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(answer(status, &to_value(receipt)?))
+}
+
+async fn realname_attest(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?;
+    let actor = signed(&req, &bytes, &state, &after).await?;
+    if !IdKind::Party.matches(&actor) {
+        return Err(forbidden(&actor));
+    }
+    let body: CodeBody = parse(&bytes)?;
+    let receipt = state
+        .node
+        .realname_attest(&actor, &body.challenge, &body.code)
+        .await?;
+    receipt_answer(&receipt)
+}
+
+/// `{"party","name","id_number"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfficeBody {
+    party: String,
+    name: String,
+    id_number: String,
+}
+
+async fn office_commitments(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?;
+    let actor = signed(&req, &bytes, &state, &after).await?;
+    if !IdKind::Office.matches(&actor) {
+        return Err(forbidden(&actor));
+    }
+    let body: OfficeBody = parse(&bytes)?;
+    let node = state.node.clone();
+    let c = web::block(move || {
+        node.office_commitments(&actor, &body.party, &body.name, &body.id_number)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    Ok(answer(StatusCode::OK, &to_value(&c)?))
+}
+
+async fn office_attest(
+    state: Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let command: SignedCommand =
+        parse(&read_body_vec(&state, payload, OFFICE_ATTEST_BODY_MAX).await?)?;
+    let receipt = state.node.office_attest(command).await?;
+    receipt_answer(&receipt)
+}

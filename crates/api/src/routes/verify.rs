@@ -1,0 +1,195 @@
+//! Public verification with proof bundles: listing codes, filing codes, documents by hash.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Bytes, Data, Path, Query};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use deedlog_domain::ids::IdKind;
+use deedlog_views::Doc;
+
+use super::{
+    Access, AfterSeq, Body, Content, Method, RouteSpec, after_seq_param, bundle, bundle_at_size,
+    path_param, read_body, set_applied, to_value, view_json,
+};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Most document matches returned.
+pub const MATCHES_MAX: usize = 20;
+
+fn code_schema(prefix: &'static str) -> Value {
+    json!({"type": "string", "pattern": format!("^{prefix}-[0-9A-F]{{16}}$")})
+}
+
+/// The proof bundle's shape.
+pub(crate) fn bundle_schema() -> Value {
+    json!({"type": "object", "required": ["format", "seq", "entry", "leaf_hash", "tree_size", "inclusion", "checkpoint", "log_key"],
+        "properties": {"format": {"type": "string"}, "seq": {"type": "integer"}, "entry": {"type": "string"},
+            "leaf_hash": {"type": "string"}, "tree_size": {"type": "integer"},
+            "inclusion": {"type": "array", "items": {"type": "string"}}, "checkpoint": {"type": "string"},
+            "log_key": {"type": "string"}}})
+}
+
+/// The routes of this module.
+pub(crate) fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new(Method::Get, "/v1/verify/listing/{code}", Access::Public, "verify",
+            "Authenticity of a listing, with proof bundles", |r| r.to(verify_listing))
+            .scope("/v1/verify")
+            .param(path_param("code", || code_schema("LV"), "The listing verification code (房源验真码)"))
+            .param(after_seq_param())
+            .reply(200, "The listing with the bundles of the entry that issued the code and of its last change",
+                Content::Json(|| json!({"type": "object", "required": ["code", "listing", "proof", "current"],
+                    "properties": {"code": {"type": "string"}, "listing": {"type": "object"},
+                        "proof": bundle_schema(), "current": bundle_schema()}}))),
+        RouteSpec::new(Method::Get, "/v1/verify/contract/{filing_code}", Access::Public, "verify",
+            "Authenticity of a filed contract, with proof bundles", |r| r.to(verify_contract))
+            .scope("/v1/verify")
+            .param(path_param("filing_code", || code_schema("FC"), "The contract filing code (备案码)"))
+            .param(after_seq_param())
+            .reply(200, "The filed contract with the bundles of its filing and of its latest entry",
+                Content::Json(|| json!({"type": "object", "required": ["filing_code", "contract", "proof", "latest"],
+                    "properties": {"filing_code": {"type": "string"}, "contract": {"type": "object"},
+                        "proof": bundle_schema(), "latest": bundle_schema()}}))),
+        RouteSpec::new(Method::Post, "/v1/verify/document", Access::Public, "verify",
+            "Find a file's SHA-256 on the log, with proof bundles", |r| r.to(verify_document))
+            .scope("/v1/verify")
+            .body(Body::Raw)
+            .param(after_seq_param())
+            .reply(200, "Where the file's hash is on the log (at most 20 matches)",
+                Content::Json(|| json!({"type": "object", "required": ["sha256", "matches"],
+                    "properties": {"sha256": {"type": "string"}, "matches": {"type": "array", "maxItems": MATCHES_MAX,
+                        "items": {"type": "object", "required": ["what", "id", "seq", "current", "status", "proof"]}}}}))),
+    ]
+}
+
+/// The state a verification answer depends on: views applied and the latest checkpoint's size.
+fn answer_state(state: &AppState, applied: u64) -> (u64, u64) {
+    let size = state
+        .node
+        .reader()
+        .latest_checkpoint()
+        .map_or(0, |c| c.size);
+    (applied, size)
+}
+
+fn cached_view_json(applied: u64, bytes: Bytes) -> HttpResponse {
+    let mut res = HttpResponse::Ok()
+        .content_type("application/json")
+        .body(bytes);
+    set_applied(&mut res, applied);
+    res
+}
+
+async fn verify_listing(
+    state: Data<AppState>,
+    code: Path<String>,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    if code.len() > 64 {
+        return Err(ApiError::not_found("that listing code"));
+    }
+    let applied = super::views_at(&state, &after).await?;
+    let at = answer_state(&state, applied);
+    let key = format!("listing\0{}", code.as_str());
+    if let Some(bytes) = state.answers.get(at, &key) {
+        return Ok(cached_view_json(applied, bytes));
+    }
+    let views = state.node.views();
+    let id = views
+        .by_code(&code)?
+        .filter(|id| IdKind::Listing.matches(id))
+        .ok_or_else(|| ApiError::not_found(&format!("listing code {code}")))?;
+    let Some(Doc::Listing(doc)) = views.doc(&id)? else {
+        return Err(ApiError::not_found(&id));
+    };
+    let proof = bundle_at_size(&state, doc.created_seq, at.1)?;
+    let current = bundle_at_size(&state, doc.updated_seq, at.1)?;
+    let answer = json!({"code": code.as_str(), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?});
+    let bytes =
+        Bytes::from(deedlog_core::canonical::encode(&answer).map_err(|e| ApiError::internal(&e))?);
+    state.answers.put(at, key, bytes.clone());
+    Ok(cached_view_json(applied, bytes))
+}
+
+async fn verify_contract(
+    state: Data<AppState>,
+    code: Path<String>,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    if code.len() > 64 {
+        return Err(ApiError::not_found("that filing code"));
+    }
+    let applied = super::views_at(&state, &after).await?;
+    let views = state.node.views();
+    let id = views
+        .by_code(&code)?
+        .filter(|id| IdKind::Contract.matches(id))
+        .ok_or_else(|| ApiError::not_found(&format!("filing code {code}")))?;
+    let Some(Doc::Contract(doc)) = views.doc(&id)? else {
+        return Err(ApiError::not_found(&id));
+    };
+    let filed = doc
+        .filed_seq
+        .ok_or_else(|| ApiError::not_found(&format!("filing code {code}")))?;
+    let latest_seq = {
+        let reader = state.node.reader();
+        let version = reader.stream_version(&id)?;
+        reader
+            .stream_seqs(&id, version, 1)?
+            .first()
+            .copied()
+            .unwrap_or(filed)
+    };
+    let proof = bundle(&state, filed)?;
+    let latest = bundle(&state, latest_seq.max(filed))?;
+    Ok(view_json(
+        applied,
+        &json!({
+            "filing_code": code.as_str(),
+            "contract": {"id": doc.id, "status": doc.status, "listing": doc.listing, "property": doc.property,
+                         "document_hash": doc.document_hash, "filed_seq": doc.filed_seq, "signatures": doc.signatures},
+            "proof": to_value(&proof)?, "latest": to_value(&latest)?,
+        }),
+    ))
+}
+
+async fn verify_document(
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let max = state.config.document_bytes_max;
+    let mut hasher = Sha256::new();
+    read_body(&state, payload, max, |c| hasher.update(c)).await?;
+    let hex = hex::encode(hasher.finalize());
+    let applied = super::views_at(&state, &after).await?;
+    let views = state.node.views();
+    let mut matches = Vec::new();
+    for m in views.by_hash(&hex, MATCHES_MAX)? {
+        let (current, status, code) = match views.doc(&m.id)? {
+            Some(Doc::Contract(c)) => {
+                let current = match m.what.as_str() {
+                    "contract_document" => c.document_hash == hex,
+                    _ => true,
+                };
+                (current, c.status.clone(), c.filing_code.clone())
+            }
+            Some(Doc::Listing(l)) => (
+                l.status == "active" && l.photos.contains(&hex),
+                l.status.clone(),
+                Some(l.code.clone()),
+            ),
+            _ => (false, String::new(), None),
+        };
+        matches.push(
+            json!({"what": m.what, "id": m.id, "seq": m.seq, "current": current, "status": status,
+                            "code": code, "proof": to_value(&bundle(&state, m.seq)?)?}),
+        );
+    }
+    Ok(view_json(
+        applied,
+        &json!({"sha256": hex, "matches": matches}),
+    ))
+}
