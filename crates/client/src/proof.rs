@@ -658,7 +658,8 @@ pub const DOCUMENT_MATCHES_MAX: usize = 1000;
 /// must be at the match's seq, on the match's stream, with the hash in its signed payload.
 ///
 /// # Errors
-/// As [`bind_listing`]; an answer with no match fails, since absence cannot be proved.
+/// As [`bind_listing`]; an answer with no match is [`ClientError::BadResponse`], since absence
+/// cannot be proved.
 pub fn bind_document(
     sha256_hex: &str,
     answer: &Value,
@@ -675,9 +676,14 @@ pub fn bind_document(
         .and_then(Value::as_array)
         .ok_or_else(|| unbound("the answer has no list of matches"))?;
     if matches.is_empty() {
-        return Err(unbound(
-            "the document is not on the log (or the server hides it): nothing to verify",
-        ));
+        // Absence cannot be proved: an empty answer carries nothing to verify, which is a
+        // different failure from proofs that prove the wrong thing.
+        return Err(ClientError::BadResponse {
+            path: "/v1/verify/document".to_owned(),
+            reason: "the answer carries no proof bundle: the document is not on the log, or the \
+                     server does not say"
+                .to_owned(),
+        });
     }
     if matches.len() > DOCUMENT_MATCHES_MAX {
         return Err(unbound(format!("more than {DOCUMENT_MATCHES_MAX} matches")));
