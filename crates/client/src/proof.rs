@@ -168,6 +168,9 @@ pub enum FieldCheck {
         /// The seq of the proved entry the value comes from.
         seq: u64,
     },
+    /// The value was checked on this side without an entry (a document's hash, computed over
+    /// the bytes sent).
+    Computed,
     /// The answer carries no proved entry that sets this field; the value is the server's word.
     Unverified {
         /// Why it cannot be checked.
@@ -204,7 +207,10 @@ impl Binding {
     /// Whether the field at `path` is verified.
     #[must_use]
     pub fn is_verified(&self, path: &str) -> bool {
-        matches!(self.fields.get(path), Some(FieldCheck::Verified { .. }))
+        matches!(
+            self.fields.get(path),
+            Some(FieldCheck::Verified { .. } | FieldCheck::Computed)
+        )
     }
 
     /// The shown fields that are not verified, with the reason.
@@ -214,7 +220,7 @@ impl Binding {
             .iter()
             .filter_map(|(k, v)| match v {
                 FieldCheck::Unverified { reason } => Some((k.as_str(), reason.as_str())),
-                FieldCheck::Verified { .. } => None,
+                FieldCheck::Verified { .. } | FieldCheck::Computed => None,
             })
             .collect()
     }
@@ -694,7 +700,7 @@ pub fn bind_document(
         proved: Vec::with_capacity(matches.len()),
         fields: std::collections::BTreeMap::new(),
     };
-    b.verified("sha256", 0);
+    b.fields.insert("sha256".to_owned(), FieldCheck::Computed);
     let mut bundles = Vec::with_capacity(matches.len());
     for (i, m) in matches.iter().enumerate() {
         let p = format!("matches[{i}]");

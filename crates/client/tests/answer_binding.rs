@@ -412,6 +412,7 @@ fn a_genuine_document_answer_passes() {
     let (b, bundles) = bind_document(&sha, &answer, &w.vk).expect("genuine answer");
     assert_eq!(bundles.len(), 1);
     assert_eq!(b.proved[0].seq, w.draft);
+    assert_eq!(b.fields.get("sha256"), Some(&FieldCheck::Computed));
     assert!(b.is_verified("matches[0].seq"));
     assert!(b.is_verified("matches[0].id"));
     assert!(b.is_verified("matches[0].what"));
