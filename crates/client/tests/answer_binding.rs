@@ -457,3 +457,84 @@ fn a_document_answer_whose_hash_is_not_in_the_proved_payload_fails() {
         "{empty:?}"
     );
 }
+
+/// A one-answer HTTP server on loopback: every request gets `body` as JSON. It stands for a
+/// lying server (or anyone on the path) in front of a real log.
+fn canned_server(body: Value) -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let bytes = serde_json::to_vec(&body).expect("json");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            // Read the request head; the canned answer does not depend on it.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" {
+                    break;
+                }
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&bytes);
+        }
+    });
+    url
+}
+
+#[test]
+fn the_client_refuses_a_made_up_listing_served_with_valid_genesis_bundles() {
+    let w = world();
+    let (code, genuine) = w.listing_answer(w.publish1);
+
+    let client = deedlog_client::Client::new(&canned_server(genuine)).expect("client");
+    let v = client
+        .verify_listing(&code, &w.vk, None)
+        .expect("the genuine answer verifies");
+    assert!(v.binding.is_verified("listing.price_fen"));
+    assert!(!v.binding.is_verified("listing.status"));
+
+    let mut fake = json!({
+        "code": code,
+        "listing": {"id": "listing/LS-1", "code": code, "status": "active", "price_fen": 1,
+                    "title": "湖景别墅 特价", "area_centi_m2": 30_000},
+        "proof": w.bundle(0), "current": w.bundle(0),
+    });
+    let client = deedlog_client::Client::new(&canned_server(fake.clone())).expect("client");
+    let refused = client.verify_listing(&code, &w.vk, None);
+    assert!(
+        matches!(refused, Err(ClientError::Binding(_))),
+        "{refused:?}"
+    );
+    // The same made-up listing with the real publication's bundle fails on its fields.
+    fake["proof"] = w.bundle(w.publish1);
+    fake["current"] = w.bundle(w.publish1);
+    let client = deedlog_client::Client::new(&canned_server(fake)).expect("client");
+    let refused = client.verify_listing(&code, &w.vk, None);
+    assert!(
+        matches!(refused, Err(ClientError::Binding(_))),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn the_client_hashes_the_document_itself() {
+    let w = world();
+    let (_, genuine) = w.document_answer();
+    let client = deedlog_client::Client::new(&canned_server(genuine)).expect("client");
+    client
+        .verify_document(b"contract v1", &w.vk, None)
+        .expect("the genuine answer verifies");
+    // The server answers for the contract's document whatever file was sent.
+    let refused = client.verify_document(b"a forged contract", &w.vk, None);
+    assert!(
+        matches!(refused, Err(ClientError::Binding(_))),
+        "{refused:?}"
+    );
+}
