@@ -41,32 +41,47 @@ fn run() -> Result<(), String> {
     let client = Client::new(&server).map_err(|e| e.to_string())?;
     let log_key = trusted_log_key(&client, args.get(2).map(String::as_str))?;
 
+    // `verify_listing` fails unless the proved publishing entry issued this very code, lies on
+    // the listing's stream and agrees with every field shown; a field the proofs cannot speak
+    // for is marked below rather than passed off as proved.
     let verified = client
         .verify_listing(code, &log_key, None)
         .map_err(|e| e.to_string())?;
+    let binding = &verified.binding;
     let listing = verified
         .answer
         .get("listing")
         .cloned()
         .unwrap_or(Value::Null);
+    let mark = |k: &str| {
+        if binding.is_verified(&format!("listing.{k}")) {
+            ""
+        } else {
+            " [not verified]"
+        }
+    };
     let text = |k: &str| {
-        listing
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned()
+        format!(
+            "{}{}",
+            listing.get(k).and_then(Value::as_str).unwrap_or("?"),
+            mark(k)
+        )
     };
     let number = |k: &str| listing.get(k).and_then(Value::as_u64).unwrap_or(0);
     println!("listing {} ({})", text("id"), text("status"));
+    println!("  {}", text("title"));
     println!(
-        "  {} {}, {}室{}厅, {}.{:02} m², asking {} yuan",
+        "  {} {}, {}室{}厅{}, {}.{:02} m²{}, asking {} yuan{}",
         text("district"),
         text("community"),
         number("rooms"),
         number("halls"),
+        mark("rooms"),
         number("area_centi_m2") / 100,
         number("area_centi_m2") % 100,
+        mark("area_centi_m2"),
         number("price_fen") / 100,
+        mark("price_fen"),
     );
     let mut seen = std::collections::BTreeSet::new();
     for b in verified.bundles.iter().filter(|b| seen.insert(b.entry.seq)) {
@@ -84,7 +99,22 @@ fn run() -> Result<(), String> {
             b.checkpoint.origin,
         );
     }
-    println!("VERIFIED: {code} is on the log, proved against the trusted log key");
+    let unverified = binding.unverified();
+    if !unverified.is_empty() {
+        println!("  not verified (the server's word only):");
+        for (field, reason) in &unverified {
+            println!("    {field}: {reason}");
+        }
+    }
+    let proved = binding
+        .proved
+        .first()
+        .ok_or("the binding names no proved entry")?;
+    println!(
+        "VERIFIED: {code} was issued by entry seq {} on {}, proved against the trusted log key; \
+         the fields not marked come from proved entries",
+        proved.seq, proved.stream
+    );
     Ok(())
 }
 

@@ -593,6 +593,7 @@ impl Client {
     ) -> Result<Verified, ClientError> {
         self.verify_at(
             &format!("/v1/verify/listing/{}", encode_segment(code)),
+            Asked::Listing(code),
             log_key,
             known,
         )
@@ -611,6 +612,7 @@ impl Client {
     ) -> Result<Verified, ClientError> {
         self.verify_at(
             &format!("/v1/verify/contract/{}", encode_segment(filing_code)),
+            Asked::Contract(filing_code),
             log_key,
             known,
         )
@@ -635,41 +637,49 @@ impl Client {
             Some(("application/octet-stream", document)),
         )?;
         let v = answer.json(path)?;
-        self.check_answer(path, v, log_key, known)
+        // The hash is computed here, over the bytes sent, so that the server cannot answer for
+        // another document.
+        let sha256 = {
+            use sha2::{Digest as _, Sha256};
+            hex::encode(Sha256::digest(document))
+        };
+        self.check_answer(v, Asked::Document(&sha256), log_key, known)
     }
 
     fn verify_at(
         &self,
         path: &str,
+        asked: Asked<'_>,
         log_key: &str,
         known: Option<&OpenedCheckpoint>,
     ) -> Result<Verified, ClientError> {
         let v = self.http.get_json(path)?;
-        self.check_answer(path, v, log_key, known)
+        self.check_answer(v, asked, log_key, known)
     }
 
+    /// Verifies the answer's bundles and binds them to what was asked (see
+    /// [`proof::bind_listing`]): an answer whose proofs are valid but prove other entries fails.
     fn check_answer(
         &self,
-        path: &str,
         answer: Value,
+        asked: Asked<'_>,
         log_key: &str,
         known: Option<&OpenedCheckpoint>,
     ) -> Result<Verified, ClientError> {
-        let bundles = proof::find_bundles(&answer);
-        if bundles.is_empty() {
-            return Err(bad(path, "the answer carries no proof bundle"));
-        }
-        let mut verified = Vec::with_capacity(bundles.len());
-        for b in &bundles {
-            let v = proof::verify_bundle(b, log_key)?;
-            if let Some(known) = known {
+        let (binding, bundles) = match asked {
+            Asked::Listing(code) => proof::bind_listing(code, &answer, log_key)?,
+            Asked::Contract(code) => proof::bind_contract(code, &answer, log_key)?,
+            Asked::Document(sha256) => proof::bind_document(sha256, &answer, log_key)?,
+        };
+        if let Some(known) = known {
+            for v in &bundles {
                 self.check_extends(known, &v.checkpoint)?;
             }
-            verified.push(v);
         }
         Ok(Verified {
             answer,
-            bundles: verified,
+            bundles,
+            binding,
         })
     }
 
@@ -783,6 +793,16 @@ pub struct Verified {
     pub answer: Value,
     /// The bundles, verified, in the order found.
     pub bundles: Vec<VerifiedBundle>,
+    /// Which entries issued what was asked, and which shown fields they back.
+    pub binding: proof::Binding,
+}
+
+/// What a verification call asked for, so that its answer can be bound to it.
+#[derive(Debug, Clone, Copy)]
+enum Asked<'a> {
+    Listing(&'a str),
+    Contract(&'a str),
+    Document(&'a str),
 }
 
 /// Server-sent events from `/v1/log/follow`, as entry bytes.

@@ -58,6 +58,10 @@ pub enum ClientError {
     /// A proof (consistency, inclusion) or checkpoint from the server did not verify.
     #[error("proof: {0}")]
     Proof(String),
+    /// Every proof verified, but the proved entries do not back the answer: they did not issue
+    /// the code asked for, lie on another stream, or disagree with a field the answer shows.
+    #[error("the proofs do not back the answer: {0}")]
+    Binding(String),
     /// A key file is missing or malformed.
     #[error("key file {path}: {reason}")]
     KeyFile {

@@ -139,6 +139,639 @@ pub fn check_consistency(
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Binding a verified entry to the answer it is meant to prove.
+//
+// A bundle that verifies only shows that *some* entry is on the log. These functions check that
+// the proved entry is the one that issued the code asked for, on the stream the answer names, and
+// compare every field the answer shows with the proved entries. A field that disagrees fails the
+// whole answer; a field the bundles cannot speak for is reported as not verified, never silently
+// passed.
+// ---------------------------------------------------------------------------------------------
+
+/// What a verification answer is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A listing verification code (`LV-…`).
+    Listing,
+    /// A contract filing code (`FC-…`).
+    Contract,
+    /// A document's SHA-256.
+    Document,
+}
+
+/// Whether one field shown in an answer is backed by a verified entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldCheck {
+    /// The shown value equals the value in (or derived from) the entry at this seq.
+    Verified {
+        /// The seq of the proved entry the value comes from.
+        seq: u64,
+    },
+    /// The value was checked on this side without an entry (a document's hash, computed over
+    /// the bytes sent).
+    Computed,
+    /// The answer carries no proved entry that sets this field; the value is the server's word.
+    Unverified {
+        /// Why it cannot be checked.
+        reason: String,
+    },
+}
+
+/// One entry an answer was bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proved {
+    /// The entry's seq.
+    pub seq: u64,
+    /// Its stream.
+    pub stream: String,
+    /// Its event kind.
+    pub kind: String,
+}
+
+/// The result of binding an answer to its proofs: which entries prove it and, for every field
+/// the answer shows, whether it is verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// What the answer is about.
+    pub subject: Subject,
+    /// The code (or hash) asked for.
+    pub asked: String,
+    /// The entries that issued it (one for a listing or contract; one per match for a document).
+    pub proved: Vec<Proved>,
+    /// Every shown field, by its path in the answer (e.g. `listing.price_fen`).
+    pub fields: std::collections::BTreeMap<String, FieldCheck>,
+}
+
+impl Binding {
+    /// Whether the field at `path` is verified.
+    #[must_use]
+    pub fn is_verified(&self, path: &str) -> bool {
+        matches!(
+            self.fields.get(path),
+            Some(FieldCheck::Verified { .. } | FieldCheck::Computed)
+        )
+    }
+
+    /// The shown fields that are not verified, with the reason.
+    #[must_use]
+    pub fn unverified(&self) -> Vec<(&str, &str)> {
+        self.fields
+            .iter()
+            .filter_map(|(k, v)| match v {
+                FieldCheck::Unverified { reason } => Some((k.as_str(), reason.as_str())),
+                FieldCheck::Verified { .. } | FieldCheck::Computed => None,
+            })
+            .collect()
+    }
+
+    fn verified(&mut self, path: impl Into<String>, seq: u64) {
+        self.fields
+            .insert(path.into(), FieldCheck::Verified { seq });
+    }
+
+    fn unverified_because(&mut self, path: impl Into<String>, reason: &str) {
+        self.fields.insert(
+            path.into(),
+            FieldCheck::Unverified {
+                reason: reason.to_owned(),
+            },
+        );
+    }
+
+    /// Marks every field of `obj` under `prefix` not yet classified as not verified, so that a
+    /// field the server adds later is never shown as if it were proved.
+    fn rest_unverified(&mut self, prefix: &str, obj: &serde_json::Map<String, Value>) {
+        for key in obj.keys() {
+            let path = format!("{prefix}.{key}");
+            let covered = self
+                .fields
+                .keys()
+                .any(|k| k == &path || k.starts_with(&format!("{path}.")));
+            if !covered {
+                self.unverified_because(path, "no proved entry is checked against this field");
+            }
+        }
+    }
+}
+
+fn unbound(reason: impl Into<String>) -> ClientError {
+    ClientError::Binding(reason.into())
+}
+
+/// Parses and verifies the bundle at `answer[key]`; `None` when the answer has no such field.
+fn bundle_field(
+    answer: &Value,
+    key: &str,
+    log_key: &str,
+) -> Result<Option<VerifiedBundle>, ClientError> {
+    let Some(v) = answer.get(key).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bundle: ProofBundle = serde_json::from_value(v.clone())
+        .map_err(|e| unbound(format!("`{key}` is not a proof bundle: {e}")))?;
+    Ok(Some(verify_bundle(&bundle, log_key)?))
+}
+
+fn derived_text<'a>(entry: &'a deedlog_core::Entry, key: &str) -> Option<&'a str> {
+    entry.derived.get(key).and_then(Value::as_str)
+}
+
+/// Requires `shown[key]` to equal `expected`, recording the field as verified at `seq`.
+fn same(
+    b: &mut Binding,
+    shown: &Value,
+    prefix: &str,
+    key: &str,
+    expected: &Value,
+    seq: u64,
+) -> Result<(), ClientError> {
+    let got = shown.get(key).unwrap_or(&Value::Null);
+    if got != expected {
+        return Err(unbound(format!(
+            "{prefix}.{key} is {got} but the entry at seq {seq} says {expected}"
+        )));
+    }
+    b.verified(format!("{prefix}.{key}"), seq);
+    Ok(())
+}
+
+/// Checks that the entry issued `code` as the derived value `field`, recomputing the code from
+/// the entry's own seq and stream so that a derived value cannot be borrowed from elsewhere.
+fn issued(
+    entry: &deedlog_core::Entry,
+    field: &str,
+    tag: deedlog_domain::ids::CodeTag,
+    code: &str,
+) -> Result<(), ClientError> {
+    if derived_text(entry, field) != Some(code) {
+        return Err(unbound(format!(
+            "the proved entry at seq {} did not issue {code}",
+            entry.seq
+        )));
+    }
+    if deedlog_domain::ids::derived_code(tag, entry.seq, &entry.stream) != code {
+        return Err(unbound(format!(
+            "{code} is not the code derived from seq {} on {}",
+            entry.seq, entry.stream
+        )));
+    }
+    Ok(())
+}
+
+/// The listing fields copied unchanged from the `listing.publish` payload (the domain has no
+/// command that edits them afterwards).
+const LISTING_FROM_PUBLISH: &[&str] = &[
+    "area_centi_m2",
+    "rooms",
+    "halls",
+    "bathrooms",
+    "floor",
+    "floors_total",
+    "district",
+    "community",
+    "title",
+    "description",
+];
+
+/// Binds a `GET /v1/verify/listing/{code}` answer to its bundles (`proof`: the publishing
+/// entry, `current`: the last change that shows) and returns the bundles verified.
+///
+/// # Errors
+/// [`ClientError::Bundle`] when a bundle does not verify; [`ClientError::Binding`] when the
+/// proved entry did not issue `code`, lies on another stream, or a shown field disagrees with it.
+pub fn bind_listing(
+    code: &str,
+    answer: &Value,
+    log_key: &str,
+) -> Result<(Binding, Vec<VerifiedBundle>), ClientError> {
+    use deedlog_domain::ids::CodeTag;
+    if answer.get("code").and_then(Value::as_str) != Some(code) {
+        return Err(unbound(format!("the answer is not about {code}")));
+    }
+    let listing = answer
+        .get("listing")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| unbound("the answer shows no listing"))?;
+    let proof = bundle_field(answer, "proof", log_key)?
+        .ok_or_else(|| unbound("the answer carries no proof of the publishing entry"))?;
+    let e = &proof.entry;
+    if e.signed.kind != "listing.publish"
+        || !matches!(
+            e.kind.as_str(),
+            "ListingPublished" | "ListingPublicationProposed"
+        )
+    {
+        return Err(unbound(format!(
+            "the proved entry at seq {} is a {} ({}), not a listing publication",
+            e.seq, e.kind, e.signed.kind
+        )));
+    }
+    if !e.stream.starts_with("listing/") {
+        return Err(unbound(format!("{} is not a listing stream", e.stream)));
+    }
+    issued(e, "listing_code", CodeTag::Listing, code)?;
+    let seq = e.seq;
+    let mut b = Binding {
+        subject: Subject::Listing,
+        asked: code.to_owned(),
+        proved: vec![Proved {
+            seq,
+            stream: e.stream.clone(),
+            kind: e.kind.clone(),
+        }],
+        fields: std::collections::BTreeMap::new(),
+    };
+    b.verified("code", seq);
+    let p = "listing";
+    same(
+        &mut b,
+        listing,
+        p,
+        "id",
+        &Value::from(e.stream.as_str()),
+        seq,
+    )?;
+    same(&mut b, listing, p, "code", &Value::from(code), seq)?;
+    same(&mut b, listing, p, "created_seq", &Value::from(seq), seq)?;
+    let payload = &e.signed.payload;
+    for key in LISTING_FROM_PUBLISH {
+        same(
+            &mut b,
+            listing,
+            p,
+            key,
+            payload.get(*key).unwrap_or(&Value::Null),
+            seq,
+        )?;
+    }
+    for key in ["seller", "verification", "property"] {
+        same(
+            &mut b,
+            listing,
+            p,
+            key,
+            e.derived.get(key).unwrap_or(&Value::Null),
+            seq,
+        )?;
+    }
+    same(
+        &mut b,
+        listing,
+        p,
+        "entrustment",
+        payload.get("entrustment").unwrap_or(&Value::Null),
+        seq,
+    )?;
+    let agent = derived_text(e, "agent");
+    same(
+        &mut b,
+        listing,
+        p,
+        "self_listed",
+        &Value::from(agent.is_none()),
+        seq,
+    )?;
+    match (agent, listing.get("agent").filter(|v| !v.is_null())) {
+        (None, None) => b.verified("listing.agent", seq),
+        (Some(id), Some(shown)) => {
+            same(&mut b, shown, "listing.agent", "id", &Value::from(id), seq)?;
+            if let Some(obj) = shown.as_object() {
+                b.rest_unverified("listing.agent", obj);
+            }
+        }
+        (want, got) => {
+            return Err(unbound(format!(
+                "listing.agent is {} but the publishing entry names {}",
+                got.map_or_else(|| "none".to_owned(), Value::to_string),
+                want.unwrap_or("none")
+            )));
+        }
+    }
+    // `published_at_ms` is the publishing entry's time; a proposal may be shown from its
+    // approval instead, which this answer does not prove.
+    if listing.get("published_at_ms") == Some(&Value::from(e.recorded_at_ms)) {
+        b.verified("listing.published_at_ms", seq);
+    } else if e.kind == "ListingPublished" {
+        return Err(unbound(format!(
+            "listing.published_at_ms is not the time of the publishing entry at seq {seq}"
+        )));
+    } else {
+        b.unverified_because(
+            "listing.published_at_ms",
+            "set by the approval of the proposal, whose entry is not in the answer",
+        );
+    }
+
+    let mut bundles = vec![proof.clone()];
+    let current = bundle_field(answer, "current", log_key)?;
+    match &current {
+        None => {
+            for key in ["updated_seq", "price_fen", "photos"] {
+                b.unverified_because(
+                    format!("listing.{key}"),
+                    "the answer carries no bundle of the listing's last change",
+                );
+            }
+        }
+        Some(c) => {
+            let ce = &c.entry;
+            if ce.stream != e.stream || ce.seq < seq {
+                return Err(unbound(format!(
+                    "the `current` entry (seq {} on {}) is not a later entry of {}",
+                    ce.seq, ce.stream, e.stream
+                )));
+            }
+            same(
+                &mut b,
+                listing,
+                p,
+                "updated_seq",
+                &Value::from(ce.seq),
+                ce.seq,
+            )?;
+            let from_current = |key: &str| ce.signed.payload.get(key).unwrap_or(&Value::Null);
+            let stale = "the answer carries no bundle of the entry that last set this field";
+            if ce.seq == seq {
+                // Nothing that shows has changed since publication.
+                for key in ["price_fen", "photos"] {
+                    same(
+                        &mut b,
+                        listing,
+                        p,
+                        key,
+                        payload.get(key).unwrap_or(&Value::Null),
+                        seq,
+                    )?;
+                }
+            } else if ce.signed.kind == "listing.change_price" && ce.kind == "ListingPriceChanged" {
+                same(
+                    &mut b,
+                    listing,
+                    p,
+                    "price_fen",
+                    from_current("price_fen"),
+                    ce.seq,
+                )?;
+                b.unverified_because("listing.photos", stale);
+            } else if ce.signed.kind == "listing.change_photos" && ce.kind == "ListingPhotosChanged"
+            {
+                same(&mut b, listing, p, "photos", from_current("photos"), ce.seq)?;
+                b.unverified_because("listing.price_fen", stale);
+            } else {
+                b.unverified_because("listing.price_fen", stale);
+                b.unverified_because("listing.photos", stale);
+            }
+            bundles.push(c.clone());
+        }
+    }
+    b.unverified_because(
+        "listing.status",
+        "withdrawal and filing change the status without a bundle in the answer",
+    );
+    if let Some(obj) = listing.as_object() {
+        b.rest_unverified(p, obj);
+    }
+    Ok((b, bundles))
+}
+
+/// Binds a `GET /v1/verify/contract/{filing_code}` answer to its bundles (`proof`: the filing
+/// entry, `latest`: the contract's last entry).
+///
+/// # Errors
+/// As [`bind_listing`].
+pub fn bind_contract(
+    filing_code: &str,
+    answer: &Value,
+    log_key: &str,
+) -> Result<(Binding, Vec<VerifiedBundle>), ClientError> {
+    use deedlog_domain::ids::CodeTag;
+    if answer.get("filing_code").and_then(Value::as_str) != Some(filing_code) {
+        return Err(unbound(format!("the answer is not about {filing_code}")));
+    }
+    let contract = answer
+        .get("contract")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| unbound("the answer shows no contract"))?;
+    let proof = bundle_field(answer, "proof", log_key)?
+        .ok_or_else(|| unbound("the answer carries no proof of the filing entry"))?;
+    let e = &proof.entry;
+    if e.signed.kind != "contract.file" || e.kind != "ContractFiled" {
+        return Err(unbound(format!(
+            "the proved entry at seq {} is a {} ({}), not a contract filing",
+            e.seq, e.kind, e.signed.kind
+        )));
+    }
+    if !e.stream.starts_with("contract/") {
+        return Err(unbound(format!("{} is not a contract stream", e.stream)));
+    }
+    issued(e, "filing_code", CodeTag::Filing, filing_code)?;
+    let seq = e.seq;
+    let mut b = Binding {
+        subject: Subject::Contract,
+        asked: filing_code.to_owned(),
+        proved: vec![Proved {
+            seq,
+            stream: e.stream.clone(),
+            kind: e.kind.clone(),
+        }],
+        fields: std::collections::BTreeMap::new(),
+    };
+    b.verified("filing_code", seq);
+    let p = "contract";
+    same(
+        &mut b,
+        contract,
+        p,
+        "id",
+        &Value::from(e.stream.as_str()),
+        seq,
+    )?;
+    same(&mut b, contract, p, "filed_seq", &Value::from(seq), seq)?;
+    for key in ["listing", "property"] {
+        same(
+            &mut b,
+            contract,
+            p,
+            key,
+            e.derived.get(key).unwrap_or(&Value::Null),
+            seq,
+        )?;
+    }
+    let mut bundles = vec![proof.clone()];
+    match bundle_field(answer, "latest", log_key)? {
+        None => b.unverified_because(
+            "contract.status",
+            "the answer carries no bundle of the contract's last entry",
+        ),
+        Some(l) => {
+            let le = &l.entry;
+            if le.stream != e.stream || le.seq < seq {
+                return Err(unbound(format!(
+                    "the `latest` entry (seq {} on {}) is not a later entry of {}",
+                    le.seq, le.stream, e.stream
+                )));
+            }
+            if le.seq == seq {
+                same(&mut b, contract, p, "status", &Value::from("filed"), seq)?;
+            } else if le.kind == "ContractFilingCancelled" {
+                same(
+                    &mut b,
+                    contract,
+                    p,
+                    "status",
+                    &Value::from("filing_cancelled"),
+                    le.seq,
+                )?;
+            } else {
+                b.unverified_because(
+                    "contract.status",
+                    "the contract's last entry does not set a filing status",
+                );
+            }
+            bundles.push(l);
+        }
+    }
+    // The filing command's payload is empty: the document hash and the signatures live in the
+    // `contract.sign` entries, whose bundles the answer does not carry.
+    let no_sign = "the answer carries no bundle of the signature entries";
+    b.unverified_because("contract.document_hash", no_sign);
+    b.unverified_because("contract.signatures", no_sign);
+    if let Some(obj) = contract.as_object() {
+        b.rest_unverified(p, obj);
+    }
+    Ok((b, bundles))
+}
+
+/// Whether `needle` is one of the strings in `v` (depth-bounded: payloads are shallow).
+fn contains_text(v: &Value, needle: &str, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    match v {
+        Value::String(s) => s == needle,
+        Value::Array(items) => items.iter().any(|i| contains_text(i, needle, depth + 1)),
+        Value::Object(map) => map.values().any(|i| contains_text(i, needle, depth + 1)),
+        _ => false,
+    }
+}
+
+/// Largest number of document matches checked in one answer.
+pub const DOCUMENT_MATCHES_MAX: usize = 1000;
+
+/// Binds a `POST /v1/verify/document` answer to its bundles: the server's `sha256` must be
+/// `sha256_hex` (computed by the caller over the bytes it sent), and every match's proved entry
+/// must be at the match's seq, on the match's stream, with the hash in its signed payload.
+///
+/// # Errors
+/// As [`bind_listing`]; an answer with no match is [`ClientError::BadResponse`], since absence
+/// cannot be proved.
+pub fn bind_document(
+    sha256_hex: &str,
+    answer: &Value,
+    log_key: &str,
+) -> Result<(Binding, Vec<VerifiedBundle>), ClientError> {
+    use deedlog_domain::ids::CodeTag;
+    if answer.get("sha256").and_then(Value::as_str) != Some(sha256_hex) {
+        return Err(unbound(format!(
+            "the answer is not about the document sent (sha256 {sha256_hex})"
+        )));
+    }
+    let matches = answer
+        .get("matches")
+        .and_then(Value::as_array)
+        .ok_or_else(|| unbound("the answer has no list of matches"))?;
+    if matches.is_empty() {
+        // Absence cannot be proved: an empty answer carries nothing to verify, which is a
+        // different failure from proofs that prove the wrong thing.
+        return Err(ClientError::BadResponse {
+            path: "/v1/verify/document".to_owned(),
+            reason: "the answer carries no proof bundle: the document is not on the log, or the \
+                     server does not say"
+                .to_owned(),
+        });
+    }
+    if matches.len() > DOCUMENT_MATCHES_MAX {
+        return Err(unbound(format!("more than {DOCUMENT_MATCHES_MAX} matches")));
+    }
+    let mut b = Binding {
+        subject: Subject::Document,
+        asked: sha256_hex.to_owned(),
+        proved: Vec::with_capacity(matches.len()),
+        fields: std::collections::BTreeMap::new(),
+    };
+    b.fields.insert("sha256".to_owned(), FieldCheck::Computed);
+    let mut bundles = Vec::with_capacity(matches.len());
+    for (i, m) in matches.iter().enumerate() {
+        let p = format!("matches[{i}]");
+        let v = bundle_field(m, "proof", log_key)?
+            .ok_or_else(|| unbound(format!("{p} carries no proof bundle")))?;
+        let e = &v.entry;
+        let seq = e.seq;
+        same(&mut b, m, &p, "seq", &Value::from(seq), seq)?;
+        same(&mut b, m, &p, "id", &Value::from(e.stream.as_str()), seq)?;
+        if !contains_text(&e.signed.payload, sha256_hex, 0) {
+            return Err(unbound(format!(
+                "{p}: the entry at seq {seq} does not carry the hash {sha256_hex}"
+            )));
+        }
+        let what = m.get("what").and_then(Value::as_str).unwrap_or("");
+        let fits = match what {
+            "contract_document" => {
+                matches!(e.signed.kind.as_str(), "contract.draft" | "contract.amend")
+            }
+            "listing_photo" => matches!(
+                e.signed.kind.as_str(),
+                "listing.publish" | "listing.change_photos"
+            ),
+            "offline_scan" => e.signed.kind == "contract.verify_offline",
+            _ => false,
+        };
+        if fits {
+            b.verified(format!("{p}.what"), seq);
+        } else {
+            b.unverified_because(
+                format!("{p}.what"),
+                "the proved entry is not of the kind this match names",
+            );
+        }
+        // A listing's code is derived by its publishing entry; other codes are not proved here.
+        let code = m.get("code").filter(|c| !c.is_null());
+        if let Some(c) = code.and_then(Value::as_str)
+            && e.signed.kind == "listing.publish"
+            && derived_text(e, "listing_code") == Some(c)
+            && deedlog_domain::ids::derived_code(CodeTag::Listing, seq, &e.stream) == c
+        {
+            b.verified(format!("{p}.code"), seq);
+        } else if code.is_some() {
+            b.unverified_because(
+                format!("{p}.code"),
+                "the answer carries no bundle of the entry that issued this code",
+            );
+        }
+        b.unverified_because(
+            format!("{p}.current"),
+            "whether the document is still current needs the aggregate's latest entries",
+        );
+        b.unverified_because(
+            format!("{p}.status"),
+            "the answer carries no bundle of the entry that set the status",
+        );
+        if let Some(obj) = m.as_object() {
+            let mut rest = obj.clone();
+            rest.remove("proof");
+            b.rest_unverified(&p, &rest);
+        }
+        b.proved.push(Proved {
+            seq,
+            stream: e.stream.clone(),
+            kind: e.kind.clone(),
+        });
+        bundles.push(v);
+    }
+    Ok((b, bundles))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
