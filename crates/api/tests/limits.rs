@@ -206,7 +206,7 @@ async fn a_body_trickled_after_the_headers_is_cut() {
     for (path, ctype) in [
         ("/v1/verify/document", "application/octet-stream"),
         ("/v1/commands/party.register", "application/json"),
-        ("/v1/identity/phone-commitment", "application/json"),
+        ("/v1/identity/phone/challenge", "application/json"),
     ] {
         let mut s = connect_from("127.0.0.1", addr).await;
         s.write_all(
