@@ -88,7 +88,7 @@ pub enum VaultError {
 }
 
 /// An error of the embedded store, kept opaque so that sled stays an implementation detail of
-/// the vault (DESIGN §2: only the store crate names sled in its interface).
+/// the vault (ARCHITECTURE.md: only the store crate names sled in its interface).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StoreError(sled::Error);
