@@ -25,6 +25,10 @@ pub fn document() -> Value {
     for (name, schema) in named {
         schemas.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
     }
+    // The view documents the read routes serve, referenced from their replies.
+    for (name, schema) in deedlog_views::docs::doc_schemas() {
+        schemas.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+    }
     schemas.insert("Error".to_owned(), error_schema());
     let mut paths = Map::new();
     for spec in all() {

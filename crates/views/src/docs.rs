@@ -30,6 +30,7 @@ fn to_value<T: Serialize>(value: &T) -> Value {
 
 /// A party (private to the party).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PartyDoc {
     /// `party/PA-…`.
     pub id: String,
@@ -53,6 +54,7 @@ pub struct PartyDoc {
 
 /// An agency (public).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AgencyDoc {
     /// `agency/AG-…`.
     pub id: String,
@@ -72,6 +74,7 @@ pub struct AgencyDoc {
 
 /// An agent (public: licence, agency, status, rating; never its name or phone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AgentDoc {
     /// `agent/AT-…`.
     pub id: String,
@@ -95,6 +98,7 @@ pub struct AgentDoc {
 
 /// A bank (public).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct BankDoc {
     /// `bank/BK-…`.
     pub id: String,
@@ -106,6 +110,7 @@ pub struct BankDoc {
 
 /// A filing office (public).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct OfficeDoc {
     /// `office/OF-…`.
     pub id: String,
@@ -123,6 +128,7 @@ pub struct OfficeDoc {
 
 /// The public facts of a property, as shown to its seller for confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PropertyFacts {
     /// `property/PR-…`.
     pub id: String,
@@ -160,6 +166,7 @@ pub struct PropertyFacts {
 
 /// A property verification (private to the seller and consenting co-owners).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct VerificationDoc {
     /// `verification/PV-…`.
     pub id: String,
@@ -191,6 +198,7 @@ pub struct VerificationDoc {
 
 /// An entrustment (private to principal and agent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct EntrustmentDoc {
     /// `entrustment/EN-…`.
     pub id: String,
@@ -212,6 +220,7 @@ pub struct EntrustmentDoc {
 
 /// The agent of a listing, as the public sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ListingAgent {
     /// `agent/AT-…`.
     pub id: String,
@@ -223,6 +232,7 @@ pub struct ListingAgent {
 
 /// One price the public saw, with the entry that made it show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PricePoint {
     /// Seq of the entry that made this price show.
     pub seq: u64,
@@ -238,6 +248,7 @@ pub struct PricePoint {
 
 /// A listing (public, except `pending`, which only its seller and agent see).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ListingDoc {
     /// `listing/LS-…`.
     pub id: String,
@@ -301,6 +312,7 @@ pub struct ListingDoc {
 
 /// A viewing (private to buyer, seller, agent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ViewingDoc {
     /// `viewing/VW-…`.
     pub id: String,
@@ -328,6 +340,7 @@ pub struct ViewingDoc {
 
 /// A loan pre-check (private to buyer and bank).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PrecheckDoc {
     /// `precheck/LP-…`.
     pub id: String,
@@ -351,6 +364,7 @@ pub struct PrecheckDoc {
 
 /// A contract document hash and the entry that introduced it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct DocumentVersion {
     /// SHA-256 of the document.
     pub hash: String,
@@ -360,6 +374,7 @@ pub struct DocumentVersion {
 
 /// A contract (private to its parties, the housing authority and offices).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ContractDoc {
     /// `contract/CT-…`.
     pub id: String,
@@ -403,6 +418,7 @@ pub struct ContractDoc {
 
 /// A proxy filing (private to proxy, principal, the housing authority and offices).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ProxyDoc {
     /// `proxy/PX-…`.
     pub id: String,
@@ -428,6 +444,7 @@ pub struct ProxyDoc {
 
 /// An actor's current key (public).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct KeyDoc {
     /// The actor.
     pub actor: String,
@@ -954,4 +971,46 @@ pub const QUEUE_PROXIES: &str = "proxies-to-verify";
 pub fn verification_live(status: &str) -> bool {
     status == name(&VerificationStatus::PendingConsent)
         || status == name(&VerificationStatus::Verified)
+}
+
+/// The JSON Schemas of the view documents, by name (`ListingDoc`, …), for the API's OpenAPI
+/// document: generated from the document types themselves, so that what is documented is what
+/// is served.
+#[cfg(feature = "schema")]
+#[must_use]
+pub fn doc_schemas() -> Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)> {
+    fn one<T: utoipa::ToSchema>(
+        out: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        T::schemas(out);
+        out.push((
+            T::name().into_owned(),
+            <T as utoipa::PartialSchema>::schema(),
+        ));
+    }
+    let mut out = Vec::new();
+    one::<PartyDoc>(&mut out);
+    one::<AgencyDoc>(&mut out);
+    one::<AgentDoc>(&mut out);
+    one::<BankDoc>(&mut out);
+    one::<OfficeDoc>(&mut out);
+    one::<PropertyFacts>(&mut out);
+    one::<VerificationDoc>(&mut out);
+    one::<EntrustmentDoc>(&mut out);
+    one::<ListingAgent>(&mut out);
+    one::<PricePoint>(&mut out);
+    one::<ListingDoc>(&mut out);
+    one::<ViewingDoc>(&mut out);
+    one::<PrecheckDoc>(&mut out);
+    one::<DocumentVersion>(&mut out);
+    one::<ContractDoc>(&mut out);
+    one::<ProxyDoc>(&mut out);
+    one::<KeyDoc>(&mut out);
+    out
 }

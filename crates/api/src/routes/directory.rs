@@ -8,9 +8,9 @@ use serde_json::json;
 use deedlog_domain::ids::{self, IdKind};
 
 use super::{
-    Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, full_id, id_schema,
-    items_schema, object_schema, page_params, page_schema, path_param, query, query_required,
-    to_value, view_json,
+    Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, doc_ref, full_id,
+    id_schema, items_of, page_of, page_params, path_param, query, query_required, to_value,
+    view_json,
 };
 use crate::AppState;
 use crate::error::ApiError;
@@ -30,31 +30,31 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .scope("/v1/agencies")
             .param(district())
             .param(after_seq_param())
-            .reply(200, "Agencies by id", Content::Json(items_schema)),
+            .reply(200, "Agencies by id", Content::Json(|| items_of(doc_ref("AgencyDoc")))),
         RouteSpec::new(Method::Get, "/v1/agencies/{AG}", Access::Public, "directory", "One agency", |r| r.to(agency))
             .scope("/v1/agencies")
             .param(path_param("AG", || id_schema(IdKind::Agency), "The agency id after `agency/`"))
             .param(after_seq_param())
-            .reply(200, "The agency", Content::Json(object_schema)),
+            .reply(200, "The agency", Content::Json(|| doc_ref("AgencyDoc"))),
         RouteSpec::new(Method::Get, "/v1/agents", Access::Public, "directory", "Agents by rating, best first", |r| r.to(agents))
             .scope("/v1/agents")
             .param(query("agency", || id_schema(IdKind::Agency), "Only this agency's agents (id after `agency/`)"))
             .params(page_params())
             .param(after_seq_param())
-            .reply(200, "A page of rated agents", Content::Json(page_schema)),
+            .reply(200, "A page of rated agents", Content::Json(|| page_of(doc_ref("AgentDoc")))),
         RouteSpec::new(Method::Get, "/v1/agents/{AT}", Access::Public, "directory", "One agent", |r| r.to(agent))
             .scope("/v1/agents")
             .param(path_param("AT", || id_schema(IdKind::Agent), "The agent id after `agent/`"))
             .param(after_seq_param())
-            .reply(200, "The agent", Content::Json(object_schema)),
+            .reply(200, "The agent", Content::Json(|| doc_ref("AgentDoc"))),
         RouteSpec::new(Method::Get, "/v1/offices", Access::Public, "directory", "Filing offices", |r| r.to(offices))
             .param(district())
             .param(after_seq_param())
-            .reply(200, "Filing offices by id", Content::Json(items_schema)),
+            .reply(200, "Filing offices by id", Content::Json(|| items_of(doc_ref("OfficeDoc")))),
         RouteSpec::new(Method::Get, "/v1/banks", Access::Public, "directory", "Banks", |r| r.to(banks))
             .scope("/v1/banks")
             .param(after_seq_param())
-            .reply(200, "Banks by id", Content::Json(items_schema)),
+            .reply(200, "Banks by id", Content::Json(|| items_of(doc_ref("BankDoc")))),
         RouteSpec::new(Method::Get, "/v1/actors/key", Access::Public, "directory", "An actor's current public key", |r| r.to(actor_key))
             .param(query_required(
                 "actor",
@@ -63,8 +63,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
                 "The actor id, e.g. party/PA-7",
             ))
             .param(after_seq_param())
-            .reply(200, "The key", Content::Json(|| json!({"type": "object", "required": ["actor", "key", "since_seq"],
-                "properties": {"actor": {"type": "string"}, "key": {"type": "string"}, "since_seq": {"type": "integer"}}}))),
+            .reply(200, "The key", Content::Json(|| doc_ref("KeyDoc"))),
     ]
 }
 

@@ -9,8 +9,8 @@ use deedlog_domain::ids::IdKind;
 use deedlog_views::{Doc, ListingQuery, ListingSort};
 
 use super::{
-    Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, full_id, id_schema,
-    page_params, page_schema, path_param, query, view_json,
+    Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, doc_ref, full_id,
+    id_schema, page_of, page_params, path_param, query, view_json,
 };
 use crate::AppState;
 use crate::error::ApiError;
@@ -55,7 +55,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         ))
         .params(page_params())
         .param(after_seq_param())
-        .reply(200, "A page of listing summaries", Content::Json(page_schema)),
+        .reply(200, "A page of listing summaries", Content::Json(|| page_of(summary_schema()))),
         RouteSpec::new(
             Method::Get,
             "/v1/listings/{LS}",
@@ -81,7 +81,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         .params(page_params())
         .param(after_seq_param())
         .reply(200, "A page of price points", Content::Json(|| {
-            let mut s = page_schema();
+            let mut s = page_of(doc_ref("PricePoint"));
             s["required"] = json!(["items", "limit", "offset", "next_offset", "total"]);
             s["properties"]["total"] = json!({"type": "integer"});
             s
@@ -89,12 +89,50 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
     ]
 }
 
+/// The public listing detail: the `ListingDoc` without its private `pending` and `ever_shown`,
+/// with only the latest price points and their total count.
 fn listing_schema() -> serde_json::Value {
-    json!({"type": "object", "required": ["id", "code", "status", "price_fen", "price_history", "price_history_total"],
-        "properties": {"id": {"type": "string"}, "code": {"type": "string"}, "status": {"type": "string"},
-            "price_fen": {"type": "integer"}, "price_history": {"type": "array", "maxItems": deedlog_views::PRICE_HISTORY_LATEST,
-            "items": {"type": "object", "required": ["seq", "price_fen", "recorded_at_ms", "signer", "kind"]}},
-            "price_history_total": {"type": "integer"}}})
+    let mut s =
+        serde_json::to_value(<deedlog_views::ListingDoc as utoipa::PartialSchema>::schema())
+            .unwrap_or(serde_json::Value::Null);
+    if let Some(props) = s["properties"].as_object_mut() {
+        props.remove("pending");
+        props.remove("ever_shown");
+        props.insert(
+            "price_history".to_owned(),
+            json!({"type": "array", "maxItems": deedlog_views::PRICE_HISTORY_LATEST,
+                "items": doc_ref("PricePoint"),
+                "description": "The latest price points, oldest first (the rest are paged by /price-history)"}),
+        );
+        props.insert(
+            "price_history_total".to_owned(),
+            json!({"type": "integer", "minimum": 0, "description": "How many price points there are in all"}),
+        );
+    }
+    if let Some(required) = s["required"].as_array_mut() {
+        required.retain(|r| r != "pending" && r != "ever_shown");
+        required.push(json!("price_history_total"));
+    }
+    s
+}
+
+/// One search result: the short form of a listing.
+fn summary_schema() -> serde_json::Value {
+    let int = || json!({"type": "integer"});
+    let text = || json!({"type": "string"});
+    json!({"type": "object",
+        "required": ["id", "code", "status", "price_fen", "area_centi_m2", "rooms", "halls",
+            "bathrooms", "floor", "floors_total", "district", "community", "title", "photos",
+            "self_listed", "agent", "agency", "published_at_ms", "updated_seq"],
+        "properties": {
+            "id": text(), "code": text(), "status": text(), "price_fen": int(),
+            "area_centi_m2": int(), "rooms": int(), "halls": int(), "bathrooms": int(),
+            "floor": int(), "floors_total": int(), "district": text(), "community": text(),
+            "title": text(), "photos": {"type": "array", "items": text()},
+            "self_listed": {"type": "boolean"},
+            "agent": {"type": ["string", "null"], "description": "The agent id, if any"},
+            "agency": {"type": ["string", "null"], "description": "The agent's agency id, if any"},
+            "published_at_ms": int(), "updated_seq": int()}})
 }
 
 /// Listing search parameters.

@@ -341,6 +341,28 @@ pub fn items_schema() -> Value {
         "items": {"type": "array", "items": {"type": "object"}}}})
 }
 
+/// A reference to a named component schema (a view document, e.g. `ListingDoc`).
+#[must_use]
+pub fn doc_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A list page whose items are of the schema `item`.
+#[must_use]
+pub fn page_of(item: Value) -> Value {
+    let mut s = page_schema();
+    s["properties"]["items"]["items"] = item;
+    s
+}
+
+/// `{"items": [...]}` whose items are of the schema `item`.
+#[must_use]
+pub fn items_of(item: Value) -> Value {
+    let mut s = items_schema();
+    s["properties"]["items"]["items"] = item;
+    s
+}
+
 /// Any JSON object.
 #[must_use]
 pub fn object_schema() -> Value {

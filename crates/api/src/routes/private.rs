@@ -15,8 +15,8 @@ use deedlog_views::keys::Relation;
 use deedlog_views::{Doc, docs};
 
 use super::{
-    Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, full_id, id_schema,
-    object_schema, page_params, page_schema, path_param, query, to_value, view_json,
+    Access, AfterSeq, Content, Method, PageQuery, RouteSpec, after_seq_param, doc_ref, full_id,
+    id_schema, page_of, page_params, path_param, query, to_value, view_json,
 };
 use crate::AppState;
 use crate::auth::{check_key, forbidden, verify_signature};
@@ -29,6 +29,7 @@ fn list(
     scope: &'static str,
     summary: &'static str,
     owner: (&'static str, IdKind),
+    reply: super::SchemaFn,
     to: ListFn,
 ) -> RouteSpec {
     let (name, kind) = owner;
@@ -45,7 +46,7 @@ fn list(
         ))
         .params(page_params())
         .param(after_seq_param())
-        .reply(200, "A page, newest first", Content::Json(page_schema))
+        .reply(200, "A page, newest first", Content::Json(reply))
 }
 
 fn doc(
@@ -54,13 +55,14 @@ fn doc(
     summary: &'static str,
     name: &'static str,
     schema: super::SchemaFn,
+    reply: super::SchemaFn,
     to: ListFn,
 ) -> RouteSpec {
     RouteSpec::new(Method::Get, path, Access::Signed, "private", summary, to)
         .scope(scope)
         .param(path_param(name, schema, "The id after the slash"))
         .param(after_seq_param())
-        .reply(200, "The document", Content::Json(object_schema))
+        .reply(200, "The document", Content::Json(reply))
 }
 
 const PA: (&str, IdKind) = ("PA", IdKind::Party);
@@ -99,12 +101,13 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "The party id after `party/`",
         ))
         .param(after_seq_param())
-        .reply(200, "The party", Content::Json(object_schema)),
+        .reply(200, "The party", Content::Json(|| doc_ref("PartyDoc"))),
         list(
             "/v1/parties/{PA}/verifications",
             p,
             "The party's property verifications",
             PA,
+            || page_of(doc_ref("VerificationDoc")),
             owned!(IdKind::Party, Relation::Verifications),
         ),
         list(
@@ -112,6 +115,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "The party's entrustments",
             PA,
+            || page_of(doc_ref("EntrustmentDoc")),
             owned!(IdKind::Party, Relation::Entrustments),
         ),
         list(
@@ -119,6 +123,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "The party's listings as seller",
             PA,
+            || page_of(doc_ref("ListingDoc")),
             owned!(IdKind::Party, Relation::Listings),
         ),
         list(
@@ -126,6 +131,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "Viewings the party booked",
             PA,
+            || page_of(doc_ref("ViewingDoc")),
             owned!(IdKind::Party, Relation::ViewingsBooked),
         ),
         list(
@@ -133,6 +139,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "Viewing records of the party's listings",
             PA,
+            || page_of(doc_ref("ViewingDoc")),
             owned!(IdKind::Party, Relation::ViewingRecords),
         ),
         list(
@@ -140,6 +147,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "The party's loan pre-checks",
             PA,
+            || page_of(doc_ref("PrecheckDoc")),
             owned!(IdKind::Party, Relation::Prechecks),
         ),
         list(
@@ -147,6 +155,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "The party's contracts",
             PA,
+            || page_of(doc_ref("ContractDoc")),
             owned!(IdKind::Party, Relation::Contracts),
         ),
         list(
@@ -154,6 +163,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             p,
             "Proxy filings of the party",
             PA,
+            || page_of(doc_ref("ProxyDoc")),
             owned!(IdKind::Party, Relation::Proxies),
         ),
         list(
@@ -161,6 +171,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             a,
             "The agent's entrustments",
             AT,
+            || page_of(doc_ref("EntrustmentDoc")),
             owned!(IdKind::Agent, Relation::Entrustments),
         ),
         list(
@@ -168,6 +179,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             a,
             "The agent's listings",
             AT,
+            || page_of(doc_ref("ListingDoc")),
             owned!(IdKind::Agent, Relation::Listings),
         ),
         list(
@@ -175,6 +187,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             a,
             "Viewings of the agent's listings",
             AT,
+            || page_of(doc_ref("ViewingDoc")),
             owned!(IdKind::Agent, Relation::ViewingRecords),
         ),
         list(
@@ -182,6 +195,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             a,
             "The agent's contracts",
             AT,
+            || page_of(doc_ref("ContractDoc")),
             owned!(IdKind::Agent, Relation::Contracts),
         ),
         list(
@@ -189,6 +203,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "/v1/banks",
             "Pre-checks sent to the bank",
             BK,
+            || page_of(doc_ref("PrecheckDoc")),
             |r| r.to(bank_prechecks),
         )
         .param(query(
@@ -199,16 +214,19 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         queue_route(
             "/v1/queues/contracts-to-file",
             "Contracts waiting for filing",
+            || page_of(doc_ref("ContractDoc")),
             |r| r.to(|req, s, pg, a| queue(req, s, pg, a, docs::QUEUE_TO_FILE)),
         ),
         queue_route(
             "/v1/queues/offline-contracts",
             "Contracts waiting for an office",
+            || page_of(doc_ref("ContractDoc")),
             |r| r.to(|req, s, pg, a| queue(req, s, pg, a, docs::QUEUE_OFFLINE)),
         ),
         queue_route(
             "/v1/queues/proxies-to-verify",
             "Proxy filings waiting for an office",
+            || page_of(doc_ref("ProxyDoc")),
             |r| r.to(|req, s, pg, a| queue(req, s, pg, a, docs::QUEUE_PROXIES)),
         ),
         doc(
@@ -217,6 +235,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "One property verification",
             "PV",
             || id_schema(IdKind::Verification),
+            || doc_ref("VerificationDoc"),
             private_doc!(IdKind::Verification),
         ),
         doc(
@@ -225,6 +244,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "One entrustment",
             "EN",
             || id_schema(IdKind::Entrustment),
+            || doc_ref("EntrustmentDoc"),
             private_doc!(IdKind::Entrustment),
         ),
         doc(
@@ -233,6 +253,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "One viewing",
             "VW",
             || id_schema(IdKind::Viewing),
+            || doc_ref("ViewingDoc"),
             private_doc!(IdKind::Viewing),
         ),
         doc(
@@ -241,6 +262,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "One loan pre-check",
             "LP",
             || id_schema(IdKind::Precheck),
+            || doc_ref("PrecheckDoc"),
             private_doc!(IdKind::Precheck),
         ),
         doc(
@@ -249,6 +271,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "One contract",
             "CT",
             || id_schema(IdKind::Contract),
+            || doc_ref("ContractDoc"),
             private_doc!(IdKind::Contract),
         ),
         doc(
@@ -257,17 +280,23 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             "One proxy filing",
             "PX",
             || id_schema(IdKind::Proxy),
+            || doc_ref("ProxyDoc"),
             private_doc!(IdKind::Proxy),
         ),
     ]
 }
 
-fn queue_route(path: &'static str, summary: &'static str, to: ListFn) -> RouteSpec {
+fn queue_route(
+    path: &'static str,
+    summary: &'static str,
+    reply: super::SchemaFn,
+    to: ListFn,
+) -> RouteSpec {
     RouteSpec::new(Method::Get, path, Access::Signed, "private", summary, to)
         .scope("/v1/queues")
         .params(page_params())
         .param(after_seq_param())
-        .reply(200, "A page, newest first", Content::Json(page_schema))
+        .reply(200, "A page, newest first", Content::Json(reply))
 }
 
 /// Verifies the signature, waits for `after_seq`, then checks the key (see the module's doc).
