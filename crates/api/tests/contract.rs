@@ -245,3 +245,339 @@ fn the_openapi_document_has_a_schema_for_every_parameter_and_body() {
     assert!(required("/v1/log/checkpoints", "from"));
     assert!(required("/v1/actors/key", "actor"));
 }
+
+/// The names of the view documents: a 2xx JSON reply that serves one must say its fields.
+const VIEW_DOCS: &[&str] = &[
+    "PartyDoc",
+    "AgencyDoc",
+    "AgentDoc",
+    "BankDoc",
+    "OfficeDoc",
+    "VerificationDoc",
+    "EntrustmentDoc",
+    "ListingDoc",
+    "ViewingDoc",
+    "PrecheckDoc",
+    "ContractDoc",
+    "ProxyDoc",
+    "KeyDoc",
+];
+
+/// Whether a schema is a bare object (`{"type": "object"}` with no properties), anywhere inside.
+fn bare_objects(schema: &Value, at: &str, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("type") == Some(&Value::from("object"))
+                && !map.contains_key("properties")
+                && !map.contains_key("additionalProperties")
+            {
+                out.push(at.to_owned());
+            }
+            for (k, v) in map {
+                bare_objects(v, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                bare_objects(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The read routes that serve view documents, and the document each reply names.
+const DOC_ROUTES: &[(&str, &str)] = &[
+    ("/v1/agencies", "AgencyDoc"),
+    ("/v1/agencies/{AG}", "AgencyDoc"),
+    ("/v1/agents", "AgentDoc"),
+    ("/v1/agents/{AT}", "AgentDoc"),
+    ("/v1/offices", "OfficeDoc"),
+    ("/v1/banks", "BankDoc"),
+    ("/v1/actors/key", "KeyDoc"),
+    ("/v1/listings/{LS}/price-history", "PricePoint"),
+    ("/v1/parties/{PA}", "PartyDoc"),
+    ("/v1/parties/{PA}/verifications", "VerificationDoc"),
+    ("/v1/parties/{PA}/entrustments", "EntrustmentDoc"),
+    ("/v1/parties/{PA}/listings", "ListingDoc"),
+    ("/v1/parties/{PA}/viewings", "ViewingDoc"),
+    ("/v1/parties/{PA}/viewing-records", "ViewingDoc"),
+    ("/v1/parties/{PA}/prechecks", "PrecheckDoc"),
+    ("/v1/parties/{PA}/contracts", "ContractDoc"),
+    ("/v1/parties/{PA}/proxies", "ProxyDoc"),
+    ("/v1/agents/{AT}/entrustments", "EntrustmentDoc"),
+    ("/v1/agents/{AT}/listings", "ListingDoc"),
+    ("/v1/agents/{AT}/viewings", "ViewingDoc"),
+    ("/v1/agents/{AT}/contracts", "ContractDoc"),
+    ("/v1/banks/{BK}/prechecks", "PrecheckDoc"),
+    ("/v1/queues/contracts-to-file", "ContractDoc"),
+    ("/v1/queues/offline-contracts", "ContractDoc"),
+    ("/v1/queues/proxies-to-verify", "ProxyDoc"),
+    ("/v1/verifications/{PV}", "VerificationDoc"),
+    ("/v1/entrustments/{EN}", "EntrustmentDoc"),
+    ("/v1/viewings/{VW}", "ViewingDoc"),
+    ("/v1/prechecks/{LP}", "PrecheckDoc"),
+    ("/v1/contracts/{CT}", "ContractDoc"),
+    ("/v1/proxies/{PX}", "ProxyDoc"),
+];
+
+#[test]
+fn every_reply_that_serves_a_view_document_says_its_fields() {
+    let doc = deedlog_api::openapi::document();
+    let schemas = &doc["components"]["schemas"];
+    // Every view document is a component with its fields, none of them a bare object.
+    for name in VIEW_DOCS {
+        let s = &schemas[*name];
+        assert!(
+            s["properties"].as_object().is_some_and(|p| !p.is_empty()),
+            "{name}: {s}"
+        );
+        let mut bare = Vec::new();
+        bare_objects(s, name, &mut bare);
+        assert!(bare.is_empty(), "bare objects in {name}: {bare:?}");
+    }
+    // Every 2xx JSON reply of a route serving a view document references the document and has
+    // no bare object anywhere in it.
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, r) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let Some(schema) = r["content"].get("application/json").map(|m| &m["schema"])
+                else {
+                    continue;
+                };
+                let text = schema.to_string();
+                let serves = VIEW_DOCS
+                    .iter()
+                    .chain(["PricePoint"].iter())
+                    .any(|d| text.contains(&format!("#/components/schemas/{d}\"")));
+                let expected = DOC_ROUTES.iter().find(|(p, _)| p == path);
+                if let Some((_, d)) = expected {
+                    assert!(
+                        text.contains(&format!("#/components/schemas/{d}\"")),
+                        "{method} {path} {status}: does not reference {d}: {text}"
+                    );
+                }
+                if serves || expected.is_some() || path.starts_with("/v1/listings") {
+                    seen += 1;
+                    let mut bare = Vec::new();
+                    bare_objects(schema, &format!("{method} {path} {status}"), &mut bare);
+                    assert!(bare.is_empty(), "bare objects: {bare:?}");
+                }
+            }
+        }
+    }
+    assert!(seen >= DOC_ROUTES.len() + 2, "{seen}");
+}
+
+/// Errors of `value` against `schema` (resolving `#/components/schemas/…` in `doc`): a missing
+/// required key, a key the schema does not name, a value of another JSON type.
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        let target = &doc["components"]["schemas"][name];
+        assert!(target.is_object(), "{at}: dangling {r}");
+        return check(doc, target, value, at, errors);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let fits = options.iter().any(|o| {
+                let mut e = Vec::new();
+                check(doc, o, value, at, &mut e);
+                e.is_empty()
+            });
+            if !fits {
+                errors.push(format!("{at}: fits no {key} of {schema}: {value}"));
+            }
+            return;
+        }
+    }
+    if let Some(all) = schema["allOf"].as_array() {
+        for s in all {
+            check(doc, s, value, at, errors);
+        }
+    }
+    let json_type = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty()
+        && !types.contains(&json_type)
+        && !(json_type == "integer" && types.contains(&"number"))
+    {
+        errors.push(format!("{at}: a {json_type}, documented {types:?}"));
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for r in schema["required"].as_array().into_iter().flatten() {
+                let r = r.as_str().unwrap_or_default();
+                if !map.contains_key(r) {
+                    errors.push(format!("{at}: required `{r}` missing"));
+                }
+            }
+            if let Some(props) = schema["properties"].as_object() {
+                for (k, v) in map {
+                    match props.get(k) {
+                        Some(s) => check(doc, s, v, &format!("{at}.{k}"), errors),
+                        None => errors.push(format!("{at}: `{k}` is not documented")),
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(max) = schema["maxItems"].as_u64() {
+                if items.len() as u64 > max {
+                    errors.push(format!("{at}: more than {max} items"));
+                }
+            }
+            if schema["items"].is_object() {
+                for (i, v) in items.iter().enumerate() {
+                    check(doc, &schema["items"], v, &format!("{at}[{i}]"), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The 200 JSON reply schema of `GET path`.
+fn reply_schema<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    let s = &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert!(s.is_object(), "{path}: no 200 JSON reply");
+    s
+}
+
+#[test]
+fn real_answers_fit_their_documented_schemas() {
+    use deedlog_domain::State;
+    use deedlog_domain::testkit::{Ledger, hash};
+    use deedlog_views::keys::Relation;
+    use deedlog_views::{ListingQuery, Paging, Projection, Views};
+    use serde_json::json;
+
+    // A deal on a testkit ledger: an agent lists, the agent drafts a contract, all sign, the
+    // housing authority files it.
+    let mut l = Ledger::new();
+    let seller = l.party("alice");
+    let buyer = l.party("bob");
+    let agency = l.agency("anju");
+    let agent = l.agent("wang", &agency);
+    l.agent("li", &agency);
+    l.bank("wuhua");
+    l.office("wuhua");
+    let property = l.property("cuihu", &[&seller]);
+    let cert = l.certificate(&property);
+    let v = "verification/PV-1";
+    l.ok(&seller, "property.verify", v, json!({ "certificate_no": cert }));
+    let en = "entrustment/EN-1";
+    let until = l.now_ms + 90 * 86_400_000;
+    l.ok(&seller, "entrustment.sale", en, json!({
+        "verification": v, "agent": agent, "floor_price_fen": 100_000_000u64,
+        "expires_at_ms": until, "review_agent_edits": false,
+    }));
+    l.ok(&agent, "entrustment.accept", en, json!({}));
+    let ls = "listing/LS-1";
+    let payload = l.publish_payload(Some(en), v, 120_000_000);
+    l.ok(&agent, "listing.publish", ls, payload);
+    let ct = "contract/CT-1";
+    let terms = l.terms(ls, &buyer, 120_000_000);
+    l.ok(&agent, "contract.draft", ct, json!({
+        "listing": ls, "buyer": buyer, "terms": terms, "document_hash": hash("contract v1"),
+    }));
+    let roles = [buyer.clone(), seller.clone(), agent.clone()];
+    let document = hash("contract v1");
+    for who in &roles {
+        l.ok(who, "contract.confirm", ct, json!({ "document_hash": document }));
+    }
+    for who in &roles {
+        l.ok(who, "contract.sign", ct, json!({ "document_hash": document }));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let views = Views::open(dir.path()).unwrap();
+    let mut projection = Projection::new(views.clone(), State::default()).unwrap();
+    let bytes: Vec<Vec<u8>> = l.entries.iter().map(|e| e.encode().unwrap()).collect();
+    projection.apply(&bytes).unwrap();
+
+    // The answers, built by the same calls the handlers make.
+    let page = Paging {
+        offset: 0,
+        limit: 20,
+    };
+    let search = views
+        .search_listings(&ListingQuery::default(), page)
+        .unwrap()
+        .to_value(20, 0);
+    assert_eq!(search["items"].as_array().unwrap().len(), 1, "{search}");
+    let detail = views.public_listing(ls).unwrap().unwrap();
+    let agents = views.agents_by_rating(None, page).unwrap().to_value(20, 0);
+    assert_eq!(agents["items"].as_array().unwrap().len(), 2, "{agents}");
+    let offices = json!({ "items": views.all_of("office", None).unwrap() });
+    assert_eq!(offices["items"].as_array().unwrap().len(), 1, "{offices}");
+    let Some(contract) = views.doc(ct).unwrap() else {
+        panic!("no contract document")
+    };
+    let contract = serde_json::to_value(&contract).unwrap();
+    assert_eq!(contract["status"], "signed", "{contract}");
+    let party = views.doc_value(&seller).unwrap().unwrap();
+    let contracts = views
+        .owned(&buyer, Relation::Contracts, page)
+        .unwrap()
+        .to_value(20, 0);
+    let verification = serde_json::to_value(views.doc(v).unwrap().unwrap()).unwrap();
+    let entrustment = serde_json::to_value(views.doc(en).unwrap().unwrap()).unwrap();
+    let price_history = match views.doc(ls).unwrap() {
+        Some(deedlog_views::Doc::Listing(d)) => deedlog_views::price_history_page(&d, page),
+        _ => panic!("no listing document"),
+    };
+
+    let doc = deedlog_api::openapi::document();
+    for (path, answer) in [
+        ("/v1/listings", &search),
+        ("/v1/listings/{LS}", &detail),
+        ("/v1/listings/{LS}/price-history", &price_history),
+        ("/v1/agents", &agents),
+        ("/v1/offices", &offices),
+        ("/v1/contracts/{CT}", &contract),
+        ("/v1/parties/{PA}", &party),
+        ("/v1/parties/{PA}/contracts", &contracts),
+        ("/v1/verifications/{PV}", &verification),
+        ("/v1/entrustments/{EN}", &entrustment),
+    ] {
+        let mut errors = Vec::new();
+        check(&doc, reply_schema(&doc, path), answer, path, &mut errors);
+        assert!(errors.is_empty(), "{path}: {errors:#?}\n{answer}");
+    }
+
+    // The checker is not blind: an undocumented key, a missing one and a wrong type all fail.
+    let contract_schema = reply_schema(&doc, "/v1/contracts/{CT}");
+    let mut extra = contract.clone();
+    extra["buyer_phone"] = json!("13800000000");
+    let mut missing = contract.clone();
+    missing.as_object_mut().unwrap().remove("status");
+    let mut wrong = contract.clone();
+    wrong["created_seq"] = json!("7");
+    for bad in [extra, missing, wrong] {
+        let mut errors = Vec::new();
+        check(&doc, contract_schema, &bad, "contract", &mut errors);
+        assert!(!errors.is_empty(), "{bad}");
+    }
+    // The public detail never documents the private parts it leaves out.
+    let detail_schema = reply_schema(&doc, "/v1/listings/{LS}");
+    assert!(detail_schema["properties"].get("pending").is_none());
+    assert!(detail_schema["properties"].get("ever_shown").is_none());
+}
