@@ -482,29 +482,54 @@ fn real_answers_fit_their_documented_schemas() {
     let property = l.property("cuihu", &[&seller]);
     let cert = l.certificate(&property);
     let v = "verification/PV-1";
-    l.ok(&seller, "property.verify", v, json!({ "certificate_no": cert }));
+    l.ok(
+        &seller,
+        "property.verify",
+        v,
+        json!({ "certificate_no": cert }),
+    );
     let en = "entrustment/EN-1";
     let until = l.now_ms + 90 * 86_400_000;
-    l.ok(&seller, "entrustment.sale", en, json!({
-        "verification": v, "agent": agent, "floor_price_fen": 100_000_000u64,
-        "expires_at_ms": until, "review_agent_edits": false,
-    }));
+    l.ok(
+        &seller,
+        "entrustment.sale",
+        en,
+        json!({
+            "verification": v, "agent": agent, "floor_price_fen": 100_000_000u64,
+            "expires_at_ms": until, "review_agent_edits": false,
+        }),
+    );
     l.ok(&agent, "entrustment.accept", en, json!({}));
     let ls = "listing/LS-1";
     let payload = l.publish_payload(Some(en), v, 120_000_000);
     l.ok(&agent, "listing.publish", ls, payload);
     let ct = "contract/CT-1";
     let terms = l.terms(ls, &buyer, 120_000_000);
-    l.ok(&agent, "contract.draft", ct, json!({
-        "listing": ls, "buyer": buyer, "terms": terms, "document_hash": hash("contract v1"),
-    }));
+    l.ok(
+        &agent,
+        "contract.draft",
+        ct,
+        json!({
+            "listing": ls, "buyer": buyer, "terms": terms, "document_hash": hash("contract v1"),
+        }),
+    );
     let roles = [buyer.clone(), seller.clone(), agent.clone()];
     let document = hash("contract v1");
     for who in &roles {
-        l.ok(who, "contract.confirm", ct, json!({ "document_hash": document }));
+        l.ok(
+            who,
+            "contract.confirm",
+            ct,
+            json!({ "document_hash": document }),
+        );
     }
     for who in &roles {
-        l.ok(who, "contract.sign", ct, json!({ "document_hash": document }));
+        l.ok(
+            who,
+            "contract.sign",
+            ct,
+            json!({ "document_hash": document }),
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -571,7 +596,10 @@ fn real_answers_fit_their_documented_schemas() {
     missing.as_object_mut().unwrap().remove("status");
     let mut wrong = contract.clone();
     wrong["created_seq"] = json!("7");
-    for bad in [extra, missing, wrong] {
+    // A field that is `null` when absent is still always there.
+    let mut no_agent = contract.clone();
+    no_agent.as_object_mut().unwrap().remove("agent");
+    for bad in [extra, missing, wrong, no_agent] {
         let mut errors = Vec::new();
         check(&doc, contract_schema, &bad, "contract", &mut errors);
         assert!(!errors.is_empty(), "{bad}");

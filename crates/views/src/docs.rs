@@ -5,6 +5,10 @@
 //! Every document is a pure function of the log prefix it was computed at, serialized with the
 //! core's canonical encoder, so a rebuild from zero writes byte-identical documents. No document
 //! holds personal data in clear: parties appear by id, people only by commitments.
+//!
+//! With the `schema` feature every document type also has its JSON Schema (utoipa `ToSchema`),
+//! for the API's OpenAPI document. An `Option` field is served as `null` when absent, never
+//! left out, so its schema marks it required.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,16 +41,19 @@ pub struct PartyDoc {
     /// Real-name verified (and not erased).
     pub verified: bool,
     /// `online_face` or `office`, once attested.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub identity_method: Option<String>,
     /// When registered.
     pub registered_at_ms: i64,
     /// When attested.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub verified_at_ms: Option<i64>,
     /// Personal data erased.
     pub erased: bool,
     /// The commitment registered with.
     pub phone_commitment: String,
     /// The current key, if any.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub key: Option<String>,
     /// Seq that created the party.
     pub created_seq: u64,
@@ -177,6 +184,7 @@ pub struct VerificationDoc {
     /// Status.
     pub status: String,
     /// The property as on the registry now.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub property: Option<PropertyFacts>,
     /// Co-owners' consents still needed.
     pub consents_pending: u64,
@@ -187,10 +195,13 @@ pub struct VerificationDoc {
     /// When requested.
     pub requested_at_ms: i64,
     /// The latest sale entrustment.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub sale_entrustment: Option<String>,
     /// The live listing.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub live_listing: Option<String>,
     /// The live contract.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub live_contract: Option<String>,
     /// Seq that created it.
     pub created_seq: u64,
@@ -285,10 +296,12 @@ pub struct ListingDoc {
     /// Agent edits wait for the seller's approval.
     pub review_agent_edits: bool,
     /// The agent, if any.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub agent: Option<ListingAgent>,
     /// The seller.
     pub seller: String,
     /// The entrustment, if any.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub entrustment: Option<String>,
     /// The verification.
     pub verification: String,
@@ -323,6 +336,7 @@ pub struct ViewingDoc {
     /// The buyer.
     pub buyer: String,
     /// The agent, if any.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub agent: Option<String>,
     /// Slot start.
     pub slot_start_ms: i64,
@@ -331,8 +345,10 @@ pub struct ViewingDoc {
     /// Status.
     pub status: String,
     /// The agent's note.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub note: Option<String>,
     /// Stars given.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub stars: Option<u8>,
     /// Seq that created it.
     pub created_seq: u64,
@@ -389,6 +405,7 @@ pub struct ContractDoc {
     /// The buyer.
     pub buyer: String,
     /// The agent, if any.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub agent: Option<String>,
     /// Current terms.
     pub terms: Value,
@@ -403,14 +420,18 @@ pub struct ContractDoc {
     /// Status.
     pub status: String,
     /// Why it moved offline.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub offline_reason: Option<String>,
     /// The office that verified the paper contract and the scan's hash.
     pub offline_verified: Value,
     /// The filing code.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub filing_code: Option<String>,
     /// Seq of the filing.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub filed_seq: Option<u64>,
     /// Why cancelled.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub cancel_reason: Option<String>,
     /// Seq that created it.
     pub created_seq: u64,
@@ -437,6 +458,7 @@ pub struct ProxyDoc {
     /// Status.
     pub status: String,
     /// The office that verified it.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub verified_by: Option<String>,
     /// Seq that created it.
     pub created_seq: u64,
