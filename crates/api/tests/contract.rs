@@ -414,10 +414,10 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
         Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
-    if !types.is_empty()
-        && !types.contains(&json_type)
-        && !(json_type == "integer" && types.contains(&"number"))
-    {
+    let fits = types.is_empty()
+        || types.contains(&json_type)
+        || (json_type == "integer" && types.contains(&"number"));
+    if !fits {
         errors.push(format!("{at}: a {json_type}, documented {types:?}"));
         return;
     }
@@ -439,10 +439,10 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
             }
         }
         Value::Array(items) => {
-            if let Some(max) = schema["maxItems"].as_u64() {
-                if items.len() as u64 > max {
-                    errors.push(format!("{at}: more than {max} items"));
-                }
+            if let Some(max) = schema["maxItems"].as_u64()
+                && items.len() as u64 > max
+            {
+                errors.push(format!("{at}: more than {max} items"));
             }
             if schema["items"].is_object() {
                 for (i, v) in items.iter().enumerate() {
