@@ -371,6 +371,27 @@ fn every_reply_that_serves_a_view_document_says_its_fields() {
         }
     }
     assert!(seen >= DOC_ROUTES.len() + 2, "{seen}");
+    // Every reference resolves.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > DOC_ROUTES.len());
+    for r in refs {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas[name].is_object(), "dangling {r}");
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 /// Errors of `value` against `schema` (resolving `#/components/schemas/…` in `doc`): a missing

@@ -166,8 +166,10 @@ pub struct PropertyFacts {
     /// Owners (commitments and shares only).
     pub owners: u64,
     /// Mortgage.
+    #[cfg_attr(feature = "schema", schema(value_type = Option<deedlog_domain::payload::Mortgage>))]
     pub mortgage: Value,
     /// Seizure.
+    #[cfg_attr(feature = "schema", schema(value_type = Option<deedlog_domain::payload::Seizure>))]
     pub seizure: Value,
 }
 
@@ -191,6 +193,7 @@ pub struct VerificationDoc {
     /// Co-owners who consented.
     pub consented_by: Vec<String>,
     /// The mortgage shown at verification.
+    #[cfg_attr(feature = "schema", schema(value_type = Option<deedlog_domain::payload::Mortgage>))]
     pub mortgage: Value,
     /// When requested.
     pub requested_at_ms: i64,
@@ -408,6 +411,7 @@ pub struct ContractDoc {
     #[cfg_attr(feature = "schema", schema(required = true))]
     pub agent: Option<String>,
     /// Current terms.
+    #[cfg_attr(feature = "schema", schema(value_type = deedlog_domain::payload::ContractTerms))]
     pub terms: Value,
     /// Current document hash.
     pub document_hash: String,
@@ -416,6 +420,7 @@ pub struct ContractDoc {
     /// Roles that confirmed the current document.
     pub confirmed: Vec<String>,
     /// Role → seq of its signature on the current document.
+    #[cfg_attr(feature = "schema", schema(value_type = std::collections::BTreeMap<String, u64>))]
     pub signatures: Value,
     /// Status.
     pub status: String,
@@ -450,6 +455,7 @@ pub struct ProxyDoc {
     /// The property.
     pub property: String,
     /// Allowed actions.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<deedlog_domain::payload::ProxyAction>))]
     pub scope: Value,
     /// Expiry.
     pub expires_at_ms: i64,
