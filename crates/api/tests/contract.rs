@@ -630,3 +630,97 @@ fn real_answers_fit_their_documented_schemas() {
     assert!(detail_schema["properties"].get("pending").is_none());
     assert!(detail_schema["properties"].get("ever_shown").is_none());
 }
+
+/// Reference data for a node: one agency with one agent, one bank, one office, one property.
+fn write_reference(dir: &std::path::Path) {
+    use serde_json::json;
+    std::fs::create_dir_all(dir).unwrap();
+    let seller = json!({"name": "邓婷", "id_number": "530111197905129301", "phone": "19150620624"});
+    let agent_person =
+        json!({"name": "魏林", "id_number": "530102195908253193", "phone": "15030997123"});
+    let mut owner = seller.clone();
+    owner["share_percent"] = json!(100);
+    let mut agent = agent_person.clone();
+    agent["agent_id"] = json!("AT-0001");
+    agent["licence_no"] = json!("KMJJR-2020-0001");
+    let files = [
+        (
+            "properties.json",
+            json!([{"certificate_no": "云(2021)昆明市不动产权第0012345号",
+            "district": "五华区", "community": "翠湖花园", "address": "五华区翠湖南路8号1栋1单元501",
+            "area_centi_m2": 8950, "rooms": 2, "halls": 1, "bathrooms": 1, "floor": 5,
+            "floors_total": 7, "built_year": 2005, "usage": "住宅", "owners": [owner],
+            "mortgage": null, "seizure": null}]),
+        ),
+        (
+            "agencies.json",
+            json!([{"agency_id": "AG-0001", "name": "昆明测试房产经纪有限公司",
+            "licence_no": "KMJJ-2023-0001", "district": "五华区", "address": "五华区东风西路1号",
+            "agents": [agent]}]),
+        ),
+        ("population.json", json!([seller, agent_person])),
+        (
+            "banks.json",
+            json!([{"bank_id": "BK-01", "name": "中国工商银行", "branch": "昆明分行"}]),
+        ),
+        (
+            "offices.json",
+            json!([{"office_id": "OF-01", "name": "五华区办理点", "district": "五华区",
+            "address": "五华区人民中路2号", "hours": "周一至周五 9:00-17:00", "phone": "0871-63000000"}]),
+        ),
+    ];
+    for (name, value) in files {
+        std::fs::write(dir.join(name), value.to_string()).unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn served_directory_answers_fit_their_documented_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    write_reference(&dir.path().join("reference"));
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = Some(dir.path().join("reference"));
+    options.sequencer.batch_wait = Duration::from_micros(100);
+    options.sequencer.verify_threads = 1;
+    let node = Node::open(options).unwrap();
+    assert!(
+        node.views()
+            .wait_applied(node.reader().size(), Duration::from_secs(10))
+            .await
+    );
+    let app = web_test::init_service(deedlog_api::app(AppState::new(
+        node.clone(),
+        ApiConfig::default(),
+    )))
+    .await;
+    let doc = deedlog_api::openapi::document();
+    for (path, uri, nonempty) in [
+        ("/v1/agents", "/v1/agents", true),
+        ("/v1/agents/{AT}", "/v1/agents/AT-0001", false),
+        ("/v1/offices", "/v1/offices", true),
+        ("/v1/agencies", "/v1/agencies", true),
+        ("/v1/agencies/{AG}", "/v1/agencies/AG-0001", false),
+        ("/v1/banks", "/v1/banks", true),
+        (
+            "/v1/actors/key",
+            "/v1/actors/key?actor=agent/AT-0001",
+            false,
+        ),
+        ("/v1/listings", "/v1/listings", false),
+    ] {
+        let res =
+            web_test::call_service(&app, web_test::TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status().as_u16(), 200, "{uri}");
+        let body: Value = serde_json::from_slice(&web_test::read_body(res).await).unwrap();
+        if nonempty {
+            assert!(
+                !body["items"].as_array().unwrap().is_empty(),
+                "{uri}: {body}"
+            );
+        }
+        let mut errors = Vec::new();
+        check(&doc, reply_schema(&doc, path), &body, uri, &mut errors);
+        assert!(errors.is_empty(), "{uri}: {errors:#?}\n{body}");
+    }
+    node.shutdown();
+}
