@@ -319,6 +319,7 @@ const DOC_ROUTES: &[(&str, &str)] = &[
     ("/v1/prechecks/{LP}", "PrecheckDoc"),
     ("/v1/contracts/{CT}", "ContractDoc"),
     ("/v1/proxies/{PX}", "ProxyDoc"),
+    ("/v1/verify/listing/{code}", "PricePoint"),
 ];
 
 #[test]
@@ -361,7 +362,11 @@ fn every_reply_that_serves_a_view_document_says_its_fields() {
                         "{method} {path} {status}: does not reference {d}: {text}"
                     );
                 }
-                if serves || expected.is_some() || path.starts_with("/v1/listings") {
+                if serves
+                    || expected.is_some()
+                    || path.starts_with("/v1/listings")
+                    || path.starts_with("/v1/verify")
+                {
                     seen += 1;
                     let mut bare = Vec::new();
                     bare_objects(schema, &format!("{method} {path} {status}"), &mut bare);
@@ -625,10 +630,16 @@ fn real_answers_fit_their_documented_schemas() {
         check(&doc, contract_schema, &bad, "contract", &mut errors);
         assert!(!errors.is_empty(), "{bad}");
     }
-    // The public detail never documents the private parts it leaves out.
-    let detail_schema = reply_schema(&doc, "/v1/listings/{LS}");
-    assert!(detail_schema["properties"].get("pending").is_none());
-    assert!(detail_schema["properties"].get("ever_shown").is_none());
+    // The public detail, also inside the listing code's verification, never documents the
+    // private parts it leaves out.
+    for listing in [
+        reply_schema(&doc, "/v1/listings/{LS}"),
+        &reply_schema(&doc, "/v1/verify/listing/{code}")["properties"]["listing"],
+    ] {
+        assert!(listing["properties"]["price_history_total"].is_object());
+        assert!(listing["properties"].get("pending").is_none());
+        assert!(listing["properties"].get("ever_shown").is_none());
+    }
 }
 
 /// Reference data for a node: one agency with one agent, one bank, one office, one property.

@@ -67,7 +67,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         .scope("/v1/listings")
         .param(path_param("LS", || id_schema(IdKind::Listing), "The listing id after `listing/`"))
         .param(after_seq_param())
-        .reply(200, "The listing", Content::Json(listing_schema)),
+        .reply(200, "The listing", Content::Json(public_listing_schema)),
         RouteSpec::new(
             Method::Get,
             "/v1/listings/{LS}/price-history",
@@ -91,7 +91,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
 
 /// The public listing detail: the `ListingDoc` without its private `pending` and `ever_shown`,
 /// with only the latest price points and their total count.
-fn listing_schema() -> serde_json::Value {
+pub(crate) fn public_listing_schema() -> serde_json::Value {
     let mut s =
         serde_json::to_value(<deedlog_views::ListingDoc as utoipa::PartialSchema>::schema())
             .unwrap_or(serde_json::Value::Null);

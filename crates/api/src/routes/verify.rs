@@ -31,6 +31,40 @@ pub(crate) fn bundle_schema() -> Value {
             "log_key": {"type": "string"}}})
 }
 
+/// The filed contract as `verify/contract` shows it: these fields of the `ContractDoc`.
+fn filed_contract_schema() -> Value {
+    const SHOWN: [&str; 7] = [
+        "id",
+        "status",
+        "listing",
+        "property",
+        "document_hash",
+        "filed_seq",
+        "signatures",
+    ];
+    let full =
+        serde_json::to_value(<deedlog_views::docs::ContractDoc as utoipa::PartialSchema>::schema())
+            .unwrap_or(Value::Null);
+    let properties: serde_json::Map<String, Value> = SHOWN
+        .iter()
+        .map(|k| ((*k).to_owned(), full["properties"][*k].clone()))
+        .collect();
+    json!({"type": "object", "required": SHOWN, "properties": properties})
+}
+
+/// One place a file's hash was found on the log.
+fn match_schema() -> Value {
+    json!({"type": "object", "required": ["what", "id", "seq", "current", "status", "code", "proof"],
+        "properties": {
+            "what": {"type": "string", "enum": ["contract_document", "offline_scan", "listing_photo"]},
+            "id": {"type": "string", "description": "The contract or listing"},
+            "seq": {"type": "integer", "description": "The entry that put the hash on the log"},
+            "current": {"type": "boolean", "description": "Still the current document, scan or shown photo"},
+            "status": {"type": "string", "description": "The contract's or listing's status"},
+            "code": {"type": ["string", "null"], "description": "The filing code or listing code"},
+            "proof": bundle_schema()}})
+}
+
 /// The routes of this module.
 pub(crate) fn routes() -> Vec<RouteSpec> {
     vec![
@@ -41,7 +75,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .param(after_seq_param())
             .reply(200, "The listing with the bundles of the entry that issued the code and of its last change",
                 Content::Json(|| json!({"type": "object", "required": ["code", "listing", "proof", "current"],
-                    "properties": {"code": {"type": "string"}, "listing": {"type": "object"},
+                    "properties": {"code": {"type": "string"}, "listing": super::listings::public_listing_schema(),
                         "proof": bundle_schema(), "current": bundle_schema()}}))),
         RouteSpec::new(Method::Get, "/v1/verify/contract/{filing_code}", Access::Public, "verify",
             "Authenticity of a filed contract, with proof bundles", |r| r.to(verify_contract))
@@ -50,7 +84,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .param(after_seq_param())
             .reply(200, "The filed contract with the bundles of its filing and of its latest entry",
                 Content::Json(|| json!({"type": "object", "required": ["filing_code", "contract", "proof", "latest"],
-                    "properties": {"filing_code": {"type": "string"}, "contract": {"type": "object"},
+                    "properties": {"filing_code": {"type": "string"}, "contract": filed_contract_schema(),
                         "proof": bundle_schema(), "latest": bundle_schema()}}))),
         RouteSpec::new(Method::Post, "/v1/verify/document", Access::Public, "verify",
             "Find a file's SHA-256 on the log, with proof bundles", |r| r.to(verify_document))
@@ -60,7 +94,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .reply(200, "Where the file's hash is on the log (at most 20 matches)",
                 Content::Json(|| json!({"type": "object", "required": ["sha256", "matches"],
                     "properties": {"sha256": {"type": "string"}, "matches": {"type": "array", "maxItems": MATCHES_MAX,
-                        "items": {"type": "object", "required": ["what", "id", "seq", "current", "status", "proof"]}}}}))),
+                        "items": match_schema()}}}))),
     ]
 }
 
