@@ -6,6 +6,9 @@
 //! `POST /v1/commands/{kind}` is listed as one operation per command kind, each with the
 //! `SignedCommand` envelope around that kind's payload schema, generated from the payload types
 //! themselves (`deedlog_domain::payload::payload_schemas`), so that nothing is written twice.
+//! The view documents the read routes serve are components too, generated from the document
+//! types (`deedlog_views::docs::doc_schemas`), and each read route's answer references them
+//! inside its wrapper (a page, `{"items"}`, a verification answer).
 
 use serde_json::{Map, Value, json};
 
