@@ -229,15 +229,23 @@ fn client_of(req: &HttpRequest, state: &AppState) -> String {
 /// Authenticates a signed identity request, honouring `?after_seq`: the signature under the
 /// header's key first, then a bounded wait for an entry the log already has, then the
 /// current-key check (the key may be in the awaited `party.register`).
-async fn signed(
+///
+/// Returns the authenticated actor, which must be of `kind`, and the body parsed as `T`.
+async fn signed<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
-    body: &[u8],
     state: &AppState,
+    payload: web::Payload,
     after: &AfterSeq,
-) -> Result<String, ApiError> {
-    let signed = verify_signature(req, body, state)?;
+    kind: IdKind,
+) -> Result<(String, T), ApiError> {
+    let bytes = read_body_vec(state, payload, IDENTITY_BODY_MAX).await?;
+    let signed = verify_signature(req, &bytes, state)?;
     views_at(state, after).await?;
-    check_key(signed, state)
+    let actor = check_key(signed, state)?;
+    if !kind.matches(&actor) {
+        return Err(forbidden(&actor));
+    }
+    Ok((actor, parse(&bytes)?))
 }
 
 /// `{"phone"}`.
@@ -296,12 +304,8 @@ async fn realname_challenge(
     payload: web::Payload,
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
-    let bytes = read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?;
-    let actor = signed(&req, &bytes, &state, &after).await?;
-    if !IdKind::Party.matches(&actor) {
-        return Err(forbidden(&actor));
-    }
-    let body: RealNameBody = parse(&bytes)?;
+    let (actor, body): (String, RealNameBody) =
+        signed(&req, &state, payload, &after, IdKind::Party).await?;
     let c = state.node.realname_challenge(
         &actor,
         &body.name,
@@ -334,12 +338,8 @@ async fn realname_attest(
     payload: web::Payload,
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
-    let bytes = read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?;
-    let actor = signed(&req, &bytes, &state, &after).await?;
-    if !IdKind::Party.matches(&actor) {
-        return Err(forbidden(&actor));
-    }
-    let body: CodeBody = parse(&bytes)?;
+    let (actor, body): (String, CodeBody) =
+        signed(&req, &state, payload, &after, IdKind::Party).await?;
     let receipt = state
         .node
         .realname_attest(&actor, &body.challenge, &body.code)
@@ -362,12 +362,8 @@ async fn office_commitments(
     payload: web::Payload,
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
-    let bytes = read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?;
-    let actor = signed(&req, &bytes, &state, &after).await?;
-    if !IdKind::Office.matches(&actor) {
-        return Err(forbidden(&actor));
-    }
-    let body: OfficeBody = parse(&bytes)?;
+    let (actor, body): (String, OfficeBody) =
+        signed(&req, &state, payload, &after, IdKind::Office).await?;
     let node = state.node.clone();
     let c = web::block(move || {
         node.office_commitments(&actor, &body.party, &body.name, &body.id_number)
