@@ -11,9 +11,14 @@
 //!   "tree_size": 100,
 //!   "inclusion": ["<64 hex digits>", "..."],
 //!   "checkpoint": "<the whole signed checkpoint note>",
-//!   "log_key": "<the log's vkey: origin+keyid+base64(0x01 || key)>"
+//!   "log_key": "<the log's vkey: origin+keyid+base64(0x01 || key)>",
+//!   "opening": {"payload": {"…": "…"}, "salt": "<base64 of 16 bytes>"}
 //! }
 //! ```
+//!
+//! `opening` is present only for a version-2 entry whose payload the reader may see; it is
+//! checked against the payload digest the entry's signature covers. Without it a version-2
+//! entry still verifies (bytes, signature, inclusion), and its payload stays unknown.
 //!
 //! `inclusion` is the RFC 9162 audit path of leaf `seq` in the tree of size `tree_size`, bottom to
 //! top. [`ProofBundle::verify`] trusts nothing in the bundle: the log key it checks against is
@@ -23,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, CheckpointError, OpenedCheckpoint, VerifierKey};
 use crate::command::CommandError;
-use crate::entry::{Entry, EntryError};
+use crate::entry::{EntryError, Logged, LoggedEntry};
 use crate::hash::{self, Hash};
 use crate::keys;
 use crate::merkle::{self, HashReader, PROOF_HASHES_MAX, ProofError};
@@ -67,6 +72,9 @@ pub enum BundleError {
     /// The command inside the entry is malformed or its signature does not verify.
     #[error("command: {0}")]
     Command(CommandError),
+    /// The opening is malformed, given for a version-1 entry, or not the signed payload's.
+    #[error("opening: {0}")]
+    Opening(String),
     /// The checkpoint does not open with the trusted key.
     #[error("checkpoint: {0}")]
     Checkpoint(CheckpointError),
@@ -129,13 +137,19 @@ pub struct ProofBundle {
     pub checkpoint: String,
     /// The log's vkey.
     pub log_key: String,
+    /// The opening (payload and salt) of a version-2 entry, when the reader may see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening: Option<serde_json::Value>,
 }
 
 /// What a bundle proves, once verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedBundle {
     /// The decoded entry (its command signature checked).
-    pub entry: Entry,
+    pub entry: LoggedEntry,
+    /// The payload, proved: the version-1 entry's own, or the version-2 opening checked against
+    /// the signed digest. `None` for a version-2 entry given without its opening.
+    pub payload: Option<serde_json::Value>,
     /// Its leaf hash.
     pub leaf_hash: Hash,
     /// The checkpoint it is included in.
@@ -162,7 +176,20 @@ impl ProofBundle {
             inclusion: inclusion.iter().map(hash::to_hex).collect(),
             checkpoint: checkpoint_note.to_owned(),
             log_key: log_key.to_owned(),
+            opening: None,
         }
+    }
+
+    /// The bundle with the opening (canonical bytes) of its version-2 entry.
+    ///
+    /// # Errors
+    /// When the bytes are not a canonical opening.
+    pub fn with_opening(mut self, opening: &[u8]) -> Result<Self, BundleError> {
+        let parsed =
+            crate::command::Opening::decode(opening).map_err(|e| BundleError::Opening(e.to_string()))?;
+        self.opening =
+            Some(serde_json::to_value(parsed).map_err(|e| BundleError::Opening(e.to_string()))?);
+        Ok(self)
     }
 
     /// Builds the bundle of entry `seq` against an opened checkpoint, reading the inclusion proof
@@ -204,7 +231,7 @@ impl ProofBundle {
             return Err(BundleError::UntrustedLogKey);
         }
         let bytes = keys::from_base64(&self.entry).map_err(|_| BundleError::EntryBase64)?;
-        let entry = Entry::decode(&bytes).map_err(BundleError::Entry)?;
+        let entry = LoggedEntry::decode(&bytes).map_err(BundleError::Entry)?;
         if entry.seq != self.seq {
             return Err(BundleError::SeqMismatch {
                 entry: entry.seq,
@@ -215,7 +242,25 @@ impl ProofBundle {
         if hash::leaf_hash(&bytes) != leaf_hash {
             return Err(BundleError::LeafHashMismatch);
         }
-        entry.signed.verify().map_err(BundleError::Command)?;
+        entry.verify_signature().map_err(BundleError::Command)?;
+        let payload = match (&entry.signed, &self.opening) {
+            (Logged::Clear(c), None) => Some(c.payload.clone()),
+            (Logged::Clear(_), Some(_)) => {
+                return Err(BundleError::Opening(
+                    "a version-1 entry has no opening: its payload is in the entry".into(),
+                ));
+            }
+            (Logged::Sealed(_), None) => None,
+            (Logged::Sealed(c), Some(o)) => {
+                let bytes = crate::canonical::encode(o)
+                    .map_err(|e| BundleError::Opening(e.to_string()))?;
+                Some(
+                    c.open(&bytes)
+                        .map_err(|e| BundleError::Opening(e.to_string()))?
+                        .payload,
+                )
+            }
+        };
         let opened = checkpoint::open_checkpoint(self.checkpoint.as_bytes(), &log_key)
             .map_err(BundleError::Checkpoint)?;
         if opened.origin != log_key.name() {
@@ -262,6 +307,7 @@ impl ProofBundle {
         }
         Ok(VerifiedBundle {
             entry,
+            payload,
             leaf_hash,
             checkpoint: opened,
         })

@@ -17,7 +17,7 @@ pub mod limits;
 pub mod merkle;
 pub mod verify;
 
-pub use command::{Command, SignedCommand};
-pub use entry::Entry;
+pub use command::{Command, Opening, SealedCommand, SignedCommand};
+pub use entry::{Entry, LoggedEntry};
 pub use hash::Hash;
 pub use keys::{PublicKey, SecretKey};

@@ -17,6 +17,11 @@
 //! its size can still be checked), at most [`PENDING_CHECKPOINTS_MAX`] checkpoints waiting for
 //! entries that have not arrived yet, and at most [`FAULTS_MAX`] faults.
 //!
+//! A version-2 entry verifies without its payload: its signature covers the payload's salted
+//! digest. When an export or feed carries the entry's opening (payload and salt) on the next
+//! line, the verifier also checks that the opening hashes to the signed digest; entries whose
+//! opening was withheld (a public export of a confidential entry) are counted as `sealed`.
+//!
 //! Command signatures are checked one by one with the core's one signature rule
 //! ([`crate::keys::PublicKey::verify`], `verify_strict`), the function the sequencer and
 //! `ProofBundle::verify` use, so the verifier reports exactly the signatures the server refuses.
@@ -30,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::CanonicalError;
 use crate::checkpoint::{self, CheckpointError, VerifierKey};
 use crate::command::CommandError;
-use crate::entry::{Entry, EntryError};
+use crate::entry::{EntryError, Logged, LoggedEntry};
 use crate::hash::{self, Hash, ZERO_HASH};
 use crate::merkle::Frontier;
 
@@ -90,6 +95,9 @@ pub enum FaultKind {
     /// The storage frame around an entry or checkpoint is damaged (checksum, length, header);
     /// reported by readers of the segment files, which still pass the bytes on.
     RecordDamaged,
+    /// An opening (payload and salt of a version-2 entry) is malformed, does not follow its
+    /// entry, or does not hash to the digest the entry's signature covers.
+    BadOpening,
 }
 
 /// One fault.
@@ -120,6 +128,12 @@ pub struct Report {
     pub faults: Vec<Fault>,
     /// Faults found beyond [`FAULTS_MAX`], counted but not kept.
     pub faults_omitted: u64,
+    /// Version-2 entries whose opening was given and checked against the signed digest.
+    #[serde(default)]
+    pub opened: u64,
+    /// Version-2 entries seen without their opening (verified structurally only).
+    #[serde(default)]
+    pub sealed: u64,
 }
 
 impl Report {
@@ -163,6 +177,45 @@ pub struct ExportHeader {
     pub log_key: String,
 }
 
+/// An opening line of an export or feed: the payload and salt of the version-2 entry on the
+/// line before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpeningLine {
+    /// The opening object `{"payload", "salt"}`.
+    pub opening: serde_json::Value,
+    /// The seq of the entry it opens.
+    pub seq: u64,
+}
+
+impl OpeningLine {
+    /// The canonical line for the opening `opening` (canonical bytes) of entry `seq`.
+    #[must_use]
+    pub fn line(seq: u64, opening: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(opening.len() + 40);
+        out.extend_from_slice(b"{\"opening\":");
+        out.extend_from_slice(opening);
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(seq.to_string().as_bytes());
+        out.push(b'}');
+        out
+    }
+
+    /// Parses a canonical opening line; returns the seq and the opening's canonical bytes.
+    ///
+    /// # Errors
+    /// In words, when the line is not a canonical opening line.
+    pub fn parse(line: &[u8]) -> Result<(u64, Vec<u8>), String> {
+        if line.len() > crate::command::OPENING_BYTES_MAX + 64 {
+            return Err(format!("opening line of {} bytes is too large", line.len()));
+        }
+        let value = crate::canonical::decode(line).map_err(|e| e.to_string())?;
+        let parsed: OpeningLine = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let bytes = crate::canonical::encode(&parsed.opening).map_err(|e| e.to_string())?;
+        Ok((parsed.seq, bytes))
+    }
+}
+
 /// A checkpoint line of an export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +250,10 @@ pub struct LogVerifier {
     covered: u64,
     faults: Vec<(u64, Fault)>,
     faults_omitted: u64,
+    /// The last entry pushed, when it is version 2 and not yet opened: its seq and digest.
+    awaiting_opening: Option<(u64, String)>,
+    opened: u64,
+    sealed: u64,
 }
 
 impl std::fmt::Debug for LogVerifier {
@@ -233,6 +290,9 @@ impl LogVerifier {
             covered: 0,
             faults: Vec::new(),
             faults_omitted: 0,
+            awaiting_opening: None,
+            opened: 0,
+            sealed: 0,
         })
     }
 
@@ -293,7 +353,8 @@ impl LogVerifier {
         let ordinal = self.ordinal;
         let seq = self.position;
         let leaf = hash::leaf_hash(bytes);
-        match Entry::decode(bytes) {
+        self.close_awaiting();
+        match LoggedEntry::decode(bytes) {
             Err(e) => {
                 let kind = match e {
                     EntryError::Canonical(CanonicalError::NotCanonical { .. }) => {
@@ -324,7 +385,47 @@ impl LogVerifier {
         }
     }
 
-    fn check_entry(&mut self, ordinal: u64, seq: u64, entry: &Entry) {
+    /// The entry before had no opening after it: it stays verified structurally only.
+    fn close_awaiting(&mut self) {
+        if self.awaiting_opening.take().is_some() {
+            self.sealed += 1;
+        }
+    }
+
+    /// Pushes the opening (canonical bytes) that an export or feed gave for entry `seq`: it must
+    /// follow that entry, a version-2 one, and hash to the digest its signature covers.
+    pub fn push_opening(&mut self, seq: u64, opening: &[u8]) {
+        self.ordinal += 1;
+        let ordinal = self.ordinal;
+        let fault = match self.awaiting_opening.take() {
+            Some((at, digest)) if at == seq => {
+                let found = hex::encode(crate::command::payload_digest(opening));
+                match crate::command::Opening::decode(opening) {
+                    Err(e) => Some(format!("the opening of entry {seq} is malformed: {e}")),
+                    Ok(_) if found != digest => Some(format!(
+                        "the opening of entry {seq} hashes to {found}, not to the signed \
+                         payload_digest {digest}"
+                    )),
+                    Ok(_) => {
+                        self.opened += 1;
+                        None
+                    }
+                }
+            }
+            other => {
+                self.awaiting_opening = other;
+                Some(format!(
+                    "an opening for entry {seq} that does not follow that entry (a version-2 \
+                     entry) directly"
+                ))
+            }
+        };
+        if let Some(detail) = fault {
+            self.entry_fault(ordinal, seq, FaultKind::BadOpening, detail);
+        }
+    }
+
+    fn check_entry(&mut self, ordinal: u64, seq: u64, entry: &LoggedEntry) {
         if entry.seq != seq {
             self.entry_fault(
                 ordinal,
@@ -354,11 +455,10 @@ impl LogVerifier {
                 "stream_version must be at least 1".to_owned(),
             );
         }
-        match entry
-            .signed
-            .prepare()
-            .and_then(|prepared| prepared.verify())
-        {
+        if let Logged::Sealed(c) = &entry.signed {
+            self.awaiting_opening = Some((entry.seq, c.payload_digest.clone()));
+        }
+        match entry.verify_signature() {
             Ok(()) => {}
             Err(e) => {
                 let kind = match e {
@@ -497,6 +597,7 @@ impl LogVerifier {
     /// checkpoint covers.
     #[must_use]
     pub fn finish(mut self) -> Report {
+        self.close_awaiting();
         let pending = std::mem::take(&mut self.pending);
         for (size, waiting) in pending {
             for p in waiting {
@@ -529,6 +630,8 @@ impl LogVerifier {
             covered: self.covered,
             faults: self.faults.into_iter().map(|(_, f)| f).collect(),
             faults_omitted: self.faults_omitted,
+            opened: self.opened,
+            sealed: self.sealed,
         }
     }
 }
@@ -544,12 +647,14 @@ fn unverified_size(note: &[u8]) -> Option<u64> {
 /// How an export line is read.
 enum Line {
     Entry,
+    Opening(Result<(u64, Vec<u8>), String>),
     Checkpoint(String),
     BadCheckpoint(String),
 }
 
 const ENTRY_PREFIX: &[u8] = b"{\"derived\":";
 const CHECKPOINT_PREFIX: &[u8] = b"{\"checkpoint\":";
+const OPENING_PREFIX: &[u8] = b"{\"opening\":";
 
 /// Entry lines start with `{"derived":` (the first key of a canonical entry) and checkpoint lines
 /// with `{"checkpoint":`. A line that starts with neither is read as a damaged checkpoint when it
@@ -558,6 +663,9 @@ const CHECKPOINT_PREFIX: &[u8] = b"{\"checkpoint\":";
 fn classify(line: &[u8]) -> Line {
     if line.starts_with(ENTRY_PREFIX) {
         return Line::Entry;
+    }
+    if line.starts_with(OPENING_PREFIX) {
+        return Line::Opening(OpeningLine::parse(line));
     }
     let is_checkpoint = line.starts_with(CHECKPOINT_PREFIX)
         || contains(line, "\\n\\n\u{2014} ".as_bytes())
@@ -618,6 +726,13 @@ pub fn verify_jsonl_with_key(
         }
         match classify(&line) {
             Line::Entry => verifier.push_entry(&line),
+            Line::Opening(Ok((seq, opening))) => verifier.push_opening(seq, &opening),
+            Line::Opening(Err(detail)) => {
+                verifier.ordinal += 1;
+                let (ordinal, seq) = (verifier.ordinal, verifier.position.saturating_sub(1));
+                verifier.awaiting_opening = None;
+                verifier.entry_fault(ordinal, seq, FaultKind::BadOpening, detail);
+            }
             Line::Checkpoint(note) => verifier.push_checkpoint(note.as_bytes()),
             Line::BadCheckpoint(detail) => {
                 verifier.ordinal += 1;

@@ -172,7 +172,7 @@ pub fn generate(n: usize, actors: usize, checkpoint_every: usize) -> GeneratedLo
             nonce: format!("nonce-{i:06}"),
             issued_at_ms,
         }
-        .sign(secret)
+        .sign_v1(secret)
         .expect("generated commands are well-formed");
         *version += 1;
         let entry = Entry {

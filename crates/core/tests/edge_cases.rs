@@ -72,6 +72,7 @@ fn signed(command: &Command, signature: &[u8; 64]) -> SignedCommand {
         stream: command.stream.clone(),
         expected_version: command.expected_version,
         payload: command.payload.clone(),
+        payload_salt: None,
         nonce: command.nonce.clone(),
         issued_at_ms: command.issued_at_ms,
         signature: keys::base64(signature),

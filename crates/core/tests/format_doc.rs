@@ -3,9 +3,10 @@
 //! An integrator writing a client from the page alone gets bytes the server accepts.
 
 use deedlog_core::checkpoint::VerifierKey;
-use deedlog_core::command::COMMAND_DOMAIN;
+use deedlog_core::command::{COMMAND_DOMAIN_V2, opening_bytes, payload_digest};
 use deedlog_core::hash::{leaf_hash, to_hex};
-use deedlog_core::{Command, Entry, SecretKey, SignedCommand, canonical};
+use deedlog_core::verify::OpeningLine;
+use deedlog_core::{Command, Entry, LoggedEntry, SecretKey, SignedCommand, canonical};
 
 const FORMAT_MD: &str = include_str!("../../../docs/FORMAT.md");
 
@@ -45,9 +46,17 @@ fn the_worked_signing_example_matches_the_code() {
         secret.public().to_base64(),
         "the command's key is the seed's public key"
     );
-    let canonical_bytes = command.signing_bytes().unwrap();
-    let mut message = COMMAND_DOMAIN.to_vec();
-    message.extend_from_slice(&canonical_bytes);
+    let salt = command.derive_salt(&secret).unwrap();
+    assert_eq!(block("salt").trim(), salt);
+    let (opening, _) = opening_bytes(&command.payload, &salt).unwrap();
+    assert_eq!(block("opening").as_bytes(), opening.as_slice());
+    let digest = hex::encode(payload_digest(&opening));
+    assert_eq!(block("digest").trim(), digest);
+    let signed = command.clone().sign(&secret).unwrap();
+    let (sealed, _) = signed.seal().unwrap();
+    let prepared = sealed.prepare().unwrap();
+    let mut message = COMMAND_DOMAIN_V2.to_vec();
+    message.extend_from_slice(&prepared.message);
     // The doc shows the message as text: the domain tag's line, then the canonical bytes.
     assert_eq!(
         block("message").as_bytes(),
@@ -55,18 +64,22 @@ fn the_worked_signing_example_matches_the_code() {
         "signing message; the code gives:\n{}",
         String::from_utf8_lossy(&message)
     );
-    assert_eq!(
-        canonical_bytes,
-        canonical::to_vec(&command).unwrap(),
-        "the message is the RFC 8785 form of the command"
-    );
-    let signed = command.clone().sign(&secret).unwrap();
+    // The message is the RFC 8785 form of the command with the digest in the payload's place.
+    let mut generic = serde_json::to_value(&command).unwrap();
+    let object = generic.as_object_mut().unwrap();
+    object.remove("payload");
+    object.insert("payload_digest".into(), digest.clone().into());
+    assert_eq!(prepared.message, canonical::to_vec(&generic).unwrap());
     assert_eq!(block("signature").trim(), signed.signature);
     let body: SignedCommand = serde_json::from_str(block("body")).expect("the body parses");
     assert_eq!(body, signed);
     assert!(body.verify().is_ok());
     let entry_bytes = block("entry").as_bytes();
-    let entry = Entry::decode(entry_bytes).expect("the entry is canonical");
+    let logged = LoggedEntry::decode(entry_bytes).expect("the entry is canonical");
+    assert!(logged.verify_signature().is_ok(), "it verifies without the opening");
+    let (seq, line_opening) = OpeningLine::parse(block("opening-line").as_bytes()).unwrap();
+    assert_eq!((seq, line_opening.as_slice()), (0, opening.as_slice()));
+    let entry = Entry::decode_with(entry_bytes, Some(&opening)).expect("the opening fits");
     assert_eq!(entry.signed, signed);
     assert_eq!(
         entry.encode().unwrap(),
