@@ -331,6 +331,15 @@ impl LoggedEntry {
         }
     }
 
+    /// The command's nonce.
+    #[must_use]
+    pub fn nonce(&self) -> &str {
+        match &self.signed {
+            Logged::Clear(c) => &c.nonce,
+            Logged::Sealed(c) => &c.nonce,
+        }
+    }
+
     /// The command kind (e.g. `loan.request`).
     #[must_use]
     pub fn command_kind(&self) -> &str {

@@ -13,7 +13,7 @@ use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
-use deedlog_core::command::COMMAND_DOMAIN;
+use deedlog_core::command::{COMMAND_DOMAIN_V2, opening_bytes, payload_digest};
 use deedlog_core::keys;
 use deedlog_core::{Command, SignedCommand};
 use serde_json::json;
@@ -45,7 +45,7 @@ fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
     let mut h = Sha512::new();
     h.update(r);
     h.update(a);
-    h.update(COMMAND_DOMAIN);
+    h.update(COMMAND_DOMAIN_V2);
     h.update(message);
     let digest: [u8; 64] = h.finalize().into();
     Scalar::from_bytes_mod_order_wide(&digest)
@@ -64,6 +64,23 @@ fn unsigned(key_bytes: &[u8; 32], label: &str, n: u64) -> Command {
     }
 }
 
+/// The salt of every constructed case (standard base64 of 16 bytes).
+pub const SALT: &str = "ZWRnZS1jYXNlLXNhbHQtMQ==";
+
+/// The version-2 signing message of `command` under [`SALT`] (without the domain tag), built
+/// from the generic canonical encoder: the command with `payload_digest` in place of `payload`.
+fn v2_message(command: &Command) -> Vec<u8> {
+    let (opening, _) = opening_bytes(&command.payload, SALT).expect("canonical payload");
+    let mut value = serde_json::to_value(command).expect("serializes");
+    let object = value.as_object_mut().expect("an object");
+    object.remove("payload");
+    object.insert(
+        "payload_digest".into(),
+        hex::encode(payload_digest(&opening)).into(),
+    );
+    deedlog_core::canonical::to_vec(&value).expect("canonical")
+}
+
 fn signed(command: &Command, signature: &[u8; 64]) -> SignedCommand {
     SignedCommand {
         actor: command.actor.clone(),
@@ -72,7 +89,7 @@ fn signed(command: &Command, signature: &[u8; 64]) -> SignedCommand {
         stream: command.stream.clone(),
         expected_version: command.expected_version,
         payload: command.payload.clone(),
-        payload_salt: None,
+        payload_salt: Some(SALT.to_owned()),
         nonce: command.nonce.clone(),
         issued_at_ms: command.issued_at_ms,
         signature: keys::base64(signature),
@@ -126,7 +143,7 @@ pub fn cases(repeat: u64) -> Vec<EdgeCase> {
     for n in 0..2 {
         let label = format!("honest {n}");
         let c = unsigned(&big_a, &label, n);
-        let m = c.signing_bytes().expect("canonical");
+        let m = v2_message(&c);
         let sig = sign_raw(a, &big_a, scalar(&label), EdwardsPoint::default(), &m);
         out.push(EdgeCase {
             name: label,
@@ -144,7 +161,7 @@ pub fn cases(repeat: u64) -> Vec<EdgeCase> {
         for n in 0..repeat {
             let label = format!("torsion R order {order} #{n}");
             let c = unsigned(&big_a, &label, 100 * order + n);
-            let m = c.signing_bytes().expect("canonical");
+            let m = v2_message(&c);
             let sig = sign_raw(a, &big_a, scalar(&label), t, &m);
             out.push(EdgeCase {
                 name: label,
@@ -163,7 +180,7 @@ pub fn cases(repeat: u64) -> Vec<EdgeCase> {
         for n in 0..512u64 {
             let label = format!("torsion key order {order} #{n}");
             let c = unsigned(&mixed, &label, 10_000 * order + n);
-            let m = c.signing_bytes().expect("canonical");
+            let m = v2_message(&c);
             let r = scalar(&label);
             let big_r = (ED25519_BASEPOINT_POINT * r).compress().to_bytes();
             let k = challenge(&big_r, &mixed, &m);
@@ -189,7 +206,7 @@ pub fn cases(repeat: u64) -> Vec<EdgeCase> {
     {
         let label = "non-canonical S (S + L)".to_owned();
         let c = unsigned(&big_a, &label, 2000);
-        let m = c.signing_bytes().expect("canonical");
+        let m = v2_message(&c);
         let mut sig = sign_raw(a, &big_a, scalar(&label), EdwardsPoint::default(), &m);
         let high = plus_l(&sig[32..]);
         sig[32..].copy_from_slice(&high);
@@ -220,7 +237,7 @@ pub fn cases(repeat: u64) -> Vec<EdgeCase> {
     {
         let label = format!("small-order R #{i}");
         let c = unsigned(&big_a, &label, 3000 + i as u64);
-        let m = c.signing_bytes().expect("canonical");
+        let m = v2_message(&c);
         let k = challenge(&r_bytes, &big_a, &m);
         let s = k * a;
         let mut sig = [0u8; 64];
@@ -272,7 +289,7 @@ pub fn cases(repeat: u64) -> Vec<EdgeCase> {
     }
     for (i, (label, key_bytes)) in bad_keys.into_iter().enumerate() {
         let c = unsigned(&key_bytes, &label, 5000 + i as u64);
-        let m = c.signing_bytes().expect("canonical");
+        let m = v2_message(&c);
         // Whatever the signature, the key is refused first; sign as if a were its secret.
         let sig = sign_raw(a, &key_bytes, scalar(&label), EdwardsPoint::default(), &m);
         out.push(EdgeCase {

@@ -5,7 +5,6 @@
 
 use deedlog_core::bundle::ProofBundle;
 use deedlog_core::checkpoint::{sign_checkpoint, vkey};
-use deedlog_core::command::COMMAND_DOMAIN;
 use deedlog_core::hash::{self, Hash, ZERO_HASH};
 use deedlog_core::merkle::Frontier;
 use deedlog_core::verify::{FaultKind, LogVerifier};
@@ -137,7 +136,7 @@ fn batch_verification_would_accept_signatures_the_rule_refuses() {
     for case in &torsion {
         assert!(!rule_accepts(&case.command), "{}", case.name);
         let p = case.command.prepare().expect("well-formed");
-        let message = [COMMAND_DOMAIN, &p.message[..]].concat();
+        let message = [p.domain, &p.message[..]].concat();
         let sig = ed25519_dalek::Signature::from_bytes(&p.signature);
         if ed25519_dalek::verify_batch(&[&message[..]], &[sig], &[*p.key.as_dalek()]).is_ok() {
             batch_accepted += 1;

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use deedlog_core::verify::{Fault, FaultKind, LogVerifier, Report};
+use deedlog_core::entry::split_record;
+use deedlog_core::verify::{Fault, FaultKind, LogVerifier, OpeningLine, Report};
 
 use crate::error::StoreError;
 use crate::segment::{self, HEADER_BYTES, MAGIC, RECORD_HEADER_BYTES, RecordKind};
@@ -99,7 +100,7 @@ pub fn verify_segments(log_dir: &Path, origin: &str, log_vkey: &str) -> Result<R
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
         for item in read_lenient(&bytes, first_seq) {
             match item {
-                Item::Record(RecordKind::Entry, payload) => verifier.push_entry(&payload),
+                Item::Record(RecordKind::Entry, record) => push_record(&mut verifier, &record),
                 Item::Record(RecordKind::Checkpoint, note) => verifier.push_checkpoint(&note),
                 Item::BadHeader(detail) => verifier.push_fault(Fault {
                     seq: Some(first_seq),
@@ -130,7 +131,7 @@ pub fn verify_segments(log_dir: &Path, origin: &str, log_vkey: &str) -> Result<R
                             detail,
                         });
                         // Keep the damaged bytes in place so later positions stay aligned.
-                        verifier.push_entry(&payload);
+                        verifier.push_entry(split_record(&payload).0);
                     }
                 }
             }
@@ -139,18 +140,32 @@ pub fn verify_segments(log_dir: &Path, origin: &str, log_vkey: &str) -> Result<R
     Ok(verifier.finish())
 }
 
-/// Calls `f` with every entry's exact bytes, in order, from the segments in `log_dir`.
+/// Pushes a stored entry record: the entry bytes, then its opening, if it has one.
+fn push_record(verifier: &mut LogVerifier, record: &[u8]) {
+    let (entry, opening) = split_record(record);
+    verifier.push_entry(entry);
+    if let Some(opening) = opening {
+        verifier.push_opening(verifier.entries() - 1, opening);
+    }
+}
+
+/// Calls `f` with every entry's exact bytes and its opening (version 2), in order, from the
+/// segments in `log_dir`.
 ///
 /// # Errors
 /// I/O errors and damaged records (verify first).
-pub fn for_each_entry(log_dir: &Path, f: &mut dyn FnMut(&[u8])) -> Result<u64, StoreError> {
+pub fn for_each_entry(
+    log_dir: &Path,
+    f: &mut dyn FnMut(&[u8], Option<&[u8]>),
+) -> Result<u64, StoreError> {
     let mut n = 0;
     for (first_seq, path) in segment::list(log_dir)? {
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
         for item in read_lenient(&bytes, first_seq) {
             match item {
-                Item::Record(RecordKind::Entry, payload) => {
-                    f(&payload);
+                Item::Record(RecordKind::Entry, record) => {
+                    let (entry, opening) = split_record(&record);
+                    f(entry, opening);
                     n += 1;
                 }
                 Item::Record(RecordKind::Checkpoint, _) => {}
@@ -170,7 +185,11 @@ pub fn for_each_entry(log_dir: &Path, f: &mut dyn FnMut(&[u8])) -> Result<u64, S
 }
 
 /// Writes the log as a JSON Lines export (see FORMAT.md): a header, then each entry's exact bytes
-/// and each checkpoint right after the entry that completes its size. Returns the entries written.
+/// (followed by its opening line when `disclose` says so, for version-2 entries) and each
+/// checkpoint right after the entry that completes its size. Returns the entries written.
+///
+/// `disclose` gets each version-2 entry's bytes and says whether its opening goes in the export:
+/// always for a full export, for public kinds only in a public one.
 ///
 /// # Errors
 /// I/O errors and damaged segments (export refuses to copy damage; run verify).
@@ -179,6 +198,7 @@ pub fn export_jsonl(
     origin: &str,
     log_vkey: &str,
     out: &mut dyn std::io::Write,
+    disclose: &mut dyn FnMut(&[u8]) -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
     let header = serde_json::json!({
@@ -195,9 +215,17 @@ pub fn export_jsonl(
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
         for item in read_lenient(&bytes, first_seq) {
             match item {
-                Item::Record(RecordKind::Entry, payload) => {
-                    out.write_all(&payload).map_err(io)?;
+                Item::Record(RecordKind::Entry, record) => {
+                    let (entry, opening) = split_record(&record);
+                    out.write_all(entry).map_err(io)?;
                     out.write_all(b"\n").map_err(io)?;
+                    if let Some(opening) = opening
+                        && disclose(entry)
+                    {
+                        out.write_all(&OpeningLine::line(entries, opening))
+                            .map_err(io)?;
+                        out.write_all(b"\n").map_err(io)?;
+                    }
                     entries += 1;
                     if entries.is_multiple_of(100_000) {
                         progress(entries);

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use deedlog_core::hash::{Hash, ZERO_HASH};
-use deedlog_core::{Entry, hash};
+use deedlog_core::entry::{join_record, split_record};
+use deedlog_core::{Entry, LoggedEntry, hash};
 use tlog_tiles::HashReader;
 
 use crate::error::StoreError;
@@ -464,7 +465,7 @@ impl LogWriter {
             _ if size > 0 => {
                 // Entries after the last checkpoint (a crash between the segment write and its
                 // index update, or an unacknowledged batch that landed whole): sign one now.
-                let time_ms = Entry::decode(&reader.entry(size - 1)?)
+                let time_ms = LoggedEntry::decode(&reader.entry(size - 1)?)
                     .map_err(|e| StoreError::BadEntry {
                         seq: size - 1,
                         message: e.to_string(),
@@ -549,7 +550,7 @@ impl LogWriter {
                                 };
                                 let new = tlog_tiles::stored_hashes_for_record_hash(
                                     seq,
-                                    hash::leaf_hash(&rec.payload),
+                                    hash::leaf_hash(split_record(&rec.payload).0),
                                     &view,
                                 )
                                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -561,12 +562,13 @@ impl LogWriter {
                                 }
                             }
                             if seq == index_from {
-                                let entry = Entry::decode(&rec.payload).map_err(|e| {
-                                    StoreError::BadEntry {
+                                let (entry_bytes, opening) = split_record(&rec.payload);
+                                let entry = Entry::decode_with(entry_bytes, opening).map_err(
+                                    |e| StoreError::BadEntry {
                                         seq,
                                         message: e.to_string(),
-                                    }
-                                })?;
+                                    },
+                                )?;
                                 if entry.seq != seq {
                                     return Err(StoreError::BadEntry {
                                         seq,
@@ -611,9 +613,9 @@ impl LogWriter {
         };
         (size.saturating_sub(1024)..size).all(|seq| {
             reader
-                .entry_unpublished(seq)
+                .record_unpublished(seq)
                 .ok()
-                .and_then(|bytes| Entry::decode(&bytes).ok())
+                .and_then(|record| LoggedEntry::decode(split_record(&record).0).ok())
                 .is_some_and(|e| e.seq == seq)
         })
     }
@@ -654,14 +656,15 @@ impl LogWriter {
             inner: Arc::clone(&self.inner),
         };
         for seq in 0..size {
-            let bytes = reader.entry_unpublished(seq)?;
+            let record = reader.record_unpublished(seq)?;
+            let bytes = split_record(&record).0;
             let view = HashView {
                 file: &self.hashes.reader(),
                 file_len: self.hashes.len(),
                 pending: &pending,
             };
             let new =
-                tlog_tiles::stored_hashes_for_record_hash(seq, hash::leaf_hash(&bytes), &view)
+                tlog_tiles::stored_hashes_for_record_hash(seq, hash::leaf_hash(bytes), &view)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             pending.extend(new);
             if pending.len() >= 1 << 16 {
@@ -721,7 +724,13 @@ impl LogWriter {
     ///
     /// # Errors
     /// A poisoned writer, or an entry that does not continue the chain.
-    pub fn stage(&mut self, entry: &Entry, bytes: &[u8]) -> Result<Hash, StoreError> {
+    /// `bytes` are the entry's canonical bytes, `opening` its opening's (version 2).
+    pub fn stage(
+        &mut self,
+        entry: &Entry,
+        bytes: &[u8],
+        opening: Option<&[u8]>,
+    ) -> Result<Hash, StoreError> {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
@@ -744,7 +753,10 @@ impl LogWriter {
             self.roll()?;
         }
         let offset = self.segment_len + self.buf.len() as u64;
-        segment::frame(RecordKind::Entry, bytes, &mut self.buf);
+        match opening {
+            None => segment::frame(RecordKind::Entry, bytes, &mut self.buf),
+            Some(o) => segment::frame(RecordKind::Entry, &join_record(bytes, Some(o)), &mut self.buf),
+        }
         self.pending_offsets
             .extend_from_slice(&offset.to_le_bytes());
         self.pending_hashes.extend(new);
@@ -935,21 +947,46 @@ impl LogReader {
             .clone()
     }
 
-    /// The exact bytes of entry `seq`.
+    /// The exact bytes of entry `seq` (without its opening).
     ///
     /// # Errors
     /// [`StoreError::OutOfRange`] past the end; I/O errors; a damaged record.
     pub fn entry(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+        let mut record = self.record(seq)?;
+        let len = split_record(&record).0.len();
+        record.truncate(len);
+        Ok(record)
+    }
+
+    /// The stored record of entry `seq`: its bytes and, for a version-2 entry, its opening
+    /// (see [`deedlog_core::entry::split_record`]).
+    ///
+    /// # Errors
+    /// As [`Self::entry`].
+    pub fn record(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
         let size = self.size();
         if seq >= size {
             return Err(StoreError::OutOfRange(format!(
                 "entry {seq} does not exist; the log has {size}"
             )));
         }
-        self.entry_unpublished(seq)
+        self.record_unpublished(seq)
     }
 
-    fn entry_unpublished(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+    /// Entry `seq`, whole (a version-2 entry joined with its opening).
+    ///
+    /// # Errors
+    /// As [`Self::entry`], and [`StoreError::BadEntry`] for a record that does not decode.
+    pub fn whole_entry(&self, seq: u64) -> Result<Entry, StoreError> {
+        let record = self.record(seq)?;
+        let (bytes, opening) = split_record(&record);
+        Entry::decode_with(bytes, opening).map_err(|e| StoreError::BadEntry {
+            seq,
+            message: e.to_string(),
+        })
+    }
+
+    fn record_unpublished(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
         let offset = u64::from_le_bytes(self.inner.offsets.read(seq)?);
         let segment = {
             let segments = self
@@ -1066,11 +1103,11 @@ impl LogReader {
         let Some(seq) = self.inner.index.nonce_seq(actor, nonce)? else {
             return Ok(None);
         };
-        let entry = Entry::decode(&self.entry(seq)?).map_err(|e| StoreError::BadEntry {
+        let entry = LoggedEntry::decode(&self.entry(seq)?).map_err(|e| StoreError::BadEntry {
             seq,
             message: e.to_string(),
         })?;
-        Ok((entry.signed.actor == actor && entry.signed.nonce == nonce).then_some(seq))
+        Ok((entry.actor() == actor && entry.nonce() == nonce).then_some(seq))
     }
 
     /// Stored checkpoints with sizes in `from..=to`.

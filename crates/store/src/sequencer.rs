@@ -276,7 +276,7 @@ impl Sequencer {
         let last_recorded_ms = match reader.size() {
             0 => 0,
             size => {
-                Entry::decode(&reader.entry(size - 1)?)
+                deedlog_core::LoggedEntry::decode(&reader.entry(size - 1)?)
                     .map_err(|e| StoreError::BadEntry {
                         seq: size - 1,
                         message: e.to_string(),
@@ -448,6 +448,16 @@ fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver
         let mut ready = Vec::with_capacity(jobs.len());
         let mut prepared = Vec::with_capacity(jobs.len());
         for job in jobs {
+            if job.command.payload_salt.is_none() {
+                let _ = job.reply.send(Err(Rejection::new(
+                    "command.malformed",
+                    RejectionClass::Malformed,
+                    "payload_salt is missing: commands are signed in version 2, over a salted \
+                     payload digest (FORMAT.md, \"The signing message\"); version 1 is no \
+                     longer accepted",
+                )));
+                continue;
+            }
             match job.command.prepare_with(|k| cache.parse(k)) {
                 Ok(p) => {
                     prepared.push(p);
@@ -661,12 +671,7 @@ impl<D: Decider> SequencerState<D> {
             .map_err(internal)?
         {
             let bytes = reader.entry(seq).map_err(internal)?;
-            let entry = Entry::decode(&bytes).map_err(|e| {
-                internal(StoreError::BadEntry {
-                    seq,
-                    message: e.to_string(),
-                })
-            })?;
+            let entry = reader.whole_entry(seq).map_err(internal)?;
             if entry.signed == command {
                 return Ok(Outcome::Done(Receipt {
                     seq,
@@ -738,7 +743,7 @@ impl<D: Decider> SequencerState<D> {
             signed: command,
             derived: decision.derived,
         };
-        let bytes = entry.encode().map_err(|e| match e {
+        let (bytes, opening) = entry.encode_record().map_err(|e| match e {
             deedlog_core::entry::EntryError::TooLarge { .. } => {
                 Rejection::new("command.too_large", RejectionClass::TooLarge, e.to_string())
             }
@@ -748,7 +753,10 @@ impl<D: Decider> SequencerState<D> {
                 other.to_string(),
             ),
         })?;
-        let leaf = self.writer.stage(&entry, &bytes).map_err(internal)?;
+        let leaf = self
+            .writer
+            .stage(&entry, &bytes, opening.as_deref())
+            .map_err(internal)?;
         self.decider.apply(&entry);
         versions.insert(entry.stream.clone(), current + 1);
         nonces.insert(key, (position, signature));

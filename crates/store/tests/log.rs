@@ -80,8 +80,12 @@ fn appends_reads_and_proves() {
     let mut tree = deedlog_core::hash::Hash::default();
     for n in 0..50u64 {
         let bytes = reader.entry(n).unwrap();
-        let entry = Entry::decode(&bytes).unwrap();
+        let entry = deedlog_core::LoggedEntry::decode(&bytes).unwrap();
         assert_eq!(entry.seq, n);
+        assert_eq!(entry.version(), 2, "new entries are written in version 2");
+        assert!(entry.verify_signature().is_ok());
+        let whole = reader.whole_entry(n).unwrap();
+        assert_eq!(whole.encode().unwrap(), bytes, "the opening joins the stored entry");
         assert_eq!(entry.prev_hash, prev);
         prev = hash::leaf_hash(&bytes);
         assert_eq!(hash::to_hex(&prev), leaves[n as usize]);
@@ -303,7 +307,7 @@ fn segments_roll_and_reads_cross_them() {
     let (_, reader, report) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
     assert_eq!(report.entries, 60);
     for n in 0..60 {
-        assert_eq!(Entry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
+        assert_eq!(deedlog_core::LoggedEntry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
     }
 }
 
@@ -400,7 +404,7 @@ mod model {
             let reader = seq.handle().reader().clone();
             prop_assert_eq!(reader.size(), model.len() as u64);
             for (i, (stream, version)) in model.iter().enumerate() {
-                let entry = Entry::decode(&reader.entry(i as u64).unwrap()).unwrap();
+                let entry = deedlog_core::LoggedEntry::decode(&reader.entry(i as u64).unwrap()).unwrap();
                 prop_assert_eq!(&entry.stream, stream);
                 prop_assert_eq!(entry.stream_version, *version);
             }
@@ -487,6 +491,6 @@ fn a_damaged_offsets_file_is_rederived() {
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(report.offsets_rederived, 40);
     for n in 0..40 {
-        assert_eq!(Entry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
+        assert_eq!(deedlog_core::LoggedEntry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
     }
 }

@@ -95,7 +95,7 @@ fn a_log_holding_refused_signatures_is_reported_at_their_seqs() {
             refused.push(entry.seq);
         }
         let bytes = entry.encode().expect("encodes");
-        writer.stage(&entry, &bytes).expect("stages");
+        writer.stage(&entry, &bytes, None).expect("stages");
         if entry.seq % 10 == 9 {
             writer.commit(1_800_000_000_005).expect("commits");
         }
