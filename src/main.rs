@@ -77,6 +77,11 @@ struct ExportArgs {
     /// The log's verifier key (`name+id+key`); default: the one in DATA/log.vkey.
     #[arg(long)]
     log_key: Option<String>,
+    /// A full export: every entry's payload, confidential ones included (for the housing
+    /// authority and registered auditors; keep it as confidential as the data folder). Without
+    /// it the export is public: confidential payloads are left out, every entry still verifies.
+    #[arg(long)]
+    full: bool,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +115,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// The seqs of the listing proposals that showed (took effect at once, or were approved), by a
+/// replay of the domain state over the segments.
+fn shown_proposals(log_dir: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<u64>> {
+    let mut state = deedlog_domain::State::default();
+    let mut shown = std::collections::BTreeSet::new();
+    let mut error = None;
+    deedlog_store::audit::for_each_entry(log_dir, &mut |bytes, opening| {
+        if error.is_some() {
+            return;
+        }
+        match deedlog_core::Entry::decode_with(bytes, opening) {
+            Ok(entry) => match state.apply(&entry) {
+                Ok(()) => {
+                    if let Some(seq) = deedlog_domain::table::shown_proposal(&state, &entry) {
+                        shown.insert(seq);
+                    }
+                }
+                Err(e) => error = Some(format!("entry {}: {e}", entry.seq)),
+            },
+            Err(e) => error = Some(e.to_string()),
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("reading the log: {e}"))?;
+    if let Some(e) = error {
+        anyhow::bail!("a public export replays the log to decide what shows, and it failed: {e}; run `deedlog verify --data`");
+    }
+    Ok(shown)
+}
+
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let vkey = verify_cmd::log_key(&args.data, args.log_key.as_deref())?;
     let origin = verify_cmd::origin_of(&vkey)?;
@@ -117,11 +151,34 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::create(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
+    // A public export shows an opening by its kind's visibility. "Public once shown" (listing
+    // proposals) depends on later entries (an approval), so a first pass replays the domain
+    // state and collects the proposals that showed; the set holds one seq per such proposal.
+    let shown = if args.full {
+        std::collections::BTreeSet::new()
+    } else {
+        shown_proposals(&args.data.join("log"))?
+    };
+    let mut disclose = |bytes: &[u8], opening: Option<&[u8]>| -> bool {
+        use deedlog_domain::table::{self, Visibility};
+        if args.full || opening.is_none() {
+            return args.full;
+        }
+        let Ok(logged) = deedlog_core::LoggedEntry::decode(bytes) else {
+            return false;
+        };
+        match table::spec(logged.command_kind()).map(|s| s.visibility) {
+            Some(Visibility::Public) => true,
+            Some(Visibility::PublicOnceShown) => shown.contains(&logged.seq),
+            _ => false,
+        }
+    };
     let entries = deedlog_store::audit::export_jsonl(
         &args.data.join("log"),
         &origin,
         &vkey,
         &mut out,
+        &mut disclose,
         &mut |n| {
             eprintln!("exported {n} entries");
         },

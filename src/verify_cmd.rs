@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use deedlog_core::Entry;
+use deedlog_core::entry::EntryError;
 use deedlog_core::verify::{self, Report};
 use serde::Serialize;
 
@@ -28,9 +29,17 @@ pub struct VerifyArgs {
     /// export's header for an export (pin it with this flag for a real audit).
     #[arg(long)]
     log_key: Option<String>,
-    /// Also replay every entry through the domain rules and report illegal steps.
+    /// Also replay every entry through the domain rules and report illegal steps. Needs every
+    /// payload: a full export, a data folder, or `--server` with `--as` an allowed reader.
     #[arg(long)]
     semantic: bool,
+    /// With `--server`: fetch the log as this actor (a registered auditor `auditor/<name>`, or
+    /// `authority/housing`), so that confidential entries come whole. Needs `--key`.
+    #[arg(long = "as", requires = "key", value_name = "ACTOR")]
+    reader: Option<String>,
+    /// The key file of `--as` (see `deedlog keygen`).
+    #[arg(long, requires = "reader")]
+    key: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -91,6 +100,7 @@ fn verify_server(
     url: &str,
     flag_key: Option<&str>,
     semantic: bool,
+    reader: Option<&deedlog_client::Actor>,
 ) -> anyhow::Result<(Report, Option<SemanticOutput>)> {
     let client = deedlog_client::Client::new(url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
     let head = client
@@ -121,15 +131,29 @@ fn verify_server(
     let mut next = 0u64;
     while next < size {
         let page = client
-            .entries(next, size.min(next + 1000))
+            .entries_as(reader, next, size.min(next + 1000))
             .map_err(|e| anyhow::anyhow!("fetching entries from {next}: {e}"))?;
         if page.is_empty() {
             bail!("the server returned no entries from {next}");
         }
-        for bytes in page {
-            verifier.push_entry(&bytes);
-            if let (Some(a), Ok(entry)) = (auditor.as_mut(), Entry::decode(&bytes)) {
-                a.check(&entry);
+        for item in page {
+            verifier.push_entry(&item.bytes);
+            if let Some(opening) = &item.opening {
+                verifier.push_opening(next, opening);
+            }
+            if let Some(a) = auditor.as_mut() {
+                match item.whole() {
+                    Ok(entry) => {
+                        a.check(&entry);
+                    }
+                    Err(EntryError::Sealed { seq }) => bail!(
+                        "the semantic audit needs every payload, and the server shows entry {seq} \
+                         sealed to this reader; run it with --as an allowed reader (a registered \
+                         auditor) and --key, or without --semantic for the structural audit"
+                    ),
+                    // A damaged entry is the structural verifier's fault to report.
+                    Err(_) => {}
+                }
             }
             next += 1;
             while let Some((cp_size, note)) = pending.peek() {
@@ -156,7 +180,15 @@ fn verify_server(
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
     if let Some(url) = &args.server {
-        let (report, semantic) = verify_server(url, args.log_key.as_deref(), args.semantic)?;
+        let reader = match (&args.reader, &args.key) {
+            (Some(id), Some(path)) => Some(deedlog_client::Actor::new(
+                id.clone(),
+                crate::keyfile::read(path)?,
+            )),
+            _ => None,
+        };
+        let (report, semantic) =
+            verify_server(url, args.log_key.as_deref(), args.semantic, reader.as_ref())?;
         return output(args, &report, semantic);
     }
     let (source, vkey) = match (&args.data, &args.log) {
@@ -196,11 +228,17 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
     let semantic = if args.semantic {
         let mut auditor = deedlog_domain::Auditor::new();
         let mut undecodable = 0u64;
-        let mut feed = |bytes: &[u8]| match Entry::decode(bytes) {
-            Ok(entry) => {
-                auditor.check(&entry);
+        let mut sealed = None;
+        let mut feed = |bytes: &[u8], opening: Option<&[u8]>| {
+            match Entry::decode_with(bytes, opening) {
+                Ok(entry) => {
+                    auditor.check(&entry);
+                }
+                Err(EntryError::Sealed { seq }) => {
+                    sealed.get_or_insert(seq);
+                }
+                Err(_) => undecodable += 1,
             }
-            Err(_) => undecodable += 1,
         };
         match &source {
             Source::Segments(dir) => {
@@ -208,16 +246,37 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
                     .context("the semantic audit needs an undamaged log")?;
             }
             Source::Export(path) => {
+                // An entry line, then its opening line when the export holds it.
                 let mut io_error = None;
+                let mut held: Option<Vec<u8>> = None;
                 for line in lines(path, &mut io_error)?.skip(1) {
                     if line.starts_with(b"{\"derived\":") {
-                        feed(&line);
+                        if let Some(prev) = held.replace(line) {
+                            feed(&prev, None);
+                        }
+                    } else if line.starts_with(b"{\"opening\":") {
+                        match (held.take(), verify::OpeningLine::parse(&line)) {
+                            (Some(prev), Ok((_, opening))) => feed(&prev, Some(&opening)),
+                            (Some(prev), Err(_)) => feed(&prev, None),
+                            // An opening that follows no entry: the structural audit reports it.
+                            (None, _) => {}
+                        }
                     }
+                }
+                if let Some(prev) = held.take() {
+                    feed(&prev, None);
                 }
                 if let Some(e) = io_error {
                     bail!("reading {}: {e}", path.display());
                 }
             }
+        }
+        if let Some(seq) = sealed {
+            bail!(
+                "the semantic audit needs every payload, and entry {seq} is sealed in this \
+                 export (a public export); audit a full export (`deedlog export --full`) or \
+                 the data folder, or run without --semantic for the structural audit"
+            );
         }
         let audit = auditor.finish();
         if undecodable > 0 && report.is_clean() {

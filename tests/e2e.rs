@@ -14,7 +14,6 @@ use deedlog_client::actor::{self, Actor};
 use deedlog_client::demo::{self, DealKind, DemoEvent, DemoOptions, DemoReport};
 use deedlog_client::keys::KeyDir;
 use deedlog_client::{Client, ClientError, loadgen, people, proof};
-use deedlog_core::Entry;
 use deedlog_core::verify::LogVerifier;
 use deedlog_node::{Node, NodeOptions};
 use serde_json::{Value, json};
@@ -108,8 +107,11 @@ fn verify_whole_log(client: &Client, log_key: &str, origin: &str) -> u64 {
     assert!(!checkpoints.is_empty());
     let mut verifier = LogVerifier::new(origin, log_key).expect("the log key parses");
     let mut pending = checkpoints.into_iter().peekable();
-    for (i, bytes) in entries.iter().enumerate() {
-        verifier.push_entry(bytes);
+    for (i, item) in entries.iter().enumerate() {
+        verifier.push_entry(&item.bytes);
+        if let Some(opening) = &item.opening {
+            verifier.push_opening(i as u64, opening);
+        }
         while let Some((s, note)) = pending.next_if(|(s, _)| *s <= i as u64 + 1) {
             assert!(s >= 1);
             verifier.push_checkpoint(note.as_bytes());
@@ -210,14 +212,15 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
 
     // Every acknowledged step is in the log with the kind its receipt said.
     for (seq, kind) in &steps {
-        let e = Entry::decode(&client.entry(*seq, None).expect("entry").bytes).expect("decodes");
+        let e = deedlog_core::LoggedEntry::decode(&client.entry(*seq, None).expect("entry").bytes)
+            .expect("decodes");
         assert_eq!(&e.kind, kind, "seq {seq}");
     }
 
     // SSE follow from a given seq delivers the entries in order, byte for byte.
     let from = latest.size - 20;
     let expected = client.entries(from, latest.size).expect("range");
-    let followed: Vec<Vec<u8>> = client
+    let followed: Vec<deedlog_client::FeedEntry> = client
         .follow(from, Duration::from_secs(5))
         .expect("follow")
         .take(expected.len())
@@ -351,16 +354,18 @@ fn a_restart_in_the_middle_of_a_demo_loses_nothing() {
     let size = verify_whole_log(&client, &log_key, &origin);
     let entries = client.all_entries(0, size).expect("the log exports");
     for (seq, kind) in &acked {
-        let e = Entry::decode(&entries[usize::try_from(*seq).expect("seq fits")])
-            .expect("an acknowledged entry decodes");
+        let e = deedlog_core::LoggedEntry::decode(
+            &entries[usize::try_from(*seq).expect("seq fits")].bytes,
+        )
+        .expect("an acknowledged entry decodes");
         assert_eq!(&e.kind, kind, "acknowledged seq {seq} changed");
     }
     // Nothing was appended twice across the restart: each acknowledged command is one entry.
     let mut nonces = std::collections::BTreeSet::new();
-    for bytes in &entries {
-        let e = Entry::decode(bytes).expect("decodes");
+    for item in &entries {
+        let e = deedlog_core::LoggedEntry::decode(&item.bytes).expect("decodes");
         assert!(
-            nonces.insert((e.signed.actor.clone(), e.signed.nonce.clone())),
+            nonces.insert((e.actor().to_owned(), e.nonce().to_owned())),
             "seq {} repeats a command",
             e.seq
         );

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod disclose;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -78,6 +79,18 @@ pub struct ApiConfig {
     pub ready_lag_max: u64,
     /// Worker threads (0: actix's default, one per core).
     pub workers: usize,
+    /// Registered auditors: they read confidential entries whole with signed requests.
+    pub auditors: Vec<Auditor>,
+}
+
+/// A registered auditor: an actor id of the form `auditor/<name>` and its Ed25519 key. Auditors
+/// are not on the log; the operator registers them in the server's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auditor {
+    /// `auditor/<name>`.
+    pub actor: String,
+    /// The auditor's public key, standard base64.
+    pub key: String,
 }
 
 impl Default for ApiConfig {
@@ -100,6 +113,7 @@ impl Default for ApiConfig {
             follow_keep_alive: Duration::from_secs(15),
             ready_lag_max: 1000,
             workers: 0,
+            auditors: Vec::new(),
         }
     }
 }

@@ -57,6 +57,8 @@ struct Follow {
     shutdown: tokio::sync::watch::Receiver<bool>,
     slot: Slot,
     done: bool,
+    /// Who follows: decides which openings the stream carries.
+    who: crate::disclose::Reader,
 }
 
 pub(crate) async fn follow(
@@ -89,6 +91,8 @@ pub(crate) async fn follow(
         }
     };
     let next = resume.or(q.from).unwrap_or(0);
+    // Authenticated before a stream slot is taken: a bad signature costs no slot.
+    let who = crate::disclose::Reader::of(&req, &state)?;
     // One client may not take the streams everyone shares: a per-client cap first, then the
     // global one.
     let ip = crate::client_ip(&req, &state.config);
@@ -126,6 +130,7 @@ pub(crate) async fn follow(
             _client: client,
         },
         done: false,
+        who,
     };
     let stream = futures_util::stream::unfold(follow, step);
     Ok(HttpResponse::Ok()
@@ -148,15 +153,24 @@ async fn step(mut f: Follow) -> Option<(Result<Bytes, actix_web::Error>, Follow)
         if f.next < size {
             let end = size.min(f.next.saturating_add(CHUNK));
             for seq in f.next..end {
-                match reader.entry(seq) {
-                    Ok(bytes) => {
+                match crate::disclose::served(&f.slot.state, &f.who, seq) {
+                    Ok((bytes, opening)) => {
+                        // One event per entry: its bytes, then, when shown, its opening line
+                        // as a second data line (the event's data is the two lines, as in the
+                        // JSON Lines feed).
                         let mut event = format!("id: {seq}\nevent: entry\ndata: ").into_bytes();
                         event.extend_from_slice(&bytes);
+                        if let Some(o) = opening {
+                            event.extend_from_slice(b"\ndata: ");
+                            event.extend_from_slice(&deedlog_core::verify::OpeningLine::line(
+                                seq, &o,
+                            ));
+                        }
                         event.extend_from_slice(b"\n\n");
                         f.buffer.push_back(Bytes::from(event));
                     }
                     Err(error) => {
-                        tracing::error!(%error, seq, "follow: reading the log");
+                        tracing::error!(?error, seq, "follow: reading the log");
                         f.done = true;
                         break;
                     }

@@ -542,20 +542,36 @@ impl Client {
         Ok(EntryAnswer { bytes, bundle })
     }
 
-    /// Entries `start..end` (`GET /v1/log/entries?start=&end=`, NDJSON), as their exact bytes;
-    /// the server bounds the range, so fewer may come back (continue from `start + len`).
+    /// Entries `start..end` (`GET /v1/log/entries?start=&end=`, JSON Lines), as their exact
+    /// bytes with the openings the public may see; the server bounds the range, so fewer may
+    /// come back (continue from `start + len`).
     ///
     /// # Errors
-    /// Transport errors and rejections.
-    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, ClientError> {
+    /// Transport errors and rejections; [`ClientError::BadResponse`] for an opening line that
+    /// does not follow its entry.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<FeedEntry>, ClientError> {
+        self.entries_as(None, start, end)
+    }
+
+    /// As [`Client::entries`], as a signed request by `actor` when given: the openings of
+    /// confidential entries come whole to those allowed to read them (the stream's parties,
+    /// the signer, the housing authority, registered auditors).
+    ///
+    /// # Errors
+    /// As [`Client::entries`]; `401 request.*` for a refused signature.
+    pub fn entries_as(
+        &self,
+        actor: Option<&Actor>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<FeedEntry>, ClientError> {
         let path = format!("/v1/log/entries?start={start}&end={end}");
-        let answer = self.http.call("GET", &path, &[], None)?;
-        Ok(answer
-            .body
-            .split(|b| *b == b'\n')
-            .filter(|line| !line.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect())
+        let headers = match actor {
+            Some(a) => request_headers(a, "GET", &path, b"", now_ms()),
+            None => Vec::new(),
+        };
+        let answer = self.http.call("GET", &path, &headers, None)?;
+        parse_feed(&path, &answer.body)
     }
 
     /// Every entry from `start` to the end of the log as it is now (`size` entries), page by
@@ -564,7 +580,7 @@ impl Client {
     /// # Errors
     /// As [`Client::entries`], and [`ClientError::BadResponse`] when a page comes back empty
     /// before `size`.
-    pub fn all_entries(&self, start: u64, size: u64) -> Result<Vec<Vec<u8>>, ClientError> {
+    pub fn all_entries(&self, start: u64, size: u64) -> Result<Vec<FeedEntry>, ClientError> {
         let mut out = Vec::new();
         let mut next = start;
         while next < size {
@@ -805,7 +821,7 @@ enum Asked<'a> {
     Document(&'a str),
 }
 
-/// Server-sent events from `/v1/log/follow`, as entry bytes.
+/// Server-sent events from `/v1/log/follow`: entry bytes, with the openings the reader may see.
 pub struct Follow {
     lines: BufReader<Box<dyn std::io::Read + Send>>,
     path: String,
@@ -821,7 +837,7 @@ impl std::fmt::Debug for Follow {
 const SSE_LINE_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 impl Iterator for Follow {
-    type Item = Result<Vec<u8>, ClientError>;
+    type Item = Result<FeedEntry, ClientError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut data = String::new();
@@ -861,17 +877,70 @@ impl Iterator for Follow {
     }
 }
 
-fn event_entry(path: &str, data: &str) -> Result<Vec<u8>, ClientError> {
-    match serde_json::from_str::<Value>(data) {
-        // The exact entry bytes, as the API sends them.
-        Ok(v) if v.get("seq").is_some() && v.get("signed").is_some() => {
-            Ok(data.as_bytes().to_vec())
-        }
-        Ok(v) => entry_bytes(path, &v),
-        // Raw base64 data lines.
-        Err(_) => deedlog_core::keys::from_base64(data.trim())
-            .map_err(|_| bad(path, "event data is neither JSON nor base64")),
+/// An event's data: the entry line and, when shown, its opening line (as in the JSON Lines
+/// feed); or, from older servers, the entry as base64.
+fn event_entry(path: &str, data: &str) -> Result<FeedEntry, ClientError> {
+    if data.starts_with('{') {
+        let mut items = parse_feed(path, data.as_bytes())?;
+        return match (items.pop(), items.is_empty()) {
+            (Some(item), true) => Ok(item),
+            _ => Err(bad(path, "an event holds more than one entry")),
+        };
     }
+    deedlog_core::keys::from_base64(data.trim())
+        .map(|bytes| FeedEntry {
+            bytes,
+            opening: None,
+        })
+        .map_err(|_| bad(path, "event data is neither an entry nor base64"))
+}
+
+/// One entry of the feed: its exact bytes, and its opening (payload and salt, canonical bytes)
+/// when the reader may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// The entry's exact bytes (what is hashed).
+    pub bytes: Vec<u8>,
+    /// The opening of a version-2 entry, when shown.
+    pub opening: Option<Vec<u8>>,
+}
+
+impl FeedEntry {
+    /// The whole entry when its payload is at hand (version 1, or version 2 with its opening),
+    /// the opening checked against the signed digest.
+    ///
+    /// # Errors
+    /// The entry's decoding error ([`deedlog_core::entry::EntryError::Sealed`] without the
+    /// opening).
+    pub fn whole(&self) -> Result<deedlog_core::Entry, deedlog_core::entry::EntryError> {
+        deedlog_core::Entry::decode_with(&self.bytes, self.opening.as_deref())
+    }
+}
+
+/// Parses a JSON Lines feed: entry lines, each optionally followed by its opening line.
+fn parse_feed(path: &str, body: &[u8]) -> Result<Vec<FeedEntry>, ClientError> {
+    let mut out: Vec<FeedEntry> = Vec::new();
+    for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if line.starts_with(b"{\"opening\":") {
+            let (seq, opening) = deedlog_core::verify::OpeningLine::parse(line)
+                .map_err(|e| bad(path, format!("opening line: {e}")))?;
+            let last = out
+                .last_mut()
+                .filter(|e| e.opening.is_none())
+                .ok_or_else(|| bad(path, format!("an opening line for {seq} follows no entry")))?;
+            let at = deedlog_core::LoggedEntry::decode(&last.bytes).map(|e| e.seq).ok();
+            if at != Some(seq) {
+                return Err(bad(path, format!("an opening line for {seq} follows another entry")));
+            }
+            last.opening = Some(opening);
+        } else {
+            out.push(FeedEntry {
+                bytes: line.to_vec(),
+                opening: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -924,7 +993,10 @@ mod tests {
             lines: BufReader::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec()))),
             path: "/v1/log/follow".into(),
         };
-        let got: Vec<Vec<u8>> = follow.collect::<Result<_, _>>().unwrap();
+        let got: Vec<Vec<u8>> = follow
+            .map(|e| e.map(|e| e.bytes))
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(
             got,
             vec![

@@ -23,6 +23,6 @@ pub mod proof;
 pub mod wire;
 
 pub use actor::Actor;
-pub use client::{Client, Receipt, Verified};
+pub use client::{Client, FeedEntry, Receipt, Verified};
 pub use error::ClientError;
 pub use identity::Outbox;

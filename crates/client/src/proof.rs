@@ -51,6 +51,17 @@ pub fn find_bundles(value: &Value) -> Vec<ProofBundle> {
     out
 }
 
+/// The proved entry of a verified bundle, whole: its fields can be bound only when its payload
+/// was shown (a version-2 entry's opening, checked against the signed digest).
+fn whole(bundle: &VerifiedBundle) -> Result<&deedlog_core::Entry, ClientError> {
+    bundle.whole.as_ref().ok_or_else(|| {
+        unbound(format!(
+            "entry {} was shown without its payload, so nothing shown can be checked against it",
+            bundle.entry.seq
+        ))
+    })
+}
+
 /// Checks a proof bundle against the trusted log key (see [`ProofBundle::verify`]).
 ///
 /// # Errors
@@ -355,7 +366,7 @@ pub fn bind_listing(
         .ok_or_else(|| unbound("the answer shows no listing"))?;
     let proof = bundle_field(answer, "proof", log_key)?
         .ok_or_else(|| unbound("the answer carries no proof of the publishing entry"))?;
-    let e = &proof.entry;
+    let e = whole(&proof)?;
     if e.signed.kind != "listing.publish"
         || !matches!(
             e.kind.as_str(),
@@ -475,7 +486,7 @@ pub fn bind_listing(
             }
         }
         Some(c) => {
-            let ce = &c.entry;
+            let ce = whole(&c)?;
             if ce.stream != e.stream || ce.seq < seq {
                 return Err(unbound(format!(
                     "the `current` entry (seq {} on {}) is not a later entry of {}",
@@ -555,7 +566,7 @@ pub fn bind_contract(
         .ok_or_else(|| unbound("the answer shows no contract"))?;
     let proof = bundle_field(answer, "proof", log_key)?
         .ok_or_else(|| unbound("the answer carries no proof of the filing entry"))?;
-    let e = &proof.entry;
+    let e = whole(&proof)?;
     if e.signed.kind != "contract.file" || e.kind != "ContractFiled" {
         return Err(unbound(format!(
             "the proved entry at seq {} is a {} ({}), not a contract filing",
@@ -706,7 +717,7 @@ pub fn bind_document(
         let p = format!("matches[{i}]");
         let v = bundle_field(m, "proof", log_key)?
             .ok_or_else(|| unbound(format!("{p} carries no proof bundle")))?;
-        let e = &v.entry;
+        let e = whole(&v)?;
         let seq = e.seq;
         same(&mut b, m, &p, "seq", &Value::from(seq), seq)?;
         same(&mut b, m, &p, "id", &Value::from(e.stream.as_str()), seq)?;

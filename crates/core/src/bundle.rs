@@ -147,9 +147,10 @@ pub struct ProofBundle {
 pub struct VerifiedBundle {
     /// The decoded entry (its command signature checked).
     pub entry: LoggedEntry,
-    /// The payload, proved: the version-1 entry's own, or the version-2 opening checked against
-    /// the signed digest. `None` for a version-2 entry given without its opening.
-    pub payload: Option<serde_json::Value>,
+    /// The whole entry, payload proved: a version-1 entry as it is, a version-2 entry joined
+    /// with its opening (checked against the signed digest). `None` for a version-2 entry given
+    /// without its opening.
+    pub whole: Option<crate::entry::Entry>,
     /// Its leaf hash.
     pub leaf_hash: Hash,
     /// The checkpoint it is included in.
@@ -243,21 +244,22 @@ impl ProofBundle {
             return Err(BundleError::LeafHashMismatch);
         }
         entry.verify_signature().map_err(BundleError::Command)?;
-        let payload = match (&entry.signed, &self.opening) {
-            (Logged::Clear(c), None) => Some(c.payload.clone()),
+        let whole = match (&entry.signed, &self.opening) {
+            (Logged::Clear(_), None) => Some(entry.clone().open(None).map_err(BundleError::Entry)?),
             (Logged::Clear(_), Some(_)) => {
                 return Err(BundleError::Opening(
                     "a version-1 entry has no opening: its payload is in the entry".into(),
                 ));
             }
             (Logged::Sealed(_), None) => None,
-            (Logged::Sealed(c), Some(o)) => {
+            (Logged::Sealed(_), Some(o)) => {
                 let bytes = crate::canonical::encode(o)
                     .map_err(|e| BundleError::Opening(e.to_string()))?;
                 Some(
-                    c.open(&bytes)
-                        .map_err(|e| BundleError::Opening(e.to_string()))?
-                        .payload,
+                    entry
+                        .clone()
+                        .open(Some(&bytes))
+                        .map_err(|e| BundleError::Opening(e.to_string()))?,
                 )
             }
         };
@@ -307,7 +309,7 @@ impl ProofBundle {
         }
         Ok(VerifiedBundle {
             entry,
-            payload,
+            whole,
             leaf_hash,
             checkpoint: opened,
         })

@@ -331,6 +331,15 @@ impl LoggedEntry {
         }
     }
 
+    /// The signing key's short id, or `"?"` if the key is malformed.
+    #[must_use]
+    pub fn key_id(&self) -> String {
+        match &self.signed {
+            Logged::Clear(c) => c.key_id(),
+            Logged::Sealed(c) => c.key_id(),
+        }
+    }
+
     /// The command's nonce.
     #[must_use]
     pub fn nonce(&self) -> &str {

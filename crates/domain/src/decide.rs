@@ -148,10 +148,10 @@ impl Ev<'_> {
 
 /// Maps a validation error onto a rejection naming the field.
 pub(crate) fn invalid(e: &ValidationError) -> Rejection {
-    let code = if matches!(e, ValidationError::NotNfc { .. }) {
-        &c::NOT_NFC
-    } else {
-        &c::BAD_FIELD
+    let code = match e {
+        ValidationError::NotNfc { .. } => &c::NOT_NFC,
+        ValidationError::PersonalData { .. } => &c::PERSONAL_DATA,
+        _ => &c::BAD_FIELD,
     };
     Rejection::new(code, e.to_string()).with(serde_json::json!({ "field": e.field() }))
 }
@@ -176,7 +176,8 @@ pub(crate) fn reference(field: &str, id: &str, kind: IdKind) -> Result<(), Rejec
 
 /// Text within bounds (NFC, no control characters).
 pub(crate) fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    check(crate::validate::text(field, value, min, max, false))
+    check(crate::validate::text(field, value, min, max, false))?;
+    check(crate::validate::no_personal_data(field, value))
 }
 
 /// Multi-line text within bounds.
@@ -186,7 +187,8 @@ pub(crate) fn text_lines(
     min: usize,
     max: usize,
 ) -> Result<(), Rejection> {
-    check(crate::validate::text(field, value, min, max, true))
+    check(crate::validate::text(field, value, min, max, true))?;
+    check(crate::validate::no_personal_data(field, value))
 }
 
 /// A commitment (64 lower-case hex digits).

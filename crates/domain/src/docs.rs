@@ -85,6 +85,8 @@ pub fn events_md() -> String {
         "Names, ID numbers and phone numbers never appear: only commitments, 64 lower-case hex digits of HMAC-SHA-256 with a per-subject secret held by the vault. Hashes (photos, documents) are 64 lower-case hex digits of SHA-256.",
         "Text must be Unicode NFC when signed (the server cannot change signed bytes), without control characters (descriptions and notes may hold newlines) or surrounding white space.",
         "Payloads refuse unknown fields; optional fields may be left out.",
+        "Every entry's bytes are public (its existence, position, stream, signer, signature, derived values); its payload travels beside it as the entry's opening (FORMAT.md, \"Entries\"), and each kind below says who may read it (**Payload visibility**): public; public once shown (a listing proposal waiting for the seller's review, or rejected, is confidential); or confidential, shown whole only to the stream's parties, the entry's signer, `authority/housing` and registered auditors.",
+        "Free text (titles, descriptions, notes, reasons, comments, remarks, conditions) refuses anything that looks like a mainland ID number (18 characters, the last a digit or X) or a mobile number (11 digits starting with 1), also when written with spaces, dashes or full-width digits (`payload.personal_data`): such data goes only to the vault.",
         "`via_proxy` (where allowed) names a verified proxy filing: the signer is the proxy's party, the step is taken for the filing's principal, only within its scope and property, before expiry and revocation; `derived.on_behalf_of` and `derived.proxy` then name the principal and the filing.",
         "Time is the entry's `recorded_at_ms`: expiry of entrustments, proxies and windows is judged by it, so a replay judges the same way.",
         "Derived codes are `PREFIX-` + the first 16 upper-case hex digits of `SHA-256(\"deedlog/code/v1\\n\" || PREFIX || \"\\n\" || seq || \"\\n\" || stream)`, PREFIX `PV` (verification), `LV` (listing), `FC` (filing).",
@@ -137,6 +139,7 @@ pub fn events_md() -> String {
     for spec in TABLE {
         let _ = writeln!(w, "### `{}`\n", spec.kind);
         let _ = writeln!(w, "- **Who:** {}", spec.who);
+        let _ = writeln!(w, "- **Payload visibility:** {}", spec.visibility.name());
         let _ = writeln!(
             w,
             "- **Events:** {}",

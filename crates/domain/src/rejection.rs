@@ -125,6 +125,7 @@ pub mod codes {
         BAD_PAYLOAD = "payload.invalid", Malformed, "The payload does not have the command's shape (missing, unknown or mistyped fields).";
         BAD_FIELD = "payload.bad_field", Malformed, "A payload field breaks its format or bounds (see details.field).";
         NOT_NFC = "payload.text_not_nfc", Malformed, "A text field is not Unicode NFC; clients normalise before signing.";
+        PERSONAL_DATA = "payload.personal_data", Malformed, "A free-text field holds what looks like an ID number or a mobile number (see details.field); such data goes only to the vault.";
         BAD_REFERENCE = "payload.bad_reference", Malformed, "A field that names an aggregate is not a well-formed id of the right kind.";
         VERSION_MISMATCH = "stream.version_conflict", Conflict, "expected_version differs from the stream's current version (the same code the server answers before the rules run).";
         STREAM_EXISTS = "stream.exists", Conflict, "The command creates an aggregate, but its stream already has entries.";

@@ -80,11 +80,66 @@ pub enum StreamUse {
     Any,
 }
 
+/// Who may read a kind's payload (its entry's opening). Every entry's bytes are public: its
+/// existence, position, signer and signature; the payload travels beside it (FORMAT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everyone: listing facts, prices shown, photo hashes, registry facts, codes, statuses.
+    Public,
+    /// Everyone, but only once the change shows: a listing proposal that waits for the
+    /// seller's review stays confidential until approved (and forever if rejected).
+    PublicOnceShown,
+    /// Only the stream's parties, the signer, the housing authority and registered auditors:
+    /// loan requests and assessments, contract terms, viewing records, ratings, identity
+    /// attestations, proxy scopes, floor prices and anything holding free text.
+    Confidential,
+}
+
+impl Visibility {
+    /// The name used in documents.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::PublicOnceShown => {
+                "public once shown (while it waits for the seller's review, and forever if \
+                 rejected, confidential)"
+            }
+            Self::Confidential => {
+                "confidential (the stream's parties, the signer, the housing authority and \
+                 registered auditors)"
+            }
+        }
+    }
+}
+
+/// The seq of the listing proposal that `entry` (just applied) makes show, if any: a publish,
+/// price or photo change that took effect at once, or the proposal a `listing.approve` names.
+/// Those entries' payloads become public (the kind's visibility is "public once shown").
+#[must_use]
+pub fn shown_proposal(state: &crate::State, entry: &deedlog_core::Entry) -> Option<u64> {
+    match entry.signed.kind.as_str() {
+        "listing.publish" | "listing.change_price" | "listing.change_photos" => {
+            let listing = state.listing(&entry.stream)?;
+            let waiting = listing.pending.as_ref().is_some_and(|p| p.seq == entry.seq);
+            (!waiting).then_some(entry.seq)
+        }
+        "listing.approve" => entry
+            .signed
+            .payload
+            .get("proposal_seq")
+            .and_then(serde_json::Value::as_u64),
+        _ => None,
+    }
+}
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandSpec {
     /// Command kind.
     pub kind: &'static str,
+    /// Who may read its payload.
+    pub visibility: Visibility,
     /// Event kinds it may produce.
     pub events: &'static [&'static str],
     /// Stream kinds it may be issued on.
@@ -125,6 +180,7 @@ pub const GENERIC_REJECTIONS: &[Code] = &[
     c::BAD_PAYLOAD,
     c::BAD_FIELD,
     c::NOT_NFC,
+    c::PERSONAL_DATA,
     c::BAD_REFERENCE,
 ];
 
@@ -177,11 +233,13 @@ pub fn example_terms() -> Value {
 
 use IdKind as K;
 use Signer as S;
+use Visibility as V;
 
 /// The table, in catalogue order.
 pub const TABLE: &[CommandSpec] = &[
     CommandSpec {
         kind: "platform.genesis",
+        visibility: V::Public,
         events: &["PlatformGenesis"],
         streams: &[K::Platform],
         stream_use: StreamUse::Create,
@@ -203,6 +261,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "key.rotate",
+        visibility: V::Public,
         events: &["KeyRotated"],
         streams: &[
             K::Party,
@@ -226,6 +285,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "key.revoke",
+        visibility: V::Confidential,
         events: &["KeyRevoked"],
         streams: &[K::Party, K::Agent, K::Bank, K::Office],
         stream_use: StreamUse::Existing,
@@ -240,6 +300,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "key.bind",
+        visibility: V::Public,
         events: &["KeyBound"],
         streams: &[K::Party, K::Agent, K::Bank, K::Office],
         stream_use: StreamUse::Existing,
@@ -263,6 +324,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "party.register",
+        visibility: V::Confidential,
         events: &["PartyRegistered"],
         streams: &[K::Party],
         stream_use: StreamUse::Create,
@@ -289,6 +351,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "party.attest_identity",
+        visibility: V::Confidential,
         events: &["PartyIdentityAttested"],
         streams: &[K::Party],
         stream_use: StreamUse::Existing,
@@ -313,6 +376,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "agency.certify",
+        visibility: V::Public,
         events: &["AgencyCertified"],
         streams: &[K::Agency],
         stream_use: StreamUse::Create,
@@ -327,6 +391,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "agency.suspend",
+        visibility: V::Confidential,
         events: &["AgencySuspended"],
         streams: &[K::Agency],
         stream_use: StreamUse::Existing,
@@ -341,6 +406,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "agency.reinstate",
+        visibility: V::Public,
         events: &["AgencyReinstated"],
         streams: &[K::Agency],
         stream_use: StreamUse::Existing,
@@ -355,6 +421,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "agent.certify",
+        visibility: V::Public,
         events: &["AgentCertified"],
         streams: &[K::Agent],
         stream_use: StreamUse::Create,
@@ -383,6 +450,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "agent.suspend",
+        visibility: V::Confidential,
         events: &["AgentSuspended"],
         streams: &[K::Agent],
         stream_use: StreamUse::Existing,
@@ -397,6 +465,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "agent.reinstate",
+        visibility: V::Public,
         events: &["AgentReinstated"],
         streams: &[K::Agent],
         stream_use: StreamUse::Existing,
@@ -411,6 +480,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "bank.register",
+        visibility: V::Public,
         events: &["BankRegistered"],
         streams: &[K::Bank],
         stream_use: StreamUse::Create,
@@ -425,6 +495,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "office.register",
+        visibility: V::Public,
         events: &["OfficeRegistered"],
         streams: &[K::Office],
         stream_use: StreamUse::Create,
@@ -442,6 +513,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.register",
+        visibility: V::Public,
         events: &["PropertyRegistered"],
         streams: &[K::Property],
         stream_use: StreamUse::Create,
@@ -465,6 +537,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.seize",
+        visibility: V::Public,
         events: &["PropertySeized"],
         streams: &[K::Property],
         stream_use: StreamUse::Existing,
@@ -479,6 +552,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.release_seizure",
+        visibility: V::Confidential,
         events: &["PropertySeizureReleased"],
         streams: &[K::Property],
         stream_use: StreamUse::Existing,
@@ -493,6 +567,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.mortgage",
+        visibility: V::Confidential,
         events: &["PropertyMortgaged"],
         streams: &[K::Property],
         stream_use: StreamUse::Existing,
@@ -507,6 +582,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.discharge_mortgage",
+        visibility: V::Public,
         events: &["PropertyMortgageDischarged"],
         streams: &[K::Property],
         stream_use: StreamUse::Existing,
@@ -521,6 +597,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.transfer",
+        visibility: V::Public,
         events: &["PropertyTransferred"],
         streams: &[K::Property],
         stream_use: StreamUse::Existing,
@@ -550,6 +627,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.verify",
+        visibility: V::Public,
         events: &["PropertyVerified", "PropertyVerificationPending"],
         streams: &[K::Verification],
         stream_use: StreamUse::Create,
@@ -568,6 +646,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "verification.consent",
+        visibility: V::Public,
         events: &["CoOwnerConsented"],
         streams: &[K::Verification],
         stream_use: StreamUse::Existing,
@@ -590,6 +669,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "verification.cancel",
+        visibility: V::Confidential,
         events: &["VerificationCancelled"],
         streams: &[K::Verification],
         stream_use: StreamUse::Existing,
@@ -612,6 +692,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "entrustment.sale",
+        visibility: V::Confidential,
         events: &["SaleEntrusted"],
         streams: &[K::Entrustment],
         stream_use: StreamUse::Create,
@@ -644,6 +725,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "entrustment.purchase",
+        visibility: V::Confidential,
         events: &["PurchaseEntrusted"],
         streams: &[K::Entrustment],
         stream_use: StreamUse::Create,
@@ -669,6 +751,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "entrustment.accept",
+        visibility: V::Public,
         events: &["EntrustmentAccepted"],
         streams: &[K::Entrustment],
         stream_use: StreamUse::Existing,
@@ -691,6 +774,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "entrustment.decline",
+        visibility: V::Confidential,
         events: &["EntrustmentDeclined"],
         streams: &[K::Entrustment],
         stream_use: StreamUse::Existing,
@@ -709,6 +793,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "entrustment.revoke",
+        visibility: V::Confidential,
         events: &["EntrustmentRevoked"],
         streams: &[K::Entrustment],
         stream_use: StreamUse::Existing,
@@ -731,6 +816,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "entrustment.expire",
+        visibility: V::Public,
         events: &["EntrustmentExpired"],
         streams: &[K::Entrustment],
         stream_use: StreamUse::Existing,
@@ -752,6 +838,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "listing.publish",
+        visibility: V::PublicOnceShown,
         events: &["ListingPublished", "ListingPublicationProposed"],
         streams: &[K::Listing],
         stream_use: StreamUse::Create,
@@ -792,6 +879,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "listing.change_price",
+        visibility: V::PublicOnceShown,
         events: &["ListingPriceChanged", "ListingChangeProposed"],
         streams: &[K::Listing],
         stream_use: StreamUse::Existing,
@@ -822,6 +910,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "listing.change_photos",
+        visibility: V::PublicOnceShown,
         events: &["ListingPhotosChanged", "ListingChangeProposed"],
         streams: &[K::Listing],
         stream_use: StreamUse::Existing,
@@ -847,6 +936,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "listing.approve",
+        visibility: V::Public,
         events: &["ListingChangeApproved"],
         streams: &[K::Listing],
         stream_use: StreamUse::Existing,
@@ -870,6 +960,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "listing.reject",
+        visibility: V::Public,
         events: &["ListingChangeRejected"],
         streams: &[K::Listing],
         stream_use: StreamUse::Existing,
@@ -889,6 +980,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "listing.withdraw",
+        visibility: V::Confidential,
         events: &["ListingWithdrawn"],
         streams: &[K::Listing],
         stream_use: StreamUse::Existing,
@@ -916,6 +1008,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "viewing.book",
+        visibility: V::Confidential,
         events: &["ViewingBooked"],
         streams: &[K::Viewing],
         stream_use: StreamUse::Create,
@@ -938,6 +1031,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "viewing.confirm",
+        visibility: V::Confidential,
         events: &["ViewingConfirmed"],
         streams: &[K::Viewing],
         stream_use: StreamUse::Existing,
@@ -961,6 +1055,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "viewing.record",
+        visibility: V::Confidential,
         events: &["ViewingRecorded"],
         streams: &[K::Viewing],
         stream_use: StreamUse::Existing,
@@ -985,6 +1080,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "viewing.cancel",
+        visibility: V::Confidential,
         events: &["ViewingCancelled"],
         streams: &[K::Viewing],
         stream_use: StreamUse::Existing,
@@ -1008,6 +1104,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "viewing.rate",
+        visibility: V::Confidential,
         events: &["AgentRated"],
         streams: &[K::Viewing],
         stream_use: StreamUse::Existing,
@@ -1032,6 +1129,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "loan.request",
+        visibility: V::Confidential,
         events: &["LoanPrecheckRequested"],
         streams: &[K::Precheck],
         stream_use: StreamUse::Create,
@@ -1057,6 +1155,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "loan.assess",
+        visibility: V::Confidential,
         events: &["LoanPrecheckAssessed"],
         streams: &[K::Precheck],
         stream_use: StreamUse::Existing,
@@ -1081,6 +1180,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.draft",
+        visibility: V::Confidential,
         events: &["ContractDrafted"],
         streams: &[K::Contract],
         stream_use: StreamUse::Create,
@@ -1113,6 +1213,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.amend",
+        visibility: V::Confidential,
         events: &["ContractAmended"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1141,6 +1242,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.confirm",
+        visibility: V::Public,
         events: &["ContractConfirmed"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1170,6 +1272,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.sign",
+        visibility: V::Public,
         events: &["ContractSigned"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1200,6 +1303,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.move_offline",
+        visibility: V::Confidential,
         events: &["ContractMovedOffline"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1223,6 +1327,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.verify_offline",
+        visibility: V::Public,
         events: &["OfflineContractVerified"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1237,6 +1342,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.file",
+        visibility: V::Public,
         events: &["ContractFiled"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1254,6 +1360,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.cancel_filing",
+        visibility: V::Confidential,
         events: &["ContractFilingCancelled"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1268,6 +1375,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "contract.cancel",
+        visibility: V::Confidential,
         events: &["ContractCancelled"],
         streams: &[K::Contract],
         stream_use: StreamUse::Existing,
@@ -1291,6 +1399,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "proxy.file",
+        visibility: V::Confidential,
         events: &["ProxyFiled"],
         streams: &[K::Proxy],
         stream_use: StreamUse::Create,
@@ -1319,6 +1428,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "proxy.verify",
+        visibility: V::Confidential,
         events: &["ProxyVerified"],
         streams: &[K::Proxy],
         stream_use: StreamUse::Existing,
@@ -1342,6 +1452,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "proxy.revoke",
+        visibility: V::Confidential,
         events: &["ProxyRevoked"],
         streams: &[K::Proxy],
         stream_use: StreamUse::Existing,
@@ -1356,6 +1467,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "erasure.record",
+        visibility: V::Confidential,
         events: &["ErasureRecorded"],
         streams: &[K::Erasure],
         stream_use: StreamUse::Create,

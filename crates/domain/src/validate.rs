@@ -125,6 +125,17 @@ pub enum ValidationError {
         /// The field.
         field: String,
     },
+    /// Free text holds what looks like an ID number or a mobile number.
+    #[error(
+        "{field}: the text holds what looks like {what}; personal data goes only to the vault, \
+         never into a command"
+    )]
+    PersonalData {
+        /// The field.
+        field: String,
+        /// "an ID number" or "a mobile number".
+        what: &'static str,
+    },
 }
 
 impl ValidationError {
@@ -144,7 +155,8 @@ impl ValidationError {
             | Self::List { field, .. }
             | Self::TextLength { field, .. }
             | Self::TextChars { field }
-            | Self::NotNfc { field } => field,
+            | Self::NotNfc { field }
+            | Self::PersonalData { field, .. } => field,
         }
     }
 }
@@ -553,6 +565,65 @@ pub fn text(
     Ok(())
 }
 
+/// Refuses free text that looks like it holds a mainland resident ID number (17 digits and a
+/// digit or `X`) or a mobile number (11 digits, `1` then `3`-`9`), however it is written: digits
+/// may be full-width, and spaces, dashes, dots and slashes between them are ignored. A run of
+/// digits counts only when it has exactly that length, so prices, areas and dates in a text pass.
+///
+/// # Errors
+/// [`ValidationError::PersonalData`].
+pub fn no_personal_data(field: &str, value: &str) -> Result<(), ValidationError> {
+    // Collapse the text into runs of digits (an `X` may end a run): separators between digits
+    // are dropped, anything else ends the run.
+    let mut runs: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let mut ended_by_x = false;
+    for c in value.chars() {
+        let digit = match c {
+            '0'..='9' => Some(c),
+            '\u{FF10}'..='\u{FF19}' => char::from_u32(u32::from(c) - 0xFF10 + u32::from('0')),
+            _ => None,
+        };
+        match digit {
+            Some(d) if !ended_by_x => run.push(d),
+            Some(d) => {
+                runs.push(std::mem::take(&mut run));
+                ended_by_x = false;
+                run.push(d);
+            }
+            None if matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ') && run.len() == 17 => {
+                run.push('X');
+                ended_by_x = true;
+            }
+            None if !run.is_empty()
+                && matches!(c, ' ' | '-' | '.' | '/' | '\u{3000}' | '－' | '—' | '–' | '·') => {}
+            None => {
+                if !run.is_empty() {
+                    runs.push(std::mem::take(&mut run));
+                }
+                ended_by_x = false;
+            }
+        }
+    }
+    runs.push(run);
+    for r in &runs {
+        let b = r.as_bytes();
+        if b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) {
+            return Err(ValidationError::PersonalData {
+                field: field.to_owned(),
+                what: "an ID number",
+            });
+        }
+        if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) {
+            return Err(ValidationError::PersonalData {
+                field: field.to_owned(),
+                what: "a mobile number",
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The NFC form of a text, for clients to use before signing.
 #[must_use]
 pub fn nfc(value: &str) -> String {
@@ -673,5 +744,31 @@ mod tests {
         ));
         assert!(text("t", &nfc(decomposed), 1, 10, false).is_ok());
         assert!(text("t", "abc", 1, 2, false).is_err());
+        for bad in [
+            "请联系13812345678",
+            "电话 138 1234 5678",
+            "电话138-1234-5678",
+            "１３８１２３４５６７８",
+            "身份证530102199001011234",
+            "id 53010219900101123X ok",
+            "5301 0219 9001 0112 3x",
+        ] {
+            assert!(
+                matches!(no_personal_data("t", bad), Err(ValidationError::PersonalData { .. })),
+                "{bad}"
+            );
+        }
+        for good in [
+            "总价150000000分",
+            "2室1厅，89.5平米，2021年建成",
+            "云(2021)昆明市不动产权第0012345号",
+            "(2024)云01执123号",
+            "12345678901",
+            "1381234567",
+            "1764547200000",
+            "案件执行完毕",
+        ] {
+            assert!(no_personal_data("t", good).is_ok(), "{good}");
+        }
     }
 }

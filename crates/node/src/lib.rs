@@ -229,8 +229,7 @@ fn replay(reader: &LogReader, views: &Views) -> Result<(State, State), NodeError
         if seq == applied {
             at_views = Some(state.clone());
         }
-        let bytes = reader.entry(seq)?;
-        let entry = Entry::decode(&bytes).map_err(|e| NodeError::Replay {
+        let entry = reader.whole_entry(seq).map_err(|e| NodeError::Replay {
             seq,
             message: e.to_string(),
         })?;
@@ -554,8 +553,7 @@ pub fn rebuild_views(options: NodeOptions) -> Result<u64, NodeError> {
 pub fn semantic_audit(reader: &LogReader) -> Result<deedlog_domain::AuditReport, NodeError> {
     let mut auditor = deedlog_domain::Auditor::new();
     for seq in 0..reader.size() {
-        let bytes = reader.entry(seq)?;
-        let entry = Entry::decode(&bytes).map_err(|e| NodeError::Replay {
+        let entry = reader.whole_entry(seq).map_err(|e| NodeError::Replay {
             seq,
             message: e.to_string(),
         })?;

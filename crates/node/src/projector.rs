@@ -45,7 +45,7 @@ fn catch_up(projection: &mut Projection, reader: &LogReader) -> bool {
             return true;
         }
         let end = size.min(applied + BATCH_MAX);
-        let entries = match reader.entries(applied, end) {
+        let entries = match reader.records(applied, end) {
             Ok(e) => e,
             Err(error) => {
                 tracing::error!(%error, applied, "the projector cannot read the log");

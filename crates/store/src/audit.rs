@@ -188,8 +188,8 @@ pub fn for_each_entry(
 /// (followed by its opening line when `disclose` says so, for version-2 entries) and each
 /// checkpoint right after the entry that completes its size. Returns the entries written.
 ///
-/// `disclose` gets each version-2 entry's bytes and says whether its opening goes in the export:
-/// always for a full export, for public kinds only in a public one.
+/// `disclose` gets every entry's bytes and opening (version 2), in order, and says whether the
+/// opening goes in the export: always for a full export, by the kinds' visibility in a public one.
 ///
 /// # Errors
 /// I/O errors and damaged segments (export refuses to copy damage; run verify).
@@ -198,7 +198,7 @@ pub fn export_jsonl(
     origin: &str,
     log_vkey: &str,
     out: &mut dyn std::io::Write,
-    disclose: &mut dyn FnMut(&[u8]) -> bool,
+    disclose: &mut dyn FnMut(&[u8], Option<&[u8]>) -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
     let header = serde_json::json!({
@@ -219,8 +219,8 @@ pub fn export_jsonl(
                     let (entry, opening) = split_record(&record);
                     out.write_all(entry).map_err(io)?;
                     out.write_all(b"\n").map_err(io)?;
-                    if let Some(opening) = opening
-                        && disclose(entry)
+                    if disclose(entry, opening)
+                        && let Some(opening) = opening
                     {
                         out.write_all(&OpeningLine::line(entries, opening))
                             .map_err(io)?;

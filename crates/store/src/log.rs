@@ -1006,6 +1006,14 @@ impl LogReader {
         }
     }
 
+    /// The stored records (entry bytes and opening) of entries `start..end`.
+    ///
+    /// # Errors
+    /// As [`Self::entry`].
+    pub fn records(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        (start..end).map(|seq| self.record(seq)).collect()
+    }
+
     /// The exact bytes of entries `start..end`.
     ///
     /// # Errors

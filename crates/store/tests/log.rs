@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use deedlog_core::hash::{self, Hash};
-use deedlog_core::{Command, Entry, SecretKey, SignedCommand};
+use deedlog_core::{Command, SecretKey, SignedCommand};
 use deedlog_store::{
     AcceptAll, CheckpointFormat, LogOptions, LogWriter, RejectionClass, Sequencer, SequencerConfig,
 };

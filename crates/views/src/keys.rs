@@ -221,6 +221,15 @@ pub fn actor_key(actor: &str) -> Vec<u8> {
     k
 }
 
+/// `s\0<seq, 8 bytes big-endian>`: a listing proposal (publish, price or photo change) that
+/// shows, so its entry's payload is public.
+#[must_use]
+pub fn shown(seq: u64) -> Vec<u8> {
+    let mut k = b"s\0".to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 /// `p\0<commitment>`.
 #[must_use]
 pub fn phone(commitment: &str) -> Vec<u8> {

@@ -533,6 +533,15 @@ impl Views {
         }
     }
 
+    /// Whether the listing proposal at `seq` shows (took effect at once, or was approved), so
+    /// that its entry's payload is public.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn is_shown(&self, seq: u64) -> Result<bool, ViewError> {
+        Ok(self.inner.tree.contains_key(keys::shown(seq))?)
+    }
+
     /// The party that registered with a phone commitment.
     ///
     /// # Errors

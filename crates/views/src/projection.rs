@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use deedlog_core::entry::split_record;
 use deedlog_core::{Entry, canonical, hash};
 use deedlog_domain::State;
 use deedlog_domain::ids::{self, IdKind};
@@ -91,32 +92,35 @@ impl Projection {
     /// # Errors
     /// A malformed entry, a gap, an entry the domain does not apply, sled errors. After an error
     /// the projection refuses further work (its state may be ahead of the views): reopen.
-    pub fn apply(&mut self, entries: &[Vec<u8>]) -> Result<(), ViewError> {
+    /// `records` are stored records: each entry's bytes and, for version 2, its opening
+    /// (see [`deedlog_core::entry::split_record`]).
+    pub fn apply(&mut self, records: &[Vec<u8>]) -> Result<(), ViewError> {
         if self.poisoned {
             return Err(ViewError::Corrupt(
                 "the projection stopped after an earlier error".into(),
             ));
         }
-        if entries.is_empty() {
+        if records.is_empty() {
             return Ok(());
         }
-        let result = self.apply_inner(entries);
+        let result = self.apply_inner(records);
         if result.is_err() {
             self.poisoned = true;
         }
         result
     }
 
-    fn apply_inner(&mut self, entries: &[Vec<u8>]) -> Result<(), ViewError> {
+    fn apply_inner(&mut self, records: &[Vec<u8>]) -> Result<(), ViewError> {
         let tree = self.views.inner.tree.clone();
         let mut overlay = Overlay {
             tree: &tree,
             writes: BTreeMap::new(),
         };
         let mut last_leaf = None;
-        for bytes in entries {
+        for record in records {
             let seq = self.state.next_seq();
-            let entry = Entry::decode(bytes).map_err(|e| ViewError::Entry {
+            let (bytes, opening) = split_record(record);
+            let entry = Entry::decode_with(bytes, opening).map_err(|e| ViewError::Entry {
                 seq,
                 message: e.to_string(),
             })?;
@@ -132,6 +136,9 @@ impl Projection {
                 message: e.to_string(),
             })?;
             ids.extend(docs::touched(&self.state, &entry));
+            if let Some(shown) = deedlog_domain::table::shown_proposal(&self.state, &entry) {
+                overlay.put(keys::shown(shown), Vec::new());
+            }
             self.refresh(&mut overlay, &ids, &entry)?;
             last_leaf = Some(hash::leaf_hash(bytes));
         }

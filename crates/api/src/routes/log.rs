@@ -1,15 +1,17 @@
 //! The log itself: checkpoints, exact entry bytes, proofs, and the follow stream.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use deedlog_core::verify::OpeningLine;
 use actix_web::web::{Data, Path, Query};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Access, Content, Method, RouteSpec, body_json, bundle_at, path_param, query, query_required,
-    to_value, u64_schema,
+    Access, Content, Method, RouteSpec, body_json, path_param, query, query_required, to_value,
+    u64_schema,
 };
+use crate::disclose::{self, Reader};
 use crate::error::ApiError;
 use crate::{AppState, sse};
 
@@ -106,9 +108,11 @@ pub struct RangeQuery {
 }
 
 async fn log_entries(
+    req: HttpRequest,
     state: Data<AppState>,
     q: Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let who = Reader::of(&req, &state)?;
     let reader = state.node.reader();
     let size = reader.size();
     let end = q.end.unwrap_or(q.start.saturating_add(100));
@@ -135,8 +139,13 @@ async fn log_entries(
         if count > 0 && body.len() >= ENTRIES_BYTES_MAX {
             break;
         }
-        body.extend_from_slice(&reader.entry(seq)?);
+        let (bytes, opening) = disclose::served(&state, &who, seq)?;
+        body.extend_from_slice(&bytes);
         body.push(b'\n');
+        if let Some(o) = opening {
+            body.extend_from_slice(&OpeningLine::line(seq, &o));
+            body.push(b'\n');
+        }
         count += 1;
     }
     Ok(HttpResponse::Ok()
@@ -153,10 +162,12 @@ pub struct ProofSizeQuery {
 }
 
 async fn log_entry(
+    req: HttpRequest,
     state: Data<AppState>,
     seq: Path<u64>,
     q: Query<ProofSizeQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let who = Reader::of(&req, &state)?;
     let seq = seq.into_inner();
     let reader = state.node.reader();
     if seq >= reader.size() {
@@ -186,7 +197,7 @@ async fn log_entry(
             }
         }
     };
-    let b = bundle_at(&state, seq, cp.size, &cp.note)?;
+    let b = super::bundle_for(&state, &who, seq, cp.size, &cp.note)?;
     Ok(body_json(StatusCode::OK, &to_value(&b)?))
 }
 

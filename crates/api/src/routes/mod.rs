@@ -729,8 +729,21 @@ pub(crate) fn bundle_at_size(
     }
 }
 
+/// The bundle of entry `seq` in the tree of `size`, with its opening when the public may see it
+/// (every public answer's bundles; see [`crate::disclose`]).
 pub(crate) fn bundle_at(
     state: &AppState,
+    seq: u64,
+    size: u64,
+    note: &[u8],
+) -> Result<ProofBundle, ApiError> {
+    bundle_for(state, &crate::disclose::Reader::Public, seq, size, note)
+}
+
+/// As [`bundle_at`], with the opening when `who` may see it.
+pub(crate) fn bundle_for(
+    state: &AppState,
+    who: &crate::disclose::Reader,
     seq: u64,
     size: u64,
     note: &[u8],
@@ -743,15 +756,12 @@ pub(crate) fn bundle_at(
             format!("entry {seq} is not in the tree of size {size}"),
         ));
     }
-    let bytes = reader.entry(seq)?;
+    let (bytes, opening) = crate::disclose::served(state, who, seq)?;
     let proof = reader.inclusion_proof(seq, size)?;
     let note = std::str::from_utf8(note).map_err(|e| ApiError::internal(&e))?;
-    Ok(ProofBundle::new(
-        seq,
-        &bytes,
-        size,
-        &proof,
-        note,
-        state.node.log_vkey(),
-    ))
+    let bundle = ProofBundle::new(seq, &bytes, size, &proof, note, state.node.log_vkey());
+    match opening {
+        None => Ok(bundle),
+        Some(o) => bundle.with_opening(&o).map_err(|e| ApiError::internal(&e)),
+    }
 }

@@ -135,8 +135,13 @@ async fn verify_listing(
         .by_code(&code)?
         .filter(|id| IdKind::Listing.matches(id))
         .ok_or_else(|| ApiError::not_found(&format!("listing code {code}")))?;
-    let Some(Doc::Listing(doc)) = views.doc(&id)? else {
-        return Err(ApiError::not_found(&id));
+    // A listing that never showed (a proposal waiting for the seller's review, or one rejected)
+    // is not public: the same answer as an unknown code, as `GET /v1/listings/{id}` gives.
+    let Some(Doc::Listing(doc)) = views.doc(&id)?.filter(|d| match d {
+        Doc::Listing(l) => l.ever_shown,
+        _ => false,
+    }) else {
+        return Err(ApiError::not_found(&format!("listing code {code}")));
     };
     let proof = bundle_at_size(&state, doc.created_seq, at.1)?;
     let current = bundle_at_size(&state, doc.updated_seq, at.1)?;
