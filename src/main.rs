@@ -139,7 +139,12 @@ fn shown_proposals(log_dir: &std::path::Path) -> anyhow::Result<std::collections
     })
     .map_err(|e| anyhow::anyhow!("reading the log: {e}"))?;
     if let Some(e) = error {
-        anyhow::bail!("a public export replays the log to decide what shows, and it failed: {e}; run `deedlog verify --data`");
+        // Not a log the domain can replay (a benchmark's log, say): no proposal is known to have
+        // shown, so their payloads stay out of the public export; everything still verifies.
+        eprintln!(
+            "warning: replaying the log stopped ({e}); listing proposals after that point are \
+             exported sealed"
+        );
     }
     Ok(shown)
 }

@@ -18,6 +18,32 @@ pub struct ServeArgs {
     /// Reference data loaded at first start (property registry, agencies, banks, offices).
     #[arg(long, default_value = deedlog_node::DEFAULT_REFERENCE_DIR)]
     reference: PathBuf,
+    /// A registered auditor, `NAME=PUBLIC_KEY` (the base64 key `deedlog keygen` prints): it
+    /// signs requests as `auditor/NAME` and reads confidential entries whole. Repeatable.
+    #[arg(long = "auditor", value_name = "NAME=KEY", value_parser = parse_auditor)]
+    auditors: Vec<deedlog_api::Auditor>,
+}
+
+/// Parses `NAME=KEY` into a registered auditor, refusing a bad name or key.
+fn parse_auditor(text: &str) -> Result<deedlog_api::Auditor, String> {
+    let (name, key) = text
+        .split_once('=')
+        .ok_or("an auditor is NAME=KEY, the key in base64 as `deedlog keygen` prints it")?;
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !name_ok {
+        return Err(format!(
+            "auditor name `{name}`: 1 to 64 characters of [A-Za-z0-9_-]"
+        ));
+    }
+    deedlog_core::PublicKey::from_base64(key)
+        .map_err(|e| format!("auditor `{name}`: the key is not a usable Ed25519 key ({e})"))?;
+    Ok(deedlog_api::Auditor {
+        actor: format!("auditor/{name}"),
+        key: key.to_owned(),
+    })
 }
 
 /// Arguments of `deedlog replay`.
@@ -49,7 +75,14 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime
-        .block_on(deedlog_api::serve(node, &args.bind))
+        .block_on(deedlog_api::serve_with(
+            node,
+            &args.bind,
+            deedlog_api::ApiConfig {
+                auditors: args.auditors.clone(),
+                ..deedlog_api::ApiConfig::default()
+            },
+        ))
         .with_context(|| format!("serving on {}", args.bind))?;
     Ok(())
 }

@@ -318,6 +318,13 @@ fn print_text(report: &Report, semantic: Option<&SemanticOutput>) {
         "entries {}, checkpoints {} ({} verified), covered by a checkpoint: {}",
         report.entries, report.checkpoints, report.checkpoints_verified, report.covered
     );
+    if report.opened + report.sealed > 0 {
+        println!(
+            "version-2 entries: {} with their payload checked against the signed digest, {} \
+             sealed (payload not shown to this reader; verified without it)",
+            report.opened, report.sealed
+        );
+    }
     for f in &report.faults {
         let at = match (f.seq, f.checkpoint_size) {
             (Some(seq), _) => format!("seq {seq}"),

@@ -156,8 +156,18 @@ fn serve_demo_verify_and_replay_through_the_binary() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("store");
     let data_s = data.to_str().expect("utf-8").to_owned();
+    // A registered auditor reads the confidential entries whole, for the semantic audit.
+    let auditor_key = dir.path().join("auditor.key");
+    let auditor_key_s = auditor_key.to_str().expect("utf-8").to_owned();
+    let out = run(&["keygen", "--out", &auditor_key_s]);
+    assert!(out.status.success());
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("keygen prints JSON");
+    let auditor = format!("city-audit={}", printed["public"].as_str().expect("a key"));
     let mut server = Command::new(deedlog())
-        .args(["serve", "--data", &data_s, "--bind", "127.0.0.1:0"])
+        .args([
+            "serve", "--data", &data_s, "--bind", "127.0.0.1:0", "--auditor", &auditor,
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -190,6 +200,10 @@ fn serve_demo_verify_and_replay_through_the_binary() {
         "--log-key",
         key.trim(),
         "--semantic",
+        "--as",
+        "auditor/city-audit",
+        "--key",
+        &auditor_key_s,
         "--json",
     ]);
     assert_eq!(
@@ -201,6 +215,32 @@ fn serve_demo_verify_and_replay_through_the_binary() {
     let fetched: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
     let entries = fetched["report"]["entries"].as_u64().expect("entries");
     assert_eq!(fetched["semantic"]["entries"].as_u64(), Some(entries));
+    assert_eq!(
+        fetched["report"]["sealed"].as_u64(),
+        Some(0),
+        "the auditor gets every payload"
+    );
+
+    // The public gets the structural audit of the whole log (every entry verifies, the
+    // confidential ones sealed); the semantic audit needs an allowed reader and says so.
+    let out = run(&["verify", "--server", &url, "--log-key", key.trim(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let public: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert_eq!(public["report"]["entries"].as_u64(), Some(entries));
+    assert!(public["report"]["sealed"].as_u64().unwrap_or(0) > 0, "{public}");
+    let out = run(&["verify", "--server", &url, "--log-key", key.trim(), "--semantic"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--as"), "{err}");
+    // A wrong key for the auditor's name is refused, not served as the public.
+    let stranger = dir.path().join("stranger.key");
+    let stranger_s = stranger.to_str().expect("utf-8").to_owned();
+    assert!(run(&["keygen", "--out", &stranger_s]).status.success());
+    let out = run(&[
+        "verify", "--server", &url, "--log-key", key.trim(), "--as", "auditor/city-audit",
+        "--key", &stranger_s,
+    ]);
+    assert_ne!(out.status.code(), Some(0));
 
     // A graceful stop (SIGTERM) loses nothing acknowledged.
     let pid = server.id().to_string();

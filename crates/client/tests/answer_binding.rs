@@ -137,11 +137,12 @@ impl World {
     fn bundle(&self, seq: u64) -> Value {
         let size = self.l.entries.len() as u64;
         let proof = self.hashes.inclusion_proof(seq, size).expect("proof");
-        let bytes = self.entry(seq).encode().expect("encode");
-        serde_json::to_value(ProofBundle::new(
-            seq, &bytes, size, &proof, &self.note, &self.vk,
-        ))
-        .expect("bundle json")
+        let (bytes, opening) = self.entry(seq).encode_record().expect("encode");
+        let mut bundle = ProofBundle::new(seq, &bytes, size, &proof, &self.note, &self.vk);
+        if let Some(opening) = opening {
+            bundle = bundle.with_opening(&opening).expect("a canonical opening");
+        }
+        serde_json::to_value(bundle).expect("bundle json")
     }
 
     fn code_of(&self, seq: u64, field: &str) -> String {

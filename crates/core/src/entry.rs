@@ -140,6 +140,16 @@ impl Entry {
         Ok((bytes, None))
     }
 
+    /// The stored record: the entry's bytes and, for version 2, a line feed and its opening
+    /// (see [`join_record`]).
+    ///
+    /// # Errors
+    /// As [`Entry::encode_record`].
+    pub fn encode_stored(&self) -> Result<Vec<u8>, EntryError> {
+        let (bytes, opening) = self.encode_record()?;
+        Ok(join_record(&bytes, opening.as_deref()))
+    }
+
     /// Version 2: keys derived, format, kind, prev_hash, recorded_at_ms, seq, signed (sealed),
     /// stream, stream_version.
     fn encode_v2(&self, sealed: &SealedCommand) -> Result<Vec<u8>, EntryError> {

@@ -1330,6 +1330,26 @@ fn steps_in_the_wrong_state_are_refused() {
             |w| {
                 let mut p =
                     w.l.publish_payload(Some("entrustment/EN-1"), "verification/PV-1", PRICE);
+                p["description"] = json!("看房请联系 138 1234 5678");
+                (w.agent.clone(), "listing.publish", "listing/LS-1".into(), p)
+            },
+            "payload.personal_data",
+        ),
+        (
+            Stage::Accepted,
+            |w| {
+                let mut p =
+                    w.l.publish_payload(Some("entrustment/EN-1"), "verification/PV-1", PRICE);
+                p["title"] = json!("业主５３０１０２１９９００１０１１２３Ｘ急售");
+                (w.agent.clone(), "listing.publish", "listing/LS-1".into(), p)
+            },
+            "payload.personal_data",
+        ),
+        (
+            Stage::Accepted,
+            |w| {
+                let mut p =
+                    w.l.publish_payload(Some("entrustment/EN-1"), "verification/PV-1", PRICE);
                 p["verification"] = json!("verification/PV-1");
                 (w.agent.clone(), "listing.publish", "listing/LS-1".into(), p)
             },
