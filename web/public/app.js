@@ -45,9 +45,13 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Focus moves to the new content after a navigation inside the page (so that a screen reader
+// reads it), but not on the first load, where it would skip the header and navigation.
+let navigated = false;
+
 function show(...nodes) {
   main.replaceChildren(...nodes);
-  main.focus({ preventScroll: true });
+  if (navigated) main.focus({ preventScroll: true });
 }
 
 const fmtWan = (fen) => t('wan', { v: (fen / 1000000).toLocaleString(currentLang() === 'en' ? 'en' : 'zh-CN', { maximumFractionDigits: 2 }) });
@@ -563,5 +567,8 @@ document.getElementById('lang').addEventListener('click', () => {
   setLang(currentLang() === 'en' ? 'zh' : 'en');
   route();
 });
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  navigated = true;
+  route();
+});
 route();
