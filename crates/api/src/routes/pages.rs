@@ -59,15 +59,28 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
-/// The assets with their entity tags (a hash of the bytes), computed once.
-fn assets() -> &'static [(&'static str, &'static str, &'static [u8], String)] {
-    static TAGGED: LazyLock<Vec<(&str, &str, &[u8], String)>> = LazyLock::new(|| {
+/// One embedded file with its entity tag.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+    /// A quoted hash of the bytes, so that a new build changes it.
+    etag: String,
+}
+
+/// The assets with their entity tags, computed once.
+fn assets() -> &'static [Asset] {
+    static TAGGED: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ASSETS
             .iter()
-            .map(|(name, ctype, bytes)| {
+            .map(|(name, content_type, bytes)| {
                 let digest = Sha256::digest(bytes);
-                let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-                (*name, *ctype, *bytes, etag)
+                Asset {
+                    name,
+                    content_type,
+                    bytes,
+                    etag: format!("\"{}\"", hex::encode(&digest[..16])),
+                }
             })
             .collect()
     });
@@ -120,7 +133,13 @@ async fn asset(req: HttpRequest, file: Path<String>) -> Result<HttpResponse, Api
 }
 
 fn serve_file(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
-    let Some((_, ctype, bytes, etag)) = assets().iter().find(|(n, ..)| *n == name) else {
+    let Some(Asset {
+        content_type,
+        bytes,
+        etag,
+        ..
+    }) = assets().iter().find(|a| a.name == name)
+    else {
         return Err(ApiError::not_found(&format!("asset {name}")));
     };
     let fresh = req
@@ -131,7 +150,7 @@ fn serve_file(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
     let mut res = if fresh {
         HttpResponse::NotModified().finish()
     } else {
-        HttpResponse::Ok().content_type(*ctype).body(*bytes)
+        HttpResponse::Ok().content_type(*content_type).body(*bytes)
     };
     let h = res.headers_mut();
     // `no-cache`: the browser keeps the file but asks again each time (a cheap 304), so that a
