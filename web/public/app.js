@@ -196,6 +196,9 @@ function qr(text, label) {
 // Pages.
 // ------------------------------------------------------------------------------------------
 
+/** Most price points the listing detail shows (the server's `PRICE_HISTORY_LATEST`). */
+const PRICE_POINTS_MAX = 20;
+
 const SORTS = ['newest', 'oldest', 'price_asc', 'price_desc', 'area_asc', 'area_desc'];
 const PAGE = 10;
 
@@ -346,6 +349,9 @@ async function listingPage(code) {
   await runCheck(b, async () => {
     const { key, pinned } = await trustedKey(answer.proof?.log_key);
     const { binding, bundles } = await bindListing(code, answer, key);
+    // The API shows the latest 20 points; a longer list is not an answer of this API, and
+    // checking it would let a hostile answer make the page fetch without end.
+    if (history.length > PRICE_POINTS_MAX) throw new ProofError(`the answer shows ${history.length} price points; the API shows at most ${PRICE_POINTS_MAX}`);
     // Each price point is checked against the bundle of its own entry: who signed it, when,
     // and the price it set. A point that fails makes the whole page red.
     for (const [p, cell] of phCells) {
