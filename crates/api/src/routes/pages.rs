@@ -174,3 +174,31 @@ fn serve_file(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     Ok(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_of_web_public_is_served_and_nothing_else() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/public");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        on_disk.sort();
+        let mut served: Vec<String> = ASSETS.iter().map(|(n, ..)| (*n).to_owned()).collect();
+        served.sort();
+        assert_eq!(on_disk, served);
+        for (name, ..) in ASSETS {
+            assert!(name.len() <= ASSET_NAME_MAX);
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'.'
+                    || b == b'-'),
+                "{name} fits the documented pattern"
+            );
+        }
+    }
+}
