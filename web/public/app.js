@@ -126,10 +126,10 @@ function badge() {
  * Runs `check()` (which returns `{detail nodes, checkpoint, key}`) and sets the badge: green
  * when it returns, red on a ProofError (a proof that fails), "could not check" otherwise.
  */
-async function runCheck(el, check) {
+async function runCheck(el, check, detail = 'badge_green_detail') {
   try {
     const out = await check();
-    el.set('green', t('badge_green'), h('p', {}, t('badge_green_detail')), ...out);
+    el.set('green', t('badge_green'), h('p', {}, t(detail)), ...out);
   } catch (e) {
     if (e instanceof ProofError) el.set('red', t('badge_red'), h('p', { class: 'reason' }, t('badge_red_detail'), h('span', { class: 'why' }, e.message)));
     else el.set('unknown', t('badge_unknown'), h('p', { class: 'reason' }, t('badge_unknown_detail'), h('span', { class: 'why' }, e?.message ?? String(e))));
@@ -519,7 +519,7 @@ async function logPage() {
     const opened = await openCheckpoint(cp.note, key);
     if (opened.size !== cp.size) throw new ProofError(`the answer says size ${cp.size}, the signed checkpoint ${opened.size}`);
     return [...(await seenLine(key, [{ checkpoint: opened }])), h('p', { class: 'mono small' }, `${t('root')}: ${toHex(opened.root)}`), keyLine(key.vkey, pinned), await engineLine()];
-  });
+  }, 'badge_log_detail');
 }
 
 // ------------------------------------------------------------------------------------------

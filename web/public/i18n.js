@@ -79,6 +79,7 @@ const WORDS = {
   badge_red: ['验证失败', 'Verification FAILED'],
   badge_unknown: ['无法验证', 'Could not check'],
   badge_green_detail: ['本浏览器已核对：条目签名、账本签名（检查点）和包含证明；显示的字段与签名条目一致。', 'This browser checked the entry signatures, the log’s signed checkpoint and the inclusion proofs; the fields shown match the signed entries.'],
+  badge_log_detail: ['本浏览器已核对：检查点由账本公钥签名，并与此前见到的检查点一致。', 'This browser checked that the checkpoint is signed by the log key and consistent with the one it saw before.'],
   badge_red_detail: ['服务器给出的内容与账本证明不符，请勿相信本页信息。原因：', 'What the server shows does not match the log’s proof. Do not rely on this page. Reason: '],
   badge_unknown_detail: ['未能完成核对（不代表内容有误）。原因：', 'The check could not be completed (which does not mean anything is wrong). Reason: '],
   unverified_title: ['未经证明的字段（服务器所述）', 'Fields not proved (the server’s word)'],
