@@ -136,10 +136,20 @@ async function runCheck(el, check, detail = 'badge_green_detail') {
   }
 }
 
-/** The consistency of the newest checkpoint among `bundles` with the one remembered. */
+/**
+ * The consistency of every checkpoint the page's proofs rest on with the one remembered, from the
+ * smallest up (each one checked becomes the remembered one), so that no proof on the page comes
+ * from a fork or a rolled-back log.
+ */
 async function seenLine(key, bundles) {
-  const newest = bundles.reduce((a, b) => (b.checkpoint.size > a.checkpoint.size ? b : a)).checkpoint;
-  const { before } = await checkAgainstSeen(storage, key, newest, (from, to) => api(`/v1/log/proof/consistency?from=${from}&to=${to}`));
+  const cps = bundles.map((b) => b.checkpoint).sort((a, b) => a.size - b.size);
+  const fetchConsistency = (from, to) => api(`/v1/log/proof/consistency?from=${from}&to=${to}`);
+  let before = null;
+  for (const [i, cp] of cps.entries()) {
+    const r = await checkAgainstSeen(storage, key, cp, fetchConsistency);
+    if (i === 0) before = r.before;
+  }
+  const newest = cps[cps.length - 1];
   return [
     h('p', {}, t('at_checkpoint', { n: newest.size })),
     h('p', {}, before === null ? t('first_checkpoint') : t('consistent_with', { n: before })),
@@ -354,12 +364,14 @@ async function listingPage(code) {
     if (history.length > PRICE_POINTS_MAX) throw new ProofError(`the answer shows ${history.length} price points; the API shows at most ${PRICE_POINTS_MAX}`);
     // Each price point is checked against the bundle of its own entry: who signed it, when,
     // and the price it set. A point that fails makes the whole page red.
+    const proofs = [...bundles];
     for (const [p, cell] of phCells) {
       const r = await bindPricePoint(l.id, p, key, (seq) => api(`/v1/log/entries/${seq}`));
+      proofs.push({ checkpoint: r.checkpoint });
       cell.textContent = r.price ? '✔' : `✔ ${r.reason}`;
       cell.setAttribute('aria-label', r.price ? t('badge_green') : r.reason);
     }
-    return [...(await seenLine(key, bundles)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+    return [...(await seenLine(key, proofs)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
   });
   for (const [, cell] of phCells) if (cell.textContent === '…') cell.textContent = '—';
 }

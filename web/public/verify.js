@@ -588,15 +588,15 @@ export async function bindPricePoint(listingId, point, key, fetchBundle) {
   let from = e.seq;
   if (e.signed.kind === 'listing.approve') {
     const proposalSeq = payload?.proposal_seq;
-    if (!Number.isSafeInteger(proposalSeq)) return { signer: true, price: false, reason: WITHHELD };
+    if (!Number.isSafeInteger(proposalSeq)) return { signer: true, price: false, reason: WITHHELD, checkpoint: v.checkpoint };
     const pv = await verifyBundle(await fetchBundle(proposalSeq), key);
     if (pv.entry.stream !== listingId || pv.entry.seq >= e.seq) fail(`${where}: the approved proposal is not an earlier entry of ${listingId}`);
     payload = pv.payload;
     from = proposalSeq;
   }
-  if (payload === null) return { signer: true, price: false, reason: WITHHELD };
+  if (payload === null) return { signer: true, price: false, reason: WITHHELD, checkpoint: v.checkpoint };
   if (!Number.isSafeInteger(payload.price_fen)) {
-    return { signer: true, price: false, reason: 'the entry does not set a price itself' };
+    return { signer: true, price: false, reason: 'the entry does not set a price itself', checkpoint: v.checkpoint };
   }
   if (payload.price_fen !== point.price_fen) {
     fail(`${where}: the price shown is ${point.price_fen} fen, the entry at seq ${from} says ${payload.price_fen}`);
