@@ -4,6 +4,8 @@
 #   1. cargo test --workspace --locked          (every crate's tests)
 #   2. scripts/fuzz.sh                          (each fuzz target for FUZZ_SECONDS, default 30)
 #   3. scripts/schemathesis.sh, when it exists  (the HTTP API against its OpenAPI document)
+#   4. the web pages: node's test runner over web/test/ (the in-browser verifier), then
+#      web/browser/pages.browser.mjs (Debian's chromium driven by playwright-core)
 # Non-interactive (no prompt, no stdin); every step prints what it does. The cargo test summary
 # is printed again at the very end, with one total line, because CI reads the last lines.
 #
@@ -103,9 +105,51 @@ else
     step "no scripts/schemathesis.sh: schema tests skipped"
 fi
 
+# The web pages: Node and npm for the pinned packages of web/package-lock.json (npm ci), Debian's
+# chromium for the browser tests and a CJK font so that the screenshots show Chinese text.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    apt_install chromium
+fi
+if ! fc-list 2>/dev/null | grep -qi -e 'wenquanyi' -e 'noto sans cjk'; then
+    apt_install fonts-wqy-microhei
+fi
+lockstamp="web/node_modules/.package-lock.json"
+# npm ci writes this file; reinstall when it is missing or the lockfile changed since.
+if [ ! -f "$lockstamp" ] || [ web/package-lock.json -nt "$lockstamp" ]; then
+    step "npm ci (web/package-lock.json)"
+    (cd web && npm ci --no-audit --no-fund </dev/null)
+fi
+step "node --test web/test/ (the in-browser verifier)"
+set +e
+(cd web && node --test test/ </dev/null) 2>&1 | tee target/web-unit-output.txt
+web_unit_rc=${PIPESTATUS[0]}
+set -e
+step "node web/browser/pages.browser.mjs (the pages in chromium; screenshots in target/browser-screenshots/)"
+cargo build --locked --bin deedlog </dev/null
+set +e
+(cd web && node browser/pages.browser.mjs </dev/null) 2>&1 | tee target/web-browser-output.txt
+web_browser_rc=${PIPESTATUS[0]}
+set -e
+if [ "$web_unit_rc" -ne 0 ] || [ "$web_browser_rc" -ne 0 ]; then
+    echo "test: the web page tests failed (unit exit $web_unit_rc, browser exit $web_browser_rc)" >&2
+    exit 1
+fi
+web_unit_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' target/web-unit-output.txt | tail -1)
+web_unit_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' target/web-unit-output.txt | tail -1)
+web_browser_line=$(grep -E '^pages: [0-9]+ passed, [0-9]+ failed$' target/web-browser-output.txt | tail -1)
+
 step "all suites passed in $((SECONDS - started)) s; cargo test summary:"
 cat "$summary"
 # One plain closing line over every test binary (the last binaries are often doc tests with
 # nothing to run, and their "0 passed" must not read as the whole run's count).
 awk '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$summary"
+     END { printf "cargo tests: %d passed, %d failed\n", p, f }' "$summary"
+echo "web unit tests: ${web_unit_pass:-0} passed, ${web_unit_fail:-0} failed"
+echo "web $web_browser_line"
+# The one closing line over every part.
+awk -v wp="${web_unit_pass:-0}" -v wf="${web_unit_fail:-0}" -v bl="$web_browser_line" \
+    '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
+     END { split(bl, b, /[ ,]+/); printf "tests: %d passed, %d failed\n", p + wp + b[2], f + wf + b[4] }' "$summary"

@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// would (default: `DATA/outbox/sms.jsonl`).
     #[arg(long)]
     outbox: Option<PathBuf>,
+    /// The reference data (citizens, properties). Default: the copy built into this binary,
+    /// written to `DATA/reference/` (the same files the server loaded).
+    #[arg(long)]
+    reference: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -56,6 +60,13 @@ pub fn demo(args: &DemoArgs) -> ExitCode {
     options.deals = args.deals.clamp(1, 10_000);
     if let Some(outbox) = &args.outbox {
         options.outbox.clone_from(outbox);
+    }
+    match crate::reference::folder(args.reference.as_deref(), &args.data) {
+        Ok(dir) => options.reference_dir = dir,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
     }
     match demo::run(&options, &mut |e| eprintln!("{e}")) {
         Ok(report) => {
@@ -137,7 +148,10 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             let dir =
                 std::env::temp_dir().join(format!("deedlog-bench-http-{}", std::process::id()));
             eprintln!("starting a node on {} …", dir.display());
-            let node = Node::open(NodeOptions::new(&dir)).context("opening the node")?;
+            let reference = crate::reference::materialize(&dir)?;
+            let mut node_options = NodeOptions::new(&dir);
+            node_options.reference_dir = Some(reference.clone());
+            let node = Node::open(node_options).context("opening the node")?;
             let config = deedlog_api::ApiConfig {
                 rate_per_second: None,
                 // The load generator registers hundreds of parties from one address.
@@ -151,6 +165,7 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             let mut demo_options = DemoOptions::new(options.server.clone(), &dir);
             demo_options.deals = 4;
             demo_options.open_listings = 8;
+            demo_options.reference_dir = reference;
             let report = demo::run(&demo_options, &mut |e| eprintln!("{e}"))
                 .context("filling the node with a demo")?;
             options.listing_codes = report

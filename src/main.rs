@@ -3,6 +3,7 @@
 mod bench;
 mod demo_cmd;
 mod keyfile;
+mod reference;
 mod serve;
 mod verify_cmd;
 

@@ -15,9 +15,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: String,
-    /// Reference data loaded at first start (property registry, agencies, banks, offices).
-    #[arg(long, default_value = deedlog_node::DEFAULT_REFERENCE_DIR)]
-    reference: PathBuf,
+    /// Reference data loaded at first start (property registry, agencies, banks, offices, the
+    /// population register). Default: the copy built into this binary, written to
+    /// `DATA/reference/`.
+    #[arg(long)]
+    reference: Option<PathBuf>,
     /// A registered auditor, `NAME=PUBLIC_KEY` (the base64 key `deedlog keygen` prints): it
     /// signs requests as `auditor/NAME` and reads confidential entries whole. Repeatable.
     #[arg(long = "auditor", value_name = "NAME=KEY", value_parser = parse_auditor)]
@@ -58,9 +60,14 @@ pub struct ReplayArgs {
 }
 
 fn options(data: PathBuf, reference: Option<PathBuf>) -> NodeOptions {
+    let embedded = data.join(crate::reference::EMBEDDED_DIR);
     let mut options = NodeOptions::new(data);
     if let Some(reference) = reference {
         options.reference_dir = Some(reference);
+    } else if embedded.is_dir() {
+        // A data folder first served with the embedded reference data keeps reading its
+        // population register from there.
+        options.reference_dir = Some(embedded);
     }
     options
 }
@@ -68,7 +75,8 @@ fn options(data: PathBuf, reference: Option<PathBuf>) -> NodeOptions {
 /// `deedlog serve`.
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     eprintln!("opening {} …", args.data.display());
-    let node = Node::open(options(args.data.clone(), Some(args.reference.clone())))
+    let reference = crate::reference::folder(args.reference.as_deref(), &args.data)?;
+    let node = Node::open(options(args.data.clone(), Some(reference)))
         .with_context(|| format!("opening the ledger in {}", args.data.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -229,8 +229,8 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
         let mut auditor = deedlog_domain::Auditor::new();
         let mut undecodable = 0u64;
         let mut sealed = None;
-        let mut feed = |bytes: &[u8], opening: Option<&[u8]>| {
-            match Entry::decode_with(bytes, opening) {
+        let mut feed =
+            |bytes: &[u8], opening: Option<&[u8]>| match Entry::decode_with(bytes, opening) {
                 Ok(entry) => {
                     auditor.check(&entry);
                 }
@@ -238,8 +238,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
                     sealed.get_or_insert(seq);
                 }
                 Err(_) => undecodable += 1,
-            }
-        };
+            };
         match &source {
             Source::Segments(dir) => {
                 deedlog_store::audit::for_each_entry(dir, &mut feed)

@@ -166,7 +166,13 @@ fn serve_demo_verify_and_replay_through_the_binary() {
     let auditor = format!("city-audit={}", printed["public"].as_str().expect("a key"));
     let mut server = Command::new(deedlog())
         .args([
-            "serve", "--data", &data_s, "--bind", "127.0.0.1:0", "--auditor", &auditor,
+            "serve",
+            "--data",
+            &data_s,
+            "--bind",
+            "127.0.0.1:0",
+            "--auditor",
+            &auditor,
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -223,12 +229,34 @@ fn serve_demo_verify_and_replay_through_the_binary() {
 
     // The public gets the structural audit of the whole log (every entry verifies, the
     // confidential ones sealed); the semantic audit needs an allowed reader and says so.
-    let out = run(&["verify", "--server", &url, "--log-key", key.trim(), "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&[
+        "verify",
+        "--server",
+        &url,
+        "--log-key",
+        key.trim(),
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let public: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
     assert_eq!(public["report"]["entries"].as_u64(), Some(entries));
-    assert!(public["report"]["sealed"].as_u64().unwrap_or(0) > 0, "{public}");
-    let out = run(&["verify", "--server", &url, "--log-key", key.trim(), "--semantic"]);
+    assert!(
+        public["report"]["sealed"].as_u64().unwrap_or(0) > 0,
+        "{public}"
+    );
+    let out = run(&[
+        "verify",
+        "--server",
+        &url,
+        "--log-key",
+        key.trim(),
+        "--semantic",
+    ]);
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--as"), "{err}");
@@ -237,8 +265,15 @@ fn serve_demo_verify_and_replay_through_the_binary() {
     let stranger_s = stranger.to_str().expect("utf-8").to_owned();
     assert!(run(&["keygen", "--out", &stranger_s]).status.success());
     let out = run(&[
-        "verify", "--server", &url, "--log-key", key.trim(), "--as", "auditor/city-audit",
-        "--key", &stranger_s,
+        "verify",
+        "--server",
+        &url,
+        "--log-key",
+        key.trim(),
+        "--as",
+        "auditor/city-audit",
+        "--key",
+        &stranger_s,
     ]);
     assert_ne!(out.status.code(), Some(0));
 

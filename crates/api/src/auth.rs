@@ -153,7 +153,12 @@ pub fn verify_signature(
 /// # Errors
 /// 401 `request.bad_signature`.
 pub fn check_key(signed: Signed, state: &AppState) -> Result<String, ApiError> {
-    if let Some(auditor) = state.config.auditors.iter().find(|a| a.actor == signed.actor) {
+    if let Some(auditor) = state
+        .config
+        .auditors
+        .iter()
+        .find(|a| a.actor == signed.actor)
+    {
         return if auditor.key == signed.key {
             Ok(signed.actor)
         } else {

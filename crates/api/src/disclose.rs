@@ -84,9 +84,7 @@ fn is_party(state: &AppState, actor: &str, stream: &str) -> Result<bool, ApiErro
         return Ok(false);
     };
     Ok(match &doc {
-        Doc::Listing(l) => {
-            l.seller == actor || l.agent.as_ref().is_some_and(|a| a.id == actor)
-        }
+        Doc::Listing(l) => l.seller == actor || l.agent.as_ref().is_some_and(|a| a.id == actor),
         other => crate::routes::private::may_read(actor, other),
     })
 }

@@ -553,7 +553,7 @@ pub async fn serve_with(node: Node, bind: &str, config: ApiConfig) -> std::io::R
     let running = start(node.clone(), bind, config).await?;
     for a in running.addrs() {
         println!(
-            "deedlog serving on http://{a}  (log size {}, API: http://{a}/swagger-ui/)",
+            "deedlog serving on http://{a}  (the pages at /; log size {}, API: http://{a}/swagger-ui/)",
             node.reader().size()
         );
     }

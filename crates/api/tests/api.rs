@@ -1551,3 +1551,129 @@ fn a_busy_ledger_is_answered_with_retry_after() {
         (503, "ledger.busy", Some(1))
     );
 }
+
+#[actix_web::test]
+async fn the_pages_are_served_with_their_types_a_strict_policy_and_cache_validators() {
+    let fx = fixture();
+    let mut options = fx.options.clone();
+    options.reference_dir = None;
+    let node = Node::open(options).unwrap();
+    let app = web_test::init_service(deedlog_api::app(AppState::new(
+        node.clone(),
+        ApiConfig::default(),
+    )))
+    .await;
+    let get = |uri: &str| web_test::TestRequest::get().uri(uri).to_request();
+    for (uri, ctype, needle) in [
+        ("/", "text/html; charset=utf-8", "/assets/app.js"),
+        (
+            "/assets/app.js",
+            "text/javascript; charset=utf-8",
+            "bindListing",
+        ),
+        (
+            "/assets/verify.js",
+            "text/javascript; charset=utf-8",
+            "deedlog/command/v2",
+        ),
+        ("/assets/app.css", "text/css; charset=utf-8", ".badge.red"),
+        ("/assets/favicon.svg", "image/svg+xml", "<svg"),
+    ] {
+        let res = web_test::call_service(&app, get(uri)).await;
+        assert_eq!(res.status(), 200, "{uri}");
+        let h = res.headers().clone();
+        assert_eq!(h.get("content-type").unwrap(), ctype, "{uri}");
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.starts_with("default-src 'self'"), "{uri}");
+        assert!(
+            !csp.contains("unsafe") && !csp.contains("http"),
+            "{uri}: {csp}"
+        );
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(h.get("cache-control").unwrap(), "no-cache");
+        let etag = h.get("etag").unwrap().clone();
+        let body = web_test::read_body(res).await;
+        assert!(
+            String::from_utf8_lossy(&body).contains(needle),
+            "{uri} lacks {needle}"
+        );
+        // The same file asked again with its tag is a 304 without a body.
+        let again = web_test::call_service(
+            &app,
+            web_test::TestRequest::get()
+                .uri(uri)
+                .insert_header(("if-none-match", etag.to_str().unwrap()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(again.status(), 304, "{uri}");
+        assert!(web_test::read_body(again).await.is_empty());
+    }
+    // No page loads anything from another host: every src and href is this server's or a hash.
+    let index = web_test::read_body(web_test::call_service(&app, get("/")).await).await;
+    let index = String::from_utf8_lossy(&index);
+    assert!(!index.contains("http://") && !index.contains("https://"));
+    assert!(!index.contains("<script>") && !index.contains("style="));
+    // Unknown assets, path tricks and the page under a second name are 404.
+    for uri in [
+        "/assets/nope.js",
+        "/assets/index.html",
+        "/assets/..%2FCargo.toml",
+        "/assets/%2e%2e",
+        &format!("/assets/{}", "a".repeat(200)),
+    ] {
+        let res = web_test::call_service(&app, get(uri)).await;
+        assert_eq!(res.status(), 404, "{uri}");
+    }
+    let res =
+        web_test::call_service(&app, web_test::TestRequest::post().uri("/").to_request()).await;
+    assert_eq!(res.status(), 405);
+    node.shutdown();
+}
+
+#[actix_web::test]
+async fn a_document_is_found_by_the_hash_the_browser_computed() {
+    let fx = fixture();
+    let mut options = fx.options.clone();
+    options.reference_dir = None;
+    let node = Node::open(options).unwrap();
+    let app = web_test::init_service(deedlog_api::app(AppState::new(
+        node.clone(),
+        ApiConfig::default(),
+    )))
+    .await;
+    let unknown = "ab".repeat(32);
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/document/{unknown}"))
+    );
+    assert_eq!(s, 200);
+    assert_eq!(json_of(&b), json!({"sha256": unknown, "matches": []}));
+    // The same answer as the POST of a file with that hash.
+    let (s, posted) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/verify/document")
+            .set_payload("some file")
+    );
+    assert_eq!(s, 200);
+    let h = json_of(&posted)["sha256"].as_str().unwrap().to_owned();
+    let (_, by_hash) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/document/{h}"))
+    );
+    assert_eq!(json_of(&by_hash), json_of(&posted));
+    for bad in [
+        "AB".repeat(32),
+        "ab".repeat(31),
+        format!("{}g", "a".repeat(63)),
+    ] {
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::get().uri(&format!("/v1/verify/document/{bad}"))
+        );
+        assert_eq!(s, 400, "{bad}");
+        assert_eq!(json_of(&b)["code"], "request.bad_path");
+    }
+    node.shutdown();
+}

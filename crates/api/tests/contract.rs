@@ -561,7 +561,11 @@ fn real_answers_fit_their_documented_schemas() {
     let dir = tempfile::tempdir().unwrap();
     let views = Views::open(dir.path()).unwrap();
     let mut projection = Projection::new(views.clone(), State::default()).unwrap();
-    let bytes: Vec<Vec<u8>> = l.entries.iter().map(|e| e.encode_stored().unwrap()).collect();
+    let bytes: Vec<Vec<u8>> = l
+        .entries
+        .iter()
+        .map(|e| e.encode_stored().unwrap())
+        .collect();
     projection.apply(&bytes).unwrap();
 
     // The answers, built by the same calls the handlers make.

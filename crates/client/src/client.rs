@@ -928,9 +928,14 @@ fn parse_feed(path: &str, body: &[u8]) -> Result<Vec<FeedEntry>, ClientError> {
                 .last_mut()
                 .filter(|e| e.opening.is_none())
                 .ok_or_else(|| bad(path, format!("an opening line for {seq} follows no entry")))?;
-            let at = deedlog_core::LoggedEntry::decode(&last.bytes).map(|e| e.seq).ok();
+            let at = deedlog_core::LoggedEntry::decode(&last.bytes)
+                .map(|e| e.seq)
+                .ok();
             if at != Some(seq) {
-                return Err(bad(path, format!("an opening line for {seq} follows another entry")));
+                return Err(bad(
+                    path,
+                    format!("an opening line for {seq} follows another entry"),
+                ));
             }
             last.opening = Some(opening);
         } else {

@@ -186,8 +186,8 @@ impl ProofBundle {
     /// # Errors
     /// When the bytes are not a canonical opening.
     pub fn with_opening(mut self, opening: &[u8]) -> Result<Self, BundleError> {
-        let parsed =
-            crate::command::Opening::decode(opening).map_err(|e| BundleError::Opening(e.to_string()))?;
+        let parsed = crate::command::Opening::decode(opening)
+            .map_err(|e| BundleError::Opening(e.to_string()))?;
         self.opening =
             Some(serde_json::to_value(parsed).map_err(|e| BundleError::Opening(e.to_string()))?);
         Ok(self)
@@ -253,8 +253,8 @@ impl ProofBundle {
             }
             (Logged::Sealed(_), None) => None,
             (Logged::Sealed(_), Some(o)) => {
-                let bytes = crate::canonical::encode(o)
-                    .map_err(|e| BundleError::Opening(e.to_string()))?;
+                let bytes =
+                    crate::canonical::encode(o).map_err(|e| BundleError::Opening(e.to_string()))?;
                 Some(
                     entry
                         .clone()

@@ -421,7 +421,11 @@ fn write_command(
 }
 
 fn check_digest(digest: &str) -> Result<(), CommandError> {
-    if digest.len() == 64 && digest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         Ok(())
     } else {
         Err(CommandError::BadDigest)
@@ -890,13 +894,27 @@ mod tests {
         // The same command signed again gets the same salt and signature: retries stay identical.
         assert_eq!(command(&secret).sign(&secret).unwrap(), signed);
         let (sealed, opening) = signed.seal().unwrap();
-        assert!(sealed.verify().is_ok(), "the sealed form verifies without the payload");
+        assert!(
+            sealed.verify().is_ok(),
+            "the sealed form verifies without the payload"
+        );
         assert_eq!(sealed.open(&opening).unwrap(), signed);
         // Another payload, or the same payload under another salt, does not open it.
-        let (other, _) = opening_bytes(&json!({"text": "你好", "n": 2}), signed.payload_salt.as_ref().unwrap()).unwrap();
-        assert_eq!(sealed.open(&other).unwrap_err(), CommandError::OpeningMismatch);
-        let (resalted, _) = opening_bytes(&signed.payload, &keys::base64(&[9; SALT_BYTES])).unwrap();
-        assert_eq!(sealed.open(&resalted).unwrap_err(), CommandError::OpeningMismatch);
+        let (other, _) = opening_bytes(
+            &json!({"text": "你好", "n": 2}),
+            signed.payload_salt.as_ref().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            sealed.open(&other).unwrap_err(),
+            CommandError::OpeningMismatch
+        );
+        let (resalted, _) =
+            opening_bytes(&signed.payload, &keys::base64(&[9; SALT_BYTES])).unwrap();
+        assert_eq!(
+            sealed.open(&resalted).unwrap_err(),
+            CommandError::OpeningMismatch
+        );
         // A tampered payload with the original salt fails the signature.
         let mut tampered = signed.clone();
         tampered.payload = json!({"text": "你好", "n": 2});

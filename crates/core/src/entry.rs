@@ -498,13 +498,19 @@ mod tests {
         let opening = opening.unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
         assert!(text.starts_with("{\"derived\":{},\"format\":2,"), "{text}");
-        assert!(!text.contains("\"payload\""), "the payload is not in the entry: {text}");
+        assert!(
+            !text.contains("\"payload\""),
+            "the payload is not in the entry: {text}"
+        );
         assert!(text.contains("\"payload_digest\""));
         let logged = LoggedEntry::decode(&bytes).unwrap();
         assert_eq!(logged.version(), 2);
         assert!(logged.verify_signature().is_ok());
         assert_eq!(logged.clear_payload(), None);
-        assert!(matches!(Entry::decode(&bytes), Err(EntryError::Sealed { seq: 0 })));
+        assert!(matches!(
+            Entry::decode(&bytes),
+            Err(EntryError::Sealed { seq: 0 })
+        ));
         let whole = Entry::decode_with(&bytes, Some(&opening)).unwrap();
         assert_eq!(whole, e);
         // The stored record splits back into the two parts.

@@ -76,7 +76,10 @@ fn the_worked_signing_example_matches_the_code() {
     assert!(body.verify().is_ok());
     let entry_bytes = block("entry").as_bytes();
     let logged = LoggedEntry::decode(entry_bytes).expect("the entry is canonical");
-    assert!(logged.verify_signature().is_ok(), "it verifies without the opening");
+    assert!(
+        logged.verify_signature().is_ok(),
+        "it verifies without the opening"
+    );
     let (seq, line_opening) = OpeningLine::parse(block("opening-line").as_bytes()).unwrap();
     assert_eq!((seq, line_opening.as_slice()), (0, opening.as_slice()));
     let entry = Entry::decode_with(entry_bytes, Some(&opening)).expect("the opening fits");

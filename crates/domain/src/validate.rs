@@ -596,7 +596,10 @@ pub fn no_personal_data(field: &str, value: &str) -> Result<(), ValidationError>
                 ended_by_x = true;
             }
             None if !run.is_empty()
-                && matches!(c, ' ' | '-' | '.' | '/' | '\u{3000}' | '－' | '—' | '–' | '·') => {}
+                && matches!(
+                    c,
+                    ' ' | '-' | '.' | '/' | '\u{3000}' | '－' | '—' | '–' | '·'
+                ) => {}
             None => {
                 if !run.is_empty() {
                     runs.push(std::mem::take(&mut run));
@@ -754,7 +757,10 @@ mod tests {
             "5301 0219 9001 0112 3x",
         ] {
             assert!(
-                matches!(no_personal_data("t", bad), Err(ValidationError::PersonalData { .. })),
+                matches!(
+                    no_personal_data("t", bad),
+                    Err(ValidationError::PersonalData { .. })
+                ),
                 "{bad}"
             );
         }

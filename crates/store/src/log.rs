@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use deedlog_core::hash::{Hash, ZERO_HASH};
 use deedlog_core::entry::{join_record, split_record};
+use deedlog_core::hash::{Hash, ZERO_HASH};
 use deedlog_core::{Entry, LoggedEntry, hash};
 use tlog_tiles::HashReader;
 
@@ -563,12 +563,13 @@ impl LogWriter {
                             }
                             if seq == index_from {
                                 let (entry_bytes, opening) = split_record(&rec.payload);
-                                let entry = Entry::decode_with(entry_bytes, opening).map_err(
-                                    |e| StoreError::BadEntry {
-                                        seq,
-                                        message: e.to_string(),
-                                    },
-                                )?;
+                                let entry =
+                                    Entry::decode_with(entry_bytes, opening).map_err(|e| {
+                                        StoreError::BadEntry {
+                                            seq,
+                                            message: e.to_string(),
+                                        }
+                                    })?;
                                 if entry.seq != seq {
                                     return Err(StoreError::BadEntry {
                                         seq,
@@ -663,9 +664,8 @@ impl LogWriter {
                 file_len: self.hashes.len(),
                 pending: &pending,
             };
-            let new =
-                tlog_tiles::stored_hashes_for_record_hash(seq, hash::leaf_hash(bytes), &view)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let new = tlog_tiles::stored_hashes_for_record_hash(seq, hash::leaf_hash(bytes), &view)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             pending.extend(new);
             if pending.len() >= 1 << 16 {
                 self.hashes.append(&flatten(&pending))?;
@@ -755,7 +755,11 @@ impl LogWriter {
         let offset = self.segment_len + self.buf.len() as u64;
         match opening {
             None => segment::frame(RecordKind::Entry, bytes, &mut self.buf),
-            Some(o) => segment::frame(RecordKind::Entry, &join_record(bytes, Some(o)), &mut self.buf),
+            Some(o) => segment::frame(
+                RecordKind::Entry,
+                &join_record(bytes, Some(o)),
+                &mut self.buf,
+            ),
         }
         self.pending_offsets
             .extend_from_slice(&offset.to_le_bytes());

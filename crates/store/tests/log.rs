@@ -85,7 +85,11 @@ fn appends_reads_and_proves() {
         assert_eq!(entry.version(), 2, "new entries are written in version 2");
         assert!(entry.verify_signature().is_ok());
         let whole = reader.whole_entry(n).unwrap();
-        assert_eq!(whole.encode().unwrap(), bytes, "the opening joins the stored entry");
+        assert_eq!(
+            whole.encode().unwrap(),
+            bytes,
+            "the opening joins the stored entry"
+        );
         assert_eq!(entry.prev_hash, prev);
         prev = hash::leaf_hash(&bytes);
         assert_eq!(hash::to_hex(&prev), leaves[n as usize]);
@@ -307,7 +311,12 @@ fn segments_roll_and_reads_cross_them() {
     let (_, reader, report) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
     assert_eq!(report.entries, 60);
     for n in 0..60 {
-        assert_eq!(deedlog_core::LoggedEntry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
+        assert_eq!(
+            deedlog_core::LoggedEntry::decode(&reader.entry(n).unwrap())
+                .unwrap()
+                .seq,
+            n
+        );
     }
 }
 
@@ -491,6 +500,11 @@ fn a_damaged_offsets_file_is_rederived() {
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(report.offsets_rederived, 40);
     for n in 0..40 {
-        assert_eq!(deedlog_core::LoggedEntry::decode(&reader.entry(n).unwrap()).unwrap().seq, n);
+        assert_eq!(
+            deedlog_core::LoggedEntry::decode(&reader.entry(n).unwrap())
+                .unwrap()
+                .seq,
+            n
+        );
     }
 }

@@ -340,7 +340,9 @@ fn derived_files_are_rederived_after_their_sync_point() {
     assert_eq!(reader.inclusion_proof(7, 100).expect("proof"), proof);
     let entry5 = reader.entry(5).expect("entry 5 reads");
     assert_eq!(
-        deedlog_core::LoggedEntry::decode(&entry5).expect("decodes").seq,
+        deedlog_core::LoggedEntry::decode(&entry5)
+            .expect("decodes")
+            .seq,
         5
     );
     drop(reader);

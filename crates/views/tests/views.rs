@@ -15,7 +15,10 @@ fn log() -> Vec<Vec<u8>> {
     l.bank("b1");
     l.office("o1");
     l.property("p1", &[&seller]);
-    l.entries.iter().map(|e| e.encode_stored().unwrap()).collect()
+    l.entries
+        .iter()
+        .map(|e| e.encode_stored().unwrap())
+        .collect()
 }
 
 fn answers(views: &Views) -> Vec<serde_json::Value> {

@@ -1,9 +1,9 @@
 //! The log itself: checkpoints, exact entry bytes, proofs, and the follow stream.
 
 use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use deedlog_core::verify::OpeningLine;
-use actix_web::web::{Data, Path, Query};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -25,6 +25,7 @@ pub mod identity;
 pub mod listings;
 pub mod log;
 pub mod ops;
+pub mod pages;
 pub mod private;
 pub mod verify;
 
@@ -382,6 +383,7 @@ pub fn all() -> &'static [RouteSpec] {
         v.extend(private::routes());
         v.extend(identity::routes());
         v.extend(ops::routes());
+        v.extend(pages::routes());
         v
     });
     &ALL

@@ -92,10 +92,21 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .body(Body::Raw)
             .param(after_seq_param())
             .reply(200, "Where the file's hash is on the log (at most 20 matches)",
-                Content::Json(|| json!({"type": "object", "required": ["sha256", "matches"],
-                    "properties": {"sha256": {"type": "string"}, "matches": {"type": "array", "maxItems": MATCHES_MAX,
-                        "items": match_schema()}}}))),
+                Content::Json(document_answer_schema)),
+        RouteSpec::new(Method::Get, "/v1/verify/document/{sha256}", Access::Public, "verify",
+            "Find a SHA-256 computed by the caller on the log, with proof bundles", |r| r.to(verify_document_hash))
+            .scope("/v1/verify")
+            .param(path_param("sha256", || json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+                "The file's SHA-256, 64 lower-case hex digits (the file itself is never sent)"))
+            .param(after_seq_param())
+            .reply(200, "Where the hash is on the log (at most 20 matches)", Content::Json(document_answer_schema)),
     ]
+}
+
+fn document_answer_schema() -> Value {
+    json!({"type": "object", "required": ["sha256", "matches"],
+        "properties": {"sha256": {"type": "string"}, "matches": {"type": "array", "maxItems": MATCHES_MAX,
+            "items": match_schema()}}})
 }
 
 /// The state a verification answer depends on: views applied and the latest checkpoint's size.
@@ -203,7 +214,33 @@ async fn verify_document(
     let mut hasher = Sha256::new();
     read_body(&state, payload, max, |c| hasher.update(c)).await?;
     let hex = hex::encode(hasher.finalize());
-    let applied = super::views_at(&state, &after).await?;
+    document_matches(&state, hex, &after).await
+}
+
+/// `GET /v1/verify/document/{sha256}`: the same answer for a hash the caller computed, so that
+/// the web page checks a file without sending it.
+async fn verify_document_hash(
+    state: Data<AppState>,
+    sha256: Path<String>,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let hex = sha256.into_inner();
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(ApiError::bad_request(
+            "request.bad_path",
+            "the hash must be 64 lower-case hex digits",
+        ));
+    }
+    document_matches(&state, hex, &after).await
+}
+
+/// Where `hex` is on the log, with a bundle per match.
+async fn document_matches(
+    state: &AppState,
+    hex: String,
+    after: &AfterSeq,
+) -> Result<HttpResponse, ApiError> {
+    let applied = super::views_at(state, after).await?;
     let views = state.node.views();
     let mut matches = Vec::new();
     for m in views.by_hash(&hex, MATCHES_MAX)? {
@@ -224,7 +261,7 @@ async fn verify_document(
         };
         matches.push(
             json!({"what": m.what, "id": m.id, "seq": m.seq, "current": current, "status": status,
-                            "code": code, "proof": to_value(&bundle(&state, m.seq)?)?}),
+                            "code": code, "proof": to_value(&bundle(state, m.seq)?)?}),
         );
     }
     Ok(view_json(

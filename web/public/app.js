@@ -1,0 +1,592 @@
+// The public pages: a small hash router over the JSON API of the server that served this file.
+// Every text from the server is put in the page as text (never as HTML), and every "verified"
+// badge is computed here by verify.js against the pinned log key.
+
+import { t, setLang, currentLang } from './i18n.js';
+import { sha256, toHex } from './crypto.js';
+import { ed25519Engine } from './crypto.js';
+import {
+  bindContract, bindDocument, bindListing, bindPricePoint, checkAgainstSeen, openCheckpoint,
+  parseVkey, ProofError,
+} from './verify.js';
+import { PINNED_LOG_KEYS } from './pin.js';
+import { encode as qrEncode } from './uqr.js';
+
+const main = document.getElementById('main');
+const storage = (() => {
+  try {
+    const s = globalThis.localStorage;
+    s.getItem('x');
+    return s;
+  } catch {
+    // Without storage (some private modes) the page still checks, remembering nothing.
+    const m = new Map();
+    return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)) };
+  }
+})();
+
+// ------------------------------------------------------------------------------------------
+// DOM helpers.
+// ------------------------------------------------------------------------------------------
+
+/** An element with attributes (`on…` are listeners) and children (strings become text). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// Focus moves to the new content after a navigation inside the page (so that a screen reader
+// reads it), but not on the first load, where it would skip the header and navigation.
+let navigated = false;
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+  if (navigated) main.focus({ preventScroll: true });
+}
+
+const fmtWan = (fen) => t('wan', { v: (fen / 1000000).toLocaleString(currentLang() === 'en' ? 'en' : 'zh-CN', { maximumFractionDigits: 2 }) });
+const fmtArea = (c) => `${(c / 100).toFixed(2)} ㎡`;
+const fmtTime = (ms) => new Date(ms).toLocaleString(currentLang() === 'en' ? 'en-GB' : 'zh-CN', { hour12: false });
+const statusWord = (s) => (t(`status_${s}`) === `status_${s}` ? s : t(`status_${s}`));
+
+class HttpError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** GET a JSON answer from this server. */
+async function api(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new HttpError(res.status, body);
+  return body;
+}
+
+function errorBox(e) {
+  const text = e instanceof HttpError && e.status === 404 ? t('not_found') + (e.body?.message ?? '') : t('error_load') + e.message;
+  return h('p', { class: 'error', role: 'alert' }, text);
+}
+
+// ------------------------------------------------------------------------------------------
+// The trusted log key and the verdict badge.
+// ------------------------------------------------------------------------------------------
+
+const TOFU_KEY = 'deedlog.first-seen-log-key.v1';
+
+/**
+ * The log key to check against: one pinned in pin.js, or (a build that pins none) the key
+ * remembered on first use. `served` is the key the server names; it is never trusted by itself.
+ */
+async function trustedKey(served) {
+  if (PINNED_LOG_KEYS.length > 0) {
+    if (!PINNED_LOG_KEYS.includes(served)) {
+      throw new ProofError(`the server's log key ${served} is not the one pinned in this page`);
+    }
+    return { key: await parseVkey(served), pinned: true };
+  }
+  const remembered = storage.getItem(TOFU_KEY);
+  if (remembered && remembered !== served) {
+    throw new ProofError(`the log key changed: this browser first saw ${remembered}, the server now names ${served}`);
+  }
+  const key = await parseVkey(served);
+  if (!remembered) storage.setItem(TOFU_KEY, served);
+  return { key, pinned: false };
+}
+
+function keyLine(vkey, pinned) {
+  return h('p', { class: 'key' }, h('span', {}, `${t('log_key')}: `), h('code', { class: 'vkey' }, vkey), ' — ', pinned ? t('key_pinned') : t('key_tofu'));
+}
+
+/** A badge element whose state is set once the check ends. */
+function badge() {
+  const el = h('section', { class: 'badge checking', role: 'status', 'aria-live': 'polite', 'data-state': 'checking' }, h('strong', {}, t('badge_checking')));
+  el.set = (state, title, ...details) => {
+    el.className = `badge ${state}`;
+    el.dataset.state = state;
+    const icon = { green: '✔', red: '✘', unknown: '?' }[state];
+    el.replaceChildren(h('strong', {}, h('span', { 'aria-hidden': 'true', class: 'icon' }, icon), ' ', title), ...details);
+  };
+  return el;
+}
+
+/**
+ * Runs `check()` (which returns `{detail nodes, checkpoint, key}`) and sets the badge: green
+ * when it returns, red on a ProofError (a proof that fails), "could not check" otherwise.
+ */
+async function runCheck(el, check, detail = 'badge_green_detail') {
+  try {
+    const out = await check();
+    el.set('green', t('badge_green'), h('p', {}, t(detail)), ...out);
+  } catch (e) {
+    if (e instanceof ProofError) el.set('red', t('badge_red'), h('p', { class: 'reason' }, t('badge_red_detail'), h('span', { class: 'why' }, e.message)));
+    else el.set('unknown', t('badge_unknown'), h('p', { class: 'reason' }, t('badge_unknown_detail'), h('span', { class: 'why' }, e?.message ?? String(e))));
+  }
+}
+
+/**
+ * The consistency of every checkpoint the page's proofs rest on with the one remembered, from the
+ * smallest up (each one checked becomes the remembered one), so that no proof on the page comes
+ * from a fork or a rolled-back log.
+ */
+async function seenLine(key, bundles) {
+  const cps = bundles.map((b) => b.checkpoint).sort((a, b) => a.size - b.size);
+  const fetchConsistency = (from, to) => api(`/v1/log/proof/consistency?from=${from}&to=${to}`);
+  let before = null;
+  for (const [i, cp] of cps.entries()) {
+    const r = await checkAgainstSeen(storage, key, cp, fetchConsistency);
+    if (i === 0) before = r.before;
+  }
+  const newest = cps[cps.length - 1];
+  return [
+    h('p', {}, t('at_checkpoint', { n: newest.size })),
+    h('p', {}, before === null ? t('first_checkpoint') : t('consistent_with', { n: before })),
+  ];
+}
+
+async function engineLine() {
+  return h('p', { class: 'small' }, t('engine', { e: (await ed25519Engine()) === 'webcrypto' ? 'WebCrypto Ed25519' : '@noble/ed25519' }));
+}
+
+function fieldLists(binding) {
+  const ok = [];
+  const not = [];
+  for (const [path, f] of [...binding.fields.entries()].sort()) {
+    if (f.ok) ok.push(h('li', {}, h('code', {}, path), f.seq !== undefined ? ` (seq ${f.seq})` : ''));
+    else not.push(h('li', {}, h('code', {}, path), `: ${f.reason}`));
+  }
+  return [
+    h('details', {}, h('summary', {}, `${t('verified_fields')} (${ok.length})`), h('ul', { class: 'fields' }, ok)),
+    not.length ? h('details', {}, h('summary', {}, `${t('unverified_title')} (${not.length})`), h('ul', { class: 'fields' }, not)) : null,
+  ];
+}
+
+// ------------------------------------------------------------------------------------------
+// QR codes (uqr from npm, drawn as SVG rectangles: no inline styles, so the strict CSP holds).
+// ------------------------------------------------------------------------------------------
+
+function qr(text, label) {
+  const { data, size } = qrEncode(text, { ecc: 'M', border: 4 });
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${size} ${size}`);
+  svg.setAttribute('class', 'qr');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  svg.setAttribute('shape-rendering', 'crispEdges');
+  const bg = document.createElementNS(ns, 'rect');
+  bg.setAttribute('width', size);
+  bg.setAttribute('height', size);
+  bg.setAttribute('fill', '#fff');
+  svg.append(bg);
+  let d = '';
+  data.forEach((row, y) => row.forEach((on, x) => {
+    if (on) d += `M${x} ${y}h1v1h-1z`;
+  }));
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', d);
+  path.setAttribute('fill', '#000');
+  svg.append(path);
+  return svg;
+}
+
+// ------------------------------------------------------------------------------------------
+// Pages.
+// ------------------------------------------------------------------------------------------
+
+/** Most price points the listing detail shows (the server's `PRICE_HISTORY_LATEST`). */
+const PRICE_POINTS_MAX = 20;
+
+const SORTS = ['newest', 'oldest', 'price_asc', 'price_desc', 'area_asc', 'area_desc'];
+const PAGE = 10;
+
+async function districts() {
+  try {
+    const offices = await api('/v1/offices');
+    return [...new Set(offices.items.map((o) => o.district))].sort();
+  } catch {
+    return [];
+  }
+}
+
+async function searchPage(params) {
+  const q = new URLSearchParams(params);
+  const field = (name, label, attrs = {}) => h('div', { class: 'field' },
+    h('label', { for: `f-${name}` }, label),
+    h('input', { id: `f-${name}`, name, inputmode: 'decimal', value: q.get(name) ?? '', ...attrs }));
+  const ds = await districts();
+  const form = h('form', { class: 'search', role: 'search', onsubmit: (ev) => {
+    ev.preventDefault();
+    const fd = new FormData(form);
+    const out = new URLSearchParams();
+    for (const [k, v] of fd.entries()) if (String(v).trim() !== '') out.set(k, String(v).trim());
+    location.hash = `#/?${out}`;
+  } },
+  h('div', { class: 'field' }, h('label', { for: 'f-district' }, t('district')),
+    h('select', { id: 'f-district', name: 'district' }, h('option', { value: '' }, t('any')),
+      ds.map((d) => h('option', { value: d, selected: q.get('district') === d }, d)))),
+  field('price_min', t('price_min')), field('price_max', t('price_max')),
+  field('area_min', t('area_min')), field('area_max', t('area_max')),
+  h('div', { class: 'field' }, h('label', { for: 'f-rooms' }, t('rooms')),
+    h('select', { id: 'f-rooms', name: 'rooms' }, h('option', { value: '' }, t('any')),
+      [1, 2, 3, 4, 5].map((r) => h('option', { value: r, selected: q.get('rooms') === String(r) }, String(r))))),
+  h('div', { class: 'field' }, h('label', { for: 'f-sort' }, t('sort')),
+    h('select', { id: 'f-sort', name: 'sort' }, SORTS.map((s) => h('option', { value: s, selected: (q.get('sort') ?? 'newest') === s }, t(`sort_${s}`))))),
+  h('button', { type: 'submit' }, t('search')));
+  const results = h('section', { 'aria-labelledby': 'results-h' }, h('h2', { id: 'results-h' }, t('results')), h('p', {}, t('loading')));
+  show(h('h1', {}, t('search_title')), form, results);
+
+  const api_q = new URLSearchParams();
+  const num = (name) => {
+    const v = Number(q.get(name));
+    return q.get(name) && Number.isFinite(v) && v >= 0 ? v : null;
+  };
+  if (q.get('district')) api_q.set('district', q.get('district'));
+  // Prices are typed in 万元 and areas in m²; the API takes integer fen and hundredths of a m².
+  if (num('price_min') !== null) api_q.set('price_min_fen', String(Math.round(num('price_min') * 1000000)));
+  if (num('price_max') !== null) api_q.set('price_max_fen', String(Math.round(num('price_max') * 1000000)));
+  if (num('area_min') !== null) api_q.set('area_min_centi_m2', String(Math.round(num('area_min') * 100)));
+  if (num('area_max') !== null) api_q.set('area_max_centi_m2', String(Math.round(num('area_max') * 100)));
+  if (q.get('rooms')) api_q.set('rooms', q.get('rooms'));
+  if (SORTS.includes(q.get('sort'))) api_q.set('sort', q.get('sort'));
+  const offset = Math.max(0, Math.min(10000, Math.floor(num('offset') ?? 0)));
+  api_q.set('limit', String(PAGE));
+  api_q.set('offset', String(offset));
+  try {
+    const page = await api(`/v1/listings?${api_q}`);
+    const cards = page.items.map((l) => h('li', { class: 'card' },
+      h('a', { href: `#/v/${encodeURIComponent(l.code)}` },
+        h('h3', {}, l.title),
+        h('p', { class: 'price' }, fmtWan(l.price_fen)),
+        h('p', {}, `${l.district} · ${l.community}`),
+        h('p', {}, `${t('rooms_short', { r: l.rooms, h: l.halls, b: l.bathrooms })} · ${fmtArea(l.area_centi_m2)} · ${t('floor_of', { f: l.floor, t: l.floors_total })}`),
+        h('p', { class: 'small' }, l.self_listed ? t('self_listed') : `${t('agent')}: ${l.agent ?? ''}`),
+        h('p', { class: 'small mono' }, l.code))));
+    const link = (off) => {
+      const p = new URLSearchParams(q);
+      p.set('offset', String(off));
+      return `#/?${p}`;
+    };
+    const nav = h('nav', { class: 'pager', 'aria-label': t('page_of', { n: Math.floor(offset / PAGE) + 1 }) },
+      offset > 0 ? h('a', { href: link(Math.max(0, offset - PAGE)), rel: 'prev' }, t('prev')) : null,
+      h('span', {}, t('page_of', { n: Math.floor(offset / PAGE) + 1 })),
+      page.next_offset !== null ? h('a', { href: link(page.next_offset), rel: 'next' }, t('next')) : null);
+    results.replaceChildren(h('h2', { id: 'results-h' }, t('results')),
+      cards.length ? h('ul', { class: 'cards' }, cards) : h('p', {}, t('no_results')), nav);
+  } catch (e) {
+    results.replaceChildren(h('h2', { id: 'results-h' }, t('results')), errorBox(e));
+  }
+}
+
+function dl(rows) {
+  return h('dl', { class: 'facts' }, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+async function listingById(ls) {
+  show(h('p', {}, t('loading')));
+  try {
+    const l = await api(`/v1/listings/${encodeURIComponent(ls)}`);
+    location.replace(`#/v/${encodeURIComponent(l.code)}`);
+  } catch (e) {
+    show(h('h1', {}, t('listing_title')), errorBox(e));
+  }
+}
+
+async function listingPage(code) {
+  show(h('h1', {}, t('listing_title')), h('p', {}, t('loading')));
+  let answer;
+  try {
+    answer = await api(`/v1/verify/listing/${encodeURIComponent(code)}`);
+  } catch (e) {
+    show(h('h1', {}, t('listing_title')), errorBox(e));
+    return;
+  }
+  const l = answer.listing;
+  const b = badge();
+  const phBody = h('tbody', {});
+  const history = Array.isArray(l.price_history) ? l.price_history : [];
+  const phCells = history.map((p) => {
+    const cell = h('td', { class: 'check', 'data-seq': p.seq }, '…');
+    phBody.append(h('tr', {}, h('td', {}, fmtTime(p.recorded_at_ms)), h('td', {}, fmtWan(p.price_fen)),
+      h('td', { class: 'mono' }, p.signer), h('td', {}, String(p.seq)), cell));
+    return [p, cell];
+  });
+  const agent = l.agent;
+  const url = `${location.origin}/#/v/${code}`;
+  show(
+    h('h1', {}, l.title),
+    b,
+    h('section', { class: 'code-box', 'aria-labelledby': 'code-h' },
+      h('h2', { id: 'code-h' }, t('code')),
+      h('p', { class: 'code mono' }, code),
+      qr(url, `${t('code_qr')}: ${code}`),
+      h('p', { class: 'small' }, t('code_qr'))),
+    dl([
+      [t('status'), h('span', { class: `status status-${l.status}` }, statusWord(l.status))],
+      [t('price'), fmtWan(l.price_fen)],
+      [t('area'), fmtArea(l.area_centi_m2)],
+      [t('layout'), t('rooms_short', { r: l.rooms, h: l.halls, b: l.bathrooms })],
+      [t('floor'), t('floor_of', { f: l.floor, t: l.floors_total })],
+      [t('district'), l.district],
+      [t('community'), l.community],
+      [t('published'), fmtTime(l.published_at_ms)],
+      [t('verification_code'), h('span', { class: 'mono' }, l.verification_code)],
+      agent ? [t('agent'), h('span', {}, h('span', { class: 'mono' }, agent.id), ` · ${t('licence')} `, h('span', { class: 'mono' }, agent.licence_no))] : [t('agent'), t('self_listed')],
+      agent?.agency ? [t('agency'), h('span', {}, agent.agency.name, ` · ${t('agency_licence')} `, h('span', { class: 'mono' }, agent.agency.licence_no))] : null,
+    ]),
+    h('section', { 'aria-labelledby': 'desc-h' }, h('h2', { id: 'desc-h' }, t('description')), h('p', {}, l.description)),
+    h('section', { 'aria-labelledby': 'ph-h' },
+      h('h2', { id: 'ph-h' }, t('price_history')),
+      h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, [t('ph_when'), t('ph_price'), t('ph_signer'), t('ph_seq'), t('ph_check')].map((c) => h('th', { scope: 'col' }, c)))),
+        phBody)),
+      l.price_history_total > history.length ? h('p', { class: 'small' }, t('ph_more', { n: l.price_history_total, m: history.length })) : null),
+    l.photos?.length ? h('section', { 'aria-labelledby': 'photo-h' }, h('h2', { id: 'photo-h' }, t('photos')),
+      h('ul', { class: 'mono small hashes' }, l.photos.map((p) => h('li', {}, p)))) : null,
+  );
+  await runCheck(b, async () => {
+    const { key, pinned } = await trustedKey(answer.proof?.log_key);
+    const { binding, bundles } = await bindListing(code, answer, key);
+    // The API shows the latest 20 points; a longer list is not an answer of this API, and
+    // checking it would let a hostile answer make the page fetch without end.
+    if (history.length > PRICE_POINTS_MAX) throw new ProofError(`the answer shows ${history.length} price points; the API shows at most ${PRICE_POINTS_MAX}`);
+    // Each price point is checked against the bundle of its own entry: who signed it, when,
+    // and the price it set. A point that fails makes the whole page red.
+    const proofs = [...bundles];
+    for (const [p, cell] of phCells) {
+      const r = await bindPricePoint(l.id, p, key, (seq) => api(`/v1/log/entries/${seq}`));
+      proofs.push({ checkpoint: r.checkpoint });
+      cell.textContent = r.price ? '✔' : `✔ ${r.reason}`;
+      cell.setAttribute('aria-label', r.price ? t('badge_green') : r.reason);
+    }
+    return [...(await seenLine(key, proofs)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+  });
+  for (const [, cell] of phCells) if (cell.textContent === '…') cell.textContent = '—';
+}
+
+async function agentsPage() {
+  show(h('h1', {}, t('nav_agents')), h('p', {}, t('loading')));
+  try {
+    const [agencies, agents] = await Promise.all([api('/v1/agencies'), api('/v1/agents?limit=50')]);
+    show(
+      h('h1', {}, t('nav_agents')),
+      h('section', { 'aria-labelledby': 'ag-h' }, h('h2', { id: 'ag-h' }, t('agents_title')),
+        h('ol', { class: 'cards' }, agents.items.map((a) => h('li', { class: 'card' },
+          h('h3', { class: 'mono' }, a.id),
+          h('p', {}, `${t('score')} ${(a.score_x100 / 100).toFixed(2)} · ${t('ratings', { n: a.rating_count })}`),
+          h('p', {}, `${a.agency_name}`),
+          h('p', { class: 'small' }, `${t('licence')} `, h('span', { class: 'mono' }, a.licence_no), ` · ${statusWord(a.status)}`))))),
+      h('section', { 'aria-labelledby': 'agc-h' }, h('h2', { id: 'agc-h' }, t('agencies_title')),
+        h('ul', { class: 'cards' }, agencies.items.map((g) => h('li', { class: 'card' },
+          h('h3', {}, g.name),
+          h('p', { class: 'small' }, `${t('agency_licence')} `, h('span', { class: 'mono' }, g.licence_no), ` · ${statusWord(g.status)}`),
+          h('p', {}, `${g.district} · ${g.address}`),
+          h('p', { class: 'small' }, t('agents_count', { n: g.agents })))))),
+    );
+  } catch (e) {
+    show(h('h1', {}, t('nav_agents')), errorBox(e));
+  }
+}
+
+async function officesPage(params) {
+  const q = new URLSearchParams(params);
+  show(h('h1', {}, t('offices_title')), h('p', {}, t('loading')));
+  try {
+    const ds = await districts();
+    const d = q.get('district') ?? '';
+    const offices = await api(d ? `/v1/offices?district=${encodeURIComponent(d)}` : '/v1/offices');
+    const select = h('select', { id: 'f-office-district', onchange: () => {
+      location.hash = select.value ? `#/offices?district=${encodeURIComponent(select.value)}` : '#/offices';
+    } }, h('option', { value: '' }, t('any')), ds.map((x) => h('option', { value: x, selected: x === d }, x)));
+    show(
+      h('h1', {}, t('offices_title')),
+      h('div', { class: 'field' }, h('label', { for: 'f-office-district' }, t('district')), select),
+      h('ul', { class: 'cards' }, offices.items.map((o) => h('li', { class: 'card' },
+        h('h3', {}, o.name),
+        dl([[t('address'), o.address], [t('hours'), o.hours], [t('phone'), h('a', { href: `tel:${o.phone.replace(/[^0-9+]/g, '')}` }, o.phone)]]),
+        // `geo:` opens the phone's own map app at the address (RFC 5870; `q=` is the query).
+        h('a', { class: 'button', href: `geo:0,0?q=${encodeURIComponent(o.address)}` }, t('open_map'))))),
+    );
+  } catch (e) {
+    show(h('h1', {}, t('offices_title')), errorBox(e));
+  }
+}
+
+function codeForm(id, label, hint, value, go) {
+  const input = h('input', { id, name: 'code', value: value ?? '', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', 'aria-describedby': `${id}-hint`, maxlength: 64, required: true });
+  return h('form', { class: 'search', onsubmit: (ev) => {
+    ev.preventDefault();
+    go(input.value.trim().toUpperCase());
+  } }, h('div', { class: 'field wide' }, h('label', { for: id }, label), input, h('p', { id: `${id}-hint`, class: 'small' }, hint)),
+  h('button', { type: 'submit' }, t('check')));
+}
+
+async function contractPage(code) {
+  const form = codeForm('f-filing', t('filing_code'), t('filing_hint'), code, (c) => {
+    location.hash = `#/contract/${encodeURIComponent(c)}`;
+  });
+  if (!code) {
+    show(h('h1', {}, t('contract_title')), form);
+    return;
+  }
+  const out = h('div', {}, h('p', {}, t('loading')));
+  show(h('h1', {}, t('contract_title')), form, out);
+  let answer;
+  try {
+    answer = await api(`/v1/verify/contract/${encodeURIComponent(code)}`);
+  } catch (e) {
+    out.replaceChildren(errorBox(e));
+    return;
+  }
+  const c = answer.contract;
+  const b = badge();
+  out.replaceChildren(b, dl([
+    [t('filing_code'), h('span', { class: 'mono' }, answer.filing_code)],
+    [t('status'), statusWord(c.status)],
+    [t('contract'), h('span', { class: 'mono' }, c.id)],
+    [t('listing'), h('span', { class: 'mono' }, c.listing)],
+    [t('property'), h('span', { class: 'mono' }, c.property)],
+    [t('document_hash'), h('span', { class: 'mono small' }, c.document_hash)],
+    [t('filed_seq'), String(c.filed_seq)],
+    [t('signatures'), Object.entries(c.signatures ?? {}).map(([r, s]) => `${r} → ${s}`).join(', ')],
+  ]), qr(`${location.origin}/#/contract/${answer.filing_code}`, `${t('filing_code')}: ${answer.filing_code}`));
+  await runCheck(b, async () => {
+    const { key, pinned } = await trustedKey(answer.proof?.log_key);
+    const { binding, bundles } = await bindContract(code, answer, key);
+    return [...(await seenLine(key, bundles)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+  });
+}
+
+async function documentPage() {
+  const out = h('div', { 'aria-live': 'polite' });
+  const input = h('input', { id: 'f-file', type: 'file', onchange: async () => {
+    const file = input.files?.[0];
+    if (!file) return;
+    out.replaceChildren(h('p', {}, t('loading')));
+    let hex;
+    try {
+      // Hashed here, in the browser; only the hash leaves it.
+      hex = toHex(await sha256(new Uint8Array(await file.arrayBuffer())));
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+      return;
+    }
+    let answer;
+    try {
+      answer = await api(`/v1/verify/document/${hex}`);
+    } catch (e) {
+      out.replaceChildren(dl([[t('sha256'), h('span', { class: 'mono small' }, hex)]]), errorBox(e));
+      return;
+    }
+    const b = badge();
+    const list = h('ul', { class: 'cards' }, (answer.matches ?? []).map((m) => h('li', { class: 'card' },
+      h('p', {}, t(`what_${m.what}`), ' · ', h('span', { class: 'mono' }, m.id), ` · seq ${m.seq}`),
+      h('p', { class: 'small' }, `${statusWord(m.status)} · ${m.current ? t('current') : t('not_current')}${m.code ? ` · ${m.code}` : ''}`))));
+    out.replaceChildren(dl([[t('sha256'), h('span', { class: 'mono small', id: 'doc-hash' }, hex)]]), b, list);
+    if (!answer.matches?.length) {
+      b.set('unknown', t('badge_unknown'), h('p', { class: 'reason' }, t('doc_none')));
+      return;
+    }
+    await runCheck(b, async () => {
+      const { key, pinned } = await trustedKey(answer.matches[0].proof?.log_key);
+      const { binding, bundles } = await bindDocument(hex, answer, key);
+      return [...(await seenLine(key, bundles)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+    });
+  } });
+  show(h('h1', {}, t('document_title')), h('p', {}, t('document_hint')),
+    h('div', { class: 'field wide' }, h('label', { for: 'f-file' }, t('choose_file')), input), out);
+}
+
+async function logPage() {
+  show(h('h1', {}, t('log_title')), h('p', {}, t('loading')));
+  let cp;
+  try {
+    cp = await api('/v1/log/checkpoint');
+  } catch (e) {
+    show(h('h1', {}, t('log_title')), errorBox(e));
+    return;
+  }
+  const b = badge();
+  const witnesses = cp.note.split('\n\n')[1]?.split('\n').filter((l) => l.startsWith('\u2014 ') && !l.startsWith(`\u2014 ${cp.origin} `)) ?? [];
+  show(h('h1', {}, t('log_title')), b, dl([
+    [t('origin'), h('span', { class: 'mono' }, cp.origin)],
+    [t('size'), String(cp.size)],
+    [t('log_key'), h('code', { class: 'vkey' }, cp.log_key)],
+    [t('witnesses'), witnesses.length ? h('ul', {}, witnesses.map((w) => h('li', { class: 'mono small' }, w.split(' ')[1]))) : t('no_witnesses')],
+  ]), h('h2', {}, t('checkpoint')), h('pre', { class: 'note' }, cp.note));
+  await runCheck(b, async () => {
+    const { key, pinned } = await trustedKey(cp.log_key);
+    const opened = await openCheckpoint(cp.note, key);
+    if (opened.size !== cp.size) throw new ProofError(`the answer says size ${cp.size}, the signed checkpoint ${opened.size}`);
+    return [...(await seenLine(key, [{ checkpoint: opened }])), h('p', { class: 'mono small' }, `${t('root')}: ${toHex(opened.root)}`), keyLine(key.vkey, pinned), await engineLine()];
+  }, 'badge_log_detail');
+}
+
+// ------------------------------------------------------------------------------------------
+// Router, language and the page frame.
+// ------------------------------------------------------------------------------------------
+
+function frame() {
+  document.documentElement.lang = currentLang() === 'en' ? 'en' : 'zh-CN';
+  document.title = `${t('site')} · ${t('tagline')}`;
+  for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+  const toggle = document.getElementById('lang');
+  toggle.textContent = t('lang_toggle');
+  toggle.setAttribute('aria-label', t('lang_toggle_label'));
+  document.getElementById('nav').setAttribute('aria-label', t('nav'));
+  const route = location.hash.split('/')[1]?.split('?')[0] ?? '';
+  for (const a of document.querySelectorAll('#nav a')) {
+    const on = (a.dataset.route ?? '') === (route === 'v' || route === 'listing' ? '' : route);
+    if (on) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function route() {
+  frame();
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [pathPart, query = ''] = hash.split('?');
+  const parts = pathPart.split('/').map((p) => decodeURIComponent(p));
+  switch (parts[0]) {
+    case '':
+      return searchPage(query);
+    case 'v':
+      return listingPage(parts[1] ?? '');
+    case 'listing':
+      return listingById(parts[1] ?? '');
+    case 'agents':
+      return agentsPage();
+    case 'offices':
+      return officesPage(query);
+    case 'contract':
+      return contractPage(parts[1] ?? '');
+    case 'document':
+      return documentPage();
+    case 'log':
+      return logPage();
+    default:
+      return searchPage('');
+  }
+}
+
+document.getElementById('lang').addEventListener('click', () => {
+  setLang(currentLang() === 'en' ? 'zh' : 'en');
+  route();
+});
+window.addEventListener('hashchange', () => {
+  navigated = true;
+  route();
+});
+route();
