@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { canonicalText, parseCanonical, CanonicalError } from '../public/canonical.js';
 import { fromBase64, leafHash, toHex, utf8, verifyEd25519, toBase64 } from '../public/crypto.js';
 import {
-  decodeEntry, openCheckpoint, parseVkey, rootFromInclusion, signingMessage, verifyConsistency,
-  verifyEntrySignature, ProofError,
+  decodeEntry, openCheckpoint, openPayload, parseVkey, payloadDigest, rootFromInclusion,
+  signingMessage, verifyConsistency, verifyEntrySignature, ProofError,
 } from '../public/verify.js';
 import { fromHex, readJson, readText, root, path, consistency } from './helpers.mjs';
 import * as ed from '../public/noble-ed25519.js';
@@ -20,9 +20,17 @@ function example(name) {
   return doc.slice(start, doc.indexOf('```', start)).replace(/\n$/, '');
 }
 
-test('FORMAT.md worked example: canonical message, signature, entry bytes and leaf hash', async () => {
+test('FORMAT.md worked example: opening, digest, v2 message, signature, entry bytes and leaf hash', async () => {
   const command = JSON.parse(example('command'));
-  const message = `deedlog/command/v1\n${canonicalText(command)}`;
+  const opening = JSON.parse(example('opening'));
+  assert.equal(canonicalText(opening), example('opening'));
+  assert.equal(opening.salt, example('salt'));
+  assert.deepEqual(opening.payload, command.payload);
+  const digest = await payloadDigest(opening);
+  assert.equal(digest, example('digest'));
+  const sealed = { ...command, payload_digest: digest };
+  delete sealed.payload;
+  const message = `deedlog/command/v2\n${canonicalText(sealed)}`;
   assert.equal(message, example('message'));
   const seed = fromHex(example('seed'));
   const pub = await ed.getPublicKeyAsync(seed);
@@ -34,9 +42,13 @@ test('FORMAT.md worked example: canonical message, signature, entry bytes and le
   }
   const entryText = example('entry');
   const { entry, format } = decodeEntry(utf8(entryText));
-  assert.equal(format, 1);
-  assert.equal(new TextDecoder().decode(signingMessage(entry, 1)), message);
-  await verifyEntrySignature(entry, 1);
+  assert.equal(format, 2);
+  assert.equal(new TextDecoder().decode(signingMessage(entry, 2)), message);
+  await verifyEntrySignature(entry, 2);
+  assert.deepEqual(await openPayload(entry, 2, opening), command.payload);
+  const line = JSON.parse(example('opening-line'));
+  assert.equal(line.seq, 0);
+  assert.deepEqual(line.opening, opening);
   assert.equal(toHex(await leafHash(utf8(entryText))), example('leaf'));
 });
 
