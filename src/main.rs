@@ -5,6 +5,7 @@ mod demo_cmd;
 mod keyfile;
 mod serve;
 mod verify_cmd;
+mod witness_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ enum Cmd {
     Keygen(keyfile::KeygenArgs),
     /// Sign a command read as JSON from standard input with a key file; print the signed command.
     Sign(keyfile::SignArgs),
+    /// Run a witness (C2SP tlog-witness v1): cosign each log's checkpoints only when they
+    /// extend the last one it cosigned, with a consistency proof.
+    Witness(witness_cmd::WitnessArgs),
     /// Internal: append continuously and print acknowledged seqs (used by the crash test).
     #[command(hide = true)]
     CrashChild(bench::CrashChildArgs),
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Cmd::Demo(args) => return demo_cmd::demo(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),
         Cmd::Sign(args) => keyfile::sign(&args),
+        Cmd::Witness(args) => witness_cmd::run(&args),
         Cmd::CrashChild(args) => bench::crash_child(&args),
     };
     match result {
