@@ -76,8 +76,12 @@ struct ExportArgs {
     #[arg(long)]
     data: PathBuf,
     /// Where to write the JSON Lines export.
+    #[arg(long, required_unless_present = "tiles")]
+    out: Option<PathBuf>,
+    /// Where to write the log as a static C2SP tlog-tiles tree (`checkpoint`, `tile/…`), for any
+    /// web server or object store to serve.
     #[arg(long)]
-    out: PathBuf,
+    tiles: Option<PathBuf>,
     /// The log's verifier key (`name+id+key`); default: the one in DATA/log.vkey.
     #[arg(long)]
     log_key: Option<String>,
@@ -118,7 +122,13 @@ fn main() -> ExitCode {
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let vkey = verify_cmd::log_key(&args.data, args.log_key.as_deref())?;
     let origin = verify_cmd::origin_of(&vkey)?;
-    let tmp = args.out.with_extension("partial");
+    if let Some(dir) = &args.tiles {
+        export_tiles(&args.data, dir, &vkey)?;
+    }
+    let Some(out_path) = &args.out else {
+        return Ok(());
+    };
+    let tmp = out_path.with_extension("partial");
     let file = std::fs::File::create(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
@@ -135,7 +145,34 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         .into_inner()
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
     file.sync_all()?;
-    std::fs::rename(&tmp, &args.out)?;
-    eprintln!("wrote {entries} entries to {}", args.out.display());
+    std::fs::rename(&tmp, out_path)?;
+    eprintln!("wrote {entries} entries to {}", out_path.display());
+    Ok(())
+}
+
+/// `deedlog export --tiles DIR`: the static tlog-tiles tree, its root checked against the
+/// checkpoint's signed root before the checkpoint is written.
+fn export_tiles(data: &std::path::Path, dir: &std::path::Path, vkey: &str) -> anyhow::Result<()> {
+    let verifier = deedlog_core::checkpoint::VerifierKey::parse(vkey)?;
+    let check = |note: &[u8], size: u64, root: &deedlog_core::Hash| -> Result<(), String> {
+        let opened = deedlog_core::checkpoint::open_checkpoint(note, &verifier)
+            .map_err(|e| format!("the latest checkpoint: {e}"))?;
+        if opened.size != size || opened.root != *root {
+            return Err(format!(
+                "the entries do not rebuild the latest checkpoint (size {}); run `deedlog verify`",
+                opened.size
+            ));
+        }
+        Ok(())
+    };
+    let report = deedlog_store::tiles::export(&data.join("log"), dir, &check, &mut |n| {
+        eprintln!("read {n} entries");
+    })?;
+    eprintln!(
+        "wrote the tlog-tiles tree of {} entries ({} files) to {}",
+        report.size,
+        report.files,
+        dir.display()
+    );
     Ok(())
 }

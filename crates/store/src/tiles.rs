@@ -380,3 +380,126 @@ mod tests {
         );
     }
 }
+
+/// What [`export`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportReport {
+    /// The size of the checkpoint exported (the tree the tiles describe).
+    pub size: u64,
+    /// The root the exported tiles rebuild.
+    pub root: Hash,
+    /// The checkpoint note written to `OUT/checkpoint`.
+    pub note: Vec<u8>,
+    /// Files written.
+    pub files: u64,
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::StoreError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| crate::StoreError::io(parent, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| crate::StoreError::io(path, e))
+}
+
+/// Writes the log in `log_dir` as a static tlog-tiles tree in `out`: `checkpoint` (the latest
+/// checkpoint in the segments), and every hash tile and entry bundle of its tree. Entries after
+/// that checkpoint are left out. The checkpoint is written last, through a temporary file and a
+/// rename, so a reader of `out` never sees a checkpoint whose tiles are not all there; the
+/// caller checks `root` against the note's signed root. `progress` gets the entries read.
+///
+/// # Errors
+/// I/O errors, damaged segments (run `deedlog verify`), an entry too large for a bundle, and a
+/// log without a checkpoint.
+pub fn export(
+    log_dir: &std::path::Path,
+    out: &std::path::Path,
+    check_note: &dyn Fn(&[u8], u64, &Hash) -> Result<(), String>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ExportReport, crate::StoreError> {
+    use crate::StoreError;
+    use crate::audit::{Item, read_lenient};
+    use crate::segment::{self, RecordKind};
+
+    let mut hashes = deedlog_core::merkle::MemoryHashes::new();
+    let mut bundle: Vec<Vec<u8>> = Vec::new();
+    let mut latest: Option<(u64, Vec<u8>)> = None;
+    let mut files = 0u64;
+    let mut write_bundle = |first: u64, entries: &[Vec<u8>]| -> Result<(), StoreError> {
+        let width = u32::try_from(entries.len()).unwrap_or(TILE_WIDTH);
+        let addr = TileAddr {
+            kind: TileKind::Entries,
+            n: first / u64::from(TILE_WIDTH),
+            width,
+        };
+        let bytes = entry_bundle(first, entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        write_file(&out.join(addr.path()), &bytes)?;
+        files += 1;
+        Ok(())
+    };
+    for (first_seq, path) in segment::list(log_dir)? {
+        let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        for item in read_lenient(&bytes, first_seq) {
+            match item {
+                Item::Record(RecordKind::Entry, payload) => {
+                    hashes.append(deedlog_core::hash::leaf_hash(&payload));
+                    bundle.push(payload);
+                    if bundle.len() == TILE_WIDTH as usize {
+                        let first = hashes.size() - u64::from(TILE_WIDTH);
+                        write_bundle(first, &bundle)?;
+                        bundle.clear();
+                    }
+                    if hashes.size().is_multiple_of(100_000) {
+                        progress(hashes.size());
+                    }
+                }
+                Item::Record(RecordKind::Checkpoint, note) => {
+                    latest = Some((hashes.size(), note));
+                }
+                Item::BadHeader(detail) => {
+                    return Err(StoreError::Corrupt(format!("{}: {detail}", path.display())));
+                }
+                Item::Damaged { offset, .. } => {
+                    return Err(StoreError::Corrupt(format!(
+                        "{}: damaged record at offset {offset}; run `deedlog verify`",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
+    progress(hashes.size());
+    let (size, note) =
+        latest.ok_or_else(|| StoreError::Corrupt("the log has no checkpoint to export".into()))?;
+    // The partial bundle of the checkpoint's tree: the entries up to `size` of the last,
+    // unfinished bundle (entries after the checkpoint, if any, are not part of its tree).
+    let full_end = size - size % u64::from(TILE_WIDTH);
+    let buffered_from = hashes.size() - bundle.len() as u64;
+    if size > full_end && full_end >= buffered_from {
+        let from = usize::try_from(full_end - buffered_from).unwrap_or(usize::MAX);
+        let to = usize::try_from(size - buffered_from).unwrap_or(usize::MAX);
+        write_bundle(full_end, &bundle[from..to])?;
+    }
+    let root = hashes
+        .root(size)
+        .map_err(|e| StoreError::Corrupt(format!("root of {size}: {e}")))?;
+    check_note(&note, size, &root).map_err(StoreError::Corrupt)?;
+    for addr in tiles_for_size(size) {
+        if addr.kind == TileKind::Entries {
+            continue;
+        }
+        let bytes =
+            hash_tile(&addr, size, &hashes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        write_file(&out.join(addr.path()), &bytes)?;
+        files += 1;
+    }
+    let tmp = out.join("checkpoint.partial");
+    write_file(&tmp, &note)?;
+    std::fs::rename(&tmp, out.join("checkpoint")).map_err(|e| StoreError::io(out, e))?;
+    files += 1;
+    Ok(ExportReport {
+        size,
+        root,
+        note,
+        files,
+    })
+}

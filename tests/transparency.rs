@@ -1,0 +1,198 @@
+//! Transparency through the binary: `export --tiles` read back by a reader that knows only the
+//! tlog-tiles spec, `deedlog witness` cosigning over HTTP and remembering across a restart, and
+//! `deedlog audit` remembering what it verified.
+
+#[path = "../crates/store/tests/support/tile_reader.rs"]
+mod tile_reader;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use deedlog_core::checkpoint::{self, CosignatureStatus, VerifierKey, WitnessKey};
+
+use crate::common::{deedlog, make_log, run};
+
+fn log_key(data: &Path) -> VerifierKey {
+    let text = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    VerifierKey::parse(text.trim()).expect("a vkey")
+}
+
+#[test]
+fn export_tiles_is_a_tree_a_spec_reader_verifies() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 600);
+    let data = dir.path().to_str().expect("utf-8");
+    let tiles = dir.path().join("tiles");
+    let out = run(&[
+        "export",
+        "--data",
+        data,
+        "--tiles",
+        tiles.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let note = std::fs::read(tiles.join("checkpoint")).expect("checkpoint");
+    let opened = checkpoint::open_checkpoint(&note, &log_key(dir.path())).expect("signed");
+    assert_eq!(opened.size, 600);
+    let fetch = |path: &str| std::fs::read(tiles.join(path)).ok();
+    let reader = tile_reader::TileReader::new(&fetch, opened.size);
+    let entries = reader.check_all(&opened.root.0);
+    // The bundles hold the exact bytes the JSON Lines export holds.
+    let jsonl = dir.path().join("log.jsonl");
+    let out = run(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        jsonl.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&jsonl).expect("export");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"derived\""))
+        .collect();
+    assert_eq!(lines.len(), entries.len());
+    for (line, entry) in lines.iter().zip(&entries) {
+        assert_eq!(line.as_bytes(), &entry[..]);
+    }
+    // Odd size: 600 = two full level-0 tiles and a partial one of 88.
+    assert!(tiles.join("tile/0/002.p/88").is_file());
+    assert!(tiles.join("tile/entries/002.p/88").is_file());
+    assert!(tiles.join("tile/1/000.p/2").is_file());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_witness(state: &Path, key: &Path, log_vkey: &str, bind: &str) -> Running {
+    let mut child = Command::new(deedlog())
+        .args(["witness", "--data", state.to_str().expect("utf-8")])
+        .args([
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--log",
+            log_vkey,
+            "--bind",
+            bind,
+        ])
+        .args(["--name", "witness.test/w1"])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("witness starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the witness prints its address")
+            .expect("text");
+        if line.starts_with("witness ") {
+            break;
+        }
+    }
+    // Binding happens right after the banner; wait until the port answers.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(bind).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Running(child)
+}
+
+/// A raw HTTP/1.1 POST: (status, body).
+fn post(addr: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("writes");
+    stream.write_all(body).expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn the_witness_command_cosigns_and_remembers_across_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 30);
+    let vkey = log_key(dir.path());
+    let tiles = dir.path().join("tiles");
+    let data = dir.path().to_str().expect("utf-8");
+    assert!(
+        run(&[
+            "export",
+            "--data",
+            data,
+            "--tiles",
+            tiles.to_str().expect("utf-8")
+        ])
+        .status
+        .success()
+    );
+    let note = std::fs::read(tiles.join("checkpoint")).expect("checkpoint");
+    let key = dir.path().join("witness.key");
+    assert!(
+        run(&["keygen", "--out", key.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let state = dir.path().join("witness");
+    let bind = format!("127.0.0.1:{}", free_port());
+
+    let mut body = b"old 0\n\n".to_vec();
+    body.extend_from_slice(&note);
+    {
+        let _witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+        let (status, line) = post(&bind, "/add-checkpoint", &body);
+        assert_eq!(status, 200, "{line}");
+        let wkey = std::fs::read_to_string(state.join("witness.vkey")).expect("witness.vkey");
+        let wkey = WitnessKey::parse(wkey.trim()).expect("a witness vkey");
+        let mut cosigned = note.clone();
+        cosigned.extend_from_slice(line.as_bytes());
+        let opened = checkpoint::open_checkpoint(&cosigned, &vkey).expect("opens");
+        let checks = checkpoint::verify_cosignatures(&opened, &[wkey]);
+        assert!(
+            matches!(checks[0].status, CosignatureStatus::Valid { .. }),
+            "{checks:?}"
+        );
+        let (status, text) = post(&bind, "/add-checkpoint", b"old 0\n");
+        assert_eq!(status, 400, "{text}");
+    }
+    // Restarted, it remembers: the same request from zero is a conflict naming its size.
+    let _witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+    let (status, size) = post(&bind, "/add-checkpoint", &body);
+    assert_eq!((status, size.as_str()), (409, "30\n"));
+}
