@@ -1,5 +1,6 @@
 //! The `deedlog` command line: run the ledger, verify and export its log, benchmark it.
 
+mod audit_cmd;
 mod bench;
 mod demo_cmd;
 mod keyfile;
@@ -51,6 +52,15 @@ enum Cmd {
     Keygen(keyfile::KeygenArgs),
     /// Sign a command read as JSON from standard input with a key file; print the signed command.
     Sign(keyfile::SignArgs),
+    /// Audit a server with memory: the first run verifies everything and remembers the newest
+    /// checkpoint; later runs fetch only what is new and prove it extends what was verified.
+    ///
+    /// Exit status: 0 when everything holds, 1 on a rollback, fork or fault (with an evidence
+    /// file for an inconsistency), 2 on usage or I/O errors.
+    Audit(audit_cmd::AuditArgs),
+    /// Check an evidence file written by `deedlog audit`: exit 0 when it shows the log
+    /// misbehaved, 1 when it does not.
+    VerifyEvidence(audit_cmd::VerifyEvidenceArgs),
     /// Run a witness (C2SP tlog-witness v1): cosign each log's checkpoints only when they
     /// extend the last one it cosigned, with a consistency proof.
     Witness(witness_cmd::WitnessArgs),
@@ -107,6 +117,8 @@ fn main() -> ExitCode {
         Cmd::Demo(args) => return demo_cmd::demo(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),
         Cmd::Sign(args) => keyfile::sign(&args),
+        Cmd::Audit(args) => return audit_cmd::run(&args),
+        Cmd::VerifyEvidence(args) => return audit_cmd::verify_evidence(&args),
         Cmd::Witness(args) => witness_cmd::run(&args),
         Cmd::CrashChild(args) => bench::crash_child(&args),
     };

@@ -196,3 +196,199 @@ fn the_witness_command_cosigns_and_remembers_across_a_restart() {
     let (status, size) = post(&bind, "/add-checkpoint", &body);
     assert_eq!((status, size.as_str()), (409, "30\n"));
 }
+
+/// `deedlog serve` on `data`; its URL.
+fn serve(data: &Path) -> (Running, String) {
+    let mut child = Command::new(deedlog())
+        .args([
+            "serve",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("serve prints its URL").expect("text");
+        if let Some(rest) = line.strip_prefix("deedlog serving on ") {
+            break rest.split_whitespace().next().expect("a URL").to_owned();
+        }
+    };
+    (Running(child), url)
+}
+
+/// A graceful stop, so the folder can be copied whole.
+fn stop(mut server: Running) {
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(server.0.wait().expect("exits").success());
+}
+
+fn audit(url: &str, state: &Path, key: &str) -> (Option<i32>, serde_json::Value) {
+    let out = run(&[
+        "audit",
+        "--server",
+        url,
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--log-key",
+        key,
+        "--json",
+    ]);
+    let v = serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or_else(|_| {
+        panic!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+fn demo(url: &str, data: &Path, deals: u32) {
+    let out = run(&[
+        "demo",
+        "--server",
+        url,
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--deals",
+        &deals.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn evidence_holds(v: &serde_json::Value) -> String {
+    let file = v["evidence"].as_str().expect("an evidence file");
+    let out = run(&["verify-evidence", file]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    text
+}
+
+#[test]
+fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let state = dir.path().join("audit");
+    let (server, url) = serve(&data);
+    let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let key = key.trim();
+    let (code, first) = audit(&url, &state, key);
+    assert_eq!(
+        (code, first["status"].as_str()),
+        (Some(0), Some("first")),
+        "{first}"
+    );
+    let size1 = first["to"].as_u64().expect("size");
+    assert_eq!(first["fetched"].as_u64(), Some(size1));
+    let (code, again) = audit(&url, &state, key);
+    assert_eq!(
+        (code, again["status"].as_str(), again["fetched"].as_u64()),
+        (Some(0), Some("unchanged"), Some(0))
+    );
+    // Another key than the remembered one is refused.
+    let out = run(&[
+        "audit",
+        "--server",
+        &url,
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--log-key",
+        "other+01020304+AWjpDVt2Gv8yQ0n4XWR/T2tYDxOxNjSInJwwqm0oNQq2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    stop(server);
+    let backup = dir.path().join("backup");
+    assert!(
+        Command::new("cp")
+            .args([
+                "-a",
+                data.to_str().expect("utf-8"),
+                backup.to_str().expect("utf-8")
+            ])
+            .status()
+            .expect("cp")
+            .success()
+    );
+
+    // The log grows; the second run fetches only the new entries.
+    let (server, url) = serve(&data);
+    demo(&url, &data, 1);
+    let (code, second) = audit(&url, &state, key);
+    assert_eq!(
+        (code, second["status"].as_str()),
+        (Some(0), Some("advanced")),
+        "{second}"
+    );
+    let size2 = second["to"].as_u64().expect("size");
+    assert!(size2 > size1);
+    assert_eq!(second["from"].as_u64(), Some(size1));
+    assert_eq!(second["fetched"].as_u64(), Some(size2 - size1));
+    stop(server);
+    let remembered = std::fs::read(state.join("audit-state.json")).expect("state");
+
+    // A rollback: the server restarted from the older copy of its data.
+    let (server, url) = serve(&backup);
+    let (code, rollback) = audit(&url, &state, key);
+    assert_eq!(
+        (code, rollback["status"].as_str()),
+        (Some(1), Some("rollback")),
+        "{rollback}"
+    );
+    assert!(evidence_holds(&rollback).contains("rollback"));
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        remembered,
+        "the state does not move"
+    );
+
+    // A fork: the older copy takes other commands and grows past what was verified.
+    demo(&url, &backup, 2);
+    let (code, fork) = audit(&url, &state, key);
+    assert_eq!(code, Some(1), "{fork}");
+    assert!(
+        matches!(fork["status"].as_str(), Some("inconsistent" | "fork")),
+        "{fork}"
+    );
+    let text = evidence_holds(&fork);
+    assert!(text.contains("fork") || text.contains("fails"), "{text}");
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        remembered
+    );
+    stop(server);
+
+    // Evidence that does not hold is refused: the remembered and presented checkpoints swapped
+    // into one consistent pair.
+    let file = fork["evidence"].as_str().expect("file");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("json");
+    v["presented"] = v["remembered"].clone();
+    v["conflicting_checkpoint"] = serde_json::Value::Null;
+    let forged = dir.path().join("forged.json");
+    std::fs::write(&forged, v.to_string()).expect("write");
+    let out = run(&["verify-evidence", forged.to_str().expect("utf-8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

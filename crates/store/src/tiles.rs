@@ -381,6 +381,10 @@ mod tests {
     }
 }
 
+/// Checks a checkpoint note against the size and root the exported tiles rebuild; `Err` names
+/// why they disagree.
+pub type NoteCheck<'a> = dyn Fn(&[u8], u64, &Hash) -> Result<(), String> + 'a;
+
 /// What [`export`] wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportReport {
@@ -413,7 +417,7 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), crate::StoreEr
 pub fn export(
     log_dir: &std::path::Path,
     out: &std::path::Path,
-    check_note: &dyn Fn(&[u8], u64, &Hash) -> Result<(), String>,
+    check_note: &NoteCheck<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ExportReport, crate::StoreError> {
     use crate::StoreError;
