@@ -39,7 +39,7 @@ async fn served_tiles_rebuild_the_checkpoint_and_prove_every_entry() {
     let res = web_test::call_service(&app, get("/checkpoint".into())).await;
     assert_eq!(res.status().as_u16(), 200);
     let note = web_test::read_body(res).await.to_vec();
-    let key = VerifierKey::parse(&node.log_vkey()).unwrap();
+    let key = VerifierKey::parse(node.log_vkey()).unwrap();
     let opened = open_checkpoint(&note, &key).unwrap();
     assert!(opened.size > 0);
 
