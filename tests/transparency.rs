@@ -392,3 +392,136 @@ fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn three_witnesses_cosign_a_2_of_3_policy_holds_and_a_down_witness_catches_up() {
+    use deedlog_client::policy::Policy;
+    use deedlog_client::witnessing::{WitnessClient, cosign_all};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let (server, url) = serve(&data);
+    let log_vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let log_vkey = log_vkey.trim().to_owned();
+    let client = deedlog_client::Client::new(&url).expect("client");
+    let mut running = Vec::new();
+    let mut binds = Vec::new();
+    let mut policy = format!("log {log_vkey}\n");
+    for i in 0..3 {
+        let key = dir.path().join(format!("w{i}.key"));
+        assert!(
+            run(&["keygen", "--out", key.to_str().expect("utf-8")])
+                .status
+                .success()
+        );
+        let state = dir.path().join(format!("w{i}"));
+        let bind = format!("127.0.0.1:{}", free_port());
+        let name = format!("witness.test/w{i}");
+        let mut child = Command::new(deedlog())
+            .args([
+                "witness",
+                "--data",
+                state.to_str().expect("utf-8"),
+                "--key",
+                key.to_str().expect("utf-8"),
+            ])
+            .args(["--log", &log_vkey, "--bind", &bind, "--name", &name])
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("witness starts");
+        let mut up = false;
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&bind).is_ok() {
+                up = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        if !up {
+            let _ = child.kill();
+            panic!("witness {i} did not start");
+        }
+        let wkey = std::fs::read_to_string(state.join("witness.vkey")).expect("witness.vkey");
+        policy.push_str(&format!("witness W{i} {}\n", wkey.trim()));
+        running.push((Running(child), state, key, name));
+        binds.push(bind);
+    }
+    policy.push_str("group two-of-three 2 W0 W1 W2\nquorum two-of-three\n");
+    let policy = Policy::parse(policy.as_bytes()).expect("policy");
+    let timeout = std::time::Duration::from_secs(5);
+    let mut witnesses: Vec<WitnessClient> = binds
+        .iter()
+        .map(|b| WitnessClient::new(&format!("http://{b}"), timeout).expect("witness client"))
+        .collect();
+
+    let note = client.checkpoint().expect("checkpoint").note;
+    // The log's own checkpoint alone does not meet the policy.
+    assert!(policy.require(note.as_bytes()).is_err());
+    let (cosigned, results) =
+        cosign_all(&client, &note, &log_vkey, &mut witnesses).expect("cosign");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let verdict = policy.require(cosigned.as_bytes()).expect("2 of 3");
+    assert_eq!(verdict.cosigned_by, vec!["W0", "W1", "W2"]);
+    // One cosignature is not enough: the client refuses it and says who signed.
+    let one = format!("{note}{}", results[0].as_ref().expect("line"));
+    let refused = policy.require(one.as_bytes()).unwrap_err().to_string();
+    assert!(
+        refused.contains("W0") && refused.contains("quorum"),
+        "{refused}"
+    );
+
+    // Witness 2 goes down; the log grows; two cosignatures still meet the policy.
+    let size1 = verdict.checkpoint.size;
+    let (down, state2, key2, name2) = running.pop().expect("w2");
+    drop(down);
+    demo(&url, &data, 1);
+    let note = client.checkpoint().expect("checkpoint").note;
+    let (cosigned, results) =
+        cosign_all(&client, &note, &log_vkey, &mut witnesses).expect("cosign");
+    assert!(
+        results[0].is_ok() && results[1].is_ok() && results[2].is_err(),
+        "{results:?}"
+    );
+    let verdict = policy
+        .require(cosigned.as_bytes())
+        .expect("2 of 3 with one down");
+    assert_eq!(verdict.cosigned_by, vec!["W0", "W1"]);
+    assert!(verdict.checkpoint.size > size1);
+
+    // It comes back knowing only its last checkpoint; a fresh client (which assumes 0) learns its
+    // size from the 409 and proves consistency from there.
+    let child = Command::new(deedlog())
+        .args([
+            "witness",
+            "--data",
+            state2.to_str().expect("utf-8"),
+            "--key",
+            key2.to_str().expect("utf-8"),
+        ])
+        .args(["--log", &log_vkey, "--bind", &binds[2], "--name", &name2])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("witness restarts");
+    let _back = Running(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&binds[2]).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    witnesses[2] = WitnessClient::new(&format!("http://{}", binds[2]), timeout).expect("client");
+    let (cosigned, results) =
+        cosign_all(&client, &note, &log_vkey, &mut witnesses).expect("cosign");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(witnesses[2].held(), verdict.checkpoint.size);
+    assert_eq!(
+        policy
+            .require(cosigned.as_bytes())
+            .expect("3")
+            .cosigned_by
+            .len(),
+        3
+    );
+    stop(server);
+}

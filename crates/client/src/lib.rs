@@ -22,6 +22,7 @@ pub mod people;
 pub mod policy;
 pub mod proof;
 pub mod wire;
+pub mod witnessing;
 
 pub use actor::Actor;
 pub use client::{Client, Receipt, Verified};
