@@ -225,6 +225,9 @@ fn serve(data: &Path) -> (Running, String) {
 
 /// A graceful stop, so the folder can be copied whole.
 fn stop(mut server: Running) {
+    // The URL is printed just before the signal handler is installed: a SIGTERM in between
+    // would kill the server instead of stopping it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let pid = server.0.id().to_string();
     assert!(
         Command::new("kill")
@@ -523,5 +526,114 @@ fn three_witnesses_cosign_a_2_of_3_policy_holds_and_a_down_witness_catches_up() 
             .len(),
         3
     );
+    stop(server);
+}
+
+fn spawn_witness(state: &Path, key: &Path, log_vkey: &str, bind: &str, name: &str) -> Running {
+    let child = Command::new(deedlog())
+        .args([
+            "witness",
+            "--data",
+            state.to_str().expect("utf-8"),
+            "--key",
+            key.to_str().expect("utf-8"),
+        ])
+        .args(["--log", log_vkey, "--bind", bind, "--name", name])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("witness starts");
+    let running = Running(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(bind).is_ok() {
+            return running;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("witness {name} did not start");
+}
+
+#[test]
+fn serve_with_witnesses_serves_cosigned_checkpoints() {
+    use deedlog_client::policy::Policy;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    // First start makes the log key the witnesses are configured with.
+    let (server, _) = serve(&data);
+    stop(server);
+    let log_vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let log_vkey = log_vkey.trim().to_owned();
+    let mut policy = format!("log {log_vkey}\n");
+    let mut witnesses = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    for i in 0..3 {
+        let key = dir.path().join(format!("w{i}.key"));
+        assert!(
+            run(&["keygen", "--out", key.to_str().expect("utf-8")])
+                .status
+                .success()
+        );
+        let state = dir.path().join(format!("w{i}"));
+        let bind = format!("127.0.0.1:{}", free_port());
+        witnesses.push(spawn_witness(
+            &state,
+            &key,
+            &log_vkey,
+            &bind,
+            &format!("witness.test/w{i}"),
+        ));
+        let wkey = std::fs::read_to_string(state.join("witness.vkey")).expect("witness.vkey");
+        policy.push_str(&format!("witness W{i} {}\n", wkey.trim()));
+        args.push("--witness".into());
+        args.push(format!("http://{bind}"));
+    }
+    policy.push_str("group q 2 W0 W1 W2\nquorum q\n");
+    let policy = Policy::parse(policy.as_bytes()).expect("policy");
+    let mut child = Command::new(deedlog())
+        .args([
+            "serve",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("URL").expect("text");
+        if let Some(rest) = line.strip_prefix("deedlog serving on ") {
+            break rest.split_whitespace().next().expect("a URL").to_owned();
+        }
+    };
+    let server = Running(child);
+    let client = deedlog_client::Client::new(&url).expect("client");
+    let cosigned = |min: u64| -> deedlog_client::policy::PolicyVerdict {
+        for _ in 0..100 {
+            let note = client.checkpoint().expect("checkpoint").note;
+            if let Ok(v) = policy.require(note.as_bytes())
+                && v.checkpoint.size >= min
+                && v.cosigned_by.len() == 3
+            {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("no cosigned checkpoint of size {min} or more");
+    };
+    let first = cosigned(1);
+    demo(&url, &data, 1);
+    let size = client
+        .verified_checkpoint(&log_vkey)
+        .expect("checkpoint")
+        .size;
+    assert!(size > first.checkpoint.size);
+    let second = cosigned(size);
+    assert_eq!(second.cosigned_by, vec!["W0", "W1", "W2"]);
     stop(server);
 }

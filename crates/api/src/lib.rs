@@ -38,6 +38,9 @@ use deedlog_node::Node;
 
 pub use error::{ApiError, busy};
 
+/// The latest cosigned checkpoint, `(size, note)`, shared with the cosigner that keeps it.
+pub type CosignedCheckpoint = std::sync::Arc<std::sync::RwLock<Option<(u64, String)>>>;
+
 /// Tunables of the API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -78,6 +81,10 @@ pub struct ApiConfig {
     pub ready_lag_max: u64,
     /// Worker threads (0: actix's default, one per core).
     pub workers: usize,
+    /// The latest checkpoint with its witnesses' cosignatures, `(size, note)`, kept by a
+    /// cosigner (see `deedlog serve --witness`); `GET /checkpoint` serves it while its size is
+    /// the latest.
+    pub cosigned_checkpoint: Option<CosignedCheckpoint>,
 }
 
 impl Default for ApiConfig {
@@ -100,6 +107,7 @@ impl Default for ApiConfig {
             follow_keep_alive: Duration::from_secs(15),
             ready_lag_max: 1000,
             workers: 0,
+            cosigned_checkpoint: None,
         }
     }
 }
