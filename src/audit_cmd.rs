@@ -554,6 +554,24 @@ pub fn verify_evidence(args: &VerifyEvidenceArgs) -> ExitCode {
 }
 
 fn check_evidence(args: &VerifyEvidenceArgs) -> anyhow::Result<(bool, String)> {
+    let (holds, text) = check_evidence_file(args)?;
+    // The file names its own key; evidence means something only under the log's real key, so
+    // the key used is always said (pin it with --log-key).
+    let key = match &args.log_key {
+        Some(k) => format!("{k}, pinned"),
+        None => {
+            let text = std::fs::read_to_string(&args.file)?;
+            let v: serde_json::Value = serde_json::from_str(&text)?;
+            format!(
+                "{}, named by the file: pin it with --log-key",
+                v["log_key"].as_str().unwrap_or("?")
+            )
+        }
+    };
+    Ok((holds, format!("{text} (log key {key})")))
+}
+
+fn check_evidence_file(args: &VerifyEvidenceArgs) -> anyhow::Result<(bool, String)> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).context("not JSON")?;
