@@ -1,11 +1,13 @@
 //! The `deedlog` command line: run the ledger, verify and export its log, benchmark it.
 
+mod audit_cmd;
 mod bench;
 mod demo_cmd;
 mod keyfile;
 mod reference;
 mod serve;
 mod verify_cmd;
+mod witness_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +53,18 @@ enum Cmd {
     Keygen(keyfile::KeygenArgs),
     /// Sign a command read as JSON from standard input with a key file; print the signed command.
     Sign(keyfile::SignArgs),
+    /// Audit a server with memory: the first run verifies everything and remembers the newest
+    /// checkpoint; later runs fetch only what is new and prove it extends what was verified.
+    ///
+    /// Exit status: 0 when everything holds, 1 on a rollback, fork or fault (with an evidence
+    /// file for an inconsistency), 2 on usage or I/O errors.
+    Audit(audit_cmd::AuditArgs),
+    /// Check an evidence file written by `deedlog audit`: exit 0 when it shows the log
+    /// misbehaved, 1 when it does not.
+    VerifyEvidence(audit_cmd::VerifyEvidenceArgs),
+    /// Run a witness (C2SP tlog-witness v1): cosign each log's checkpoints only when they
+    /// extend the last one it cosigned, with a consistency proof.
+    Witness(witness_cmd::WitnessArgs),
     /// Internal: append continuously and print acknowledged seqs (used by the crash test).
     #[command(hide = true)]
     CrashChild(bench::CrashChildArgs),
@@ -73,8 +87,12 @@ struct ExportArgs {
     #[arg(long)]
     data: PathBuf,
     /// Where to write the JSON Lines export.
+    #[arg(long, required_unless_present = "tiles")]
+    out: Option<PathBuf>,
+    /// Where to write the log as a static C2SP tlog-tiles tree (`checkpoint`, `tile/…`), for any
+    /// web server or object store to serve.
     #[arg(long)]
-    out: PathBuf,
+    tiles: Option<PathBuf>,
     /// The log's verifier key (`name+id+key`); default: the one in DATA/log.vkey.
     #[arg(long)]
     log_key: Option<String>,
@@ -105,6 +123,9 @@ fn main() -> ExitCode {
         Cmd::Demo(args) => return demo_cmd::demo(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),
         Cmd::Sign(args) => keyfile::sign(&args),
+        Cmd::Audit(args) => return audit_cmd::run(&args),
+        Cmd::VerifyEvidence(args) => return audit_cmd::verify_evidence(&args),
+        Cmd::Witness(args) => witness_cmd::run(&args),
         Cmd::CrashChild(args) => bench::crash_child(&args),
     };
     match result {
@@ -153,7 +174,13 @@ fn shown_proposals(log_dir: &std::path::Path) -> anyhow::Result<std::collections
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let vkey = verify_cmd::log_key(&args.data, args.log_key.as_deref())?;
     let origin = verify_cmd::origin_of(&vkey)?;
-    let tmp = args.out.with_extension("partial");
+    if let Some(dir) = &args.tiles {
+        export_tiles(&args.data, dir, &vkey)?;
+    }
+    let Some(out_path) = &args.out else {
+        return Ok(());
+    };
+    let tmp = out_path.with_extension("partial");
     let file = std::fs::File::create(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
@@ -193,7 +220,34 @@ fn export(args: &ExportArgs) -> anyhow::Result<()> {
         .into_inner()
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
     file.sync_all()?;
-    std::fs::rename(&tmp, &args.out)?;
-    eprintln!("wrote {entries} entries to {}", args.out.display());
+    std::fs::rename(&tmp, out_path)?;
+    eprintln!("wrote {entries} entries to {}", out_path.display());
+    Ok(())
+}
+
+/// `deedlog export --tiles DIR`: the static tlog-tiles tree, its root checked against the
+/// checkpoint's signed root before the checkpoint is written.
+fn export_tiles(data: &std::path::Path, dir: &std::path::Path, vkey: &str) -> anyhow::Result<()> {
+    let verifier = deedlog_core::checkpoint::VerifierKey::parse(vkey)?;
+    let check = |note: &[u8], size: u64, root: &deedlog_core::Hash| -> Result<(), String> {
+        let opened = deedlog_core::checkpoint::open_checkpoint(note, &verifier)
+            .map_err(|e| format!("the latest checkpoint: {e}"))?;
+        if opened.size != size || opened.root != *root {
+            return Err(format!(
+                "the entries do not rebuild the latest checkpoint (size {}); run `deedlog verify`",
+                opened.size
+            ));
+        }
+        Ok(())
+    };
+    let report = deedlog_store::tiles::export(&data.join("log"), dir, &check, &mut |n| {
+        eprintln!("read {n} entries");
+    })?;
+    eprintln!(
+        "wrote the tlog-tiles tree of {} entries ({} files) to {}",
+        report.size,
+        report.files,
+        dir.display()
+    );
     Ok(())
 }

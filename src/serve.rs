@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// signs requests as `auditor/NAME` and reads confidential entries whole. Repeatable.
     #[arg(long = "auditor", value_name = "NAME=KEY", value_parser = parse_auditor)]
     auditors: Vec<deedlog_api::Auditor>,
+    /// A witness's URL (its tlog-witness submission prefix); repeat for several. Each new
+    /// checkpoint is submitted to every witness, and `GET /checkpoint` serves it cosigned.
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
 }
 
 /// Parses `NAME=KEY` into a registered auditor, refusing a bad name or key.
@@ -82,15 +86,36 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let mut config = deedlog_api::ApiConfig {
+        auditors: args.auditors.clone(),
+        ..deedlog_api::ApiConfig::default()
+    };
+    let _cosigner = if args.witnesses.is_empty() {
+        None
+    } else {
+        let (latest, proofs) = (node.reader().clone(), node.reader().clone());
+        let cosigner = deedlog_client::witnessing::Cosigner::start(
+            &args.witnesses,
+            node.log_vkey(),
+            Box::new(move || {
+                latest
+                    .latest_checkpoint()
+                    .and_then(|cp| String::from_utf8(cp.note.clone()).ok())
+            }),
+            Box::new(move |m, n| {
+                proofs
+                    .consistency_proof(m, n)
+                    .map_err(|e| deedlog_client::ClientError::Proof(e.to_string()))
+            }),
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(5),
+        )
+        .context("starting the cosigner")?;
+        config.cosigned_checkpoint = Some(cosigner.slot());
+        Some(cosigner)
+    };
     runtime
-        .block_on(deedlog_api::serve_with(
-            node,
-            &args.bind,
-            deedlog_api::ApiConfig {
-                auditors: args.auditors.clone(),
-                ..deedlog_api::ApiConfig::default()
-            },
-        ))
+        .block_on(deedlog_api::serve_with(node, &args.bind, config))
         .with_context(|| format!("serving on {}", args.bind))?;
     Ok(())
 }

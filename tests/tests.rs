@@ -5,3 +5,4 @@ mod common;
 mod crash;
 mod e2e;
 mod tamper;
+mod transparency;

@@ -39,6 +39,9 @@ use deedlog_node::Node;
 
 pub use error::{ApiError, busy};
 
+/// The latest cosigned checkpoint, `(size, note)`, shared with the cosigner that keeps it.
+pub type CosignedCheckpoint = std::sync::Arc<std::sync::RwLock<Option<(u64, String)>>>;
+
 /// Tunables of the API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -81,6 +84,10 @@ pub struct ApiConfig {
     pub workers: usize,
     /// Registered auditors: they read confidential entries whole with signed requests.
     pub auditors: Vec<Auditor>,
+    /// The latest checkpoint with its witnesses' cosignatures, `(size, note)`, kept by a
+    /// cosigner (see `deedlog serve --witness`); `GET /checkpoint` serves it while its size is
+    /// the latest.
+    pub cosigned_checkpoint: Option<CosignedCheckpoint>,
 }
 
 /// A registered auditor: an actor id of the form `auditor/<name>` and its Ed25519 key. Auditors
@@ -114,6 +121,7 @@ impl Default for ApiConfig {
             ready_lag_max: 1000,
             workers: 0,
             auditors: Vec::new(),
+            cosigned_checkpoint: None,
         }
     }
 }

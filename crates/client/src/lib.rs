@@ -19,8 +19,10 @@ pub mod identity;
 pub mod keys;
 pub mod loadgen;
 pub mod people;
+pub mod policy;
 pub mod proof;
 pub mod wire;
+pub mod witnessing;
 
 pub use actor::Actor;
 pub use client::{Client, FeedEntry, Receipt, Verified};

@@ -14,6 +14,7 @@ pub mod log;
 pub mod note;
 pub mod segment;
 pub mod sequencer;
+pub mod tiles;
 
 pub use error::StoreError;
 pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};

@@ -1066,6 +1066,32 @@ impl LogReader {
             .map_err(|e| StoreError::Corrupt(format!("consistency proof: {e}")))
     }
 
+    /// The bytes of the C2SP tlog-tiles tile `addr` (hash tile or entry bundle), inside the
+    /// published tree only: a tile that needs entries not yet durable does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] for a tile past the published size; [`StoreError::Corrupt`]
+    /// for an entry too large for a bundle or unreadable stored hashes; I/O errors.
+    pub fn tile(&self, addr: &crate::tiles::TileAddr) -> Result<Vec<u8>, StoreError> {
+        use crate::tiles::{self, TileError, TileKind};
+        let size = self.size();
+        let map = |e: TileError| match e {
+            TileError::BeyondTree { .. } | TileError::BadPath(_) => {
+                StoreError::OutOfRange(e.to_string())
+            }
+            other => StoreError::Corrupt(other.to_string()),
+        };
+        match addr.kind {
+            TileKind::Hashes { .. } => tiles::hash_tile(addr, size, &self.hash_view()).map_err(map),
+            TileKind::Entries => {
+                addr.check_within(size).map_err(map)?;
+                let first = addr.n * u64::from(tiles::TILE_WIDTH);
+                let entries = self.entries(first, first + u64::from(addr.width))?;
+                tiles::entry_bundle(first, &entries).map_err(map)
+            }
+        }
+    }
+
     fn check_size(&self, size: u64) -> Result<(), StoreError> {
         let have = self.size();
         if size > have {

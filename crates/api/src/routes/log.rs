@@ -83,11 +83,23 @@ async fn log_checkpoint(state: Data<AppState>) -> Result<HttpResponse, ApiError>
         state.node.reader().latest_checkpoint().ok_or_else(|| {
             ApiError::new(503, "ledger.unavailable", "the log has no checkpoint yet")
         })?;
-    let note = String::from_utf8(cp.note.clone()).map_err(|e| ApiError::internal(&e))?;
+    let note = String::from_utf8(served_note(&state, &cp)).map_err(|e| ApiError::internal(&e))?;
     Ok(body_json(
         StatusCode::OK,
         &json!({"origin": state.node.origin(), "size": cp.size, "note": note, "log_key": state.node.log_vkey()}),
     ))
+}
+
+/// The note served for the latest checkpoint: its cosigned copy once the witnesses answered
+/// (see `ApiConfig::cosigned_checkpoint`); until then, or without witnesses, the log's own.
+fn served_note(state: &AppState, cp: &deedlog_store::StoredCheckpoint) -> Vec<u8> {
+    state
+        .config
+        .cosigned_checkpoint
+        .as_ref()
+        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
+        .filter(|(size, _)| *size == cp.size)
+        .map_or_else(|| cp.note.clone(), |(_, note)| note.into_bytes())
 }
 
 async fn checkpoint_text(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -95,9 +107,11 @@ async fn checkpoint_text(state: Data<AppState>) -> Result<HttpResponse, ApiError
         state.node.reader().latest_checkpoint().ok_or_else(|| {
             ApiError::new(503, "ledger.unavailable", "the log has no checkpoint yet")
         })?;
+    let body = served_note(&state, &cp);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(cp.note.clone()))
+        .insert_header(("cache-control", "no-cache"))
+        .body(body))
 }
 
 /// `?start=&end=`.

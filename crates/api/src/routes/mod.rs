@@ -27,6 +27,7 @@ pub mod log;
 pub mod ops;
 pub mod pages;
 pub mod private;
+pub mod tiles;
 pub mod verify;
 
 /// Who may call a route.
@@ -378,6 +379,7 @@ pub fn all() -> &'static [RouteSpec] {
         v.extend(commands::routes());
         v.extend(verify::routes());
         v.extend(log::routes());
+        v.extend(tiles::routes());
         v.extend(listings::routes());
         v.extend(directory::routes());
         v.extend(private::routes());

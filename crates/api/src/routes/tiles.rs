@@ -1,0 +1,110 @@
+//! The log as a C2SP `tlog-tiles` tree: hash tiles and entry bundles, read by standard
+//! transparency-log tools (the checkpoint is `GET /checkpoint`, in the log module).
+//!
+//! The bytes come from `deedlog_store::tiles` (hash tiles from the stored tlog hashes, bundles
+//! of each entry's exact public bytes), the same code `deedlog export --tiles` writes static
+//! files with, so the live tree and a static copy are byte for byte the same.
+
+use actix_web::web::{self, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+use deedlog_store::tiles::TileAddr;
+
+use super::{Access, Content, Handler, Method, RouteSpec, path_param};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The actix pattern of entry bundles (registered before hash tiles, which would match it too).
+const ENTRIES_PATTERN: &str = "/tile/entries/{index:.+}";
+/// The actix pattern of hash tiles.
+const TILES_PATTERN: &str = "/tile/{level}/{index:.+}";
+
+fn index_schema() -> serde_json::Value {
+    json!({"type": "string", "pattern": "^(x[0-9]{3}/)*[0-9]{3}(\\.p/[1-9][0-9]{0,2})?$",
+        "description": "N in 3-digit groups, all but the last prefixed with x; .p/W for a partial tile"})
+}
+
+fn level_schema() -> serde_json::Value {
+    json!({"type": "integer", "minimum": 0, "maximum": deedlog_store::tiles::LEVEL_MAX})
+}
+
+/// The routes of this module.
+pub(crate) fn routes() -> Vec<RouteSpec> {
+    let mut entries = RouteSpec::new(
+        Method::Get,
+        "/tile/entries/{index}",
+        Access::Public,
+        "log",
+        "A tlog-tiles entry bundle: up to 256 entries' exact bytes, each after a big-endian u16 length",
+        |r| r,
+    )
+    .param(path_param("index", index_schema, "The bundle index N, with .p/W when partial"))
+    .reply(200, "The entry bundle", Content::Text("application/octet-stream"));
+    entries.handler = Handler::Service(
+        |cfg| {
+            cfg.service(
+                web::resource(ENTRIES_PATTERN)
+                    .route(web::get().to(entry_bundle))
+                    .default_service(web::to(super::fallback)),
+            );
+        },
+        ENTRIES_PATTERN,
+    );
+    let mut hashes = RouteSpec::new(
+        Method::Get,
+        "/tile/{level}/{index}",
+        Access::Public,
+        "log",
+        "A tlog-tiles hash tile: up to 256 Merkle tree hashes of level 8·L",
+        |r| r,
+    )
+    .param(path_param("level", level_schema, "The tile level L"))
+    .param(path_param(
+        "index",
+        index_schema,
+        "The tile index N, with .p/W when partial",
+    ))
+    .reply(
+        200,
+        "The tile, 32 bytes per hash",
+        Content::Text("application/octet-stream"),
+    );
+    hashes.handler = Handler::Service(
+        |cfg| {
+            cfg.service(
+                web::resource(TILES_PATTERN)
+                    .route(web::get().to(hash_tile))
+                    .default_service(web::to(super::fallback)),
+            );
+        },
+        TILES_PATTERN,
+    );
+    vec![entries, hashes]
+}
+
+fn tile_answer(state: &AppState, rest: &str) -> Result<HttpResponse, ApiError> {
+    let addr = TileAddr::parse(rest)
+        .map_err(|e| ApiError::bad_request("request.bad_path", e.to_string()))?;
+    let bytes = state.node.reader().tile(&addr).map_err(|e| match e {
+        deedlog_store::StoreError::OutOfRange(m) => ApiError::new(404, "tile.not_found", m),
+        other => ApiError::from(other),
+    })?;
+    // A tile's bytes never change once it exists (a partial tile of width W is the same W
+    // hashes forever), so it may be cached for as long as a cache likes.
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("cache-control", "public, max-age=31536000, immutable"))
+        .body(bytes))
+}
+
+async fn entry_bundle(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let index = req.match_info().get("index").unwrap_or_default();
+    tile_answer(&state, &format!("entries/{index}"))
+}
+
+async fn hash_tile(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let level = req.match_info().get("level").unwrap_or_default();
+    let index = req.match_info().get("index").unwrap_or_default();
+    tile_answer(&state, &format!("{level}/{index}"))
+}

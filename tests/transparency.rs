@@ -1,0 +1,639 @@
+//! Transparency through the binary: `export --tiles` read back by a reader that knows only the
+//! tlog-tiles spec, `deedlog witness` cosigning over HTTP and remembering across a restart, and
+//! `deedlog audit` remembering what it verified.
+
+#[path = "../crates/store/tests/support/tile_reader.rs"]
+mod tile_reader;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use deedlog_core::checkpoint::{self, CosignatureStatus, VerifierKey, WitnessKey};
+
+use crate::common::{deedlog, make_log, run};
+
+fn log_key(data: &Path) -> VerifierKey {
+    let text = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    VerifierKey::parse(text.trim()).expect("a vkey")
+}
+
+#[test]
+fn export_tiles_is_a_tree_a_spec_reader_verifies() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 600);
+    let data = dir.path().to_str().expect("utf-8");
+    let tiles = dir.path().join("tiles");
+    let out = run(&[
+        "export",
+        "--data",
+        data,
+        "--tiles",
+        tiles.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let note = std::fs::read(tiles.join("checkpoint")).expect("checkpoint");
+    let opened = checkpoint::open_checkpoint(&note, &log_key(dir.path())).expect("signed");
+    assert_eq!(opened.size, 600);
+    let fetch = |path: &str| std::fs::read(tiles.join(path)).ok();
+    let reader = tile_reader::TileReader::new(&fetch, opened.size);
+    let entries = reader.check_all(&opened.root.0);
+    // The bundles hold the exact bytes the JSON Lines export holds.
+    let jsonl = dir.path().join("log.jsonl");
+    let out = run(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        jsonl.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&jsonl).expect("export");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"derived\""))
+        .collect();
+    assert_eq!(lines.len(), entries.len());
+    for (line, entry) in lines.iter().zip(&entries) {
+        assert_eq!(line.as_bytes(), &entry[..]);
+    }
+    // Odd size: 600 = two full level-0 tiles and a partial one of 88.
+    assert!(tiles.join("tile/0/002.p/88").is_file());
+    assert!(tiles.join("tile/entries/002.p/88").is_file());
+    assert!(tiles.join("tile/1/000.p/2").is_file());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_witness(state: &Path, key: &Path, log_vkey: &str, bind: &str) -> Running {
+    let mut child = Command::new(deedlog())
+        .args(["witness", "--data", state.to_str().expect("utf-8")])
+        .args([
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--log",
+            log_vkey,
+            "--bind",
+            bind,
+        ])
+        .args(["--name", "witness.test/w1"])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("witness starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the witness prints its address")
+            .expect("text");
+        if line.starts_with("witness ") {
+            break;
+        }
+    }
+    // Binding happens right after the banner; wait until the port answers.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(bind).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Running(child)
+}
+
+/// A raw HTTP/1.1 POST: (status, body).
+fn post(addr: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("writes");
+    stream.write_all(body).expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn the_witness_command_cosigns_and_remembers_across_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 30);
+    let vkey = log_key(dir.path());
+    let tiles = dir.path().join("tiles");
+    let data = dir.path().to_str().expect("utf-8");
+    assert!(
+        run(&[
+            "export",
+            "--data",
+            data,
+            "--tiles",
+            tiles.to_str().expect("utf-8")
+        ])
+        .status
+        .success()
+    );
+    let note = std::fs::read(tiles.join("checkpoint")).expect("checkpoint");
+    let key = dir.path().join("witness.key");
+    assert!(
+        run(&["keygen", "--out", key.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let state = dir.path().join("witness");
+    let bind = format!("127.0.0.1:{}", free_port());
+
+    let mut body = b"old 0\n\n".to_vec();
+    body.extend_from_slice(&note);
+    {
+        let _witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+        let (status, line) = post(&bind, "/add-checkpoint", &body);
+        assert_eq!(status, 200, "{line}");
+        let wkey = std::fs::read_to_string(state.join("witness.vkey")).expect("witness.vkey");
+        let wkey = WitnessKey::parse(wkey.trim()).expect("a witness vkey");
+        let mut cosigned = note.clone();
+        cosigned.extend_from_slice(line.as_bytes());
+        let opened = checkpoint::open_checkpoint(&cosigned, &vkey).expect("opens");
+        let checks = checkpoint::verify_cosignatures(&opened, &[wkey]);
+        assert!(
+            matches!(checks[0].status, CosignatureStatus::Valid { .. }),
+            "{checks:?}"
+        );
+        let (status, text) = post(&bind, "/add-checkpoint", b"old 0\n");
+        assert_eq!(status, 400, "{text}");
+    }
+    // Restarted, it remembers: the same request from zero is a conflict naming its size.
+    let _witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+    let (status, size) = post(&bind, "/add-checkpoint", &body);
+    assert_eq!((status, size.as_str()), (409, "30\n"));
+}
+
+/// `deedlog serve` on `data`; its URL.
+fn serve(data: &Path) -> (Running, String) {
+    let mut child = Command::new(deedlog())
+        .args([
+            "serve",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("serve prints its URL").expect("text");
+        if let Some(rest) = line.strip_prefix("deedlog serving on ") {
+            break rest.split_whitespace().next().expect("a URL").to_owned();
+        }
+    };
+    (Running(child), url)
+}
+
+/// A graceful stop, so the folder can be copied whole.
+fn stop(mut server: Running) {
+    // The URL is printed just before the signal handler is installed: a SIGTERM in between
+    // would kill the server instead of stopping it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(server.0.wait().expect("exits").success());
+}
+
+fn audit(url: &str, state: &Path, key: &str) -> (Option<i32>, serde_json::Value) {
+    let out = run(&[
+        "audit",
+        "--server",
+        url,
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--log-key",
+        key,
+        "--json",
+    ]);
+    let v = serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or_else(|_| {
+        panic!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+fn demo(url: &str, data: &Path, deals: u32) {
+    let out = run(&[
+        "demo",
+        "--server",
+        url,
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--deals",
+        &deals.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn evidence_holds(v: &serde_json::Value) -> String {
+    let file = v["evidence"].as_str().expect("an evidence file");
+    let out = run(&["verify-evidence", file]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    text
+}
+
+#[test]
+fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let state = dir.path().join("audit");
+    let (server, url) = serve(&data);
+    let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let key = key.trim();
+    let (code, first) = audit(&url, &state, key);
+    assert_eq!(
+        (code, first["status"].as_str()),
+        (Some(0), Some("first")),
+        "{first}"
+    );
+    let size1 = first["to"].as_u64().expect("size");
+    assert_eq!(first["fetched"].as_u64(), Some(size1));
+    let (code, again) = audit(&url, &state, key);
+    assert_eq!(
+        (code, again["status"].as_str(), again["fetched"].as_u64()),
+        (Some(0), Some("unchanged"), Some(0))
+    );
+    // Another key than the remembered one is refused.
+    let out = run(&[
+        "audit",
+        "--server",
+        &url,
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--log-key",
+        "other+01020304+AWjpDVt2Gv8yQ0n4XWR/T2tYDxOxNjSInJwwqm0oNQq2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    stop(server);
+    let backup = dir.path().join("backup");
+    assert!(
+        Command::new("cp")
+            .args([
+                "-a",
+                data.to_str().expect("utf-8"),
+                backup.to_str().expect("utf-8")
+            ])
+            .status()
+            .expect("cp")
+            .success()
+    );
+
+    // The log grows; the second run fetches only the new entries.
+    let (server, url) = serve(&data);
+    demo(&url, &data, 1);
+    let (code, second) = audit(&url, &state, key);
+    assert_eq!(
+        (code, second["status"].as_str()),
+        (Some(0), Some("advanced")),
+        "{second}"
+    );
+    let size2 = second["to"].as_u64().expect("size");
+    assert!(size2 > size1);
+    assert_eq!(second["from"].as_u64(), Some(size1));
+    assert_eq!(second["fetched"].as_u64(), Some(size2 - size1));
+    stop(server);
+    let remembered = std::fs::read(state.join("audit-state.json")).expect("state");
+
+    // A rollback: the server restarted from the older copy of its data.
+    let (server, url) = serve(&backup);
+    let (code, rollback) = audit(&url, &state, key);
+    assert_eq!(
+        (code, rollback["status"].as_str()),
+        (Some(1), Some("rollback")),
+        "{rollback}"
+    );
+    assert!(evidence_holds(&rollback).contains("rollback"));
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        remembered,
+        "the state does not move"
+    );
+
+    // A fork: the older copy takes other commands and grows past what was verified.
+    demo(&url, &backup, 2);
+    let (code, fork) = audit(&url, &state, key);
+    assert_eq!(code, Some(1), "{fork}");
+    assert!(
+        matches!(fork["status"].as_str(), Some("inconsistent" | "fork")),
+        "{fork}"
+    );
+    let text = evidence_holds(&fork);
+    assert!(text.contains("fork") || text.contains("fails"), "{text}");
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        remembered
+    );
+    stop(server);
+
+    // Evidence that does not hold is refused: the remembered and presented checkpoints swapped
+    // into one consistent pair.
+    let file = fork["evidence"].as_str().expect("file");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("json");
+    v["presented"] = v["remembered"].clone();
+    v["conflicting_checkpoint"] = serde_json::Value::Null;
+    let forged = dir.path().join("forged.json");
+    std::fs::write(&forged, v.to_string()).expect("write");
+    let out = run(&["verify-evidence", forged.to_str().expect("utf-8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn three_witnesses_cosign_a_2_of_3_policy_holds_and_a_down_witness_catches_up() {
+    use deedlog_client::policy::Policy;
+    use deedlog_client::witnessing::{WitnessClient, cosign_all};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let (server, url) = serve(&data);
+    let log_vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let log_vkey = log_vkey.trim().to_owned();
+    let client = deedlog_client::Client::new(&url).expect("client");
+    let mut running = Vec::new();
+    let mut binds = Vec::new();
+    let mut policy = format!("log {log_vkey}\n");
+    for i in 0..3 {
+        let key = dir.path().join(format!("w{i}.key"));
+        assert!(
+            run(&["keygen", "--out", key.to_str().expect("utf-8")])
+                .status
+                .success()
+        );
+        let state = dir.path().join(format!("w{i}"));
+        let bind = format!("127.0.0.1:{}", free_port());
+        let name = format!("witness.test/w{i}");
+        let mut child = Command::new(deedlog())
+            .args([
+                "witness",
+                "--data",
+                state.to_str().expect("utf-8"),
+                "--key",
+                key.to_str().expect("utf-8"),
+            ])
+            .args(["--log", &log_vkey, "--bind", &bind, "--name", &name])
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("witness starts");
+        let mut up = false;
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&bind).is_ok() {
+                up = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        if !up {
+            let _ = child.kill();
+            panic!("witness {i} did not start");
+        }
+        let wkey = std::fs::read_to_string(state.join("witness.vkey")).expect("witness.vkey");
+        policy.push_str(&format!("witness W{i} {}\n", wkey.trim()));
+        running.push((Running(child), state, key, name));
+        binds.push(bind);
+    }
+    policy.push_str("group two-of-three 2 W0 W1 W2\nquorum two-of-three\n");
+    let policy = Policy::parse(policy.as_bytes()).expect("policy");
+    let timeout = std::time::Duration::from_secs(5);
+    let mut witnesses: Vec<WitnessClient> = binds
+        .iter()
+        .map(|b| WitnessClient::new(&format!("http://{b}"), timeout).expect("witness client"))
+        .collect();
+
+    let note = client.checkpoint().expect("checkpoint").note;
+    // The log's own checkpoint alone does not meet the policy.
+    assert!(policy.require(note.as_bytes()).is_err());
+    let (cosigned, results) =
+        cosign_all(&client, &note, &log_vkey, &mut witnesses).expect("cosign");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let verdict = policy.require(cosigned.as_bytes()).expect("2 of 3");
+    assert_eq!(verdict.cosigned_by, vec!["W0", "W1", "W2"]);
+    // One cosignature is not enough: the client refuses it and says who signed.
+    let one = format!("{note}{}", results[0].as_ref().expect("line"));
+    let refused = policy.require(one.as_bytes()).unwrap_err().to_string();
+    assert!(
+        refused.contains("W0") && refused.contains("quorum"),
+        "{refused}"
+    );
+
+    // Witness 2 goes down; the log grows; two cosignatures still meet the policy.
+    let size1 = verdict.checkpoint.size;
+    let (down, state2, key2, name2) = running.pop().expect("w2");
+    drop(down);
+    demo(&url, &data, 1);
+    let note = client.checkpoint().expect("checkpoint").note;
+    let (cosigned, results) =
+        cosign_all(&client, &note, &log_vkey, &mut witnesses).expect("cosign");
+    assert!(
+        results[0].is_ok() && results[1].is_ok() && results[2].is_err(),
+        "{results:?}"
+    );
+    let verdict = policy
+        .require(cosigned.as_bytes())
+        .expect("2 of 3 with one down");
+    assert_eq!(verdict.cosigned_by, vec!["W0", "W1"]);
+    assert!(verdict.checkpoint.size > size1);
+
+    // It comes back knowing only its last checkpoint; a fresh client (which assumes 0) learns its
+    // size from the 409 and proves consistency from there.
+    let child = Command::new(deedlog())
+        .args([
+            "witness",
+            "--data",
+            state2.to_str().expect("utf-8"),
+            "--key",
+            key2.to_str().expect("utf-8"),
+        ])
+        .args(["--log", &log_vkey, "--bind", &binds[2], "--name", &name2])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("witness restarts");
+    let _back = Running(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&binds[2]).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    witnesses[2] = WitnessClient::new(&format!("http://{}", binds[2]), timeout).expect("client");
+    let (cosigned, results) =
+        cosign_all(&client, &note, &log_vkey, &mut witnesses).expect("cosign");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(witnesses[2].held(), verdict.checkpoint.size);
+    assert_eq!(
+        policy
+            .require(cosigned.as_bytes())
+            .expect("3")
+            .cosigned_by
+            .len(),
+        3
+    );
+    stop(server);
+}
+
+fn spawn_witness(state: &Path, key: &Path, log_vkey: &str, bind: &str, name: &str) -> Running {
+    let child = Command::new(deedlog())
+        .args([
+            "witness",
+            "--data",
+            state.to_str().expect("utf-8"),
+            "--key",
+            key.to_str().expect("utf-8"),
+        ])
+        .args(["--log", log_vkey, "--bind", bind, "--name", name])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("witness starts");
+    let running = Running(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(bind).is_ok() {
+            return running;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("witness {name} did not start");
+}
+
+#[test]
+fn serve_with_witnesses_serves_cosigned_checkpoints() {
+    use deedlog_client::policy::Policy;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    // First start makes the log key the witnesses are configured with.
+    let (server, _) = serve(&data);
+    stop(server);
+    let log_vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let log_vkey = log_vkey.trim().to_owned();
+    let mut policy = format!("log {log_vkey}\n");
+    let mut witnesses = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    for i in 0..3 {
+        let key = dir.path().join(format!("w{i}.key"));
+        assert!(
+            run(&["keygen", "--out", key.to_str().expect("utf-8")])
+                .status
+                .success()
+        );
+        let state = dir.path().join(format!("w{i}"));
+        let bind = format!("127.0.0.1:{}", free_port());
+        witnesses.push(spawn_witness(
+            &state,
+            &key,
+            &log_vkey,
+            &bind,
+            &format!("witness.test/w{i}"),
+        ));
+        let wkey = std::fs::read_to_string(state.join("witness.vkey")).expect("witness.vkey");
+        policy.push_str(&format!("witness W{i} {}\n", wkey.trim()));
+        args.push("--witness".into());
+        args.push(format!("http://{bind}"));
+    }
+    policy.push_str("group q 2 W0 W1 W2\nquorum q\n");
+    let policy = Policy::parse(policy.as_bytes()).expect("policy");
+    let mut child = Command::new(deedlog())
+        .args([
+            "serve",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("URL").expect("text");
+        if let Some(rest) = line.strip_prefix("deedlog serving on ") {
+            break rest.split_whitespace().next().expect("a URL").to_owned();
+        }
+    };
+    let server = Running(child);
+    let client = deedlog_client::Client::new(&url).expect("client");
+    let cosigned = |min: u64| -> deedlog_client::policy::PolicyVerdict {
+        for _ in 0..100 {
+            let note = client.checkpoint().expect("checkpoint").note;
+            if let Ok(v) = policy.require(note.as_bytes())
+                && v.checkpoint.size >= min
+                && v.cosigned_by.len() == 3
+            {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("no cosigned checkpoint of size {min} or more");
+    };
+    let first = cosigned(1);
+    demo(&url, &data, 1);
+    let size = client
+        .verified_checkpoint(&log_vkey)
+        .expect("checkpoint")
+        .size;
+    assert!(size > first.checkpoint.size);
+    let second = cosigned(size);
+    assert_eq!(second.cosigned_by, vec!["W0", "W1", "W2"]);
+    stop(server);
+}
