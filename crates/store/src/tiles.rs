@@ -444,7 +444,9 @@ pub fn export(
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
         for item in read_lenient(&bytes, first_seq) {
             match item {
-                Item::Record(RecordKind::Entry, payload) => {
+                Item::Record(RecordKind::Entry, record) => {
+                    // The entry bytes alone: an opening never goes in a public tile.
+                    let payload = deedlog_core::entry::split_record(&record).0.to_vec();
                     hashes.append(deedlog_core::hash::leaf_hash(&payload));
                     bundle.push(payload);
                     if bundle.len() == TILE_WIDTH as usize {
