@@ -1677,3 +1677,394 @@ async fn a_document_is_found_by_the_hash_the_browser_computed() {
     }
     node.shutdown();
 }
+
+/// The entry lines and opening lines of a `/v1/log/entries` answer, by seq.
+fn feed(body: &[u8]) -> Vec<(deedlog_core::LoggedEntry, Option<Vec<u8>>)> {
+    let mut out: Vec<(deedlog_core::LoggedEntry, Option<Vec<u8>>)> = Vec::new();
+    for line in body.split(|c| *c == b'\n').filter(|l| !l.is_empty()) {
+        if line.starts_with(b"{\"opening\":") {
+            let (seq, opening) = deedlog_core::verify::OpeningLine::parse(line).unwrap();
+            let last = out.last_mut().expect("an opening follows its entry");
+            assert_eq!(last.0.seq, seq);
+            last.1 = Some(opening);
+        } else {
+            out.push((deedlog_core::LoggedEntry::decode(line).unwrap(), None));
+        }
+    }
+    out
+}
+
+/// Who sees what: the public feed, the follow stream and every public answer carry no
+/// confidential payload, yet every entry verifies; the stream's parties, the housing authority
+/// and a registered auditor get entries whole; anyone else, or a forged auditor, does not; a
+/// proposal waiting for the seller's review is not public (not even through its listing code)
+/// until approved; free text holding an ID or mobile number and version-1 commands are refused
+/// and append nothing.
+#[actix_web::test]
+async fn who_sees_what_on_the_feed_and_in_every_public_answer() {
+    let fx = fixture();
+    let node = Node::open(fx.options.clone()).unwrap();
+    let vkey = node.log_vkey().to_owned();
+    let auditor_key = deedlog_node::keys::generate();
+    let config = ApiConfig {
+        auditors: vec![deedlog_api::Auditor {
+            actor: "auditor/city".into(),
+            key: auditor_key.public().to_base64(),
+        }],
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(node.clone(), config);
+    let app = web_test::init_service(deedlog_api::app(state)).await;
+    let now = || fx.clock.load(Ordering::SeqCst);
+    let size = || node.reader().size();
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let seller_key = deedlog_node::keys::generate();
+    let buyer_key = deedlog_node::keys::generate();
+    let mut nonce = 0;
+    let mut next_nonce = || {
+        nonce += 1;
+        format!("vis-nonce-{nonce:04}")
+    };
+    for (who, key, person) in [
+        ("party/PA-seller", &seller_key, SELLER),
+        ("party/PA-buyer", &buyer_key, BUYER),
+    ] {
+        let (s, r) = register!(app, node, who, key, person.2, now(), &next_nonce());
+        assert_eq!(s, 201, "{r}");
+        let seq = r["seq"].as_u64().unwrap();
+        let (s, b) = attest!(app, node, who, key, person, Some(seq), now());
+        assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    }
+    let seller = "party/PA-seller";
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &seller_key,
+            seller,
+            "property.verify",
+            "verification/PV-1",
+            json!({"certificate_no": CERT}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let agent = "agent/AT-0001";
+    let agent_key = node.keys().get(agent).cloned().unwrap();
+    let day = 86_400_000;
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &seller_key,
+            seller,
+            "entrustment.sale",
+            "entrustment/EN-1",
+            json!({"verification": "verification/PV-1", "agent": agent, "floor_price_fen": 100_000_000i64,
+                   "expires_at_ms": now() + 30 * day, "review_agent_edits": true}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let entrust_seq = r["seq"].as_u64().unwrap();
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "entrustment.accept",
+            "entrustment/EN-1",
+            json!({}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let publish = json!({"entrustment": "entrustment/EN-1", "price_fen": 120_000_000i64, "area_centi_m2": 8950, "rooms": 2,
+        "halls": 1, "bathrooms": 1, "floor": 5, "floors_total": 7, "district": "五华区", "community": "翠湖花园",
+        "title": "翠湖旁两室一厅", "description": "南北通透。", "photos": [hash("photo-1")]});
+
+    // Free text with a mobile or an ID number is refused, appends nothing.
+    let before = size();
+    for text in ["看房请致电 139 1234 5678", "业主身份证530111197905129301"] {
+        let mut p = publish.clone();
+        p["description"] = json!(text);
+        let (s, r) = post_command!(
+            app,
+            &sign(
+                &agent_key,
+                agent,
+                "listing.publish",
+                "listing/LS-1",
+                p,
+                now(),
+                &next_nonce()
+            )
+        );
+        assert_eq!(
+            (s, r["code"].clone()),
+            (400, json!("payload.personal_data")),
+            "{r}"
+        );
+        assert_eq!(r["details"]["field"], json!("description"), "{r}");
+    }
+    // A version-1 command (payload signed in clear) is refused before anything else.
+    let v1 = Command {
+        actor: agent.into(),
+        key: agent_key.public().to_base64(),
+        kind: "listing.publish".into(),
+        stream: "listing/LS-1".into(),
+        expected_version: None,
+        payload: publish.clone(),
+        nonce: next_nonce(),
+        issued_at_ms: now(),
+    }
+    .sign_v1(&agent_key)
+    .unwrap();
+    let (s, r) = post_command!(app, &v1);
+    assert_eq!(
+        (s, r["code"].clone()),
+        (400, json!("command.malformed")),
+        "{r}"
+    );
+    assert!(
+        r["message"].as_str().unwrap().contains("payload_salt"),
+        "{r}"
+    );
+    assert_eq!(size(), before);
+
+    // The agent's listing waits for the seller's review.
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "listing.publish",
+            "listing/LS-1",
+            publish,
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let publish_seq = r["seq"].as_u64().unwrap();
+    let code = r["derived"]["listing_code"].as_str().unwrap().to_owned();
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let uri = format!("/v1/verify/listing/{code}");
+    let (s, _) = call!(app, web_test::TestRequest::get().uri(&uri));
+    assert_eq!(
+        s, 404,
+        "a listing under review is not verifiable by the public"
+    );
+    let (s, _) = call!(app, web_test::TestRequest::get().uri("/v1/listings/LS-1"));
+    assert_eq!(s, 404);
+
+    let all = format!("/v1/log/entries?start=0&end={}", size());
+    let openings = |body: &[u8]| -> std::collections::BTreeMap<u64, bool> {
+        feed(body)
+            .into_iter()
+            .map(|(e, o)| (e.seq, o.is_some()))
+            .collect()
+    };
+    // The public: no opening of the floor price, nor of the proposal; every entry verifies.
+    let (s, public) = call!(app, web_test::TestRequest::get().uri(&all));
+    assert_eq!(s, 200);
+    let public_open = openings(&public);
+    assert!(
+        !public_open[&entrust_seq],
+        "the floor price is confidential"
+    );
+    assert!(
+        !public_open[&publish_seq],
+        "a proposal under review is confidential"
+    );
+    // No opening the public gets is of a confidential kind, and none holds a party's identity
+    // commitments, a floor price or free text of a proposal. (Agents' certifications are public
+    // registry facts: their commitments are keyed by the vault, never the plain values.)
+    for (e, o) in feed(&public) {
+        let Some(o) = o else { continue };
+        let kind = e.command_kind().to_owned();
+        assert!(
+            !matches!(
+                deedlog_api::disclose::visibility(&kind),
+                deedlog_domain::table::Visibility::Confidential
+            ),
+            "the public got the opening of {kind} at {}",
+            e.seq
+        );
+        let text = String::from_utf8_lossy(&o);
+        for field in [
+            "floor_price_fen",
+            "review_agent_edits",
+            "voucher",
+            "南北通透",
+        ] {
+            assert!(
+                !text.contains(field),
+                "seq {} ({kind}) shows {field}",
+                e.seq
+            );
+        }
+        if kind != "agent.certify" {
+            for field in ["phone_commitment", "id_commitment", "name_commitment"] {
+                assert!(
+                    !text.contains(field),
+                    "seq {} ({kind}) shows {field}",
+                    e.seq
+                );
+            }
+        }
+    }
+    let mut verifier =
+        deedlog_core::verify::LogVerifier::new(&vkey[..vkey.find('+').unwrap()], &vkey).unwrap();
+    for (e, o) in feed(&public) {
+        let bytes = node.reader().entry(e.seq).unwrap();
+        verifier.push_entry(&bytes);
+        if let Some(o) = o {
+            verifier.push_opening(e.seq, &o);
+        }
+    }
+    let cp = node.reader().latest_checkpoint().unwrap();
+    verifier.push_checkpoint(&cp.note);
+    let report = verifier.finish();
+    assert!(report.faults.is_empty(), "{:#?}", report.faults);
+    assert!(report.sealed >= 2 && report.opened > 0, "{report:?}");
+    // Every unauthenticated bundle follows the same rule.
+    for (seq, shown) in &public_open {
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::get().uri(&format!("/v1/log/entries/{seq}"))
+        );
+        assert_eq!(s, 200);
+        let bundle: ProofBundle = serde_json::from_slice(&b).unwrap();
+        assert_eq!(bundle.opening.is_some(), *shown, "seq {seq}");
+        let verified = bundle.verify(&vkey).unwrap();
+        assert_eq!(
+            verified.whole.is_some(),
+            *shown || verified.entry.version() == 1
+        );
+    }
+
+    // The seller and the agent (parties of both streams), the housing authority and the
+    // registered auditor get both whole; the buyer, the registry and a forged auditor do not.
+    let housing_key = node.keys().get("authority/housing").cloned().unwrap();
+    let registry_key = node.keys().get("authority/registry").cloned().unwrap();
+    for (who, key, whole) in [
+        (seller, &seller_key, true),
+        (agent, &agent_key, true),
+        ("authority/housing", &housing_key, true),
+        ("auditor/city", &auditor_key, true),
+        ("party/PA-buyer", &buyer_key, false),
+        ("authority/registry", &registry_key, false),
+    ] {
+        let (s, b) = call!(app, signed_get(key, who, &all, now()));
+        assert_eq!(s, 200, "{who}: {}", String::from_utf8_lossy(&b));
+        let got = openings(&b);
+        assert_eq!(got[&entrust_seq], whole, "{who} and the entrustment");
+        assert_eq!(got[&publish_seq], whole, "{who} and the proposal");
+        if whole {
+            let record = feed(&b)
+                .into_iter()
+                .find(|(e, _)| e.seq == entrust_seq)
+                .unwrap();
+            let entry = record.0.open(record.1.as_deref()).unwrap();
+            assert_eq!(
+                entry.signed.payload["floor_price_fen"],
+                json!(100_000_000i64)
+            );
+        }
+    }
+    let forged = deedlog_node::keys::generate();
+    let (s, _) = call!(app, signed_get(&forged, "auditor/city", &all, now()));
+    assert_eq!(
+        s, 401,
+        "a forged auditor is refused, not served as the public"
+    );
+    let (s, _) = call!(app, signed_get(&forged, seller, &all, now()));
+    assert_eq!(s, 401);
+    // The follow stream of the public holds no confidential opening either.
+    let (s, b) = call!(
+        app,
+        signed_get(
+            &buyer_key,
+            "party/PA-buyer",
+            &format!("/v1/log/entries/{publish_seq}"),
+            now()
+        )
+    );
+    assert_eq!(s, 200);
+    let bundle: ProofBundle = serde_json::from_slice(&b).unwrap();
+    assert!(
+        bundle.opening.is_none(),
+        "the buyer does not see the proposal"
+    );
+
+    // The seller approves: the proposal shows, its payload is public, its code verifies with
+    // the bundle's opening, and the client binds every shown field.
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &seller_key,
+            seller,
+            "listing.approve",
+            "listing/LS-1",
+            json!({"proposal_seq": publish_seq}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let approved = r["seq"].as_u64().unwrap();
+    let (s, public) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!(
+            "/v1/log/entries?start=0&end={}&after_seq={approved}",
+            approved + 1
+        ))
+    );
+    assert_eq!(s, 200);
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let (_, public) = if openings(&public)[&publish_seq] {
+        (200, public)
+    } else {
+        call!(
+            app,
+            web_test::TestRequest::get().uri(&format!("/v1/log/entries?start=0&end={}", size()))
+        )
+    };
+    let now_open = openings(&public);
+    assert!(now_open[&publish_seq], "the approved proposal is public");
+    assert!(
+        !now_open[&entrust_seq],
+        "the floor price stays confidential"
+    );
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("{uri}?after_seq={approved}"))
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let answer = json_of(&b);
+    let (binding, _) = deedlog_client::proof::bind_listing(&code, &answer, &vkey)
+        .expect("the approved listing binds to its proofs");
+    // Fields of the approved proposal are bound to its proved, now public, payload.
+    for field in [
+        "listing.title",
+        "listing.description",
+        "listing.area_centi_m2",
+        "code",
+    ] {
+        assert!(binding.is_verified(field), "{field}: {binding:?}");
+    }
+}

@@ -91,7 +91,8 @@ pub enum Visibility {
     PublicOnceShown,
     /// Only the stream's parties, the signer, the housing authority and registered auditors:
     /// loan requests and assessments, contract terms, viewing records, ratings, identity
-    /// attestations, proxy scopes, floor prices and anything holding free text.
+    /// attestations, owners' commitments, proxy scopes, floor prices, mortgages and anything
+    /// holding free text.
     Confidential,
 }
 
@@ -513,7 +514,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.register",
-        visibility: V::Public,
+        visibility: V::Confidential,
         events: &["PropertyRegistered"],
         streams: &[K::Property],
         stream_use: StreamUse::Create,
@@ -597,7 +598,7 @@ pub const TABLE: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: "property.transfer",
-        visibility: V::Public,
+        visibility: V::Confidential,
         events: &["PropertyTransferred"],
         streams: &[K::Property],
         stream_use: StreamUse::Existing,
