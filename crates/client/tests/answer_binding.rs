@@ -539,3 +539,24 @@ fn the_client_hashes_the_document_itself() {
         "{refused:?}"
     );
 }
+
+/// A version-2 entry proves its fields only with its opening: an answer whose bundle withholds
+/// it, or carries another payload under the signed digest, fails closed.
+#[test]
+fn a_bundle_without_its_opening_or_with_another_one_binds_nothing() {
+    let w = world();
+    let (code, mut answer) = w.listing_answer(w.publish1);
+    assert!(answer["proof"]["opening"].is_object(), "the genuine answer carries it");
+    answer["proof"]
+        .as_object_mut()
+        .expect("a bundle")
+        .remove("opening");
+    let reason = binding_error(bind_listing(&code, &answer, &w.vk));
+    assert!(reason.contains("without its payload"), "{reason}");
+    // Another payload with the original salt: the digest no longer matches.
+    let (_, mut answer) = w.listing_answer(w.publish1);
+    answer["proof"]["opening"]["payload"]["price_fen"] = json!(PRICE / 2);
+    answer["listing"]["price_fen"] = json!(PRICE / 2);
+    let err = bind_listing(&code, &answer, &w.vk).expect_err("a forged opening");
+    assert!(err.to_string().contains("opening"), "{err}");
+}
