@@ -52,6 +52,11 @@ pub struct AppendArgs {
     /// The sled index's page cache, MB.
     #[arg(long, default_value_t = 32)]
     index_cache_mb: u64,
+    /// The entry format to write: 2 (the payload signed through its salted digest, stored
+    /// beside the entry) or 1 (the old format, payload signed in clear; the sequencer is told to
+    /// accept it for this measurement only), to measure what version 2 costs.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    entry_format: u8,
     /// Print the result as one JSON object on the last line.
     #[arg(long)]
     json: bool,
@@ -86,6 +91,8 @@ pub struct AppendResult {
     pub batch_wait_us: u64,
     /// The settings.
     pub verify_threads: usize,
+    /// The entry format written (1 or 2).
+    pub entry_format: u8,
 }
 
 fn key_for(i: usize) -> SecretKey {
@@ -105,6 +112,7 @@ fn make_command(
     n: u64,
     filler: &str,
     run: u64,
+    format: u8,
 ) -> SignedCommand {
     let (secret, actor, key) = &keys[(n % keys.len() as u64) as usize];
     Command {
@@ -117,8 +125,23 @@ fn make_command(
         nonce: format!("r{run:x}-{n:012}"),
         issued_at_ms: (system_clock())(),
     }
-    .sign(secret)
-    .expect("bench commands are well-formed")
+    .pipe_sign(secret, format)
+}
+
+/// Signs in the given entry format.
+trait PipeSign {
+    fn pipe_sign(self, secret: &SecretKey, format: u8) -> SignedCommand;
+}
+
+impl PipeSign for Command {
+    fn pipe_sign(self, secret: &SecretKey, format: u8) -> SignedCommand {
+        let signed = if format == 1 {
+            self.sign_v1(secret)
+        } else {
+            self.sign(secret)
+        };
+        signed.expect("bench commands are well-formed")
+    }
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.
@@ -174,6 +197,7 @@ fn open_log(
     batch_wait: Duration,
     verify_threads: usize,
     index_cache_mb: u64,
+    accept_version_1: bool,
 ) -> anyhow::Result<Sequencer> {
     let format = NoteFormat::new(BENCH_ORIGIN, log_secret())?;
     std::fs::create_dir_all(dir)?;
@@ -193,6 +217,7 @@ fn open_log(
         batch_max,
         batch_wait,
         verify_threads,
+        accept_version_1,
         ..SequencerConfig::default()
     };
     Ok(Sequencer::start(writer, AcceptAll, config)?)
@@ -226,7 +251,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         .collect();
     let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
     // Size the filler so that entries come out near --entry-bytes.
-    let probe = make_command(&keys, 0, "", run);
+    let probe = make_command(&keys, 0, "", run, args.entry_format);
     let overhead = serde_json::to_vec(&probe)?.len() + 260;
     let filler = "x".repeat(args.entry_bytes.saturating_sub(overhead));
 
@@ -242,11 +267,11 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         let parts: Vec<Vec<SignedCommand>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (keys, filler) = (&keys, &filler);
+                    let (keys, filler, format) = (&keys, &filler, args.entry_format);
                     s.spawn(move || {
                         let end = ((t + 1) * per).min(args.entries);
                         (t * per..end)
-                            .map(|n| make_command(keys, n, filler, run))
+                            .map(|n| make_command(keys, n, filler, run, format))
                             .collect()
                     })
                 })
@@ -274,6 +299,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         Duration::from_micros(args.batch_wait_us),
         args.verify_threads,
         args.index_cache_mb,
+        args.entry_format == 1,
     )?;
     let handle = sequencer.handle();
     let (_, rss_start) = rss_mb();
@@ -317,7 +343,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         }
     } else {
         for n in 0..args.entries {
-            submit(make_command(&keys, n, &filler, run))?;
+            submit(make_command(&keys, n, &filler, run, args.entry_format))?;
         }
     }
     drop(tx);
@@ -349,6 +375,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     let result = AppendResult {
+        entry_format: args.entry_format,
         entries: acked,
         eps: acked as f64 / seconds,
         p50_ms: hist.quantile_ms(0.50),
@@ -395,7 +422,7 @@ pub struct CrashChildArgs {
 
 /// Appends until killed, printing `ACK <seq> <leaf hash>` for every acknowledged entry.
 pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
-    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1, 32)?;
+    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1, 32, false)?;
     let keys: Arc<Vec<(SecretKey, String, String)>> = Arc::new(
         (0..16)
             .map(|i| {
@@ -416,7 +443,7 @@ pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
             s.spawn(move || {
                 let mut n = t;
                 loop {
-                    let command = make_command(&keys, n, "crash", run);
+                    let command = make_command(&keys, n, "crash", run, 2);
                     match handle.submit_blocking(command) {
                         Ok(receipt) => {
                             let mut out = std::io::stdout().lock();

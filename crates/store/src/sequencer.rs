@@ -176,6 +176,10 @@ pub struct SequencerConfig {
     pub issued_at_window_ms: i64,
     /// The clock (ms since the Unix epoch). Passed in so tests and replays control time.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Accept version-1 commands (payload signed in clear). Only `deedlog bench append
+    /// --entry-format 1` sets it, to measure the cost of version 2 in the same run; a server
+    /// never does, since a version-1 entry shows its payload to everyone.
+    pub accept_version_1: bool,
 }
 
 impl std::fmt::Debug for SequencerConfig {
@@ -209,6 +213,7 @@ impl Default for SequencerConfig {
             verify_threads: 2,
             issued_at_window_ms: 5 * 60 * 1000,
             clock: system_clock(),
+            accept_version_1: false,
         }
     }
 }
@@ -264,10 +269,11 @@ impl Sequencer {
             let rx = job_rx.clone();
             let tx = verified_tx.clone();
             let stop_rx = stop_rx.clone();
+            let accept_v1 = config.accept_version_1;
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("verify-{i}"))
-                    .spawn(move || verify_worker(&rx, &tx, &stop_rx))
+                    .spawn(move || verify_worker(&rx, &tx, &stop_rx, accept_v1))
                     .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?,
             );
         }
@@ -428,7 +434,12 @@ impl KeyCache {
     }
 }
 
-fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver<()>) {
+fn verify_worker(
+    rx: &Receiver<Job>,
+    tx: &Sender<Vec<Verified>>,
+    stop: &Receiver<()>,
+    accept_v1: bool,
+) {
     let mut cache = KeyCache {
         keys: HashMap::new(),
     };
@@ -448,7 +459,7 @@ fn verify_worker(rx: &Receiver<Job>, tx: &Sender<Vec<Verified>>, stop: &Receiver
         let mut ready = Vec::with_capacity(jobs.len());
         let mut prepared = Vec::with_capacity(jobs.len());
         for job in jobs {
-            if job.command.payload_salt.is_none() {
+            if job.command.payload_salt.is_none() && !accept_v1 {
                 let _ = job.reply.send(Err(Rejection::new(
                     "command.malformed",
                     RejectionClass::Malformed,
