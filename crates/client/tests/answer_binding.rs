@@ -546,7 +546,10 @@ fn the_client_hashes_the_document_itself() {
 fn a_bundle_without_its_opening_or_with_another_one_binds_nothing() {
     let w = world();
     let (code, mut answer) = w.listing_answer(w.publish1);
-    assert!(answer["proof"]["opening"].is_object(), "the genuine answer carries it");
+    assert!(
+        answer["proof"]["opening"].is_object(),
+        "the genuine answer carries it"
+    );
     answer["proof"]
         .as_object_mut()
         .expect("a bundle")

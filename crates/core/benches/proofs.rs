@@ -110,11 +110,15 @@ fn proofs(c: &mut Criterion) {
     group.finish();
 }
 
-/// A small signed log, as the verifier reads it: the log's vkey, entry bytes and
-/// `(size, note)` checkpoints.
-type SignedLog = (String, Vec<Vec<u8>>, Vec<(usize, Vec<u8>)>);
+/// A small signed log, as the verifier reads it: the log's vkey, entry bytes with their
+/// openings (version 2), and `(size, note)` checkpoints.
+type SignedLog = (
+    String,
+    Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    Vec<(usize, Vec<u8>)>,
+);
 
-fn signed_log(n: usize) -> SignedLog {
+fn signed_log(n: usize, version: u8) -> SignedLog {
     let origin = "bench.example/log";
     let log_key = SecretKey::from_seed(&sha256(b"bench log key"));
     let actors: Vec<SecretKey> = (0u8..16)
@@ -135,10 +139,14 @@ fn signed_log(n: usize) -> SignedLog {
             payload: serde_json::json!({"n": i, "text": "x".repeat(400)}),
             nonce: format!("nonce-{i:08}"),
             issued_at_ms: 1_700_000_000_000,
+        };
+        let signed = if version == 1 {
+            signed.sign_v1(secret)
+        } else {
+            signed.sign(secret)
         }
-        .sign(secret)
         .expect("bench commands are well-formed");
-        let bytes = Entry {
+        let (bytes, opening) = Entry {
             seq: i as u64,
             recorded_at_ms: 1_700_000_000_000,
             prev_hash,
@@ -148,11 +156,11 @@ fn signed_log(n: usize) -> SignedLog {
             signed,
             derived: serde_json::json!({}),
         }
-        .encode()
+        .encode_record()
         .expect("bench entries encode");
         prev_hash = leaf_hash(&bytes);
         hashes.append(prev_hash);
-        entries.push(bytes);
+        entries.push((bytes, opening));
         if (i + 1) % 1000 == 0 || i + 1 == n {
             let root = hashes.root(i as u64 + 1).expect("in the tree");
             let note = sign_checkpoint(origin, i as u64 + 1, root, &[], &log_key)
@@ -164,28 +172,40 @@ fn signed_log(n: usize) -> SignedLog {
     (vkey, entries, checkpoints)
 }
 
+/// The offline verifier over the same 4096 entries in both formats: version 1 (payload in the
+/// entry), version 2 with every opening checked against its digest (a full export), and
+/// version 2 sealed (a public export of confidential entries).
 fn verifier(c: &mut Criterion) {
     let n = 4096;
-    let (vkey, entries, checkpoints) = signed_log(n);
     let mut group = c.benchmark_group("offline_verifier");
     group.throughput(Throughput::Elements(n as u64));
     group.sample_size(10);
-    group.bench_function("verify_4096_entries", |b| {
-        b.iter(|| {
-            let mut v = LogVerifier::new("bench.example/log", &vkey).expect("vkey parses");
-            let mut next = 0;
-            for (i, e) in entries.iter().enumerate() {
-                v.push_entry(e);
-                if next < checkpoints.len() && checkpoints[next].0 == i + 1 {
-                    v.push_checkpoint(&checkpoints[next].1);
-                    next += 1;
+    for (name, version, openings) in [
+        ("verify_4096_entries_v1", 1u8, false),
+        ("verify_4096_entries_v2_opened", 2, true),
+        ("verify_4096_entries_v2_sealed", 2, false),
+    ] {
+        let (vkey, entries, checkpoints) = signed_log(n, version);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut v = LogVerifier::new("bench.example/log", &vkey).expect("vkey parses");
+                let mut next = 0;
+                for (i, (e, o)) in entries.iter().enumerate() {
+                    v.push_entry(e);
+                    if let (true, Some(o)) = (openings, o) {
+                        v.push_opening(i as u64, o);
+                    }
+                    if next < checkpoints.len() && checkpoints[next].0 == i + 1 {
+                        v.push_checkpoint(&checkpoints[next].1);
+                        next += 1;
+                    }
                 }
-            }
-            let report = v.finish();
-            assert!(report.is_clean());
-            report
-        })
-    });
+                let report = v.finish();
+                assert!(report.is_clean());
+                report
+            })
+        });
+    }
     group.finish();
 }
 

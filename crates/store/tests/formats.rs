@@ -57,7 +57,9 @@ fn a_log_of_both_versions_verifies_reopens_and_exports() {
         let (mut writer, _, _) =
             LogWriter::open(dir.path(), LogOptions::default(), Arc::new(format())).expect("opens");
         for n in 0..10u64 {
-            let signed = command(&secret, n, "test/T-1", Some(n)).sign_v1(&secret).unwrap();
+            let signed = command(&secret, n, "test/T-1", Some(n))
+                .sign_v1(&secret)
+                .unwrap();
             let entry = Entry {
                 seq: writer.next_seq(),
                 recorded_at_ms: 1_800_000_000_005,
@@ -88,10 +90,14 @@ fn a_log_of_both_versions_verifies_reopens_and_exports() {
         },
     )
     .expect("starts");
-    let v1_again = command(&secret, 99, "test/T-2", None).sign_v1(&secret).unwrap();
+    let v1_again = command(&secret, 99, "test/T-2", None)
+        .sign_v1(&secret)
+        .unwrap();
     let refused = seq.handle().submit_blocking(v1_again);
     assert!(
-        refused.as_ref().is_err_and(|r| r.code == "command.malformed"),
+        refused
+            .as_ref()
+            .is_err_and(|r| r.code == "command.malformed"),
         "{refused:?}"
     );
     for n in 10..20u64 {
@@ -128,7 +134,10 @@ fn a_log_of_both_versions_verifies_reopens_and_exports() {
     let (_, reader, _) =
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(format())).expect("re-derives");
     assert_eq!(reader.size(), 20);
-    assert_eq!(reader.whole_entry(15).unwrap().signed.payload["n"], json!(15));
+    assert_eq!(
+        reader.whole_entry(15).unwrap().signed.payload["n"],
+        json!(15)
+    );
     drop(reader);
 
     // A full export holds every payload; a public one none of the sealed ones; both verify.
@@ -136,8 +145,14 @@ fn a_log_of_both_versions_verifies_reopens_and_exports() {
     let public = export(dir.path(), false);
     let text = |lines: &[Vec<u8>]| String::from_utf8_lossy(&lines.concat()).into_owned();
     assert!(text(&full).contains("terms 15"));
-    assert!(!text(&public).contains("terms 15"), "a sealed payload in the public export");
-    assert!(text(&public).contains("terms 5"), "version-1 payloads were public all along");
+    assert!(
+        !text(&public).contains("terms 15"),
+        "a sealed payload in the public export"
+    );
+    assert!(
+        text(&public).contains("terms 5"),
+        "version-1 payloads were public all along"
+    );
     let vkey = format().vkey();
     let r = verify_jsonl_with_key(full.clone().into_iter(), Some(&vkey)).unwrap();
     assert!(r.is_clean(), "{:#?}", r.faults);
@@ -152,7 +167,10 @@ fn a_log_of_both_versions_verifies_reopens_and_exports() {
     let at = |lines: &[Vec<u8>], seq: u64| {
         lines
             .iter()
-            .position(|l| l.starts_with(b"{\"opening\":") && l.ends_with(format!(",\"seq\":{seq}}}").as_bytes()))
+            .position(|l| {
+                l.starts_with(b"{\"opening\":")
+                    && l.ends_with(format!(",\"seq\":{seq}}}").as_bytes())
+            })
             .unwrap()
     };
     let (i11, i12) = (at(&swapped, 11), at(&swapped, 12));
@@ -161,12 +179,30 @@ fn a_log_of_both_versions_verifies_reopens_and_exports() {
         .replace(",\"seq\":11}", ",\"seq\":12}");
     swapped[i12] = moved.into_bytes();
     let r = verify_jsonl_with_key(swapped.into_iter(), Some(&vkey)).unwrap();
-    let bad: Vec<_> = r.faults.iter().filter(|f| f.kind == FaultKind::BadOpening).collect();
+    let bad: Vec<_> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::BadOpening)
+        .collect();
     assert_eq!(bad.len(), 1, "{:#?}", r.faults);
     assert_eq!(bad[0].seq, Some(12));
     let mut orphan = full;
-    let i3 = orphan.iter().position(|l| l.starts_with(b"{\"derived\"") && LoggedEntry::decode(l).is_ok_and(|e| e.seq == 3)).unwrap();
-    orphan.insert(i3 + 1, b"{\"opening\":{\"payload\":{},\"salt\":\"AAAAAAAAAAAAAAAAAAAAAA==\"},\"seq\":3}".to_vec());
+    let i3 = orphan
+        .iter()
+        .position(|l| {
+            l.starts_with(b"{\"derived\"") && LoggedEntry::decode(l).is_ok_and(|e| e.seq == 3)
+        })
+        .unwrap();
+    orphan.insert(
+        i3 + 1,
+        b"{\"opening\":{\"payload\":{},\"salt\":\"AAAAAAAAAAAAAAAAAAAAAA==\"},\"seq\":3}".to_vec(),
+    );
     let r = verify_jsonl_with_key(orphan.into_iter(), Some(&vkey)).unwrap();
-    assert!(r.faults.iter().any(|f| f.kind == FaultKind::BadOpening && f.seq == Some(3)), "{:#?}", r.faults);
+    assert!(
+        r.faults
+            .iter()
+            .any(|f| f.kind == FaultKind::BadOpening && f.seq == Some(3)),
+        "{:#?}",
+        r.faults
+    );
 }
