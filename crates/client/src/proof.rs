@@ -486,7 +486,7 @@ pub fn bind_listing(
             }
         }
         Some(c) => {
-            let ce = whole(&c)?;
+            let ce = whole(c)?;
             if ce.stream != e.stream || ce.seq < seq {
                 return Err(unbound(format!(
                     "the `current` entry (seq {} on {}) is not a later entry of {}",

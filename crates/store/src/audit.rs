@@ -140,6 +140,12 @@ pub fn verify_segments(log_dir: &Path, origin: &str, log_vkey: &str) -> Result<R
     Ok(verifier.finish())
 }
 
+/// Called with each entry's bytes and, for version 2, its opening.
+pub type EntryVisitor<'a> = dyn FnMut(&[u8], Option<&[u8]>) + 'a;
+
+/// Says, from an entry's bytes and opening, whether the opening goes in an export.
+pub type Disclose<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> bool + 'a;
+
 /// Pushes a stored entry record: the entry bytes, then its opening, if it has one.
 fn push_record(verifier: &mut LogVerifier, record: &[u8]) {
     let (entry, opening) = split_record(record);
@@ -156,7 +162,7 @@ fn push_record(verifier: &mut LogVerifier, record: &[u8]) {
 /// I/O errors and damaged records (verify first).
 pub fn for_each_entry(
     log_dir: &Path,
-    f: &mut dyn FnMut(&[u8], Option<&[u8]>),
+    f: &mut EntryVisitor<'_>,
 ) -> Result<u64, StoreError> {
     let mut n = 0;
     for (first_seq, path) in segment::list(log_dir)? {
@@ -198,7 +204,7 @@ pub fn export_jsonl(
     origin: &str,
     log_vkey: &str,
     out: &mut dyn std::io::Write,
-    disclose: &mut dyn FnMut(&[u8], Option<&[u8]>) -> bool,
+    disclose: &mut Disclose<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StoreError> {
     let header = serde_json::json!({
