@@ -299,6 +299,80 @@ fn serve_demo_verify_and_replay_through_the_binary() {
     );
     let local: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
     assert_eq!(local["report"]["entries"].as_u64(), Some(entries));
+    // A public export verifies structurally, refuses the semantic audit (naming the way to a
+    // full one) and holds no confidential payload; a full export passes both.
+    let public = dir.path().join("public.jsonl");
+    let full = dir.path().join("full.jsonl");
+    let (public_s, full_s) = (
+        public.to_str().expect("utf-8"),
+        full.to_str().expect("utf-8"),
+    );
+    assert!(
+        run(&["export", "--data", &data_s, "--out", public_s])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["export", "--data", &data_s, "--out", full_s, "--full"])
+            .status
+            .success()
+    );
+    let out = run(&[
+        "verify",
+        "--log",
+        public_s,
+        "--log-key",
+        key.trim(),
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert!(
+        report["report"]["sealed"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    let out = run(&[
+        "verify",
+        "--log",
+        public_s,
+        "--log-key",
+        key.trim(),
+        "--semantic",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--full"));
+    let out = run(&[
+        "verify",
+        "--log",
+        full_s,
+        "--log-key",
+        key.trim(),
+        "--semantic",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert_eq!(report["report"]["sealed"].as_u64(), Some(0));
+    assert_eq!(report["semantic"]["entries"].as_u64(), Some(entries));
+    let public_text = std::fs::read_to_string(&public).expect("the public export");
+    let full_text = std::fs::read_to_string(&full).expect("the full export");
+    for field in ["\"terms\"", "\"floor_price_fen\"", "\"term_months\""] {
+        assert!(full_text.contains(field), "the full export holds {field}");
+        assert!(
+            !public_text.contains(field),
+            "the public export shows {field}"
+        );
+    }
     let out = run(&["replay", "--data", &data_s, "--rebuild"]);
     assert!(
         out.status.success(),

@@ -285,6 +285,88 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
     // The whole log, fetched over the API, verifies offline.
     verify_whole_log(&client, &log_key, &origin);
 
+    // Who sees what, after deals of every kind: the public feed shows no opening of a
+    // confidential kind and no confidential field, yet every entry verified above; the housing
+    // authority gets every payload; the registry, a party of none of these streams, does not.
+    let size = client
+        .verified_checkpoint(&log_key)
+        .expect("checkpoint")
+        .size;
+    let public = client.all_entries(0, size).expect("the public feed");
+    let mut sealed = 0;
+    for item in &public {
+        let e = deedlog_core::LoggedEntry::decode(&item.bytes).expect("decodes");
+        let kind = e.command_kind().to_owned();
+        let visibility = deedlog_domain::table::spec(&kind)
+            .expect("a known kind")
+            .visibility;
+        match &item.opening {
+            None if e.version() == 2 => {
+                sealed += 1;
+                assert_ne!(
+                    visibility,
+                    deedlog_domain::table::Visibility::Public,
+                    "{kind}"
+                );
+            }
+            None => {}
+            Some(o) => {
+                assert_ne!(
+                    visibility,
+                    deedlog_domain::table::Visibility::Confidential,
+                    "the public got the payload of {kind} at {}",
+                    e.seq
+                );
+                let text = String::from_utf8_lossy(o);
+                for field in [
+                    "\"terms\"",
+                    "\"floor_price_fen\"",
+                    "\"budget_max_fen\"",
+                    "\"term_months\"",
+                    "\"remarks\"",
+                    "\"comment\"",
+                    "\"note\"",
+                    "\"scope\"",
+                    "\"reason\"",
+                    "\"stars\"",
+                    "\"phone_commitment\"\"",
+                    "\"voucher\"",
+                ] {
+                    assert!(
+                        !text.contains(field),
+                        "seq {} ({kind}) shows {field}",
+                        e.seq
+                    );
+                }
+            }
+        }
+    }
+    assert!(sealed > 0, "deals hold confidential entries");
+    let whole = |who: &str| -> usize {
+        let actor = keys.actor(who).expect("an authority key");
+        let mut missing = 0;
+        let mut next = 0;
+        while next < size {
+            let page = client
+                .entries_as(Some(&actor), next, size.min(next + 1000))
+                .expect("a signed read of the feed");
+            assert!(!page.is_empty());
+            next += page.len() as u64;
+            missing += page.iter().filter(|i| i.whole().is_err()).count();
+        }
+        missing
+    };
+    assert_eq!(
+        whole("authority/housing"),
+        0,
+        "the housing authority reads every payload"
+    );
+    assert_eq!(
+        whole("authority/registry"),
+        sealed,
+        "the registry reads what the public reads"
+    );
+
     // The load generator against the real server: a short, bounded run of each measurement.
     let load = loadgen::LoadOptions {
         server: server.url.clone(),

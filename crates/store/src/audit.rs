@@ -160,10 +160,7 @@ fn push_record(verifier: &mut LogVerifier, record: &[u8]) {
 ///
 /// # Errors
 /// I/O errors and damaged records (verify first).
-pub fn for_each_entry(
-    log_dir: &Path,
-    f: &mut EntryVisitor<'_>,
-) -> Result<u64, StoreError> {
+pub fn for_each_entry(log_dir: &Path, f: &mut EntryVisitor<'_>) -> Result<u64, StoreError> {
     let mut n = 0;
     for (first_seq, path) in segment::list(log_dir)? {
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
