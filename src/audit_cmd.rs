@@ -40,6 +40,11 @@ pub struct AuditArgs {
     /// refuse another). Default on the first run: the key the server states, with a warning.
     #[arg(long)]
     log_key: Option<String>,
+    /// A witness policy (C2SP tlog-policy: `log`, `witness`, `group`, `quorum` lines): the
+    /// server's checkpoint must carry the cosignatures its quorum asks for, or the audit stops
+    /// (exit 1) without advancing its state.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -145,6 +150,9 @@ struct Outcome {
     faults: Vec<deedlog_core::verify::Fault>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    /// With `--policy`: the witnesses whose cosignature on the checkpoint verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cosigned_by: Option<Vec<String>>,
 }
 
 fn state_path(dir: &Path) -> PathBuf {
@@ -218,6 +226,9 @@ fn print_text(o: &Outcome) {
     for f in &o.faults {
         println!("  FAULT seq {:?} {:?}: {}", f.seq, f.kind, f.detail);
     }
+    if let Some(w) = &o.cosigned_by {
+        println!("  cosigned by: [{}]", w.join(", "));
+    }
     if let Some(e) = &o.evidence {
         println!("  evidence written to {e} (check it with `deedlog verify-evidence {e}`)");
     }
@@ -246,6 +257,47 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
     let head = client
         .checkpoint()
         .map_err(|e| anyhow::anyhow!("fetching the checkpoint: {e}"))?;
+    let Some(path) = &args.policy else {
+        return audit_checkpoint(args, &client, head);
+    };
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let policy = deedlog_client::policy::Policy::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // The checkpoint audited is the one whose cosignatures were counted.
+    let verdict = match policy.check(head.note.as_bytes()) {
+        Ok(v) => v,
+        Err(e) => bail!("the server's checkpoint is not signed by a log of the policy: {e}"),
+    };
+    if !verdict.quorum_met {
+        let remembered = read_state(&args.state)?.map_or(0, |s| s.size);
+        return Ok(Outcome {
+            ok: false,
+            status: "quorum",
+            from: remembered,
+            to: verdict.checkpoint.size,
+            fetched: 0,
+            evidence: None,
+            faults: Vec::new(),
+            detail: Some(format!(
+                "the checkpoint of size {} does not meet the witness policy's quorum; cosigned \
+                 by: [{}]; nothing was advanced",
+                verdict.checkpoint.size,
+                verdict.cosigned_by.join(", ")
+            )),
+            cosigned_by: Some(verdict.cosigned_by),
+        });
+    }
+    let mut outcome = audit_checkpoint(args, &client, head)?;
+    outcome.cosigned_by = Some(verdict.cosigned_by);
+    Ok(outcome)
+}
+
+/// The audit of the checkpoint `head` the server gave.
+fn audit_checkpoint(
+    args: &AuditArgs,
+    client: &deedlog_client::Client,
+    head: deedlog_client::client::CheckpointAnswer,
+) -> anyhow::Result<Outcome> {
     let remembered = read_state(&args.state)?;
     let vkey = match (&remembered, &args.log_key) {
         (Some(s), Some(k)) if &s.log_key != k => {
@@ -285,6 +337,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
                 detail: Some(format!(
                     "the server's checkpoint does not verify under the log key: {e}"
                 )),
+                cosigned_by: None,
             });
         }
     };
@@ -318,6 +371,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
                 evidence: None,
                 faults: Vec::new(),
                 detail: None,
+                cosigned_by: None,
             });
         }
     }
@@ -404,6 +458,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
             evidence: None,
             faults,
             detail: None,
+            cosigned_by: None,
         });
     }
     let state = State {
@@ -427,6 +482,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
         evidence: None,
         faults: Vec::new(),
         detail: None,
+        cosigned_by: None,
     })
 }
 
@@ -530,6 +586,7 @@ fn check_consistency(
         evidence: Some(path.display().to_string()),
         faults: Vec::new(),
         detail: Some(detail),
+        cosigned_by: None,
     }))
 }
 

@@ -587,7 +587,32 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
         args.push("--witness".into());
         args.push(format!("http://{bind}"));
     }
+    // A fourth witness the log is not configured with: it never cosigns.
+    let key3 = dir.path().join("w3.key");
+    assert!(
+        run(&["keygen", "--out", key3.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let state3 = dir.path().join("w3");
+    let bind3 = format!("127.0.0.1:{}", free_port());
+    witnesses.push(spawn_witness(
+        &state3,
+        &key3,
+        &log_vkey,
+        &bind3,
+        "witness.test/w3",
+    ));
+    let w3 = std::fs::read_to_string(state3.join("witness.vkey")).expect("witness.vkey");
+    let strict = format!(
+        "{policy}witness W3 {}\ngroup all 4 W0 W1 W2 W3\nquorum all\n",
+        w3.trim()
+    );
     policy.push_str("group q 2 W0 W1 W2\nquorum q\n");
+    let policy_file = dir.path().join("policy.txt");
+    std::fs::write(&policy_file, &policy).expect("policy file");
+    let strict_file = dir.path().join("strict.txt");
+    std::fs::write(&strict_file, &strict).expect("policy file");
     let policy = Policy::parse(policy.as_bytes()).expect("policy");
     let mut child = Command::new(deedlog())
         .args([
@@ -635,5 +660,52 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
     assert!(size > first.checkpoint.size);
     let second = cosigned(size);
     assert_eq!(second.cosigned_by, vec!["W0", "W1", "W2"]);
+    // `deedlog audit --policy` enforces the quorum and says who signed; a quorum the witnesses
+    // do not meet stops it (exit 1) without advancing its state.
+    let audit_state = dir.path().join("audit");
+    let audit_with = |file: &Path| {
+        run(&[
+            "audit",
+            "--server",
+            &url,
+            "--state",
+            audit_state.to_str().expect("utf-8"),
+            "--log-key",
+            &log_vkey,
+            "--policy",
+            file.to_str().expect("utf-8"),
+            "--json",
+        ])
+    };
+    let out = audit_with(&strict_file);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert_eq!(v["status"], "quorum", "{v}");
+    assert_eq!(
+        v["cosigned_by"],
+        serde_json::json!(["W0", "W1", "W2"]),
+        "{v}"
+    );
+    assert!(
+        !audit_state.join("audit-state.json").exists(),
+        "nothing advanced"
+    );
+    let out = audit_with(&policy_file);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert!(
+        v["cosigned_by"].as_array().is_some_and(|w| w.len() >= 2),
+        "{v}"
+    );
     stop(server);
 }
