@@ -358,7 +358,7 @@ fn audit_checkpoint(
     };
     let from = old.as_ref().map_or(0, |o| o.size);
     if let Some(old) = &old {
-        if let Some(outcome) = check_consistency(&client, args, &vkey, old, &new)? {
+        if let Some(outcome) = check_consistency(client, args, &vkey, old, &new)? {
             return Ok(outcome);
         }
         if new.size == old.size {
