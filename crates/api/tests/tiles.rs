@@ -38,6 +38,16 @@ async fn served_tiles_rebuild_the_checkpoint_and_prove_every_entry() {
 
     let res = web_test::call_service(&app, get("/checkpoint".into())).await;
     assert_eq!(res.status().as_u16(), 200);
+    // A leading all-zero group is another spelling of the same index: refused, whether its
+    // slash is plain or percent-encoded.
+    for bad in [
+        "/tile/entries/x000/000",
+        "/tile/entries/x000%2F000",
+        "/tile/0/x000%2F000",
+    ] {
+        let res = web_test::call_service(&app, get(bad.into())).await;
+        assert_eq!(res.status().as_u16(), 400, "{bad}");
+    }
     let note = web_test::read_body(res).await.to_vec();
     let key = VerifierKey::parse(node.log_vkey()).unwrap();
     let opened = open_checkpoint(&note, &key).unwrap();

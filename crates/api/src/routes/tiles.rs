@@ -21,7 +21,9 @@ const ENTRIES_PATTERN: &str = "/tile/entries/{index:.+}";
 const TILES_PATTERN: &str = "/tile/{level}/{index:.+}";
 
 fn index_schema() -> serde_json::Value {
-    json!({"type": "string", "pattern": "^(x[0-9]{3}/)*[0-9]{3}(\\.p/[1-9][0-9]{0,2})?$",
+    // One spelling per index: no leading all-zero group (`x000/…`), as the parser insists.
+    json!({"type": "string",
+        "pattern": "^(x(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(x[0-9]{3}/)*)?[0-9]{3}(\\.p/[1-9][0-9]{0,2})?$",
         "description": "N in 3-digit groups, all but the last prefixed with x; .p/W for a partial tile"})
 }
 
@@ -84,7 +86,11 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
 }
 
 fn tile_answer(state: &AppState, rest: &str) -> Result<HttpResponse, ApiError> {
-    let addr = TileAddr::parse(rest)
+    // The index's groups are separated by `/`; a client that percent-encodes the parameter as a
+    // whole (as OpenAPI path parameters are) sends `%2F`, which actix leaves encoded. Both
+    // spellings name the same tile; anything else stays refused by the strict parser.
+    let rest = rest.replace("%2F", "/").replace("%2f", "/");
+    let addr = TileAddr::parse(&rest)
         .map_err(|e| ApiError::bad_request("request.bad_path", e.to_string()))?;
     let bytes = state.node.reader().tile(&addr).map_err(|e| match e {
         deedlog_store::StoreError::OutOfRange(m) => ApiError::new(404, "tile.not_found", m),
