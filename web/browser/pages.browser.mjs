@@ -216,11 +216,20 @@ try {
     await shot('03-listing-red-price');
   });
 
+  await check('a price changed in the opening and on the page alike is red: the digest', async () => {
+    await tamper('opening', (b) => {
+      if (!b.proof.opening) throw new Error('the proof carries no opening');
+      b.proof.opening.payload.price_fen -= 10000000;
+      b.listing.price_fen = b.proof.opening.payload.price_fen;
+    }, /payload digest/);
+  });
+
   await check('one byte of the entry flipped is red', async () => {
-    // A digit of the signed price changed: the leaf hash no longer matches.
+    // A digit of the signed issue time changed (in both entry formats it is inside `signed`;
+    // a version-2 entry holds the price only in its opening): the leaf hash no longer matches.
     const flip = (b) => {
       const text = Buffer.from(b.proof.entry, 'base64').toString('utf8');
-      const at = text.indexOf('"price_fen":') + '"price_fen":'.length;
+      const at = text.indexOf('"issued_at_ms":') + '"issued_at_ms":'.length;
       const changed = text.slice(0, at) + (text[at] === '9' ? '8' : '9') + text.slice(at + 1);
       b.proof.entry = Buffer.from(changed, 'utf8').toString('base64');
       return changed;
