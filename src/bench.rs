@@ -115,7 +115,7 @@ fn make_command(
     format: u8,
 ) -> SignedCommand {
     let (secret, actor, key) = &keys[(n % keys.len() as u64) as usize];
-    Command {
+    let command = Command {
         actor: actor.clone(),
         key: key.clone(),
         kind: "bench.note".into(),
@@ -124,24 +124,13 @@ fn make_command(
         payload: json!({"n": n, "filler": filler}),
         nonce: format!("r{run:x}-{n:012}"),
         issued_at_ms: (system_clock())(),
-    }
-    .pipe_sign(secret, format)
-}
-
-/// Signs in the given entry format.
-trait PipeSign {
-    fn pipe_sign(self, secret: &SecretKey, format: u8) -> SignedCommand;
-}
-
-impl PipeSign for Command {
-    fn pipe_sign(self, secret: &SecretKey, format: u8) -> SignedCommand {
-        let signed = if format == 1 {
-            self.sign_v1(secret)
-        } else {
-            self.sign(secret)
-        };
-        signed.expect("bench commands are well-formed")
-    }
+    };
+    let signed = if format == 1 {
+        command.sign_v1(secret)
+    } else {
+        command.sign(secret)
+    };
+    signed.expect("bench commands are well-formed")
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.

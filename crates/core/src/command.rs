@@ -300,6 +300,9 @@ pub struct Prepared {
     pub message: Vec<u8>,
     /// The domain tag the signature is over: [`COMMAND_DOMAIN`] or [`COMMAND_DOMAIN_V2`].
     pub domain: &'static [u8],
+    /// For a version-2 command: its opening's canonical bytes and payload digest (hex), as
+    /// built for the message, so that sealing the entry need not hash the payload again.
+    pub sealed: Option<(Vec<u8>, String)>,
 }
 
 impl Prepared {
@@ -323,6 +326,21 @@ fn check_shape(
     issued_at_ms: i64,
     payload: &Value,
 ) -> Result<(), CommandError> {
+    check_envelope(actor, kind, stream, nonce, issued_at_ms)?;
+    if !payload.is_object() {
+        return Err(CommandError::PayloadNotObject);
+    }
+    Ok(())
+}
+
+/// The fields every version shares: names, nonce, time.
+fn check_envelope(
+    actor: &str,
+    kind: &str,
+    stream: &str,
+    nonce: &str,
+    issued_at_ms: i64,
+) -> Result<(), CommandError> {
     check_name("actor", actor)?;
     check_name("kind", kind)?;
     check_name("stream", stream)?;
@@ -336,9 +354,6 @@ fn check_shape(
     }
     if issued_at_ms < 0 {
         return Err(CommandError::BadIssuedAt);
-    }
-    if !payload.is_object() {
-        return Err(CommandError::PayloadNotObject);
     }
     Ok(())
 }
@@ -601,20 +616,20 @@ impl SignedCommand {
     ) -> Result<Prepared, CommandError> {
         self.check_names()?;
         let mut message = Vec::with_capacity(512);
-        let domain = match &self.payload_salt {
+        let (domain, sealed) = match &self.payload_salt {
             None => {
                 let payload_len =
                     write_command(self.fields(Body::Clear(&self.payload)), None, &mut message)?;
                 if payload_len > PAYLOAD_BYTES_MAX {
                     return Err(CommandError::PayloadTooLarge { got: payload_len });
                 }
-                COMMAND_DOMAIN
+                (COMMAND_DOMAIN, None)
             }
             Some(salt) => {
                 let (opening, _) = opening_bytes(&self.payload, salt)?;
                 let digest = hex::encode(payload_digest(&opening));
                 write_command(self.fields(Body::Digest(&digest)), None, &mut message)?;
-                COMMAND_DOMAIN_V2
+                (COMMAND_DOMAIN_V2, Some((opening, digest)))
             }
         };
         let key = parse_key(&self.key).map_err(CommandError::Key)?;
@@ -625,6 +640,7 @@ impl SignedCommand {
             signature,
             message,
             domain,
+            sealed,
         })
     }
 
@@ -682,18 +698,25 @@ impl SignedCommand {
             return Err(CommandError::BadSalt);
         };
         let (opening, _) = opening_bytes(&self.payload, salt)?;
-        let sealed = SealedCommand {
+        let digest = hex::encode(payload_digest(&opening));
+        Ok((self.seal_with(digest), opening))
+    }
+
+    /// The sealed command for a payload digest already computed from this command's opening
+    /// (by [`SignedCommand::prepare`]: see [`Prepared::sealed`]).
+    #[must_use]
+    pub fn seal_with(&self, payload_digest: String) -> SealedCommand {
+        SealedCommand {
             actor: self.actor.clone(),
             key: self.key.clone(),
             kind: self.kind.clone(),
             stream: self.stream.clone(),
             expected_version: self.expected_version,
-            payload_digest: hex::encode(payload_digest(&opening)),
+            payload_digest,
             nonce: self.nonce.clone(),
             issued_at_ms: self.issued_at_ms,
             signature: self.signature.clone(),
-        };
-        Ok((sealed, opening))
+        }
     }
 
     /// [`SignedCommand::prepare`] then [`Prepared::verify`].
@@ -719,13 +742,12 @@ impl SealedCommand {
     /// # Errors
     /// The first malformed field.
     pub fn prepare(&self) -> Result<Prepared, CommandError> {
-        check_shape(
+        check_envelope(
             &self.actor,
             &self.kind,
             &self.stream,
             &self.nonce,
             self.issued_at_ms,
-            &Value::Object(serde_json::Map::new()),
         )?;
         check_digest(&self.payload_digest)?;
         let mut message = Vec::with_capacity(384);
@@ -738,6 +760,7 @@ impl SealedCommand {
             signature,
             message,
             domain: COMMAND_DOMAIN_V2,
+            sealed: None,
         })
     }
 

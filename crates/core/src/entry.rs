@@ -104,14 +104,49 @@ impl Entry {
         }
         if self.signed.payload_salt.is_some() {
             let (sealed, opening) = self.signed.seal()?;
-            let bytes = self.encode_v2(&sealed)?;
-            if bytes.len() + opening.len() > ENTRY_BYTES_MAX {
-                return Err(EntryError::TooLarge {
-                    got: bytes.len() + opening.len(),
-                });
-            }
-            return Ok((bytes, Some(opening)));
+            return self.encode_sealed(&sealed, opening);
         }
+        self.encode_v1()
+    }
+
+    /// As [`Entry::encode_record`] for a version-2 entry whose opening and payload digest were
+    /// already computed from its command ([`crate::command::Prepared::sealed`]): the sequencer's
+    /// verify pool builds them for the signature check, so the hot path does not hash the
+    /// payload twice. They must be this entry's command's; nothing here recomputes them.
+    ///
+    /// # Errors
+    /// As [`Entry::encode_record`].
+    pub fn encode_record_prepared(
+        &self,
+        sealed: Option<(Vec<u8>, String)>,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), EntryError> {
+        match sealed {
+            Some((opening, digest)) if self.signed.payload_salt.is_some() => {
+                if !self.derived.is_object() {
+                    return Err(EntryError::Field("derived"));
+                }
+                self.encode_sealed(&self.signed.seal_with(digest), opening)
+            }
+            _ => self.encode_record(),
+        }
+    }
+
+    fn encode_sealed(
+        &self,
+        sealed: &SealedCommand,
+        opening: Vec<u8>,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), EntryError> {
+        let bytes = self.encode_v2(sealed)?;
+        if bytes.len() + opening.len() > ENTRY_BYTES_MAX {
+            return Err(EntryError::TooLarge {
+                got: bytes.len() + opening.len(),
+            });
+        }
+        Ok((bytes, Some(opening)))
+    }
+
+    /// Version 1: the payload in clear.
+    fn encode_v1(&self) -> Result<(Vec<u8>, Option<Vec<u8>>), EntryError> {
         // Keys in sorted order: derived, kind, prev_hash, recorded_at_ms, seq, signed, stream,
         // stream_version. Written directly (no intermediate Value); a test checks this against
         // the generic encoder.

@@ -227,6 +227,9 @@ struct Job {
 
 struct Verified {
     command: SignedCommand,
+    /// The opening and payload digest the verify pool built (version 2), reused to seal the
+    /// entry so the sequencer thread does not hash the payload again.
+    sealed: Option<(Vec<u8>, String)>,
     reply: Reply,
 }
 
@@ -498,10 +501,11 @@ fn verify_worker(
         }
         let ok = verify_each(&prepared);
         let mut out = Vec::with_capacity(ready.len());
-        for (job, good) in ready.into_iter().zip(ok) {
+        for ((job, good), p) in ready.into_iter().zip(ok).zip(prepared) {
             if good {
                 out.push(Verified {
                     command: job.command,
+                    sealed: p.sealed,
                     reply: job.reply,
                 });
             } else {
@@ -606,7 +610,14 @@ impl<D: Decider> SequencerState<D> {
         let mut nonces: HashMap<(String, String), (usize, String)> = HashMap::new();
         let mut waiting: Vec<(Reply, usize)> = Vec::new();
         for item in items {
-            match self.one(item.command, now, &mut versions, &mut nonces, staged.len()) {
+            match self.one(
+                item.command,
+                item.sealed,
+                now,
+                &mut versions,
+                &mut nonces,
+                staged.len(),
+            ) {
                 Ok(Outcome::Staged(receipt)) => staged.push(Staged {
                     reply: item.reply,
                     receipt,
@@ -656,6 +667,7 @@ impl<D: Decider> SequencerState<D> {
     fn one(
         &mut self,
         command: SignedCommand,
+        sealed: Option<(Vec<u8>, String)>,
         now: i64,
         versions: &mut HashMap<String, u64>,
         nonces: &mut HashMap<(String, String), (usize, String)>,
@@ -681,8 +693,14 @@ impl<D: Decider> SequencerState<D> {
             .nonce_seq(&command.actor, &command.nonce)
             .map_err(internal)?
         {
-            let bytes = reader.entry(seq).map_err(internal)?;
-            let entry = reader.whole_entry(seq).map_err(internal)?;
+            let record = reader.record(seq).map_err(internal)?;
+            let (bytes, opening) = deedlog_core::entry::split_record(&record);
+            let entry = Entry::decode_with(bytes, opening).map_err(|e| {
+                internal(StoreError::BadEntry {
+                    seq,
+                    message: e.to_string(),
+                })
+            })?;
             if entry.signed == command {
                 return Ok(Outcome::Done(Receipt {
                     seq,
@@ -690,7 +708,7 @@ impl<D: Decider> SequencerState<D> {
                     stream_version: entry.stream_version,
                     kind: entry.kind,
                     derived: entry.derived,
-                    leaf_hash: hash::to_hex(&hash::leaf_hash(&bytes)),
+                    leaf_hash: hash::to_hex(&hash::leaf_hash(bytes)),
                     checkpoint_size: reader.size(),
                     duplicate: true,
                 }));
@@ -754,7 +772,7 @@ impl<D: Decider> SequencerState<D> {
             signed: command,
             derived: decision.derived,
         };
-        let (bytes, opening) = entry.encode_record().map_err(|e| match e {
+        let (bytes, opening) = entry.encode_record_prepared(sealed).map_err(|e| match e {
             deedlog_core::entry::EntryError::TooLarge { .. } => {
                 Rejection::new("command.too_large", RejectionClass::TooLarge, e.to_string())
             }
