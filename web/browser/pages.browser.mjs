@@ -398,6 +398,26 @@ try {
     await audit('log');
   });
 
+  await check('at desktop width the search and a green listing lay out without overflow', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      for (const [path, name] of [['/', '12-desktop-search'], [`/#/v/${open.listing_code}`, '13-desktop-listing']]) {
+        await visit(path);
+        if (path !== '/') {
+          const v = await verdict();
+          assert(v.state === 'green', `desktop listing green, got ${v.state}: ${v.text}`);
+        } else {
+          await page.waitForLoadState('networkidle');
+        }
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(overflow <= 0, `${name}: ${overflow}px wider than the window`);
+        await shot(name);
+      }
+    } finally {
+      await page.setViewportSize({ width: 390, height: 844 });
+    }
+  });
+
   await check('keyboard: the skip link and the navigation are reachable by Tab', async () => {
     await visit(`/#/log`);
     await verdict();
