@@ -17,6 +17,7 @@ pub mod disclose;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod photos;
 pub mod routes;
 mod sse;
 pub mod write;
@@ -88,6 +89,11 @@ pub struct ApiConfig {
     /// cosigner (see `deedlog serve --witness`); `GET /checkpoint` serves it while its size is
     /// the latest.
     pub cosigned_checkpoint: Option<CosignedCheckpoint>,
+    /// Largest photo upload (`POST /v1/photos`), bytes.
+    pub photo_bytes_max: usize,
+    /// Most photos one actor may keep in the photo store (photos are kept for good: a listing
+    /// shown once stays checkable).
+    pub photos_per_actor_max: usize,
 }
 
 /// A registered auditor: an actor id of the form `auditor/<name>` and its Ed25519 key. Auditors
@@ -122,6 +128,8 @@ impl Default for ApiConfig {
             workers: 0,
             auditors: Vec::new(),
             cosigned_checkpoint: None,
+            photo_bytes_max: 4 * 1024 * 1024,
+            photos_per_actor_max: 300,
         }
     }
 }

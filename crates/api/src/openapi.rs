@@ -112,14 +112,25 @@ fn operation(spec: &RouteSpec, path: &str, keep: impl Fn(&Param) -> bool) -> Val
     };
     let mut responses = Map::new();
     for reply in &spec.replies {
-        let (ctype, schema) = match &reply.content {
-            Content::Json(schema) => ("application/json", schema()),
-            Content::Text(ctype) => (*ctype, json!({"type": "string"})),
-            Content::Events(schema) => ("text/event-stream", schema()),
+        let content = match &reply.content {
+            Content::Json(schema) => json!({"application/json": {"schema": schema()}}),
+            Content::Text(ctype) => json!({*ctype: {"schema": {"type": "string"}}}),
+            Content::Events(schema) => json!({"text/event-stream": {"schema": schema()}}),
+            Content::Binary(types) => Value::Object(
+                types
+                    .iter()
+                    .map(|t| {
+                        (
+                            (*t).to_owned(),
+                            json!({"schema": {"type": "string", "format": "binary"}}),
+                        )
+                    })
+                    .collect(),
+            ),
         };
         responses.insert(
             reply.status.to_string(),
-            json!({"description": reply.description, "content": {ctype: {"schema": schema}}}),
+            json!({"description": reply.description, "content": content}),
         );
     }
     responses.insert(

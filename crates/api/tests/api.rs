@@ -2068,3 +2068,272 @@ async fn who_sees_what_on_the_feed_and_in_every_public_answer() {
         assert!(binding.is_verified(field), "{field}: {binding:?}");
     }
 }
+
+/// A signed `POST` of raw bytes (a photo upload).
+fn signed_upload(
+    secret: &SecretKey,
+    actor: &str,
+    now: i64,
+    body: &[u8],
+    signed_body: &[u8],
+) -> web_test::TestRequest {
+    let mut req = web_test::TestRequest::post()
+        .uri("/v1/photos")
+        .set_payload(body.to_vec())
+        .insert_header(("content-type", "image/png"));
+    for (k, v) in sign_request(secret, actor, "POST", "/v1/photos", now, signed_body) {
+        req = req.insert_header((k, v));
+    }
+    req
+}
+
+/// A stand-in PNG: the signature bytes, then `seed`.
+fn png_bytes(seed: &str) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+    b.extend_from_slice(seed.repeat(8).as_bytes());
+    b
+}
+
+#[actix_web::test]
+async fn photos_are_bounded_content_addressed_and_public_only_once_shown() {
+    let fx = fixture();
+    let node = Node::open(fx.options.clone()).unwrap();
+    let config = ApiConfig {
+        photo_bytes_max: 4096,
+        photos_per_actor_max: 3,
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(node.clone(), config);
+    let app = web_test::init_service(deedlog_api::app(state)).await;
+    let now = || fx.clock.load(Ordering::SeqCst);
+    let size = || node.reader().size();
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let seller_key = deedlog_node::keys::generate();
+    let buyer_key = deedlog_node::keys::generate();
+    let mut nonce = 0;
+    let mut next_nonce = || {
+        nonce += 1;
+        format!("photo-nonce-{nonce:04}")
+    };
+    for (who, key, person) in [
+        ("party/PA-seller", &seller_key, SELLER),
+        ("party/PA-buyer", &buyer_key, BUYER),
+    ] {
+        let (s, r) = register!(app, node, who, key, person.2, now(), &next_nonce());
+        assert_eq!(s, 201, "{r}");
+        let seq = r["seq"].as_u64().unwrap();
+        let (s, b) = attest!(app, node, who, key, person, Some(seq), now());
+        assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    }
+    let (seller, buyer, agent) = ("party/PA-seller", "party/PA-buyer", "agent/AT-0001");
+    let agent_key = node.keys().get(agent).cloned().unwrap();
+    let bank_key = node.keys().get("bank/BK-01").cloned();
+    let before = size();
+
+    // Uploads that are refused keep nothing and append nothing.
+    let photo = png_bytes("翠湖花园客厅");
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/photos")
+            .set_payload(photo.clone())
+    );
+    assert_eq!(s, 401, "unsigned: {}", String::from_utf8_lossy(&b));
+    // A signature over other bytes does not carry this body.
+    let (s, _) = call!(
+        app,
+        signed_upload(&agent_key, agent, now(), &photo, b"other bytes")
+    );
+    assert_eq!(s, 401);
+    // Another actor's key cannot upload in the agent's name.
+    let (s, _) = call!(
+        app,
+        signed_upload(&seller_key, agent, now(), &photo, &photo)
+    );
+    assert_eq!(s, 401);
+    for (bytes, status, code) in [
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(),
+            400,
+            "photo.not_an_image",
+        ),
+        (b"\x89PNG\r\n\x1a\n".to_vec(), 400, "photo.too_small"),
+        (
+            [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0u8; 5000]].concat(),
+            413,
+            "request.too_large",
+        ),
+    ] {
+        let (s, b) = call!(app, signed_upload(&agent_key, agent, now(), &bytes, &bytes));
+        assert_eq!((s, json_of(&b)["code"].clone()), (status, json!(code)));
+    }
+    // Only listers upload: not the registry (nor a bank, when the reference has one).
+    let registry_key = node.keys().get("authority/registry").cloned().unwrap();
+    let (s, _) = call!(
+        app,
+        signed_upload(&registry_key, "authority/registry", now(), &photo, &photo)
+    );
+    assert_eq!(s, 403);
+    if let Some(k) = bank_key {
+        let (s, _) = call!(app, signed_upload(&k, "bank/BK-01", now(), &photo, &photo));
+        assert_eq!(s, 403);
+    }
+    assert!(!fx._dir.path().join("data/photos/objects").exists());
+
+    // The agent uploads; the same bytes again answer the same hash.
+    let (s, b) = call!(app, signed_upload(&agent_key, agent, now(), &photo, &photo));
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    let h = json_of(&b)["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(h, hex::encode(Sha256::digest(&photo)));
+    assert_eq!(json_of(&b)["media_type"], json!("image/png"));
+    let (s, b2) = call!(app, signed_upload(&agent_key, agent, now(), &photo, &photo));
+    assert_eq!((s, json_of(&b2)["sha256"].clone()), (200, json!(h)));
+    // The quota: three photos per actor (the repeated one counts once).
+    for i in 0..2 {
+        let p = png_bytes(&format!("卧室{i}"));
+        let (s, _) = call!(app, signed_upload(&agent_key, agent, now(), &p, &p));
+        assert_eq!(s, 201);
+    }
+    let p = png_bytes("厨房");
+    let (s, b) = call!(app, signed_upload(&agent_key, agent, now(), &p, &p));
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (409, json!("photo.quota_full"))
+    );
+    assert_eq!(size(), before, "uploads never touch the log");
+
+    // An uploaded photo no listing shows: its uploader sees it; nobody else can tell it exists.
+    let uri = format!("/v1/photos/{h}");
+    let (s, b) = call!(app, signed_get(&agent_key, agent, &uri, now()));
+    assert_eq!((s, b.clone()), (200, photo.clone()));
+    let (s, b) = call!(app, web_test::TestRequest::get().uri(&uri));
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (404, json!("photo.not_found"))
+    );
+    let unknown = format!("/v1/photos/{}", "0".repeat(64));
+    let (s2, b2) = call!(app, web_test::TestRequest::get().uri(&unknown));
+    assert_eq!((s2, json_of(&b2)), (404, json_of(&b)), "the same answer");
+    let (s, _) = call!(app, signed_get(&buyer_key, buyer, &uri, now()));
+    assert_eq!(s, 404);
+    for bad in ["/v1/photos/..%2F..%2Fetc%2Fpasswd", "/v1/photos/ABC"] {
+        let (s, _) = call!(app, web_test::TestRequest::get().uri(bad));
+        assert!(s == 400 || s == 404, "{bad}: {s}");
+    }
+
+    // The listing: entrusted with "review the agent's edits", so the publication waits.
+    for (key, actor, kind, stream, payload) in [
+        (
+            &seller_key,
+            seller,
+            "property.verify",
+            "verification/PV-1",
+            json!({"certificate_no": CERT}),
+        ),
+        (
+            &seller_key,
+            seller,
+            "entrustment.sale",
+            "entrustment/EN-1",
+            json!({"verification": "verification/PV-1", "agent": agent, "floor_price_fen": 100_000_000i64,
+                   "expires_at_ms": now() + 30 * 86_400_000, "review_agent_edits": true}),
+        ),
+        (
+            &agent_key,
+            agent,
+            "entrustment.accept",
+            "entrustment/EN-1",
+            json!({}),
+        ),
+    ] {
+        let (s, r) = post_command!(
+            app,
+            &sign(key, actor, kind, stream, payload, now(), &next_nonce())
+        );
+        assert_eq!(s, 201, "{kind}: {r}");
+    }
+    let publish = json!({"entrustment": "entrustment/EN-1", "price_fen": 120_000_000i64, "area_centi_m2": 8950, "rooms": 2,
+        "halls": 1, "bathrooms": 1, "floor": 5, "floors_total": 7, "district": "五华区", "community": "翠湖花园",
+        "title": "翠湖旁两室一厅", "description": "南北通透。", "photos": [h]});
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &agent_key,
+            agent,
+            "listing.publish",
+            "listing/LS-1",
+            publish,
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    let publish_seq = r["seq"].as_u64().unwrap();
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    // Under review: the seller sees the proposed photo through the listing; the public, the
+    // buyer naming the listing, and the seller without it do not.
+    let with_listing = format!("{uri}?listing=listing/LS-1");
+    let (s, b) = call!(app, signed_get(&seller_key, seller, &with_listing, now()));
+    assert_eq!((s, b), (200, photo.clone()));
+    let (s, _) = call!(app, signed_get(&seller_key, seller, &uri, now()));
+    assert_eq!(s, 404);
+    let (s, _) = call!(app, signed_get(&buyer_key, buyer, &with_listing, now()));
+    assert_eq!(s, 404);
+    let (s, _) = call!(app, web_test::TestRequest::get().uri(&with_listing));
+    assert_eq!(s, 404);
+
+    // Approved: public, cacheable for good, and typed by its bytes.
+    let (s, r) = post_command!(
+        app,
+        &sign(
+            &seller_key,
+            seller,
+            "listing.approve",
+            "listing/LS-1",
+            json!({"proposal_seq": publish_seq}),
+            now(),
+            &next_nonce()
+        )
+    );
+    assert_eq!(s, 201, "{r}");
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let res =
+        web_test::call_service(&app, web_test::TestRequest::get().uri(&uri).to_request()).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let header = |n: &str| {
+        res.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "image/png");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert!(header("cache-control").contains("immutable"));
+    assert!(header("content-security-policy").contains("sandbox"));
+    let body = web_test::read_body(res).await;
+    assert_eq!(hex::encode(Sha256::digest(&body)), h);
+
+    // A file damaged on disk is never served, not even to its uploader.
+    std::fs::write(
+        fx._dir.path().join("data/photos/objects").join(&h),
+        png_bytes("别的照片"),
+    )
+    .unwrap();
+    let (s, _) = call!(app, web_test::TestRequest::get().uri(&uri));
+    assert_eq!(s, 404);
+    let (s, _) = call!(app, signed_get(&agent_key, agent, &uri, now()));
+    assert_eq!(s, 404);
+}

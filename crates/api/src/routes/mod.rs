@@ -26,6 +26,7 @@ pub mod listings;
 pub mod log;
 pub mod ops;
 pub mod pages;
+pub mod photos;
 pub mod private;
 pub mod tiles;
 pub mod verify;
@@ -120,6 +121,8 @@ pub enum Content {
     Text(&'static str),
     /// `text/event-stream`, each event (`{id, event, data}`) of this schema.
     Events(SchemaFn),
+    /// Bytes of one of these media types (photos).
+    Binary(&'static [&'static str]),
 }
 
 /// One documented answer.
@@ -381,6 +384,7 @@ pub fn all() -> &'static [RouteSpec] {
         v.extend(log::routes());
         v.extend(tiles::routes());
         v.extend(listings::routes());
+        v.extend(photos::routes());
         v.extend(directory::routes());
         v.extend(private::routes());
         v.extend(identity::routes());
