@@ -325,6 +325,13 @@ async function listingPage(code) {
   });
   const agent = l.agent;
   const url = `${location.origin}/#/v/${code}`;
+  const photoHashes = (Array.isArray(l.photos) ? l.photos : []).slice(0, PHOTOS_MAX);
+  const photoSlots = photoHashes.map((hash, i) => [hash, h('figure', { class: 'photo' },
+    h('div', { class: 'photo-frame', role: 'status' }, t('photo_loading', { n: i + 1 })),
+    h('figcaption', { class: 'mono small' }, hash))]);
+  const gallery = photoSlots.length ? h('section', { 'aria-labelledby': 'photo-h' }, h('h2', { id: 'photo-h' }, t('photos')),
+    h('p', { class: 'small' }, t('photos_how')),
+    h('div', { class: 'gallery' }, photoSlots.map(([, fig]) => fig))) : null;
   show(
     h('h1', {}, l.title),
     b,
@@ -353,9 +360,9 @@ async function listingPage(code) {
         h('thead', {}, h('tr', {}, [t('ph_when'), t('ph_price'), t('ph_signer'), t('ph_seq'), t('ph_check')].map((c) => h('th', { scope: 'col' }, c)))),
         phBody)),
       l.price_history_total > history.length ? h('p', { class: 'small' }, t('ph_more', { n: l.price_history_total, m: history.length })) : null),
-    l.photos?.length ? h('section', { 'aria-labelledby': 'photo-h' }, h('h2', { id: 'photo-h' }, t('photos')),
-      h('ul', { class: 'mono small hashes' }, l.photos.map((p) => h('li', {}, p)))) : null,
+    gallery,
   );
+  const photoChecks = Promise.all(photoSlots.map(([hash, fig], i) => showPhoto(hash, fig, i + 1)));
   await runCheck(b, async () => {
     const { key, pinned } = await trustedKey(answer.proof?.log_key);
     const { binding, bundles } = await bindListing(code, answer, key);
@@ -374,6 +381,44 @@ async function listingPage(code) {
     return [...(await seenLine(key, proofs)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
   });
   for (const [, cell] of phCells) if (cell.textContent === '…') cell.textContent = '—';
+  await photoChecks;
+}
+
+/** Photos per listing, at most (the domain's limit; a longer list is not an answer of this API). */
+const PHOTOS_MAX = 30;
+/** Largest photo the page fetches (the upload limit). */
+const PHOTO_BYTES_MAX = 4 * 1024 * 1024;
+const PHOTO_TYPES = { 'image/jpeg': 1, 'image/png': 1, 'image/webp': 1 };
+
+/**
+ * Fetches photo `hash`, hashes the bytes here, and shows them only if they are the photo the
+ * log names: a server that swaps a photo gets a red note in its place, never the picture.
+ */
+async function showPhoto(hash, fig, n) {
+  const frame = fig.firstChild;
+  const say = (cls, text) => {
+    frame.className = `photo-frame ${cls}`;
+    frame.textContent = text;
+  };
+  if (!/^[0-9a-f]{64}$/.test(hash)) return say('bad', t('photo_bad_hash'));
+  let res;
+  try {
+    res = await fetch(`/v1/photos/${hash}`, { cache: 'no-store' });
+  } catch (e) {
+    return say('unknown', t('photo_unavailable'));
+  }
+  if (!res.ok) return say('unknown', t('photo_unavailable'));
+  const type = (res.headers.get('content-type') ?? '').split(';')[0].trim();
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes.length > PHOTO_BYTES_MAX || !PHOTO_TYPES[type]) return say('bad', t('photo_mismatch'));
+  if (toHex(await sha256(bytes)) !== hash) return say('bad', t('photo_mismatch'));
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const img = h('img', { src: `data:${type};base64,${btoa(bin)}`, alt: t('photo_alt', { n }), loading: 'lazy' });
+  frame.className = 'photo-frame ok';
+  frame.removeAttribute('role');
+  frame.replaceChildren(img);
+  fig.querySelector('figcaption').prepend(h('span', { class: 'photo-ok' }, `✔ ${t('photo_checked')} `));
 }
 
 async function agentsPage() {

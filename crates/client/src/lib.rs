@@ -19,6 +19,7 @@ pub mod identity;
 pub mod keys;
 pub mod loadgen;
 pub mod people;
+pub mod photos;
 pub mod policy;
 pub mod proof;
 pub mod wire;
