@@ -151,6 +151,43 @@ try {
     await audit('listing');
   });
 
+  await check('the listing photos are shown only after their hash matched the log', async () => {
+    const listing = await get(`/v1/verify/listing/${open.listing_code}`);
+    const n = listing.listing.photos.length;
+    assert(n >= 2, `the demo listing has generated photos (${n})`);
+    await visit(`/#/v/${open.listing_code}`);
+    await verdict();
+    await page.waitForFunction((k) => document.querySelectorAll('.photo-frame.ok img').length === k, n, { timeout: 30_000 });
+    assert((await page.locator('.photo-frame.bad').count()) === 0, 'no photo flagged');
+    const alts = await page.locator('.photo-frame img').evaluateAll((els) => els.map((e) => e.getAttribute('alt')));
+    assert(alts.every((a) => a && a.length > 0), 'every photo has a text alternative');
+    // The bytes the page shows are the ones named on the log.
+    const src = await page.locator('.photo-frame img').first().getAttribute('src');
+    const shown = Buffer.from(src.slice(src.indexOf(',') + 1), 'base64');
+    assert(createHash('sha256').update(shown).digest('hex') === listing.listing.photos[0], 'the first photo hashes to its fingerprint');
+    await page.locator('.gallery').scrollIntoViewIfNeeded();
+    await shot('02b-listing-photos');
+    await audit('listing with photos');
+  });
+
+  await check('a photo the server swaps is not shown: red in its place', async () => {
+    await page.route('**/v1/photos/**', async (r) => {
+      const res = await r.fetch();
+      const bytes = Buffer.from(await res.body());
+      bytes[bytes.length - 1] ^= 1;
+      await r.fulfill({ response: res, body: bytes });
+    });
+    await visit(`/#/v/${open.listing_code}`);
+    await verdict();
+    await page.waitForFunction(() => { const all = document.querySelectorAll('.photo-frame').length; return all > 0 && document.querySelectorAll('.photo-frame.bad').length === all; }, null, { timeout: 30_000 });
+    await page.unroute('**/v1/photos/**');
+    assert((await page.locator('.photo-frame img').count()) === 0, 'no swapped photo shown');
+    const text = await page.locator('.photo-frame.bad').first().innerText();
+    assert(text.includes('不符'), `the reason in words: ${text}`);
+    await page.locator('.gallery').scrollIntoViewIfNeeded();
+    await shot('02c-listing-photo-swapped');
+  });
+
   await check('time to "verified" on a listing page (median of 5 loads)', async () => {
     const times = [];
     for (let i = 0; i < 5; i++) {

@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use deedlog_domain::payload::{EntrustSale, LoanResult, ProxyAction};
+use deedlog_domain::payload::{EntrustSale, ListingPublish, LoanResult, ProxyAction};
 use deedlog_domain::reference::Person;
 
 use crate::actor::{Actor, derive_secret, now_ms, random_suffix};
@@ -757,6 +757,7 @@ impl Run<'_, '_> {
             );
             (seller, payload)
         };
+        let payload = self.with_photos(&publisher, payload)?;
         let r = self.client().publish_listing(&publisher, &payload)?;
         let listing_code = r.require("listing_code")?;
         let listing = r.stream.clone();
@@ -766,6 +767,30 @@ impl Run<'_, '_> {
             listing_code,
             agent: with_agent.then(|| publisher.id.clone()),
         })
+    }
+
+    /// The listing's photos: generated pictures of its rooms (one per room, and the living
+    /// room), uploaded by the publisher, their hashes in place of the stand-ins.
+    fn with_photos(
+        &self,
+        publisher: &Actor,
+        mut payload: ListingPublish,
+    ) -> Result<ListingPublish, ClientError> {
+        let rooms = u32::from(payload.rooms).clamp(1, 4) + 1;
+        // Forty looks per community, whatever the run's size: an actor keeps at most a few
+        // hundred distinct photos (the store's quota), and a demo of thousands of deals reuses them.
+        let look = crate::deal::sha256_hex(payload.community.as_bytes())
+            .bytes()
+            .fold(0u32, |a, b| (a * 31 + u32::from(b)) % 40);
+        let mut photos = Vec::new();
+        for n in 1..=rooms {
+            let seed = format!("{look}/{n}");
+            let picture = crate::photos::room_picture(seed.as_bytes(), 320, 240);
+            photos.push(self.client().upload_photo(publisher, &picture)?);
+        }
+        photos.dedup();
+        payload.photos = photos;
+        Ok(payload)
     }
 
     fn drive(&mut self, kind: DealKind) -> Result<DealReport, ClientError> {
@@ -793,6 +818,7 @@ impl Run<'_, '_> {
                     price,
                     &title,
                 );
+                let payload = self.with_photos(&seller, payload)?;
                 let r = self.client().publish_listing(&seller, &payload)?;
                 let code = r.require("listing_code")?;
                 let listing = r.stream.clone();
@@ -868,6 +894,7 @@ impl Run<'_, '_> {
                     price,
                     &title,
                 );
+                let payload = self.with_photos(&agent, payload)?;
                 let r = self.client().publish_listing(&agent, &payload)?;
                 let code = r.require("listing_code")?;
                 let listing = r.stream.clone();
