@@ -459,6 +459,22 @@ export async function bindListing(code, answer, key) {
       if (c.payload) b.same(listing, p, 'photos', c.payload.photos, ce.seq);
       else b.unverified(`${p}.photos`, WITHHELD);
       b.unverified('listing.price_fen', stale);
+    } else if (ce.signed.kind === 'listing.approve' && answer.approved) {
+      // The seller's approval: the fields come from the approved proposal, an earlier entry of
+      // the same listing that the approval names.
+      const a = await verifyBundle(answer.approved, key);
+      const ae = a.entry;
+      if (ae.stream !== e.stream || !c.payload || c.payload.proposal_seq !== ae.seq || ae.seq >= ce.seq) {
+        fail(`the approved entry (seq ${ae.seq} on ${ae.stream}) is not the proposal the approval at seq ${ce.seq} names`);
+      }
+      const fields = { 'listing.publish': ['price_fen', 'photos'], 'listing.change_price': ['price_fen'], 'listing.change_photos': ['photos'] }[ae.signed.kind];
+      if (!fields) fail(`the approved entry at seq ${ae.seq} is a ${ae.signed.kind}, not a listing proposal`);
+      for (const k of ['price_fen', 'photos']) {
+        if (!fields.includes(k)) b.unverified(`listing.${k}`, stale);
+        else if (a.payload) b.same(listing, p, k, a.payload[k], ae.seq);
+        else b.unverified(`${p}.${k}`, WITHHELD);
+      }
+      bundles.push(a);
     } else {
       b.unverified('listing.price_fen', stale);
       b.unverified('listing.photos', stale);

@@ -90,6 +90,43 @@ for (const format of [1, 2]) {
   });
 }
 
+test('an approved proposal: price and photos bound to the proposal the approval names', async () => {
+  const { key, log, code, answer } = await listingLog(2);
+  const stream = 'listing/LS-1';
+  const photos = ['cd'.repeat(32), 'ef'.repeat(32)];
+  const proposal = await log.add({ format: 2, stream, kind: 'ListingPhotosProposed', signedKind: 'listing.change_photos', payload: { photos } });
+  const approval = await log.add({ format: 2, stream, kind: 'ListingPhotosChanged', signedKind: 'listing.approve', payload: { proposal_seq: proposal.seq } });
+  const approved = async () => {
+    const a = await answer();
+    a.listing.photos = photos;
+    a.listing.updated_seq = approval.seq;
+    a.current = await log.bundle(approval.seq);
+    a.approved = await log.bundle(proposal.seq);
+    return a;
+  };
+  const { binding, bundles } = await bindListing(code, await approved(), key);
+  assert.ok(binding.isVerified('listing.photos'));
+  assert.equal(binding.fields.get('listing.photos').seq, proposal.seq);
+  assert.equal(binding.isVerified('listing.price_fen'), false, 'the price was set by an entry not in the answer');
+  assert.equal(bundles.length, 3);
+  const cases = {
+    'photos other than the approved ones': async (a) => { a.listing.photos = ['ab'.repeat(32)]; },
+    'the approval itself as approved': async (a) => { a.approved = await log.bundle(approval.seq); },
+    'a price change of the listing the approval does not name': async (a) => { a.approved = await log.bundle(3); },
+    'an entry of another listing': async (a) => { a.approved = await log.bundle(2); },
+  };
+  for (const [what, change] of Object.entries(cases)) {
+    const a = await approved();
+    await change(a);
+    await assert.rejects(bindListing(code, a, key), ProofError, what);
+  }
+  // Without the proposal's opening the photos are not proved, and said so.
+  const withheld = await approved();
+  delete withheld.approved.opening;
+  const r = await bindListing(code, withheld, key);
+  assert.equal(r.binding.isVerified('listing.photos'), false);
+});
+
 test('v2: the opening must match the signed digest; a withheld opening proves no payload field', async () => {
   const { key, code, answer, log } = await listingLog(2);
   const a = await answer();

@@ -2064,9 +2064,34 @@ async fn who_sees_what_on_the_feed_and_in_every_public_answer() {
         "listing.description",
         "listing.area_centi_m2",
         "code",
+        // The last change shown is the approval: price and photos are bound to the approved
+        // proposal, whose bundle the answer carries.
+        "listing.price_fen",
+        "listing.photos",
     ] {
         assert!(binding.is_verified(field), "{field}: {binding:?}");
     }
+    assert_eq!(answer["approved"]["seq"], json!(publish_seq));
+    // An `approved` bundle that is not the proposal the approval names does not bind: the
+    // approval itself, or an entry of another stream.
+    let (_, other) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/log/entries/{entrust_seq}"))
+    );
+    for wrong in [answer["current"].clone(), json_of(&other)] {
+        let mut forged = answer.clone();
+        forged["approved"] = wrong;
+        let err = deedlog_client::proof::bind_listing(&code, &forged, &vkey)
+            .expect_err("a wrong approved bundle is refused");
+        assert!(
+            err.to_string().contains("approv") || err.to_string().contains("payload"),
+            "{err}"
+        );
+    }
+    // A price on the page other than the approved one is caught.
+    let mut forged = answer.clone();
+    forged["listing"]["price_fen"] = json!(99_000_000);
+    assert!(deedlog_client::proof::bind_listing(&code, &forged, &vkey).is_err());
 }
 
 /// A signed `POST` of raw bytes (a photo upload).

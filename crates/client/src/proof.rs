@@ -529,6 +529,58 @@ pub fn bind_listing(
             {
                 same(&mut b, listing, p, "photos", from_current("photos"), ce.seq)?;
                 b.unverified_because("listing.price_fen", stale);
+            } else if ce.signed.kind == "listing.approve"
+                && let Some(a) = bundle_field(answer, "approved", log_key)?
+            {
+                // The seller's approval: the fields come from the approved proposal, an earlier
+                // entry of the same listing that the approval names.
+                let ae = whole(&a)?;
+                if ae.stream != e.stream
+                    || ae.seq >= ce.seq
+                    || ce.signed.payload.get("proposal_seq") != Some(&Value::from(ae.seq))
+                {
+                    return Err(unbound(format!(
+                        "the `approved` entry (seq {} on {}) is not the proposal the approval at seq {} names",
+                        ae.seq, ae.stream, ce.seq
+                    )));
+                }
+                let from_approved = |key: &str| ae.signed.payload.get(key).unwrap_or(&Value::Null);
+                match ae.signed.kind.as_str() {
+                    "listing.publish" => {
+                        for key in ["price_fen", "photos"] {
+                            same(&mut b, listing, p, key, from_approved(key), ae.seq)?;
+                        }
+                    }
+                    "listing.change_price" => {
+                        same(
+                            &mut b,
+                            listing,
+                            p,
+                            "price_fen",
+                            from_approved("price_fen"),
+                            ae.seq,
+                        )?;
+                        b.unverified_because("listing.photos", stale);
+                    }
+                    "listing.change_photos" => {
+                        same(
+                            &mut b,
+                            listing,
+                            p,
+                            "photos",
+                            from_approved("photos"),
+                            ae.seq,
+                        )?;
+                        b.unverified_because("listing.price_fen", stale);
+                    }
+                    other => {
+                        return Err(unbound(format!(
+                            "the approved entry at seq {} is a {other}, not a listing proposal",
+                            ae.seq
+                        )));
+                    }
+                }
+                bundles.push(a.clone());
             } else {
                 b.unverified_because("listing.price_fen", stale);
                 b.unverified_because("listing.photos", stale);

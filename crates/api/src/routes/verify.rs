@@ -73,10 +73,11 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .scope("/v1/verify")
             .param(path_param("code", || code_schema("LV"), "The listing verification code (房源验真码)"))
             .param(after_seq_param())
-            .reply(200, "The listing with the bundles of the entry that issued the code and of its last change",
+            .reply(200, "The listing with the bundles of the entry that issued the code, of its last change, and (when that change is the seller's approval) of the approved proposal",
                 Content::Json(|| json!({"type": "object", "required": ["code", "listing", "proof", "current"],
                     "properties": {"code": {"type": "string"}, "listing": super::listings::public_listing_schema(),
-                        "proof": bundle_schema(), "current": bundle_schema()}}))),
+                        "proof": bundle_schema(), "current": bundle_schema(),
+                        "approved": bundle_schema()}}))),
         RouteSpec::new(Method::Get, "/v1/verify/contract/{filing_code}", Access::Public, "verify",
             "Authenticity of a filed contract, with proof bundles", |r| r.to(verify_contract))
             .scope("/v1/verify")
@@ -156,11 +157,32 @@ async fn verify_listing(
     };
     let proof = bundle_at_size(&state, doc.created_seq, at.1)?;
     let current = bundle_at_size(&state, doc.updated_seq, at.1)?;
-    let answer = json!({"code": code.as_str(), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?});
+    let mut answer = json!({"code": code.as_str(), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?});
+    // When the last change shown is the seller's approval, the fields it made show come from
+    // the approved proposal: its bundle lets a verifier prove them too.
+    if let Some(proposal) = approved_proposal(&current) {
+        answer["approved"] = to_value(&bundle_at_size(&state, proposal, at.1)?)?;
+    }
     let bytes =
         Bytes::from(deedlog_core::canonical::encode(&answer).map_err(|e| ApiError::internal(&e))?);
     state.answers.put(at, key, bytes.clone());
     Ok(cached_view_json(applied, bytes))
+}
+
+/// The proposal a `listing.approve` bundle approved (`payload.proposal_seq` of its opening), if
+/// the bundle is of an approval with its opening.
+fn approved_proposal(bundle: &deedlog_core::bundle::ProofBundle) -> Option<u64> {
+    let entry =
+        deedlog_core::LoggedEntry::decode(&deedlog_core::keys::from_base64(&bundle.entry).ok()?)
+            .ok()?;
+    if entry.command_kind() != "listing.approve" {
+        return None;
+    }
+    let payload = bundle.opening.as_ref()?.get("payload")?;
+    payload
+        .get("proposal_seq")?
+        .as_u64()
+        .filter(|p| *p < entry.seq)
 }
 
 async fn verify_contract(
