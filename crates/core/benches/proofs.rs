@@ -209,5 +209,45 @@ fn verifier(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, proofs, verifier);
+/// The state map at a city's size: updating one aggregate's status (what each entry that changes
+/// a listing, contract or property costs the node), proving it, and checking the proof.
+fn state_map(c: &mut Criterion) {
+    use deedlog_core::state_map::StateMap;
+    const N: u32 = 100_000;
+    let key = |i: u32| deedlog_core::hash::sha256(&i.to_be_bytes());
+    let mut map = StateMap::new();
+    for i in 0..N {
+        map.insert(key(i), key(i + N));
+    }
+    let mut g = c.benchmark_group("state_map_100k");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0u32;
+    // One update and a new root: a batch of one entry.
+    g.bench_function("update_and_root", |b| {
+        b.iter(|| {
+            i = (i + 7919) % N;
+            map.insert(key(i), key(i ^ 1));
+            map.root()
+        });
+    });
+    // A batch of 1,000 updates and one root, per update.
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("batch_of_1000_and_root", |b| {
+        b.iter(|| {
+            for _ in 0..1000 {
+                i = (i + 7919) % N;
+                map.insert(key(i), key(i ^ 3));
+            }
+            map.root()
+        });
+    });
+    g.throughput(Throughput::Elements(1));
+    let root = map.root();
+    g.bench_function("prove", |b| b.iter(|| map.prove(&key(4242))));
+    let proof = map.prove(&key(4242));
+    g.bench_function("verify", |b| b.iter(|| proof.verify(&root)));
+    g.finish();
+}
+
+criterion_group!(benches, proofs, verifier, state_map);
 criterion_main!(benches);

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod state_map;
 pub mod verify;
 
 pub use command::{Command, Opening, SealedCommand, SignedCommand};

@@ -8,5 +8,6 @@ mod format_doc;
 mod fuzz;
 mod merkle;
 mod signatures;
+mod state_map;
 mod vectors;
 mod verify;
