@@ -178,3 +178,50 @@ impl TapInsert for StateMap {
         self
     }
 }
+
+/// The known-answer file shared with the page's verifier (`web/test/state.test.mjs`): a map of
+/// twelve keys, its root, and proofs of every kind. Rewritten with
+/// `DEEDLOG_REGENERATE_VECTORS=1` for a deliberate, documented format change only.
+#[test]
+fn state_map_vectors_stay_the_same() {
+    let k = |i: u32| deedlog_core::hash::sha256(format!("deedlog state vector key {i}").as_bytes());
+    let v =
+        |i: u32| deedlog_core::hash::sha256(format!("deedlog state vector value {i}").as_bytes());
+    let mut map = StateMap::new();
+    for i in 0..12 {
+        map.insert(k(i), v(i));
+    }
+    let root = map.root();
+    let mut proofs = Vec::new();
+    // Members, and absent keys (some end at an empty subtree, some at another key's leaf).
+    for i in (0..12).chain(100..112) {
+        let proof = map.prove(&k(i));
+        let expect = proof.verify(&root).unwrap().map(hex::encode);
+        proofs.push(serde_json::json!({"proof": proof, "value": expect}));
+    }
+    let kinds: std::collections::BTreeSet<String> = proofs
+        .iter()
+        .map(|p| p["proof"]["terminal"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        3,
+        "the vectors hold every kind of terminal: {kinds:?}"
+    );
+    let doc = serde_json::json!({
+        "description": "deedlog state map (docs/FORMAT.md, State map): keys SHA-256(\"deedlog state vector key <i>\") for i in 0..12, values SHA-256(\"deedlog state vector value <i>\"); proofs of members 0..12 and of absent keys 100..112, with the value each proves (null: absent)",
+        "root": hex::encode(root),
+        "proofs": proofs,
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../ledger-data/vectors/state-map.json");
+    if std::env::var_os("DEEDLOG_REGENERATE_VECTORS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        committed, text,
+        "ledger-data/vectors/state-map.json drifted"
+    );
+}

@@ -51,6 +51,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("verify.js", "text/javascript; charset=utf-8"),
+    asset!("state.js", "text/javascript; charset=utf-8"),
     asset!("canonical.js", "text/javascript; charset=utf-8"),
     asset!("crypto.js", "text/javascript; charset=utf-8"),
     asset!("pin.js", "text/javascript; charset=utf-8"),
