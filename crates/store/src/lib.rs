@@ -20,6 +20,6 @@ pub use error::StoreError;
 pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};
 pub use note::NoteFormat;
 pub use sequencer::{
-    AcceptAll, DecideContext, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
-    SequencerConfig, SequencerHandle,
+    AcceptAll, Context, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
+    SequencerConfig, SequencerHandle, codes,
 };

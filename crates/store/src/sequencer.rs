@@ -12,8 +12,8 @@
 //! decider has already applied entries that may not be on disk, and only a reopen is safe.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,100 +26,9 @@ use serde_json::{Value, json};
 use crate::error::StoreError;
 use crate::log::{LogReader, LogWriter};
 
-/// What the sequencer tells the decider about the position of a command.
-#[derive(Debug, Clone, Copy)]
-pub struct DecideContext {
-    /// The seq the entry will get.
-    pub seq: u64,
-    /// The server time the entry will record.
-    pub recorded_at_ms: i64,
-    /// The current version of the command's stream (0: no entry yet).
-    pub stream_version: u64,
-}
-
-/// The decider's verdict: the event kind and what the server derives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// The event kind recorded in the entry.
-    pub kind: String,
-    /// Server-derived values (a JSON object).
-    pub derived: Value,
-}
-
-/// How a rejection maps to the outside world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RejectionClass {
-    /// Malformed input (400).
-    Malformed,
-    /// Bad signature, unknown or revoked key (401).
-    Unauthorized,
-    /// Not allowed for this actor (403).
-    Forbidden,
-    /// The subject does not exist (404).
-    NotFound,
-    /// Wrong state or version conflict (409).
-    Conflict,
-    /// Too large (413).
-    TooLarge,
-    /// A rule was violated (422).
-    Unprocessable,
-    /// The ledger cannot take commands now (503).
-    Unavailable,
-}
-
-/// Why a command was not appended. Nothing was appended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rejection {
-    /// Stable machine-readable code, e.g. `stream.version_conflict`.
-    pub code: String,
-    /// The class, which fixes the HTTP status.
-    pub class: RejectionClass,
-    /// A human message.
-    pub message: String,
-    /// Structured details (an object).
-    pub details: Value,
-}
-
-impl Rejection {
-    /// A rejection without details.
-    #[must_use]
-    pub fn new(code: &str, class: RejectionClass, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            class,
-            message: message.into(),
-            details: json!({}),
-        }
-    }
-
-    /// Adds details.
-    #[must_use]
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
-        self
-    }
-
-    fn unavailable(message: impl Into<String>) -> Self {
-        Self::new("ledger.unavailable", RejectionClass::Unavailable, message)
-    }
-}
-
-/// The rules: decides whether a verified command is a legal step, and follows the log.
-pub trait Decider: Send + 'static {
-    /// Decides a command against the state so far. Must not change state.
-    ///
-    /// # Errors
-    /// The rejection, when the command is not a legal step.
-    fn decide(
-        &mut self,
-        command: &SignedCommand,
-        ctx: &DecideContext,
-    ) -> Result<Decision, Rejection>;
-    /// Applies an entry that will be committed (called in log order, right after it is staged).
-    fn apply(&mut self, entry: &Entry);
-}
+pub use deedlog_core::decide::{
+    Context, Decider, Decision, Rejection, RejectionClass, check_expected_version, codes,
+};
 
 /// A decider that accepts every well-signed command, recording its kind as the event kind. Used
 /// by benchmarks and by tests of the log alone.
@@ -127,17 +36,20 @@ pub trait Decider: Send + 'static {
 pub struct AcceptAll;
 
 impl Decider for AcceptAll {
-    fn decide(
-        &mut self,
-        command: &SignedCommand,
-        _: &DecideContext,
-    ) -> Result<Decision, Rejection> {
+    type Parsed = ();
+    type ApplyError = std::convert::Infallible;
+
+    fn decide(&self, command: &SignedCommand, _: &Context) -> Result<Decision, Rejection> {
         Ok(Decision {
             kind: command.kind.clone(),
             derived: json!({}),
+            parsed: (),
         })
     }
-    fn apply(&mut self, _: &Entry) {}
+
+    fn apply(&mut self, _: &Entry, (): ()) -> Result<(), Self::ApplyError> {
+        Ok(())
+    }
 }
 
 /// The acknowledgement of an appended (or earlier appended) command.
@@ -245,6 +157,7 @@ pub struct Sequencer {
 pub struct SequencerHandle {
     jobs: Sender<Job>,
     closed: Arc<AtomicBool>,
+    stopped: Arc<OnceLock<String>>,
     reader: LogReader,
 }
 
@@ -293,12 +206,14 @@ impl Sequencer {
                     .recorded_at_ms
             }
         };
+        let stopped = Arc::new(OnceLock::new());
         let state = SequencerState {
             writer,
             decider,
             config,
             last_recorded_ms,
             dead: None,
+            stopped: stopped.clone(),
             busy_ns: 0,
             versions: HashMap::new(),
         };
@@ -312,6 +227,7 @@ impl Sequencer {
             handle: SequencerHandle {
                 jobs,
                 closed: Arc::new(AtomicBool::new(false)),
+                stopped,
                 reader,
             },
             stop,
@@ -360,6 +276,16 @@ impl SequencerHandle {
             .unwrap_or_else(|_| Err(Rejection::unavailable("the sequencer stopped")))
     }
 
+    fn check_open(&self) -> Result<(), Rejection> {
+        if let Some(why) = self.failure() {
+            return Err(Rejection::unavailable(why.to_owned()));
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Rejection::unavailable("the ledger is shutting down"));
+        }
+        Ok(())
+    }
+
     /// Queues a command, waiting while the queue is full; the receiver yields the outcome.
     ///
     /// # Errors
@@ -368,9 +294,7 @@ impl SequencerHandle {
         &self,
         command: SignedCommand,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, Rejection>>, Rejection> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Rejection::unavailable("the ledger is shutting down"));
-        }
+        self.check_open()?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Job { command, reply })
@@ -386,21 +310,26 @@ impl SequencerHandle {
         &self,
         command: SignedCommand,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, Rejection>>, Rejection> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Rejection::unavailable("the ledger is shutting down"));
-        }
+        self.check_open()?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         match self.jobs.try_send(Job { command, reply }) {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_)) => Err(Rejection::new(
-                "ledger.busy",
-                RejectionClass::Unavailable,
+                &codes::BUSY,
                 "the ledger is at capacity; retry shortly",
             )),
             Err(TrySendError::Disconnected(_)) => {
                 Err(Rejection::unavailable("the sequencer stopped"))
             }
         }
+    }
+
+    /// Why the sequencer stopped taking commands after a failure (a write, a sync, or an
+    /// accepted entry that did not apply), if it did; the node reports it, and every submit is
+    /// then answered `ledger.unavailable`.
+    #[must_use]
+    pub fn failure(&self) -> Option<&str> {
+        self.stopped.get().map(String::as_str)
     }
 
     /// A reader of the log.
@@ -464,8 +393,7 @@ fn verify_worker(
         for job in jobs {
             if job.command.payload_salt.is_none() && !accept_v1 {
                 let _ = job.reply.send(Err(Rejection::new(
-                    "command.malformed",
-                    RejectionClass::Malformed,
+                    &codes::MALFORMED,
                     "payload_salt is missing: commands are signed in version 2, over a salted \
                      payload digest (FORMAT.md, \"The signing message\"); version 1 is no \
                      longer accepted",
@@ -478,24 +406,15 @@ fn verify_worker(
                     ready.push(job);
                 }
                 Err(e) => {
-                    let class = match e {
+                    let code = match e {
                         deedlog_core::command::CommandError::Signature(_)
-                        | deedlog_core::command::CommandError::Key(_) => {
-                            RejectionClass::Unauthorized
-                        }
+                        | deedlog_core::command::CommandError::Key(_) => &codes::BAD_SIGNATURE,
                         deedlog_core::command::CommandError::PayloadTooLarge { .. } => {
-                            RejectionClass::TooLarge
+                            &codes::TOO_LARGE
                         }
-                        _ => RejectionClass::Malformed,
+                        _ => &codes::MALFORMED,
                     };
-                    let code = match class {
-                        RejectionClass::Unauthorized => "command.bad_signature",
-                        RejectionClass::TooLarge => "command.too_large",
-                        _ => "command.malformed",
-                    };
-                    let _ = job
-                        .reply
-                        .send(Err(Rejection::new(code, class, e.to_string())));
+                    let _ = job.reply.send(Err(Rejection::new(code, e.to_string())));
                 }
             }
         }
@@ -510,8 +429,7 @@ fn verify_worker(
                 });
             } else {
                 let _ = job.reply.send(Err(Rejection::new(
-                    "command.bad_signature",
-                    RejectionClass::Unauthorized,
+                    &codes::BAD_SIGNATURE,
                     "the signature does not verify for the command and key given",
                 )));
             }
@@ -538,6 +456,7 @@ struct SequencerState<D: Decider> {
     config: SequencerConfig,
     last_recorded_ms: i64,
     dead: Option<String>,
+    stopped: Arc<OnceLock<String>>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
 }
@@ -591,6 +510,12 @@ impl<D: Decider> SequencerState<D> {
         }
     }
 
+    /// Stops taking commands for good, and tells every handle why.
+    fn stop(&mut self, why: String) {
+        let _ = self.stopped.set(why.clone());
+        self.dead = Some(why);
+    }
+
     fn batch(&mut self, items: Vec<Verified>) {
         if let Some(why) = &self.dead {
             for item in items {
@@ -610,6 +535,11 @@ impl<D: Decider> SequencerState<D> {
         let mut nonces: HashMap<(String, String), (usize, String)> = HashMap::new();
         let mut waiting: Vec<(Reply, usize)> = Vec::new();
         for item in items {
+            if let Some(why) = &self.dead {
+                // An entry of this batch did not apply or stage: the rest is refused.
+                let _ = item.reply.send(Err(Rejection::unavailable(why.clone())));
+                continue;
+            }
             match self.one(
                 item.command,
                 item.sealed,
@@ -659,7 +589,7 @@ impl<D: Decider> SequencerState<D> {
                 for (reply, _) in waiting {
                     let _ = reply.send(Err(Rejection::unavailable(why.clone())));
                 }
-                self.dead = Some(why);
+                self.stop(why);
             }
         }
     }
@@ -684,8 +614,7 @@ impl<D: Decider> SequencerState<D> {
                 return Ok(Outcome::SameAsStaged(*i));
             }
             return Err(Rejection::new(
-                "command.nonce_reused",
-                RejectionClass::Conflict,
+                &codes::NONCE_REUSED,
                 "this actor already used this nonce for another command",
             ));
         }
@@ -714,11 +643,10 @@ impl<D: Decider> SequencerState<D> {
                 }));
             }
             return Err(Rejection::new(
-                "command.nonce_reused",
-                RejectionClass::Conflict,
+                &codes::NONCE_REUSED,
                 format!("this actor already used this nonce for entry {seq}"),
             )
-            .with_details(json!({"seq": seq})));
+            .with(json!({"seq": seq})));
         }
         // `abs_diff` cannot overflow, whatever the client put in `issued_at_ms` (i64::MIN against
         // a positive clock would overflow `(now - issued).abs()`); a negative window accepts
@@ -726,36 +654,21 @@ impl<D: Decider> SequencerState<D> {
         let window = u64::try_from(self.config.issued_at_window_ms).unwrap_or(0);
         if now.abs_diff(command.issued_at_ms) > window {
             return Err(Rejection::new(
-                "command.stale",
-                RejectionClass::Unprocessable,
+                &codes::STALE,
                 format!(
                     "issued_at_ms is {} ms from the server clock; at most {} ms are allowed",
                     i128::from(now) - i128::from(command.issued_at_ms),
                     self.config.issued_at_window_ms
                 ),
             )
-            .with_details(
-                json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms}),
-            ));
+            .with(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
         }
         let current = match versions.get(&command.stream) {
             Some(v) => *v,
             None => reader.stream_version(&command.stream).map_err(internal)?,
         };
-        if let Some(expected) = command.expected_version
-            && expected != current
-        {
-            return Err(Rejection::new(
-                "stream.version_conflict",
-                RejectionClass::Conflict,
-                format!(
-                    "stream {} is at version {current}, not {expected}",
-                    command.stream
-                ),
-            )
-            .with_details(json!({"expected": expected, "actual": current})));
-        }
-        let ctx = DecideContext {
+        check_expected_version(&command, current)?;
+        let ctx = Context {
             seq: self.writer.next_seq(),
             recorded_at_ms: now,
             stream_version: current,
@@ -774,19 +687,32 @@ impl<D: Decider> SequencerState<D> {
         };
         let (bytes, opening) = entry.encode_record_prepared(sealed).map_err(|e| match e {
             deedlog_core::entry::EntryError::TooLarge { .. } => {
-                Rejection::new("command.too_large", RejectionClass::TooLarge, e.to_string())
+                Rejection::new(&codes::TOO_LARGE, e.to_string())
             }
-            other => Rejection::new(
-                "command.malformed",
-                RejectionClass::Malformed,
-                other.to_string(),
-            ),
+            other => Rejection::new(&codes::MALFORMED, other.to_string()),
         })?;
-        let leaf = self
-            .writer
-            .stage(&entry, &bytes, opening.as_deref())
-            .map_err(internal)?;
-        self.decider.apply(&entry);
+        // The state follows the log: the entry is applied before it is staged, and a failure to
+        // apply or to stage stops the sequencer, since from here the state and the log may
+        // differ and only a reopen (which replays the log) is safe. Entries staged before it in
+        // this batch were applied and are still committed and acknowledged.
+        if let Err(error) = self.decider.apply(&entry, decision.parsed) {
+            tracing::error!(seq = entry.seq, %error, "an accepted entry does not apply; the sequencer stops taking commands");
+            let why = format!(
+                "the ledger stopped: entry {} does not apply: {error}",
+                entry.seq
+            );
+            self.stop(why.clone());
+            return Err(Rejection::unavailable(why));
+        }
+        let leaf = match self.writer.stage(&entry, &bytes, opening.as_deref()) {
+            Ok(leaf) => leaf,
+            Err(error) => {
+                tracing::error!(seq = entry.seq, %error, "staging failed; the sequencer stops taking commands");
+                let why = format!("the ledger stopped after a storage failure: {error}");
+                self.stop(why.clone());
+                return Err(Rejection::unavailable(why));
+            }
+        };
         versions.insert(entry.stream.clone(), current + 1);
         nonces.insert(key, (position, signature));
         Ok(Outcome::Staged(Receipt {

@@ -223,7 +223,7 @@ fn rejections_append_nothing() {
         .submit_blocking(command(&key, 1, "test/A", Some(0)))
         .unwrap_err();
     assert_eq!(
-        (r.code.as_str(), r.class),
+        (r.code, r.class),
         ("stream.version_conflict", RejectionClass::Conflict)
     );
     assert_eq!(r.details["actual"], 1);
@@ -233,7 +233,7 @@ fn rejections_append_nothing() {
     bad.payload = json!({"n": 3});
     let r = h.submit_blocking(bad).unwrap_err();
     assert_eq!(
-        (r.code.as_str(), r.class),
+        (r.code, r.class),
         ("command.bad_signature", RejectionClass::Unauthorized)
     );
 
@@ -507,4 +507,84 @@ fn a_damaged_offsets_file_is_rederived() {
             n
         );
     }
+}
+
+/// A decider whose `apply` fails for the entry at one seq, as a domain bug would.
+struct FailsToApplyAt(u64);
+
+impl deedlog_store::Decider for FailsToApplyAt {
+    type Parsed = ();
+    type ApplyError = String;
+
+    fn decide(
+        &self,
+        command: &SignedCommand,
+        _: &deedlog_store::Context,
+    ) -> Result<deedlog_store::Decision, deedlog_store::Rejection> {
+        Ok(deedlog_store::Decision {
+            kind: command.kind.clone(),
+            derived: json!({}),
+            parsed: (),
+        })
+    }
+
+    fn apply(&mut self, entry: &deedlog_core::Entry, (): ()) -> Result<(), String> {
+        if entry.seq == self.0 {
+            Err(format!("entry {} breaks the state", entry.seq))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn an_accepted_entry_that_does_not_apply_stops_the_sequencer_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[21; 32]);
+    {
+        let (writer, _, _) =
+            LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let seq = Sequencer::start(writer, FailsToApplyAt(2), config(clock)).unwrap();
+        let h = seq.handle();
+        for n in 0..2 {
+            assert_eq!(
+                h.submit_blocking(command(&key, n, "test/S-1", None))
+                    .unwrap()
+                    .seq,
+                n
+            );
+        }
+        assert!(h.failure().is_none());
+        let r = h
+            .submit_blocking(command(&key, 2, "test/S-1", None))
+            .unwrap_err();
+        assert_eq!((r.code, r.class.http_status()), ("ledger.unavailable", 503));
+        assert!(r.message.contains("does not apply"), "{}", r.message);
+        assert!(
+            h.failure().is_some_and(|why| why.contains("entry 2")),
+            "the handle says why: {:?}",
+            h.failure()
+        );
+        // Every later command is refused, before and after the queue.
+        let r = h
+            .submit_blocking(command(&key, 3, "test/S-2", None))
+            .unwrap_err();
+        assert_eq!(r.code, "ledger.unavailable");
+        assert!(h.try_enqueue(command(&key, 4, "test/S-2", None)).is_err());
+        assert_eq!(
+            h.reader().size(),
+            2,
+            "the entry that did not apply is not logged"
+        );
+        seq.shutdown();
+    }
+    let (writer, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(
+        reader.size(),
+        2,
+        "nothing of the failed entry reached the disk"
+    );
+    drop(writer);
 }
