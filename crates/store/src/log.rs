@@ -31,7 +31,7 @@ use tlog_tiles::HashReader;
 
 use crate::error::StoreError;
 use crate::flatfile::{FlatFile, FlatReader};
-use crate::index::{Index, IndexBatch};
+use crate::index::{Index, IndexBatch, Indexer};
 use crate::segment::{self, RecordKind};
 
 /// How the log signs and reads checkpoints. The store does not know the note format; the caller
@@ -136,6 +136,9 @@ pub struct LogWriter {
     pending_offsets: Vec<u8>,
     pending_hashes: Vec<Hash>,
     pending_index: IndexBatch,
+    /// Writes committed batches into the sled index behind the acknowledgement (started once
+    /// open has re-derived what the index lacked).
+    indexer: Option<Indexer>,
     poisoned: bool,
     stats: CommitStats,
     derived_synced: u64,
@@ -230,7 +233,7 @@ pub struct CommitStats {
     pub sync_ns: u64,
     /// Nanoseconds writing the derived files.
     pub derived_ns: u64,
-    /// Nanoseconds updating the sled index.
+    /// Nanoseconds handing batches to the indexer (sled is written on its own thread).
     pub index_ns: u64,
 }
 
@@ -422,6 +425,7 @@ impl LogWriter {
             pending_offsets: Vec::new(),
             pending_hashes: Vec::new(),
             pending_index: IndexBatch::default(),
+            indexer: None,
             poisoned: false,
             stats: CommitStats::default(),
             derived_synced: 0,
@@ -450,6 +454,7 @@ impl LogWriter {
                 ));
             }
         }
+        writer.indexer = Some(Indexer::start(&writer.inner.index)?);
         let reader = LogReader { inner };
         inner_publish(&writer.inner, size, None);
         if size > 0 {
@@ -842,7 +847,11 @@ impl LogWriter {
         let t3 = std::time::Instant::now();
         let mut batch = std::mem::take(&mut self.pending_index);
         batch.checkpoint(size, &note);
-        self.inner.index.apply(batch, size)?;
+        match &self.indexer {
+            // Handed over, not written: readers see it through the overlay at once.
+            Some(indexer) => indexer.apply(batch, size)?,
+            None => self.inner.index.apply(batch, size)?,
+        }
         let t4 = std::time::Instant::now();
         let ns = |a: std::time::Instant, b: std::time::Instant| {
             u64::try_from((b - a).as_nanos()).unwrap_or(u64::MAX)
@@ -882,6 +891,9 @@ impl LogWriter {
     /// I/O and sled errors.
     pub fn flush_derived(&mut self) -> Result<(), StoreError> {
         self.sync_derived()?;
+        if let Some(indexer) = &self.indexer {
+            indexer.drain()?;
+        }
         self.inner.index.flush()
     }
 }

@@ -588,3 +588,100 @@ fn an_accepted_entry_that_does_not_apply_stops_the_sequencer_and_appends_nothing
     );
     drop(writer);
 }
+
+/// Everything the index answers about a log of `n` test commands over 7 streams.
+fn index_answers(reader: &deedlog_store::LogReader, key: &SecretKey, n: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in 0..7 {
+        let stream = format!("test/S-{s}");
+        out.push(format!(
+            "{stream} v{} seqs{:?} from3{:?}",
+            reader.stream_version(&stream).unwrap(),
+            reader.stream_seqs(&stream, 1, 1000).unwrap(),
+            reader.stream_seqs(&stream, 3, 4).unwrap(),
+        ));
+    }
+    let actor = format!("test/{}", key.public().key_id());
+    for i in 0..n + 3 {
+        out.push(format!(
+            "nonce {i}: {:?}",
+            reader.nonce_seq(&actor, &format!("nonce-{i:08}")).unwrap()
+        ));
+    }
+    let cps: Vec<(u64, Vec<u8>)> = reader
+        .checkpoints(0, n)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.size, c.note))
+        .collect();
+    out.push(format!(
+        "{} checkpoints, last {:?}",
+        cps.len(),
+        cps.last().map(|c| c.0)
+    ));
+    out.push(format!(
+        "at or after 5: {:?}",
+        reader.checkpoint_at_or_after(5).unwrap().map(|c| c.size)
+    ));
+    out
+}
+
+#[test]
+fn the_index_answers_at_once_behind_the_acknowledgement_and_the_same_after_it_is_lost_or_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[22; 32]);
+    let n = 300;
+    let live = {
+        let (seq, _) = open(dir.path());
+        let h = seq.handle();
+        for i in 0..n {
+            let r = h
+                .submit_blocking(command(&key, i, &format!("test/S-{}", i % 7), None))
+                .unwrap();
+            // Right after the receipt, whether or not the indexer has written it to sled yet.
+            assert_eq!(
+                h.reader().stream_version(&r.stream).unwrap(),
+                r.stream_version
+            );
+            assert_eq!(
+                h.reader()
+                    .nonce_seq(
+                        &format!("test/{}", key.public().key_id()),
+                        &format!("nonce-{i:08}")
+                    )
+                    .unwrap(),
+                Some(r.seq)
+            );
+        }
+        let answers = index_answers(h.reader(), &key, n);
+        seq.shutdown();
+        answers
+    };
+    assert!(
+        live.iter().any(|a| a.starts_with("test/S-3 v43")),
+        "{live:?}"
+    );
+    // Lost: the index folder removed.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let (writer, reader, report) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.index_rederived, n);
+    assert_eq!(index_answers(&reader, &key, n), live, "rebuilt after loss");
+    drop(writer);
+    drop(reader);
+    // Damaged: sled's files overwritten with garbage.
+    let index = dir.path().join("index");
+    for f in std::fs::read_dir(&index).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::write(&f, vec![0x5au8; 8192]).unwrap();
+        }
+    }
+    let (_writer, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(
+        index_answers(&reader, &key, n),
+        live,
+        "rebuilt after damage"
+    );
+}
