@@ -17,7 +17,10 @@ pub mod sequencer;
 pub mod tiles;
 
 pub use error::StoreError;
-pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};
+pub use log::{
+    CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint, SyncFault,
+    SyncJob,
+};
 pub use note::NoteFormat;
 pub use sequencer::{
     AcceptAll, Context, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,

@@ -207,6 +207,7 @@ impl Sequencer {
             }
         };
         let stopped = Arc::new(OnceLock::new());
+        let (writer_next, writer_leaf) = (writer.next_seq(), writer.last_leaf());
         let state = SequencerState {
             writer,
             decider,
@@ -216,6 +217,8 @@ impl Sequencer {
             stopped: stopped.clone(),
             busy_ns: 0,
             versions: HashMap::new(),
+            head_seq: writer_next,
+            head_leaf: writer_leaf,
         };
         threads.push(
             std::thread::Builder::new()
@@ -459,40 +462,89 @@ struct SequencerState<D: Decider> {
     stopped: Arc<OnceLock<String>>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
+    /// The seq and leaf hash of the next entry to prepare: ahead of the writer's while a batch
+    /// is being decided and the previous one is still being synced.
+    head_seq: u64,
+    head_leaf: deedlog_core::Hash,
 }
 
 const STREAM_CACHE_MAX: usize = 1 << 18;
 
-struct Staged {
-    reply: Reply,
+/// An accepted command, decided, encoded and applied, waiting to be staged.
+struct Accepted {
+    entry: Entry,
+    bytes: Vec<u8>,
+    opening: Option<Vec<u8>>,
     receipt: Receipt,
 }
 
+type NonceMap = HashMap<(String, String), (usize, String)>;
+
+/// One batch on its way: prepared entries (with their replies), identical retries waiting for
+/// one of them, and the nonces it used.
+#[derive(Default)]
+struct Batch {
+    prepared: Vec<(Reply, Accepted)>,
+    waiting: Vec<(Reply, usize)>,
+    nonces: NonceMap,
+    now: i64,
+}
+
+/// A batch whose segment write and `fdatasync` run on the sync thread; its replies are sent
+/// only once that sync has succeeded.
+struct InFlight {
+    staged: Vec<(Reply, Receipt)>,
+    waiting: Vec<(Reply, usize)>,
+    nonces: NonceMap,
+}
+
+type SyncResult = Result<(crate::log::SyncJob, u64), StoreError>;
+
 impl<D: Decider> SequencerState<D> {
+    /// The pipeline: while batch k is written and synced on the sync thread, batch k+1 is
+    /// gathered, decided and encoded here; then k is published and acknowledged, and k+1 staged
+    /// and handed to the sync thread. No reply of a batch is sent before its sync succeeded.
     fn run(mut self, rx: &Receiver<Vec<Verified>>) {
-        while let Ok(first) = rx.recv() {
-            let started = Instant::now();
-            let mut items = first;
-            while items.len() < self.config.batch_max {
-                match rx.try_recv() {
-                    Ok(more) => items.extend(more),
-                    Err(_) => {
-                        let left = self.config.batch_wait.saturating_sub(started.elapsed());
-                        if left.is_zero() {
-                            break;
-                        }
-                        match rx.recv_timeout(left) {
-                            Ok(more) => items.extend(more),
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                                break;
-                            }
-                        }
+        let (sync_tx, sync_rx) = bounded::<crate::log::SyncJob>(1);
+        let (done_tx, done_rx) = bounded::<SyncResult>(1);
+        let syncer = std::thread::Builder::new()
+            .name("segment-sync".into())
+            .spawn(move || {
+                for job in sync_rx {
+                    let result = job.run().map(|ns| (job, ns));
+                    if done_tx.send(result).is_err() {
+                        return;
                     }
                 }
+            });
+        let syncer = match syncer {
+            Ok(t) => t,
+            Err(error) => {
+                self.stop(format!("cannot spawn the sync thread: {error}"));
+                for items in rx {
+                    for item in items {
+                        let _ = item.reply.send(Err(self.unavailable()));
+                    }
+                }
+                return;
             }
+        };
+        let mut inflight: Option<InFlight> = None;
+        while let Some(items) = self.gather(rx, inflight.is_some()) {
             let t = Instant::now();
-            self.batch(items);
+            let batch = self.prepare(items, inflight.as_mut());
+            if let Some(f) = inflight.take() {
+                self.finish(f, &done_rx);
+            }
+            inflight = self.launch(batch, &sync_tx);
             self.busy_ns += u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        }
+        if let Some(f) = inflight.take() {
+            self.finish(f, &done_rx);
+        }
+        drop(sync_tx);
+        if syncer.join().is_err() {
+            tracing::error!("the sync thread panicked");
         }
         let stats = self.writer.stats();
         tracing::debug!(
@@ -510,49 +562,95 @@ impl<D: Decider> SequencerState<D> {
         }
     }
 
+    /// The next batch of verified commands; `None` once the queue is closed and empty. While a
+    /// batch is in flight it waits at most `batch_wait` for the first command, so that an idle
+    /// moment never holds back an acknowledgement.
+    fn gather(&self, rx: &Receiver<Vec<Verified>>, busy: bool) -> Option<Vec<Verified>> {
+        let started = Instant::now();
+        let mut items = if busy {
+            match rx.recv_timeout(self.config.batch_wait) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => return Some(Vec::new()),
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        } else {
+            rx.recv().ok()?
+        };
+        while items.len() < self.config.batch_max {
+            match rx.try_recv() {
+                Ok(more) => items.extend(more),
+                Err(_) => {
+                    let left = self.config.batch_wait.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match rx.recv_timeout(left) {
+                        Ok(more) => items.extend(more),
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Some(items)
+    }
+
+    fn unavailable(&self) -> Rejection {
+        Rejection::unavailable(
+            self.dead
+                .clone()
+                .unwrap_or_else(|| "the sequencer stopped".to_owned()),
+        )
+    }
+
     /// Stops taking commands for good, and tells every handle why.
     fn stop(&mut self, why: String) {
         let _ = self.stopped.set(why.clone());
         self.dead = Some(why);
     }
 
-    fn batch(&mut self, items: Vec<Verified>) {
-        if let Some(why) = &self.dead {
-            for item in items {
-                let _ = item.reply.send(Err(Rejection::unavailable(why.clone())));
-            }
-            return;
+    /// Decides, encodes and applies a batch (nothing is staged yet).
+    fn prepare(&mut self, items: Vec<Verified>, mut inflight: Option<&mut InFlight>) -> Batch {
+        let mut batch = Batch::default();
+        if items.is_empty() {
+            return batch;
         }
         let now = (self.config.clock)().max(self.last_recorded_ms);
         self.last_recorded_ms = now;
-        let mut staged: Vec<Staged> = Vec::with_capacity(items.len());
+        batch.now = now;
         // Stream versions known to this thread; the index is only read for streams not seen
-        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX.
+        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX, keeping the streams
+        // of the batch in flight, which the index does not have yet.
         if self.versions.len() > STREAM_CACHE_MAX {
             self.versions.clear();
+            if let Some(f) = inflight.as_deref() {
+                for (_, r) in &f.staged {
+                    let v = self.versions.entry(r.stream.clone()).or_insert(0);
+                    *v = (*v).max(r.stream_version);
+                }
+            }
         }
-        let mut versions = std::mem::take(&mut self.versions);
-        let mut nonces: HashMap<(String, String), (usize, String)> = HashMap::new();
-        let mut waiting: Vec<(Reply, usize)> = Vec::new();
         for item in items {
-            if let Some(why) = &self.dead {
-                // An entry of this batch did not apply or stage: the rest is refused.
-                let _ = item.reply.send(Err(Rejection::unavailable(why.clone())));
+            if self.dead.is_some() {
+                // An entry of this batch did not apply: the rest is refused.
+                let _ = item.reply.send(Err(self.unavailable()));
                 continue;
             }
             match self.one(
                 item.command,
                 item.sealed,
                 now,
-                &mut versions,
-                &mut nonces,
-                staged.len(),
+                &mut batch,
+                inflight.as_deref(),
             ) {
-                Ok(Outcome::Staged(receipt)) => staged.push(Staged {
-                    reply: item.reply,
-                    receipt,
-                }),
-                Ok(Outcome::SameAsStaged(i)) => waiting.push((item.reply, i)),
+                Ok(Outcome::Accepted(p)) => batch.prepared.push((item.reply, *p)),
+                Ok(Outcome::SameAsPrepared(i)) => batch.waiting.push((item.reply, i)),
+                Ok(Outcome::SameAsInFlight(i)) => {
+                    if let Some(f) = inflight.as_deref_mut() {
+                        f.waiting.push((item.reply, i));
+                    }
+                }
                 Ok(Outcome::Done(receipt)) => {
                     let _ = item.reply.send(Ok(receipt));
                 }
@@ -561,37 +659,96 @@ impl<D: Decider> SequencerState<D> {
                 }
             }
         }
-        if staged.is_empty() {
-            self.versions = versions;
-            return;
-        }
-        match self.writer.commit(now) {
+        batch
+    }
+
+    /// Waits for the in-flight batch's sync, publishes it and acknowledges its commands.
+    fn finish(&mut self, f: InFlight, done: &Receiver<SyncResult>) {
+        let result = done
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Config("the sync thread stopped".into())));
+        match self.writer.commit_end(result) {
             Ok(checkpoint) => {
-                self.versions = versions;
-                for (reply, i) in waiting {
-                    let mut receipt = staged[i].receipt.clone();
-                    receipt.checkpoint_size = checkpoint.size;
-                    receipt.duplicate = true;
-                    let _ = reply.send(Ok(receipt));
+                for (reply, i) in f.waiting {
+                    if let Some((_, r)) = f.staged.get(i) {
+                        let mut receipt = r.clone();
+                        receipt.checkpoint_size = checkpoint.size;
+                        receipt.duplicate = true;
+                        let _ = reply.send(Ok(receipt));
+                    }
                 }
-                for s in staged {
-                    let mut receipt = s.receipt;
+                for (reply, mut receipt) in f.staged {
                     receipt.checkpoint_size = checkpoint.size;
-                    let _ = s.reply.send(Ok(receipt));
+                    let _ = reply.send(Ok(receipt));
                 }
             }
             Err(error) => {
                 tracing::error!(%error, "commit failed; the sequencer stops taking commands");
-                let why = format!("the ledger stopped after a storage failure: {error}");
-                for s in staged {
-                    let _ = s.reply.send(Err(Rejection::unavailable(why.clone())));
+                self.stop(format!(
+                    "the ledger stopped after a storage failure: {error}"
+                ));
+                for (reply, _) in f.staged {
+                    let _ = reply.send(Err(self.unavailable()));
                 }
-                for (reply, _) in waiting {
-                    let _ = reply.send(Err(Rejection::unavailable(why.clone())));
+                for (reply, _) in f.waiting {
+                    let _ = reply.send(Err(self.unavailable()));
                 }
-                self.stop(why);
             }
         }
+    }
+
+    /// Stages a prepared batch and hands its bytes to the sync thread.
+    fn launch(&mut self, batch: Batch, sync: &Sender<crate::log::SyncJob>) -> Option<InFlight> {
+        if batch.prepared.is_empty() {
+            return None;
+        }
+        let mut failure = self.dead.clone();
+        if failure.is_none() {
+            for (_, p) in &batch.prepared {
+                if let Err(error) = self.writer.stage(&p.entry, &p.bytes, p.opening.as_deref()) {
+                    failure = Some(format!(
+                        "the ledger stopped after a storage failure: {error}"
+                    ));
+                    break;
+                }
+            }
+        }
+        if failure.is_none() {
+            match self.writer.commit_begin(batch.now) {
+                Ok(job) => {
+                    if sync.send(job).is_err() {
+                        failure = Some("the ledger stopped: the sync thread stopped".to_owned());
+                    }
+                }
+                Err(error) => {
+                    failure = Some(format!(
+                        "the ledger stopped after a storage failure: {error}"
+                    ));
+                }
+            }
+        }
+        if let Some(why) = failure {
+            tracing::error!(%why, "the sequencer stops taking commands");
+            if self.dead.is_none() {
+                self.stop(why);
+            }
+            for (reply, _) in batch.prepared {
+                let _ = reply.send(Err(self.unavailable()));
+            }
+            for (reply, _) in batch.waiting {
+                let _ = reply.send(Err(self.unavailable()));
+            }
+            return None;
+        }
+        Some(InFlight {
+            staged: batch
+                .prepared
+                .into_iter()
+                .map(|(reply, p)| (reply, p.receipt))
+                .collect(),
+            waiting: batch.waiting,
+            nonces: batch.nonces,
+        })
     }
 
     fn one(
@@ -599,19 +756,27 @@ impl<D: Decider> SequencerState<D> {
         command: SignedCommand,
         sealed: Option<(Vec<u8>, String)>,
         now: i64,
-        versions: &mut HashMap<String, u64>,
-        nonces: &mut HashMap<(String, String), (usize, String)>,
-        position: usize,
+        batch: &mut Batch,
+        inflight: Option<&InFlight>,
     ) -> Result<Outcome, Rejection> {
         let reader = self.writer.reader();
         let internal = |e: StoreError| Rejection::unavailable(format!("storage: {e}"));
         // Idempotency first: a retry of an acknowledged command gets the first result back.
         let key = (command.actor.clone(), command.nonce.clone());
-        if let Some((i, signature)) = nonces.get(&key) {
-            // The same nonce twice in one batch: the identical command shares the first one's
-            // receipt; a different command under a used nonce is refused.
+        // The same nonce twice in this batch or in the one being synced: the identical command
+        // shares the first one's receipt; a different command under a used nonce is refused.
+        if let Some((i, signature)) = batch.nonces.get(&key) {
             if *signature == command.signature {
-                return Ok(Outcome::SameAsStaged(*i));
+                return Ok(Outcome::SameAsPrepared(*i));
+            }
+            return Err(Rejection::new(
+                &codes::NONCE_REUSED,
+                "this actor already used this nonce for another command",
+            ));
+        }
+        if let Some((i, signature)) = inflight.and_then(|f| f.nonces.get(&key)) {
+            if *signature == command.signature {
+                return Ok(Outcome::SameAsInFlight(*i));
             }
             return Err(Rejection::new(
                 &codes::NONCE_REUSED,
@@ -663,13 +828,13 @@ impl<D: Decider> SequencerState<D> {
             )
             .with(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
         }
-        let current = match versions.get(&command.stream) {
+        let current = match self.versions.get(&command.stream) {
             Some(v) => *v,
             None => reader.stream_version(&command.stream).map_err(internal)?,
         };
         check_expected_version(&command, current)?;
         let ctx = Context {
-            seq: self.writer.next_seq(),
+            seq: self.head_seq,
             recorded_at_ms: now,
             stream_version: current,
         };
@@ -678,7 +843,7 @@ impl<D: Decider> SequencerState<D> {
         let entry = Entry {
             seq: ctx.seq,
             recorded_at_ms: now,
-            prev_hash: self.writer.last_leaf(),
+            prev_hash: self.head_leaf,
             stream: command.stream.clone(),
             stream_version: current + 1,
             kind: decision.kind,
@@ -691,10 +856,10 @@ impl<D: Decider> SequencerState<D> {
             }
             other => Rejection::new(&codes::MALFORMED, other.to_string()),
         })?;
-        // The state follows the log: the entry is applied before it is staged, and a failure to
-        // apply or to stage stops the sequencer, since from here the state and the log may
-        // differ and only a reopen (which replays the log) is safe. Entries staged before it in
-        // this batch were applied and are still committed and acknowledged.
+        // The state follows the log: the entry is applied once it is accepted and encoded, and
+        // a failure to apply stops the sequencer, since from here the state and the log may
+        // differ and only a reopen (which replays the log) is safe. Entries prepared before it
+        // were applied and are still committed and acknowledged.
         if let Err(error) = self.decider.apply(&entry, decision.parsed) {
             tracing::error!(seq = entry.seq, %error, "an accepted entry does not apply; the sequencer stops taking commands");
             let why = format!(
@@ -704,32 +869,33 @@ impl<D: Decider> SequencerState<D> {
             self.stop(why.clone());
             return Err(Rejection::unavailable(why));
         }
-        let leaf = match self.writer.stage(&entry, &bytes, opening.as_deref()) {
-            Ok(leaf) => leaf,
-            Err(error) => {
-                tracing::error!(seq = entry.seq, %error, "staging failed; the sequencer stops taking commands");
-                let why = format!("the ledger stopped after a storage failure: {error}");
-                self.stop(why.clone());
-                return Err(Rejection::unavailable(why));
-            }
-        };
-        versions.insert(entry.stream.clone(), current + 1);
-        nonces.insert(key, (position, signature));
-        Ok(Outcome::Staged(Receipt {
+        let leaf = hash::leaf_hash(&bytes);
+        self.head_seq += 1;
+        self.head_leaf = leaf;
+        self.versions.insert(entry.stream.clone(), current + 1);
+        batch.nonces.insert(key, (batch.prepared.len(), signature));
+        let receipt = Receipt {
             seq: entry.seq,
-            stream: entry.stream,
+            stream: entry.stream.clone(),
             stream_version: entry.stream_version,
-            kind: entry.kind,
-            derived: entry.derived,
+            kind: entry.kind.clone(),
+            derived: entry.derived.clone(),
             leaf_hash: hash::to_hex(&leaf),
             checkpoint_size: 0,
             duplicate: false,
-        }))
+        };
+        Ok(Outcome::Accepted(Box::new(Accepted {
+            entry,
+            bytes,
+            opening,
+            receipt,
+        })))
     }
 }
 
 enum Outcome {
-    Staged(Receipt),
-    SameAsStaged(usize),
+    Accepted(Box<Accepted>),
+    SameAsPrepared(usize),
+    SameAsInFlight(usize),
     Done(Receipt),
 }

@@ -685,3 +685,76 @@ fn the_index_answers_at_once_behind_the_acknowledgement_and_the_same_after_it_is
         "rebuilt after damage"
     );
 }
+
+#[test]
+fn no_receipt_is_sent_before_its_batch_is_durable() {
+    use std::sync::Mutex;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[23; 32]);
+    // The sync of the batch ending at size 3 or 4 waits for the test's word: Ok or an error.
+    let (gate_tx, gate_rx) = crossbeam_channel::unbounded::<bool>();
+    let gate_rx = Mutex::new(gate_rx);
+    let options = LogOptions {
+        sync_fault: Some(Arc::new(move |size| {
+            if size < 3 {
+                return Ok(());
+            }
+            let ok = gate_rx.lock().unwrap().recv().unwrap_or(false);
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(
+                    "injected: the disk refused the write",
+                ))
+            }
+        })),
+        ..LogOptions::default()
+    };
+    let (writer, _, _) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let seq = Sequencer::start(writer, AcceptAll, config(clock)).unwrap();
+    let h = seq.handle();
+    for n in 0..2 {
+        h.submit_blocking(command(&key, n, "test/S-1", None))
+            .unwrap();
+    }
+    // Held sync, then success: the receipt comes only after the sync.
+    let mut rx = h.enqueue(command(&key, 2, "test/S-1", None)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        matches!(
+            rx.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ),
+        "a receipt was sent before its batch was synced"
+    );
+    assert_eq!(
+        h.reader().size(),
+        2,
+        "readers do not see an entry before it is durable"
+    );
+    gate_tx.send(true).unwrap();
+    let receipt = rx.blocking_recv().unwrap().unwrap();
+    assert_eq!((receipt.seq, receipt.checkpoint_size), (2, 3));
+    assert_eq!(h.reader().size(), 3);
+    // Held sync, then failure: no receipt at all, a 503, and the sequencer stops.
+    let mut rx = h.enqueue(command(&key, 3, "test/S-1", None)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(matches!(
+        rx.try_recv(),
+        Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+    ));
+    gate_tx.send(false).unwrap();
+    let r = rx.blocking_recv().unwrap().unwrap_err();
+    assert_eq!((r.code, r.class.http_status()), ("ledger.unavailable", 503));
+    assert!(h.failure().is_some_and(|w| w.contains("injected")));
+    assert_eq!(h.reader().size(), 3);
+    let r = h
+        .submit_blocking(command(&key, 4, "test/S-1", None))
+        .unwrap_err();
+    assert_eq!(r.code, "ledger.unavailable");
+    seq.shutdown();
+    let (_w, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(reader.size(), 3, "the failed batch left nothing behind");
+}
