@@ -66,19 +66,10 @@ impl ApiError {
     }
 }
 
-/// The HTTP status of a rejection class.
+/// The HTTP status of a rejection class (the core's one mapping).
 #[must_use]
 pub fn status_of(class: RejectionClass) -> u16 {
-    match class {
-        RejectionClass::Malformed => 400,
-        RejectionClass::Unauthorized => 401,
-        RejectionClass::Forbidden => 403,
-        RejectionClass::NotFound => 404,
-        RejectionClass::Conflict => 409,
-        RejectionClass::TooLarge => 413,
-        RejectionClass::Unprocessable => 422,
-        _ => 503,
-    }
+    class.http_status()
 }
 
 /// Seconds a client is told to wait after `503 ledger.busy`.
@@ -108,7 +99,7 @@ impl From<Rejection> for ApiError {
             tracing::error!(code = %r.code, message = %r.message, "unavailable");
             let mut e = Self::new(
                 status,
-                &r.code,
+                r.code,
                 "the ledger is unavailable; the cause was logged; retry later",
             );
             e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
@@ -116,7 +107,7 @@ impl From<Rejection> for ApiError {
         }
         Self {
             status,
-            code: r.code,
+            code: r.code.to_owned(),
             message: r.message,
             details: if r.details.is_object() {
                 r.details

@@ -3,7 +3,7 @@
 //! `Retry-After`; see [`crate::error::busy`]). The identity routes use it too.
 
 use deedlog_core::SignedCommand;
-use deedlog_store::{Receipt, Rejection, RejectionClass};
+use deedlog_store::{Receipt, Rejection};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -16,13 +16,9 @@ use crate::error::ApiError;
 /// the sequencer stopped (its cause logged, not returned), or the command's rejection.
 pub async fn submit(state: &AppState, command: SignedCommand) -> Result<Receipt, ApiError> {
     let outcome = match state.node.handle().try_enqueue(command) {
-        Ok(rx) => rx.await.unwrap_or_else(|_| {
-            Err(Rejection::new(
-                "ledger.unavailable",
-                RejectionClass::Unavailable,
-                "the sequencer stopped",
-            ))
-        }),
+        Ok(rx) => rx
+            .await
+            .unwrap_or_else(|_| Err(Rejection::unavailable("the sequencer stopped"))),
         Err(r) => Err(r),
     };
     match outcome {
@@ -38,7 +34,7 @@ pub async fn submit(state: &AppState, command: SignedCommand) -> Result<Receipt,
             Ok(receipt)
         }
         Err(rejection) => {
-            state.metrics.command("rejected", &rejection.code);
+            state.metrics.command("rejected", rejection.code);
             Err(rejection.into())
         }
     }

@@ -1539,13 +1539,10 @@ async fn identity_cannot_be_borrowed_guessed_or_squatted() {
 /// holding a worker; tested through the same mapping the routes use.
 #[test]
 fn a_busy_ledger_is_answered_with_retry_after() {
-    let e: deedlog_api::ApiError =
-        deedlog_node::IdentityError::Rejected(deedlog_store::Rejection::new(
-            "ledger.busy",
-            deedlog_store::RejectionClass::Unavailable,
-            "full",
-        ))
-        .into();
+    let e: deedlog_api::ApiError = deedlog_node::IdentityError::Rejected(
+        deedlog_store::Rejection::new(&deedlog_store::codes::BUSY, "full"),
+    )
+    .into();
     assert_eq!(
         (e.status, e.code.as_str(), e.retry_after_s),
         (503, "ledger.busy", Some(1))

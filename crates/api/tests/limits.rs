@@ -515,8 +515,7 @@ async fn newcomers_have_a_tighter_quota_per_address_and_per_actor() {
 async fn unavailable_and_internal_answers_carry_no_paths_or_io_details() {
     // The sequencer's message after a storage failure names the file and the OS error.
     let rejection = deedlog_store::Rejection::new(
-        "ledger.unavailable",
-        deedlog_store::RejectionClass::Unavailable,
+        &deedlog_store::codes::UNAVAILABLE,
         "the ledger stopped after a storage failure: writing /srv/ledger/log/00000001.seg: No space left on device (os error 28)",
     );
     let e = ApiError::from(rejection);

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
 pub mod command;
+pub mod decide;
 pub mod entry;
 pub mod hash;
 pub mod keys;

@@ -4,7 +4,9 @@
 //! For each entry, in seq order:
 //! 1. its seq is the next one, its `stream` is the signed command's, its `stream_version` is the
 //!    stream's next version, its time does not go backwards, and its `(actor, nonce)` is new;
-//! 2. `decide(state, entry.signed, {seq, recorded_at_ms, stream_version})` accepts it and yields
+//! 2. its `expected_version`, when given, is the stream's version (the sequencer's check,
+//!    `deedlog_core::decide::check_expected_version`), and
+//!    `decide(state, entry.signed, {seq, recorded_at_ms, stream_version})` accepts it and yields
 //!    exactly the entry's event `kind` and `derived`;
 //! 3. `apply` folds it in.
 //!
@@ -189,7 +191,9 @@ impl Auditor {
             recorded_at_ms: entry.recorded_at_ms,
             stream_version: current,
         };
-        match self.state.decide(&entry.signed, &ctx) {
+        let decided = deedlog_core::decide::check_expected_version(&entry.signed, current)
+            .and_then(|()| self.state.decide(&entry.signed, &ctx));
+        let parsed = match decided {
             Err(r) => {
                 return Some(AuditFaultKind::Rejected {
                     code: r.code.to_owned(),
@@ -202,10 +206,10 @@ impl Auditor {
             Ok(d) if d.derived != entry.derived => {
                 return Some(AuditFaultKind::DerivedMismatch { decided: d.derived });
             }
-            Ok(_) => {}
-        }
+            Ok(d) => d.parsed,
+        };
         self.state
-            .apply(entry)
+            .apply_parsed(entry, &parsed)
             .err()
             .map(|e| AuditFaultKind::Apply {
                 error: e.to_string(),

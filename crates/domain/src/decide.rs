@@ -1,6 +1,8 @@
 //! The generic half of `decide` and `apply`: the checks every command goes through (stream shape,
-//! authentication, the signer column of the table, optimistic concurrency, payload parsing, real
-//! name and proxy scope), and the helpers the per-aggregate rules share.
+//! authentication, the signer column of the table, stream existence, payload parsing, real name
+//! and proxy scope), and the helpers the per-aggregate rules share. `expected_version` is not
+//! checked here: the sequencer checks it before the rules, with
+//! `deedlog_core::decide::check_expected_version`, and the semantic audit runs the same function.
 
 use serde_json::{Map, Value};
 
@@ -291,15 +293,6 @@ impl State {
         } else if !genesis {
             self.authenticate(cmd)?;
         }
-        if let Some(v) = cmd.expected_version
-            && v != ctx.stream_version
-        {
-            return Err(Rejection::new(
-                &c::VERSION_MISMATCH,
-                format!("expected version {v}, stream is at {}", ctx.stream_version),
-            )
-            .with(serde_json::json!({ "expected": v, "current": ctx.stream_version })));
-        }
         match spec.stream_use {
             StreamUse::Create if ctx.stream_version != 0 => {
                 return Err(Rejection::new(
@@ -328,6 +321,7 @@ impl State {
         Ok(Decision {
             kind: out.kind.to_owned(),
             derived: Value::Object(out.derived),
+            parsed: payload,
         })
     }
 
@@ -337,6 +331,24 @@ impl State {
     /// [`ApplyError`] when the entry cannot be a step `decide` accepted; the state is then left
     /// as it was for the checks made before any change (seq, stream, kind, payload, derived).
     pub fn apply(&mut self, entry: &Entry) -> Result<(), ApplyError> {
+        let payload = Payload::parse(&entry.signed.kind, &entry.signed.payload)
+            .map_err(|r| ApplyError::Payload(r.message))?;
+        self.apply_parsed(entry, &payload)
+    }
+
+    /// Applies a committed entry whose payload the caller already parsed (the payload `decide`
+    /// returned for its command), so that the sequencer parses each payload once.
+    ///
+    /// # Errors
+    /// As [`Self::apply`]; also when `payload` is not of the command's kind.
+    pub fn apply_parsed(&mut self, entry: &Entry, payload: &Payload) -> Result<(), ApplyError> {
+        if payload.kind() != entry.signed.kind {
+            return Err(ApplyError::Payload(format!(
+                "a {} payload given for a {} command",
+                payload.kind(),
+                entry.signed.kind
+            )));
+        }
         if entry.seq != self.next_seq {
             return Err(ApplyError::Seq {
                 expected: self.next_seq,
@@ -364,9 +376,7 @@ impl State {
                 event: entry.kind.clone(),
             });
         }
-        let payload = Payload::parse(&entry.signed.kind, &entry.signed.payload)
-            .map_err(|r| ApplyError::Payload(r.message))?;
-        self.apply_payload(&Ev { entry }, &payload)?;
+        self.apply_payload(&Ev { entry }, payload)?;
         self.streams
             .insert(entry.stream.clone(), entry.stream_version);
         self.next_seq = entry.seq + 1;

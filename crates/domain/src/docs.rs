@@ -223,11 +223,16 @@ pub fn events_md() -> String {
         SERVER_CODES
             .iter()
             .map(|(c, h, _)| format!("`{h} {c}`"))
+            .chain(deedlog_core::decide::codes::ALL.iter().map(|c| format!(
+                "`{} {}`",
+                c.class.http_status(),
+                c.code
+            )))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let _ = writeln!(w, "| code | class | HTTP | meaning |\n|---|---|---|---|");
-    for c in codes::ALL {
+    for c in deedlog_core::decide::codes::ALL.iter().chain(codes::ALL) {
         let _ = writeln!(
             w,
             "| `{}` | {} | {} | {} |",
@@ -612,9 +617,10 @@ pub fn accepted_fields(kind: &str) -> Vec<String> {
         .collect()
 }
 
-/// The codes the server answers before the domain's rules run (the HTTP edge and the
-/// sequencer), as `(code, HTTP status, when)`. FORMAT.md explains the order; a test checks that
-/// each code is answered by the server's code.
+/// The codes the HTTP edge answers before a command reaches the sequencer, as `(code, HTTP
+/// status, when)`; the sequencer's own codes are the core's catalogue
+/// (`deedlog_core::decide::codes`). FORMAT.md explains the order; a test checks that each code
+/// is answered by the server's code.
 pub const SERVER_CODES: &[(&str, u16, &str)] = &[
     ("request.too_large", 413, "the body is larger than 256 KiB"),
     (
@@ -628,42 +634,6 @@ pub const SERVER_CODES: &[(&str, u16, &str)] = &[
         400,
         "the body's kind differs from the path's",
     ),
-    (
-        "command.malformed",
-        400,
-        "a field breaks its rule (names, nonce, issued_at_ms, payload not an object or not canonical)",
-    ),
-    (
-        "command.too_large",
-        413,
-        "the payload is over 48 KiB, or the entry would be over 64 KiB",
-    ),
-    (
-        "command.bad_signature",
-        401,
-        "the key is unusable or the signature does not verify",
-    ),
-    (
-        "command.nonce_reused",
-        409,
-        "the actor used the nonce for another command",
-    ),
-    (
-        "command.stale",
-        422,
-        "issued_at_ms is more than 5 minutes from the server clock",
-    ),
-    (
-        "stream.version_conflict",
-        409,
-        "expected_version differs from the stream's version",
-    ),
-    (
-        "ledger.unavailable",
-        503,
-        "the server cannot take commands now",
-    ),
-    ("ledger.busy", 503, "the command queue is full; retry later"),
 ];
 
 /// Field docs of the contract terms, `(section, field, meaning)`; types come from the code.
@@ -1178,7 +1148,6 @@ mod tests {
             include_str!("../../api/src/error.rs"),
             include_str!("../../api/src/auth.rs"),
             include_str!("../../api/src/lib.rs"),
-            include_str!("../../store/src/sequencer.rs"),
         ]
         .concat();
         for (code, _, _) in SERVER_CODES {
@@ -1187,8 +1156,17 @@ mod tests {
                 "the server never answers `{code}`"
             );
         }
-        assert!(sources.contains("\"stream.version_conflict\""));
-        assert_eq!(codes::VERSION_MISMATCH.code, "stream.version_conflict");
+        // The expected_version check has one code, and the rules do not declare it again.
+        assert!(
+            codes::ALL
+                .iter()
+                .all(|c| c.code != "stream.version_conflict")
+        );
+        assert!(
+            deedlog_core::decide::codes::ALL
+                .iter()
+                .any(|c| c.code == "stream.version_conflict")
+        );
     }
 
     #[test]

@@ -39,26 +39,11 @@ pub use payload::{KINDS, Payload};
 pub use rejection::{Code, Rejection, RejectionClass, codes};
 pub use state::State;
 
-/// Where a command would land in the log: the sequencer's view when it decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Context {
-    /// The seq the entry would get.
-    pub seq: u64,
-    /// The server time the entry would carry (ms since the Unix epoch); all expiry and validity
-    /// rules are judged by it.
-    pub recorded_at_ms: i64,
-    /// The current version of the command's stream (0 = the stream has no entries).
-    pub stream_version: u64,
-}
+pub use deedlog_core::decide::Context;
 
-/// What `decide` accepted: the event kind and what the server derived.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// The event kind, e.g. `ListingPublished`.
-    pub kind: String,
-    /// Server-derived values (codes, ids); a JSON object.
-    pub derived: serde_json::Value,
-}
+/// What `decide` accepted: the event kind, what the server derived, and the parsed payload that
+/// [`State::apply_parsed`] takes, so the sequencer parses each command's payload once.
+pub type Decision = deedlog_core::decide::Decision<Payload>;
 
 /// Why a committed entry could not be applied. Entries that `decide` accepted always apply; this
 /// is what a corrupt or forged log looks like.

@@ -899,7 +899,7 @@ macro_rules! payloads {
             /// [`codes::UNKNOWN_KIND`] or [`codes::BAD_PAYLOAD`] with serde's message.
             pub fn parse(kind: &str, payload: &Value) -> Result<Self, Rejection> {
                 match kind {
-                    $($kind => serde_json::from_value::<$ty>(payload.clone())
+                    $($kind => <$ty as serde::Deserialize>::deserialize(payload)
                         .map(Self::$variant)
                         .map_err(|e| bad_payload(kind, &e)),)*
                     _ => Err(Rejection::new(

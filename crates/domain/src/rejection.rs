@@ -1,123 +1,16 @@
 //! Rejections: why `decide` refused a command, with a stable code and an HTTP-like class.
 //!
-//! Every code the domain can return is declared once in [`codes`], with its class and meaning;
-//! the catalogue in `docs/EVENTS.md` is rendered from that list, so a code cannot change meaning
-//! without the document changing too.
+//! The types are the core's decide contract ([`deedlog_core::decide`]). Every code the domain can
+//! return is declared once in [`codes`], with its class and meaning; the catalogue in
+//! `docs/EVENTS.md` is rendered from that list and from the sequencer's codes
+//! (`deedlog_core::decide::codes`), so a code cannot change meaning without the document
+//! changing too.
 
-use serde::Serialize;
-use serde_json::Value;
-
-/// The class of a rejection; the API maps each class to one HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectionClass {
-    /// 400: the command or its payload is malformed.
-    Malformed,
-    /// 401: the signing key is not the actor's current, unrevoked key.
-    Unauthorized,
-    /// 403: the actor may not take this step.
-    Forbidden,
-    /// 404: a referenced aggregate does not exist.
-    NotFound,
-    /// 409: the aggregate is not in a state that allows this step.
-    Conflict,
-    /// 422: the step is well-formed but breaks a rule.
-    Unprocessable,
-}
-
-impl RejectionClass {
-    /// The HTTP status the API uses for this class.
-    #[must_use]
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::Malformed => 400,
-            Self::Unauthorized => 401,
-            Self::Forbidden => 403,
-            Self::NotFound => 404,
-            Self::Conflict => 409,
-            Self::Unprocessable => 422,
-        }
-    }
-
-    /// The class's name as used in documents (`malformed`, `forbidden`, …).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::Conflict => "conflict",
-            Self::Unprocessable => "unprocessable",
-        }
-    }
-}
-
-/// A rejection code: its stable text, its class and what it means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Code {
-    /// Stable text, e.g. `listing.not_entrusted`.
-    pub code: &'static str,
-    /// The class.
-    pub class: RejectionClass,
-    /// One sentence saying when it is returned.
-    pub meaning: &'static str,
-}
-
-/// A refused command. Nothing is appended to the log.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct Rejection {
-    /// Stable code, e.g. `listing.not_entrusted`.
-    pub code: &'static str,
-    /// The class (HTTP status).
-    pub class: RejectionClass,
-    /// A human message.
-    pub message: String,
-    /// Machine-readable details (an object; `{}` when none).
-    pub details: Value,
-}
-
-impl Rejection {
-    /// A rejection with the given code and message and no details.
-    #[must_use]
-    pub fn new(code: &Code, message: impl Into<String>) -> Self {
-        Self {
-            code: code.code,
-            class: code.class,
-            message: message.into(),
-            details: Value::Object(serde_json::Map::new()),
-        }
-    }
-
-    /// Adds machine-readable details.
-    #[must_use]
-    pub fn with(mut self, details: Value) -> Self {
-        self.details = details;
-        self
-    }
-}
-
-macro_rules! codes {
-    ($($name:ident = $code:literal, $class:ident, $meaning:literal;)*) => {
-        $(
-            #[doc = $meaning]
-            pub const $name: Code = Code {
-                code: $code,
-                class: RejectionClass::$class,
-                meaning: $meaning,
-            };
-        )*
-        /// Every code, in declaration order.
-        pub const ALL: &[Code] = &[$($name),*];
-    };
-}
+pub use deedlog_core::decide::{Code, Rejection, RejectionClass};
 
 /// Every rejection code of the domain.
 pub mod codes {
-    use super::{Code, RejectionClass};
-
-    codes! {
+    deedlog_core::rejection_codes! {
         // Command envelope.
         UNKNOWN_KIND = "command.unknown_kind", Malformed, "The command kind is not in the catalogue.";
         BAD_STREAM = "command.bad_stream", Malformed, "The stream is not of the form the command kind requires.";
@@ -127,7 +20,6 @@ pub mod codes {
         NOT_NFC = "payload.text_not_nfc", Malformed, "A text field is not Unicode NFC; clients normalise before signing.";
         PERSONAL_DATA = "payload.personal_data", Malformed, "A free-text field holds what looks like an ID number or a mobile number (see details.field); such data goes only to the vault.";
         BAD_REFERENCE = "payload.bad_reference", Malformed, "A field that names an aggregate is not a well-formed id of the right kind.";
-        VERSION_MISMATCH = "stream.version_conflict", Conflict, "expected_version differs from the stream's current version (the same code the server answers before the rules run).";
         STREAM_EXISTS = "stream.exists", Conflict, "The command creates an aggregate, but its stream already has entries.";
         STREAM_NOT_FOUND = "stream.not_found", NotFound, "The command's stream does not exist yet.";
         // Platform and keys.

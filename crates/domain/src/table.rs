@@ -175,7 +175,7 @@ pub const GENERIC_REJECTIONS: &[Code] = &[
     c::KEY_MISMATCH,
     c::KEY_REVOKED,
     c::ROLE_NOT_ALLOWED,
-    c::VERSION_MISMATCH,
+    deedlog_core::decide::codes::VERSION_CONFLICT,
     c::STREAM_EXISTS,
     c::STREAM_NOT_FOUND,
     c::BAD_PAYLOAD,

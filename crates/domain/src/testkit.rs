@@ -199,6 +199,8 @@ impl Ledger {
     /// If an accepted entry fails to encode or apply (a domain bug).
     pub fn submit_signed(&mut self, signed: SignedCommand) -> Result<&Entry, Rejection> {
         let ctx = self.context(&signed.stream);
+        // The sequencer's check before the rules, so tests see the code the server answers.
+        deedlog_core::decide::check_expected_version(&signed, ctx.stream_version)?;
         let decision = self.state.decide(&signed, &ctx)?;
         let prev_hash = self.entries.last().map_or(ZERO_HASH, |e| {
             leaf_hash(
@@ -219,7 +221,7 @@ impl Ledger {
         if let Err(err) = entry.encode() {
             panic!("entry {} does not encode: {err}", entry.seq);
         }
-        if let Err(err) = self.state.apply(&entry) {
+        if let Err(err) = self.state.apply_parsed(&entry, &decision.parsed) {
             panic!("entry {} ({}) does not apply: {err}", entry.seq, entry.kind);
         }
         self.entries.push(entry);

@@ -38,7 +38,7 @@ use deedlog_domain::ids::{self, IdKind};
 use deedlog_domain::payload::{IdentityMethod, PhoneVoucher};
 use deedlog_domain::reference::Person;
 use deedlog_domain::validate;
-use deedlog_store::{Receipt, Rejection, RejectionClass};
+use deedlog_store::{Receipt, Rejection};
 use deedlog_vault::SubjectId;
 
 use crate::{Node, NodeError};
@@ -831,13 +831,7 @@ impl Node {
             .try_enqueue(command)
             .map_err(IdentityError::Rejected)?;
         rx.await
-            .unwrap_or_else(|_| {
-                Err(Rejection::new(
-                    "ledger.unavailable",
-                    RejectionClass::Unavailable,
-                    "the sequencer stopped",
-                ))
-            })
+            .unwrap_or_else(|_| Err(Rejection::unavailable("the sequencer stopped")))
             .map_err(IdentityError::Rejected)
     }
 

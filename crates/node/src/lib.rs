@@ -16,8 +16,9 @@
 //! Architecture invariants:
 //! - the log is the only truth: on every start the domain state is replayed from the log, and
 //!   the views are caught up from their cursor (or rebuilt when they do not match the log);
-//! - the decider is the domain's `decide`/`apply`, adapted to the store's trait with the same
-//!   codes, classes, messages and details;
+//! - the decider is the domain's `decide`/`apply_parsed` behind the core's one decide contract
+//!   (`deedlog_core::decide`), with no adapter between two definitions; an accepted entry that
+//!   does not apply stops the sequencer, and [`Node::failure`] says why;
 //! - keys are on disk (fsynced) before anything they sign reaches the log;
 //! - the embedded default holds the authorities' keys and, as a demo convenience, the keys of
 //!   the reference banks, offices and agents, under `DATA/keys/` only, never committed.
@@ -35,10 +36,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use deedlog_core::{Command, Entry, SignedCommand, hash};
-use deedlog_domain::{Context, State};
+use deedlog_domain::{Decision, Payload, State};
 use deedlog_store::{
-    DecideContext, Decider, Decision, LogOptions, LogReader, LogWriter, NoteFormat, Receipt,
-    Rejection, RejectionClass, Sequencer, SequencerConfig, SequencerHandle, StoreError,
+    Context, Decider, LogOptions, LogReader, LogWriter, NoteFormat, Receipt, Rejection, Sequencer,
+    SequencerConfig, SequencerHandle, StoreError, codes,
 };
 use deedlog_vault::{Vault, VaultError};
 use deedlog_views::{Projection, ViewError, Views};
@@ -140,52 +141,23 @@ impl NodeOptions {
     }
 }
 
-/// The domain rules as the store's decider.
+/// The domain rules as the store's decider: the domain's `decide` and `apply_parsed`, speaking
+/// the core's contract directly, so codes, classes, messages and details reach the caller as the
+/// rules wrote them.
 struct DomainDecider {
     state: State,
 }
 
-/// The store rejection carrying a domain rejection's code, class, message and details.
-#[must_use]
-pub fn store_rejection(r: &deedlog_domain::Rejection) -> Rejection {
-    use deedlog_domain::RejectionClass as D;
-    let class = match r.class {
-        D::Malformed => RejectionClass::Malformed,
-        D::Unauthorized => RejectionClass::Unauthorized,
-        D::Forbidden => RejectionClass::Forbidden,
-        D::NotFound => RejectionClass::NotFound,
-        D::Conflict => RejectionClass::Conflict,
-        D::Unprocessable => RejectionClass::Unprocessable,
-    };
-    Rejection::new(r.code, class, r.message.clone()).with_details(r.details.clone())
-}
-
 impl Decider for DomainDecider {
-    fn decide(
-        &mut self,
-        command: &SignedCommand,
-        ctx: &DecideContext,
-    ) -> Result<Decision, Rejection> {
-        let ctx = Context {
-            seq: ctx.seq,
-            recorded_at_ms: ctx.recorded_at_ms,
-            stream_version: ctx.stream_version,
-        };
-        self.state
-            .decide(command, &ctx)
-            .map(|d| Decision {
-                kind: d.kind,
-                derived: d.derived,
-            })
-            .map_err(|r| store_rejection(&r))
+    type Parsed = Payload;
+    type ApplyError = deedlog_domain::ApplyError;
+
+    fn decide(&self, command: &SignedCommand, ctx: &Context) -> Result<Decision, Rejection> {
+        self.state.decide(command, ctx)
     }
 
-    fn apply(&mut self, entry: &Entry) {
-        if let Err(error) = self.state.apply(entry) {
-            // decide accepted it against this very state, so this is a bug in the domain; the
-            // auditor will report the entry, and a restart replays from the log.
-            tracing::error!(seq = entry.seq, %error, "an accepted entry does not apply");
-        }
+    fn apply(&mut self, entry: &Entry, parsed: Payload) -> Result<(), Self::ApplyError> {
+        self.state.apply_parsed(entry, &parsed)
     }
 }
 
@@ -454,6 +426,14 @@ impl Node {
         )
     }
 
+    /// Why the sequencer stopped taking commands after a failure (a write or sync that failed,
+    /// or an accepted entry that did not apply), if it did. Every submit is then answered
+    /// `503 ledger.unavailable` until the node is reopened.
+    #[must_use]
+    pub fn failure(&self) -> Option<String> {
+        self.inner.handle.failure().map(str::to_owned)
+    }
+
     /// Submits a command and waits for its receipt.
     ///
     /// # Errors
@@ -509,13 +489,7 @@ pub(crate) fn sign(
         issued_at_ms,
     }
     .sign(secret)
-    .map_err(|e| {
-        NodeError::Rejected(Rejection::new(
-            "command.malformed",
-            RejectionClass::Malformed,
-            e.to_string(),
-        ))
-    })
+    .map_err(|e| NodeError::Rejected(Rejection::new(&codes::MALFORMED, e.to_string())))
 }
 
 /// Drops the views of `options.data_dir` and rebuilds them from the whole log (with progress

@@ -13,8 +13,18 @@
 //! separator is unambiguous. sled's `flush` does not `fsync` on Linux (sled issue #1452); that is
 //! acceptable here because nothing in this index is the only copy: on open, whatever sled lost is
 //! re-derived from the segments, which are synced.
+//!
+//! While appending, the index is written behind the acknowledgement: the sequencer's commit
+//! hands each batch to the [`Indexer`] thread and moves on, so sled's insert cost (which grows
+//! with the index) is off the sequencer's thread. Until the indexer has applied a batch, its
+//! contents sit in a bounded in-memory overlay that every read consults first, so a reader never
+//! sees less than what was acknowledged. The overlay holds at most [`INDEX_QUEUE`] batches; a
+//! commit waits when the indexer is that far behind.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::thread::JoinHandle;
 
 use deedlog_core::Entry;
 
@@ -28,6 +38,31 @@ const SEP: u8 = 0xff;
 pub struct Index {
     db: sled::Db,
     tree: sled::Tree,
+    overlay: Arc<RwLock<Overlay>>,
+}
+
+/// The contents of one committed batch, in memory, until the indexer has applied it to sled.
+#[derive(Default, Debug)]
+struct Pending {
+    hwm: u64,
+    streams: HashMap<String, Vec<(u64, u64)>>,
+    nonces: HashMap<[u8; 17], u64>,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+}
+
+/// Batches committed but not yet in sled, oldest first.
+#[derive(Default, Debug)]
+struct Overlay {
+    batches: VecDeque<Pending>,
+}
+
+/// Most batches the indexer may be behind; a commit then waits for it (back-pressure).
+pub const INDEX_QUEUE: usize = 64;
+
+fn read_overlay(overlay: &RwLock<Overlay>) -> std::sync::RwLockReadGuard<'_, Overlay> {
+    overlay
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn be(n: u64) -> [u8; 8] {
@@ -73,6 +108,7 @@ fn checkpoint_key(size: u64) -> [u8; 9] {
 #[derive(Default)]
 pub struct IndexBatch {
     batch: sled::Batch,
+    pending: Pending,
 }
 
 impl IndexBatch {
@@ -81,15 +117,146 @@ impl IndexBatch {
         let mut key = stream_prefix(&entry.stream);
         key.extend_from_slice(&be(entry.stream_version));
         self.batch.insert(key, &be(entry.seq));
-        self.batch.insert(
-            &nonce_key(&entry.signed.actor, &entry.signed.nonce)[..],
-            &be(entry.seq),
-        );
+        let nonce = nonce_key(&entry.signed.actor, &entry.signed.nonce);
+        self.batch.insert(&nonce[..], &be(entry.seq));
+        self.pending
+            .streams
+            .entry(entry.stream.clone())
+            .or_default()
+            .push((entry.stream_version, entry.seq));
+        self.pending.nonces.insert(nonce, entry.seq);
     }
 
     /// Records a checkpoint.
     pub fn checkpoint(&mut self, size: u64, note: &[u8]) {
         self.batch.insert(&checkpoint_key(size), note);
+        self.pending.checkpoints.push((size, note.to_vec()));
+    }
+}
+
+enum Job {
+    Apply(sled::Batch, u64),
+    Barrier(crossbeam_channel::Sender<()>),
+}
+
+/// The thread that writes committed batches into sled behind the acknowledgement.
+pub struct Indexer {
+    overlay: Arc<RwLock<Overlay>>,
+    jobs: Option<crossbeam_channel::Sender<Job>>,
+    failed: Arc<OnceLock<String>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Indexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexer")
+            .field("failed", &self.failed.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Indexer {
+    /// Starts the indexer of `index`. Nothing may be pending in its overlay.
+    ///
+    /// # Errors
+    /// A thread that cannot be spawned.
+    pub fn start(index: &Index) -> Result<Self, StoreError> {
+        let (jobs, rx) = crossbeam_channel::bounded::<Job>(INDEX_QUEUE);
+        let failed = Arc::new(OnceLock::new());
+        let tree = index.tree.clone();
+        let overlay = Arc::clone(&index.overlay);
+        let (fail, over) = (Arc::clone(&failed), Arc::clone(&overlay));
+        let thread = std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        Job::Apply(mut batch, hwm) => {
+                            if fail.get().is_some() {
+                                continue;
+                            }
+                            batch.insert(HWM_KEY, &be(hwm));
+                            if let Err(error) = tree.apply_batch(batch) {
+                                tracing::error!(%error, "the index could not be written");
+                                let _ = fail.set(error.to_string());
+                                continue;
+                            }
+                            // Only once sled has the batch does the overlay let go of it, so
+                            // a reader that looks at the overlay first never misses it.
+                            over.write()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .batches
+                                .pop_front();
+                        }
+                        Job::Barrier(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?;
+        Ok(Self {
+            overlay,
+            jobs: Some(jobs),
+            failed,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a committed batch to the indexer, making it visible to readers at once through the
+    /// overlay; waits only when the indexer is [`INDEX_QUEUE`] batches behind.
+    ///
+    /// # Errors
+    /// When an earlier batch could not be written (the caller then stops appending; a reopen
+    /// re-derives the index from the segments).
+    pub fn apply(&self, batch: IndexBatch, hwm: u64) -> Result<(), StoreError> {
+        self.check()?;
+        let IndexBatch { batch, mut pending } = batch;
+        pending.hwm = hwm;
+        self.overlay
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .batches
+            .push_back(pending);
+        self.jobs
+            .as_ref()
+            .and_then(|j| j.send(Job::Apply(batch, hwm)).ok())
+            .ok_or_else(|| StoreError::Config("the indexer stopped".into()))
+    }
+
+    /// Waits until every batch handed over so far is in sled.
+    ///
+    /// # Errors
+    /// As [`Self::apply`].
+    pub fn drain(&self) -> Result<(), StoreError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.jobs
+            .as_ref()
+            .and_then(|j| j.send(Job::Barrier(tx)).ok())
+            .ok_or_else(|| StoreError::Config("the indexer stopped".into()))?;
+        rx.recv()
+            .map_err(|_| StoreError::Config("the indexer stopped".into()))?;
+        self.check()
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        match self.failed.get() {
+            Some(why) => Err(StoreError::Corrupt(format!(
+                "the index could not be written ({why}); reopen to re-derive it"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("the indexer thread panicked");
+        }
     }
 }
 
@@ -105,7 +272,11 @@ impl Index {
             .flush_every_ms(Some(1000))
             .open()?;
         let tree = db.open_tree("index")?;
-        Ok(Self { db, tree })
+        Ok(Self {
+            db,
+            tree,
+            overlay: Arc::new(RwLock::new(Overlay::default())),
+        })
     }
 
     /// Entries absorbed so far.
@@ -120,6 +291,7 @@ impl Index {
     ///
     /// # Errors
     /// sled errors.
+    /// Used on open, while re-deriving, when no indexer runs yet.
     pub fn apply(&self, mut batch: IndexBatch, hwm: u64) -> Result<(), StoreError> {
         batch.batch.insert(HWM_KEY, &be(hwm));
         self.tree.apply_batch(batch.batch)?;
@@ -131,6 +303,16 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        // The overlay first, then sled: the indexer removes a batch from the overlay only after
+        // sled has it, so this order never misses one.
+        let pending = read_overlay(&self.overlay)
+            .batches
+            .iter()
+            .rev()
+            .find_map(|b| b.streams.get(stream).and_then(|v| v.last()).map(|x| x.0));
+        if let Some(v) = pending {
+            return Ok(v);
+        }
         match self.tree.scan_prefix(stream_prefix(stream)).next_back() {
             None => Ok(0),
             Some(kv) => {
@@ -150,18 +332,23 @@ impl Index {
         from: u64,
         limit: usize,
     ) -> Result<Vec<u64>, StoreError> {
+        let mut found: BTreeMap<u64, u64> = BTreeMap::new();
+        for b in &read_overlay(&self.overlay).batches {
+            if let Some(v) = b.streams.get(stream) {
+                found.extend(v.iter().copied().filter(|(version, _)| *version >= from));
+            }
+        }
         let prefix = stream_prefix(stream);
         let mut start = prefix.clone();
         start.extend_from_slice(&be(from));
-        let mut out = Vec::new();
-        for kv in self.tree.range(start..) {
+        for kv in self.tree.range(start..).take(limit) {
             let (k, v) = kv?;
-            if !k.starts_with(&prefix) || out.len() >= limit {
+            if !k.starts_with(&prefix) {
                 break;
             }
-            out.push(read_be(&v)?);
+            found.insert(read_be(&k[k.len() - 8..])?, read_be(&v)?);
         }
-        Ok(out)
+        Ok(found.into_values().take(limit).collect())
     }
 
     /// The seq of the entry made by `actor` with `nonce`, if any.
@@ -169,10 +356,15 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn nonce_seq(&self, actor: &str, nonce: &str) -> Result<Option<u64>, StoreError> {
-        self.tree
-            .get(nonce_key(actor, nonce))?
-            .map(|v| read_be(&v))
-            .transpose()
+        let key = nonce_key(actor, nonce);
+        let pending = read_overlay(&self.overlay)
+            .batches
+            .iter()
+            .find_map(|b| b.nonces.get(&key).copied());
+        if pending.is_some() {
+            return Ok(pending);
+        }
+        self.tree.get(key)?.map(|v| read_be(&v)).transpose()
     }
 
     /// The stored checkpoint of exactly `size`, if any.
@@ -180,6 +372,15 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let pending = read_overlay(&self.overlay).batches.iter().find_map(|b| {
+            b.checkpoints
+                .iter()
+                .find(|(s, _)| *s == size)
+                .map(|(_, n)| n.clone())
+        });
+        if pending.is_some() {
+            return Ok(pending);
+        }
         Ok(self.tree.get(checkpoint_key(size))?.map(|v| v.to_vec()))
     }
 
@@ -188,12 +389,19 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn checkpoint_at_or_after(&self, size: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        // Overlay checkpoints are newer than any in sled, so sled's answer wins when it has one.
+        let pending = read_overlay(&self.overlay)
+            .batches
+            .iter()
+            .flat_map(|b| b.checkpoints.iter())
+            .find(|(s, _)| *s >= size)
+            .cloned();
         match self
             .tree
             .range(checkpoint_key(size)..checkpoint_key(u64::MAX))
             .next()
         {
-            None => Ok(None),
+            None => Ok(pending),
             Some(kv) => {
                 let (k, v) = kv?;
                 Ok(Some((read_be(&k[1..])?, v.to_vec())))
@@ -206,13 +414,19 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut out = Vec::new();
+        let mut out: BTreeMap<u64, Vec<u8>> = read_overlay(&self.overlay)
+            .batches
+            .iter()
+            .flat_map(|b| b.checkpoints.iter())
+            .filter(|(s, _)| (from..=to).contains(s))
+            .cloned()
+            .collect();
         let end = checkpoint_key(to.saturating_add(1));
         for kv in self.tree.range(checkpoint_key(from)..end) {
             let (k, v) = kv?;
-            out.push((read_be(&k[1..])?, v.to_vec()));
+            out.insert(read_be(&k[1..])?, v.to_vec());
         }
-        Ok(out)
+        Ok(out.into_iter().collect())
     }
 
     /// Flushes sled's buffers (see the module note: not an fsync).

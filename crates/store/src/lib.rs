@@ -17,9 +17,12 @@ pub mod sequencer;
 pub mod tiles;
 
 pub use error::StoreError;
-pub use log::{CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint};
+pub use log::{
+    CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint, SyncFault,
+    SyncJob,
+};
 pub use note::NoteFormat;
 pub use sequencer::{
-    AcceptAll, DecideContext, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
-    SequencerConfig, SequencerHandle,
+    AcceptAll, Context, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
+    SequencerConfig, SequencerHandle, codes,
 };

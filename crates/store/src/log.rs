@@ -31,7 +31,7 @@ use tlog_tiles::HashReader;
 
 use crate::error::StoreError;
 use crate::flatfile::{FlatFile, FlatReader};
-use crate::index::{Index, IndexBatch};
+use crate::index::{Index, IndexBatch, Indexer};
 use crate::segment::{self, RecordKind};
 
 /// How the log signs and reads checkpoints. The store does not know the note format; the caller
@@ -43,13 +43,29 @@ pub trait CheckpointFormat: Send + Sync {
     fn parse(&self, note: &[u8]) -> Option<(u64, Hash)>;
 }
 
+/// Called with a batch's new log size before its segment write and `fdatasync`; an error fails
+/// that write as the disk would. Fault injection for tests of what is acknowledged when.
+pub type SyncFault = Arc<dyn Fn(u64) -> std::io::Result<()> + Send + Sync>;
+
 /// Tunables of the log.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LogOptions {
     /// A new segment starts once the current one reaches this size (a batch is never split).
     pub segment_bytes_max: u64,
     /// sled's page cache.
     pub index_cache_bytes: u64,
+    /// Fault injection before each batch's write and sync (`None` in a real node).
+    pub sync_fault: Option<SyncFault>,
+}
+
+impl std::fmt::Debug for LogOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogOptions")
+            .field("segment_bytes_max", &self.segment_bytes_max)
+            .field("index_cache_bytes", &self.index_cache_bytes)
+            .field("sync_fault", &self.sync_fault.is_some())
+            .finish()
+    }
 }
 
 impl Default for LogOptions {
@@ -57,7 +73,58 @@ impl Default for LogOptions {
         Self {
             segment_bytes_max: 64 << 20,
             index_cache_bytes: 32 << 20,
+            sync_fault: None,
         }
+    }
+}
+
+/// A batch's segment bytes (entries and their checkpoint), ready to be written and made durable
+/// off the sequencer's thread, so that the `fdatasync` of one batch overlaps the decide and
+/// encode of the next. Nothing of it is visible until [`LogWriter::commit_end`].
+pub struct SyncJob {
+    file: Arc<File>,
+    path: PathBuf,
+    offset: u64,
+    buf: Vec<u8>,
+    size: u64,
+    note: Vec<u8>,
+    fault: Option<SyncFault>,
+    root_ns: u64,
+}
+
+impl std::fmt::Debug for SyncJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncJob")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .field("bytes", &self.buf.len())
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyncJob {
+    /// The log size once this batch is durable.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Writes the batch at its offset and makes it durable (`fdatasync`). Any thread may run it;
+    /// returns the nanoseconds it took.
+    ///
+    /// # Errors
+    /// The write or the sync failed (or the fault injection said so).
+    pub fn run(&self) -> Result<u64, StoreError> {
+        let t = std::time::Instant::now();
+        if let Some(fault) = &self.fault {
+            fault(self.size).map_err(|e| StoreError::io(&self.path, e))?;
+        }
+        self.file
+            .write_all_at(&self.buf, self.offset)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        Ok(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 }
 
@@ -136,6 +203,9 @@ pub struct LogWriter {
     pending_offsets: Vec<u8>,
     pending_hashes: Vec<Hash>,
     pending_index: IndexBatch,
+    /// Writes committed batches into the sled index behind the acknowledgement (started once
+    /// open has re-derived what the index lacked).
+    indexer: Option<Indexer>,
     poisoned: bool,
     stats: CommitStats,
     derived_synced: u64,
@@ -230,7 +300,7 @@ pub struct CommitStats {
     pub sync_ns: u64,
     /// Nanoseconds writing the derived files.
     pub derived_ns: u64,
-    /// Nanoseconds updating the sled index.
+    /// Nanoseconds handing batches to the indexer (sled is written on its own thread).
     pub index_ns: u64,
 }
 
@@ -422,6 +492,7 @@ impl LogWriter {
             pending_offsets: Vec::new(),
             pending_hashes: Vec::new(),
             pending_index: IndexBatch::default(),
+            indexer: None,
             poisoned: false,
             stats: CommitStats::default(),
             derived_synced: 0,
@@ -450,6 +521,7 @@ impl LogWriter {
                 ));
             }
         }
+        writer.indexer = Some(Indexer::start(&writer.inner.index)?);
         let reader = LogReader { inner };
         inner_publish(&writer.inner, size, None);
         if size > 0 {
@@ -811,10 +883,50 @@ impl LogWriter {
     }
 
     fn commit_inner(&mut self, time_ms: i64) -> Result<Arc<StoredCheckpoint>, StoreError> {
+        let job = self.begin(time_ms)?;
+        let sync = job.run().map(|ns| (job, ns));
+        self.end(sync)
+    }
+
+    /// Seals every staged entry with a checkpoint signed at `time_ms` and hands back the bytes
+    /// to make durable; the caller runs [`SyncJob::run`] (on any thread) and then passes its
+    /// result to [`Self::commit_end`]. Nothing may be staged in between.
+    ///
+    /// # Errors
+    /// A poisoned writer, or stored hashes that do not give a root; the writer is then poisoned.
+    pub fn commit_begin(&mut self, time_ms: i64) -> Result<SyncJob, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let result = self.begin(time_ms);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    /// Publishes a batch whose [`SyncJob::run`] returned `sync` (the job and its nanoseconds):
+    /// the derived files and the index follow, then readers see it. Returns its checkpoint.
+    ///
+    /// # Errors
+    /// The sync's error, or the derived files'; after one the writer is poisoned.
+    pub fn commit_end(
+        &mut self,
+        sync: Result<(SyncJob, u64), StoreError>,
+    ) -> Result<Arc<StoredCheckpoint>, StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let result = self.end(sync);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn begin(&mut self, time_ms: i64) -> Result<SyncJob, StoreError> {
         let t0 = std::time::Instant::now();
         let size = self.next_seq;
-        self.stats.commits += 1;
-        self.stats.entries += size - self.committed;
         let view = HashView {
             file: &self.inner.hashes,
             file_len: self.hashes.len(),
@@ -824,14 +936,31 @@ impl LogWriter {
             .map_err(|e| StoreError::Corrupt(format!("tree hash: {e}")))?;
         let note = self.format.sign(size, &root, time_ms);
         segment::frame(RecordKind::Checkpoint, &note, &mut self.buf);
-        let t1 = std::time::Instant::now();
-        self.segment
-            .file
-            .write_all_at(&self.buf, self.segment_len)
-            .and_then(|()| self.segment.file.sync_data())
-            .map_err(|e| StoreError::io(&self.segment.path, e))?;
-        self.segment_len += self.buf.len() as u64;
-        self.buf.clear();
+        Ok(SyncJob {
+            file: Arc::clone(&self.segment.file),
+            path: self.segment.path.clone(),
+            offset: self.segment_len,
+            buf: std::mem::take(&mut self.buf),
+            size,
+            note,
+            fault: self.options.sync_fault.clone(),
+            root_ns: u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        })
+    }
+
+    fn end(
+        &mut self,
+        sync: Result<(SyncJob, u64), StoreError>,
+    ) -> Result<Arc<StoredCheckpoint>, StoreError> {
+        let (job, sync_ns) = sync?;
+        let size = job.size;
+        self.stats.commits += 1;
+        self.stats.entries += size - self.committed;
+        self.segment_len += job.buf.len() as u64;
+        // Keep the buffer's capacity for the next batch.
+        let mut buf = job.buf;
+        buf.clear();
+        self.buf = buf;
         // Durable from here on. The derived files and the index follow; if they fail, a reopen
         // re-derives them from the segment.
         let t2 = std::time::Instant::now();
@@ -840,15 +969,20 @@ impl LogWriter {
         self.hashes.append(&flatten(&self.pending_hashes))?;
         self.pending_hashes.clear();
         let t3 = std::time::Instant::now();
+        let note = job.note;
         let mut batch = std::mem::take(&mut self.pending_index);
         batch.checkpoint(size, &note);
-        self.inner.index.apply(batch, size)?;
+        match &self.indexer {
+            // Handed over, not written: readers see it through the overlay at once.
+            Some(indexer) => indexer.apply(batch, size)?,
+            None => self.inner.index.apply(batch, size)?,
+        }
         let t4 = std::time::Instant::now();
         let ns = |a: std::time::Instant, b: std::time::Instant| {
             u64::try_from((b - a).as_nanos()).unwrap_or(u64::MAX)
         };
-        self.stats.checkpoint_ns += ns(t0, t1);
-        self.stats.sync_ns += ns(t1, t2);
+        self.stats.checkpoint_ns += job.root_ns;
+        self.stats.sync_ns += sync_ns;
         self.stats.derived_ns += ns(t2, t3);
         self.stats.index_ns += ns(t3, t4);
         self.committed = size;
@@ -882,6 +1016,9 @@ impl LogWriter {
     /// I/O and sled errors.
     pub fn flush_derived(&mut self) -> Result<(), StoreError> {
         self.sync_derived()?;
+        if let Some(indexer) = &self.indexer {
+            indexer.drain()?;
+        }
         self.inner.index.flush()
     }
 }

@@ -12,8 +12,8 @@
 //! decider has already applied entries that may not be on disk, and only a reopen is safe.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,100 +26,9 @@ use serde_json::{Value, json};
 use crate::error::StoreError;
 use crate::log::{LogReader, LogWriter};
 
-/// What the sequencer tells the decider about the position of a command.
-#[derive(Debug, Clone, Copy)]
-pub struct DecideContext {
-    /// The seq the entry will get.
-    pub seq: u64,
-    /// The server time the entry will record.
-    pub recorded_at_ms: i64,
-    /// The current version of the command's stream (0: no entry yet).
-    pub stream_version: u64,
-}
-
-/// The decider's verdict: the event kind and what the server derives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// The event kind recorded in the entry.
-    pub kind: String,
-    /// Server-derived values (a JSON object).
-    pub derived: Value,
-}
-
-/// How a rejection maps to the outside world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RejectionClass {
-    /// Malformed input (400).
-    Malformed,
-    /// Bad signature, unknown or revoked key (401).
-    Unauthorized,
-    /// Not allowed for this actor (403).
-    Forbidden,
-    /// The subject does not exist (404).
-    NotFound,
-    /// Wrong state or version conflict (409).
-    Conflict,
-    /// Too large (413).
-    TooLarge,
-    /// A rule was violated (422).
-    Unprocessable,
-    /// The ledger cannot take commands now (503).
-    Unavailable,
-}
-
-/// Why a command was not appended. Nothing was appended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rejection {
-    /// Stable machine-readable code, e.g. `stream.version_conflict`.
-    pub code: String,
-    /// The class, which fixes the HTTP status.
-    pub class: RejectionClass,
-    /// A human message.
-    pub message: String,
-    /// Structured details (an object).
-    pub details: Value,
-}
-
-impl Rejection {
-    /// A rejection without details.
-    #[must_use]
-    pub fn new(code: &str, class: RejectionClass, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            class,
-            message: message.into(),
-            details: json!({}),
-        }
-    }
-
-    /// Adds details.
-    #[must_use]
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
-        self
-    }
-
-    fn unavailable(message: impl Into<String>) -> Self {
-        Self::new("ledger.unavailable", RejectionClass::Unavailable, message)
-    }
-}
-
-/// The rules: decides whether a verified command is a legal step, and follows the log.
-pub trait Decider: Send + 'static {
-    /// Decides a command against the state so far. Must not change state.
-    ///
-    /// # Errors
-    /// The rejection, when the command is not a legal step.
-    fn decide(
-        &mut self,
-        command: &SignedCommand,
-        ctx: &DecideContext,
-    ) -> Result<Decision, Rejection>;
-    /// Applies an entry that will be committed (called in log order, right after it is staged).
-    fn apply(&mut self, entry: &Entry);
-}
+pub use deedlog_core::decide::{
+    Context, Decider, Decision, Rejection, RejectionClass, check_expected_version, codes,
+};
 
 /// A decider that accepts every well-signed command, recording its kind as the event kind. Used
 /// by benchmarks and by tests of the log alone.
@@ -127,17 +36,20 @@ pub trait Decider: Send + 'static {
 pub struct AcceptAll;
 
 impl Decider for AcceptAll {
-    fn decide(
-        &mut self,
-        command: &SignedCommand,
-        _: &DecideContext,
-    ) -> Result<Decision, Rejection> {
+    type Parsed = ();
+    type ApplyError = std::convert::Infallible;
+
+    fn decide(&self, command: &SignedCommand, _: &Context) -> Result<Decision, Rejection> {
         Ok(Decision {
             kind: command.kind.clone(),
             derived: json!({}),
+            parsed: (),
         })
     }
-    fn apply(&mut self, _: &Entry) {}
+
+    fn apply(&mut self, _: &Entry, (): ()) -> Result<(), Self::ApplyError> {
+        Ok(())
+    }
 }
 
 /// The acknowledgement of an appended (or earlier appended) command.
@@ -245,6 +157,7 @@ pub struct Sequencer {
 pub struct SequencerHandle {
     jobs: Sender<Job>,
     closed: Arc<AtomicBool>,
+    stopped: Arc<OnceLock<String>>,
     reader: LogReader,
 }
 
@@ -293,14 +206,19 @@ impl Sequencer {
                     .recorded_at_ms
             }
         };
+        let stopped = Arc::new(OnceLock::new());
+        let (writer_next, writer_leaf) = (writer.next_seq(), writer.last_leaf());
         let state = SequencerState {
             writer,
             decider,
             config,
             last_recorded_ms,
             dead: None,
+            stopped: stopped.clone(),
             busy_ns: 0,
             versions: HashMap::new(),
+            head_seq: writer_next,
+            head_leaf: writer_leaf,
         };
         threads.push(
             std::thread::Builder::new()
@@ -312,6 +230,7 @@ impl Sequencer {
             handle: SequencerHandle {
                 jobs,
                 closed: Arc::new(AtomicBool::new(false)),
+                stopped,
                 reader,
             },
             stop,
@@ -360,6 +279,16 @@ impl SequencerHandle {
             .unwrap_or_else(|_| Err(Rejection::unavailable("the sequencer stopped")))
     }
 
+    fn check_open(&self) -> Result<(), Rejection> {
+        if let Some(why) = self.failure() {
+            return Err(Rejection::unavailable(why.to_owned()));
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Rejection::unavailable("the ledger is shutting down"));
+        }
+        Ok(())
+    }
+
     /// Queues a command, waiting while the queue is full; the receiver yields the outcome.
     ///
     /// # Errors
@@ -368,9 +297,7 @@ impl SequencerHandle {
         &self,
         command: SignedCommand,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, Rejection>>, Rejection> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Rejection::unavailable("the ledger is shutting down"));
-        }
+        self.check_open()?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Job { command, reply })
@@ -386,21 +313,26 @@ impl SequencerHandle {
         &self,
         command: SignedCommand,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, Rejection>>, Rejection> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Rejection::unavailable("the ledger is shutting down"));
-        }
+        self.check_open()?;
         let (reply, rx) = tokio::sync::oneshot::channel();
         match self.jobs.try_send(Job { command, reply }) {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_)) => Err(Rejection::new(
-                "ledger.busy",
-                RejectionClass::Unavailable,
+                &codes::BUSY,
                 "the ledger is at capacity; retry shortly",
             )),
             Err(TrySendError::Disconnected(_)) => {
                 Err(Rejection::unavailable("the sequencer stopped"))
             }
         }
+    }
+
+    /// Why the sequencer stopped taking commands after a failure (a write, a sync, or an
+    /// accepted entry that did not apply), if it did; the node reports it, and every submit is
+    /// then answered `ledger.unavailable`.
+    #[must_use]
+    pub fn failure(&self) -> Option<&str> {
+        self.stopped.get().map(String::as_str)
     }
 
     /// A reader of the log.
@@ -464,8 +396,7 @@ fn verify_worker(
         for job in jobs {
             if job.command.payload_salt.is_none() && !accept_v1 {
                 let _ = job.reply.send(Err(Rejection::new(
-                    "command.malformed",
-                    RejectionClass::Malformed,
+                    &codes::MALFORMED,
                     "payload_salt is missing: commands are signed in version 2, over a salted \
                      payload digest (FORMAT.md, \"The signing message\"); version 1 is no \
                      longer accepted",
@@ -478,24 +409,15 @@ fn verify_worker(
                     ready.push(job);
                 }
                 Err(e) => {
-                    let class = match e {
+                    let code = match e {
                         deedlog_core::command::CommandError::Signature(_)
-                        | deedlog_core::command::CommandError::Key(_) => {
-                            RejectionClass::Unauthorized
-                        }
+                        | deedlog_core::command::CommandError::Key(_) => &codes::BAD_SIGNATURE,
                         deedlog_core::command::CommandError::PayloadTooLarge { .. } => {
-                            RejectionClass::TooLarge
+                            &codes::TOO_LARGE
                         }
-                        _ => RejectionClass::Malformed,
+                        _ => &codes::MALFORMED,
                     };
-                    let code = match class {
-                        RejectionClass::Unauthorized => "command.bad_signature",
-                        RejectionClass::TooLarge => "command.too_large",
-                        _ => "command.malformed",
-                    };
-                    let _ = job
-                        .reply
-                        .send(Err(Rejection::new(code, class, e.to_string())));
+                    let _ = job.reply.send(Err(Rejection::new(code, e.to_string())));
                 }
             }
         }
@@ -510,8 +432,7 @@ fn verify_worker(
                 });
             } else {
                 let _ = job.reply.send(Err(Rejection::new(
-                    "command.bad_signature",
-                    RejectionClass::Unauthorized,
+                    &codes::BAD_SIGNATURE,
                     "the signature does not verify for the command and key given",
                 )));
             }
@@ -538,42 +459,92 @@ struct SequencerState<D: Decider> {
     config: SequencerConfig,
     last_recorded_ms: i64,
     dead: Option<String>,
+    stopped: Arc<OnceLock<String>>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
+    /// The seq and leaf hash of the next entry to prepare: ahead of the writer's while a batch
+    /// is being decided and the previous one is still being synced.
+    head_seq: u64,
+    head_leaf: deedlog_core::Hash,
 }
 
 const STREAM_CACHE_MAX: usize = 1 << 18;
 
-struct Staged {
-    reply: Reply,
+/// An accepted command, decided, encoded and applied, waiting to be staged.
+struct Accepted {
+    entry: Entry,
+    bytes: Vec<u8>,
+    opening: Option<Vec<u8>>,
     receipt: Receipt,
 }
 
+type NonceMap = HashMap<(String, String), (usize, String)>;
+
+/// One batch on its way: prepared entries (with their replies), identical retries waiting for
+/// one of them, and the nonces it used.
+#[derive(Default)]
+struct Batch {
+    prepared: Vec<(Reply, Accepted)>,
+    waiting: Vec<(Reply, usize)>,
+    nonces: NonceMap,
+    now: i64,
+}
+
+/// A batch whose segment write and `fdatasync` run on the sync thread; its replies are sent
+/// only once that sync has succeeded.
+struct InFlight {
+    staged: Vec<(Reply, Receipt)>,
+    waiting: Vec<(Reply, usize)>,
+    nonces: NonceMap,
+}
+
+type SyncResult = Result<(crate::log::SyncJob, u64), StoreError>;
+
 impl<D: Decider> SequencerState<D> {
+    /// The pipeline: while batch k is written and synced on the sync thread, batch k+1 is
+    /// gathered, decided and encoded here; then k is published and acknowledged, and k+1 staged
+    /// and handed to the sync thread. No reply of a batch is sent before its sync succeeded.
     fn run(mut self, rx: &Receiver<Vec<Verified>>) {
-        while let Ok(first) = rx.recv() {
-            let started = Instant::now();
-            let mut items = first;
-            while items.len() < self.config.batch_max {
-                match rx.try_recv() {
-                    Ok(more) => items.extend(more),
-                    Err(_) => {
-                        let left = self.config.batch_wait.saturating_sub(started.elapsed());
-                        if left.is_zero() {
-                            break;
-                        }
-                        match rx.recv_timeout(left) {
-                            Ok(more) => items.extend(more),
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                                break;
-                            }
-                        }
+        let (sync_tx, sync_rx) = bounded::<crate::log::SyncJob>(1);
+        let (done_tx, done_rx) = bounded::<SyncResult>(1);
+        let syncer = std::thread::Builder::new()
+            .name("segment-sync".into())
+            .spawn(move || {
+                for job in sync_rx {
+                    let result = job.run().map(|ns| (job, ns));
+                    if done_tx.send(result).is_err() {
+                        return;
                     }
                 }
+            });
+        let syncer = match syncer {
+            Ok(t) => t,
+            Err(error) => {
+                self.stop(format!("cannot spawn the sync thread: {error}"));
+                for items in rx {
+                    for item in items {
+                        let _ = item.reply.send(Err(self.unavailable()));
+                    }
+                }
+                return;
             }
+        };
+        let mut inflight: Option<InFlight> = None;
+        while let Some(items) = self.gather(rx, inflight.is_some()) {
             let t = Instant::now();
-            self.batch(items);
+            let batch = self.prepare(items, inflight.as_mut());
+            if let Some(f) = inflight.take() {
+                self.finish(f, &done_rx);
+            }
+            inflight = self.launch(batch, &sync_tx);
             self.busy_ns += u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        }
+        if let Some(f) = inflight.take() {
+            self.finish(f, &done_rx);
+        }
+        drop(sync_tx);
+        if syncer.join().is_err() {
+            tracing::error!("the sync thread panicked");
         }
         let stats = self.writer.stats();
         tracing::debug!(
@@ -591,38 +562,95 @@ impl<D: Decider> SequencerState<D> {
         }
     }
 
-    fn batch(&mut self, items: Vec<Verified>) {
-        if let Some(why) = &self.dead {
-            for item in items {
-                let _ = item.reply.send(Err(Rejection::unavailable(why.clone())));
+    /// The next batch of verified commands; `None` once the queue is closed and empty. While a
+    /// batch is in flight it waits at most `batch_wait` for the first command, so that an idle
+    /// moment never holds back an acknowledgement.
+    fn gather(&self, rx: &Receiver<Vec<Verified>>, busy: bool) -> Option<Vec<Verified>> {
+        let started = Instant::now();
+        let mut items = if busy {
+            match rx.recv_timeout(self.config.batch_wait) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => return Some(Vec::new()),
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
-            return;
+        } else {
+            rx.recv().ok()?
+        };
+        while items.len() < self.config.batch_max {
+            match rx.try_recv() {
+                Ok(more) => items.extend(more),
+                Err(_) => {
+                    let left = self.config.batch_wait.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match rx.recv_timeout(left) {
+                        Ok(more) => items.extend(more),
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Some(items)
+    }
+
+    fn unavailable(&self) -> Rejection {
+        Rejection::unavailable(
+            self.dead
+                .clone()
+                .unwrap_or_else(|| "the sequencer stopped".to_owned()),
+        )
+    }
+
+    /// Stops taking commands for good, and tells every handle why.
+    fn stop(&mut self, why: String) {
+        let _ = self.stopped.set(why.clone());
+        self.dead = Some(why);
+    }
+
+    /// Decides, encodes and applies a batch (nothing is staged yet).
+    fn prepare(&mut self, items: Vec<Verified>, mut inflight: Option<&mut InFlight>) -> Batch {
+        let mut batch = Batch::default();
+        if items.is_empty() {
+            return batch;
         }
         let now = (self.config.clock)().max(self.last_recorded_ms);
         self.last_recorded_ms = now;
-        let mut staged: Vec<Staged> = Vec::with_capacity(items.len());
+        batch.now = now;
         // Stream versions known to this thread; the index is only read for streams not seen
-        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX.
+        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX, keeping the streams
+        // of the batch in flight, which the index does not have yet.
         if self.versions.len() > STREAM_CACHE_MAX {
             self.versions.clear();
+            if let Some(f) = inflight.as_deref() {
+                for (_, r) in &f.staged {
+                    let v = self.versions.entry(r.stream.clone()).or_insert(0);
+                    *v = (*v).max(r.stream_version);
+                }
+            }
         }
-        let mut versions = std::mem::take(&mut self.versions);
-        let mut nonces: HashMap<(String, String), (usize, String)> = HashMap::new();
-        let mut waiting: Vec<(Reply, usize)> = Vec::new();
         for item in items {
+            if self.dead.is_some() {
+                // An entry of this batch did not apply: the rest is refused.
+                let _ = item.reply.send(Err(self.unavailable()));
+                continue;
+            }
             match self.one(
                 item.command,
                 item.sealed,
                 now,
-                &mut versions,
-                &mut nonces,
-                staged.len(),
+                &mut batch,
+                inflight.as_deref(),
             ) {
-                Ok(Outcome::Staged(receipt)) => staged.push(Staged {
-                    reply: item.reply,
-                    receipt,
-                }),
-                Ok(Outcome::SameAsStaged(i)) => waiting.push((item.reply, i)),
+                Ok(Outcome::Accepted(p)) => batch.prepared.push((item.reply, *p)),
+                Ok(Outcome::SameAsPrepared(i)) => batch.waiting.push((item.reply, i)),
+                Ok(Outcome::SameAsInFlight(i)) => {
+                    if let Some(f) = inflight.as_deref_mut() {
+                        f.waiting.push((item.reply, i));
+                    }
+                }
                 Ok(Outcome::Done(receipt)) => {
                     let _ = item.reply.send(Ok(receipt));
                 }
@@ -631,37 +659,96 @@ impl<D: Decider> SequencerState<D> {
                 }
             }
         }
-        if staged.is_empty() {
-            self.versions = versions;
-            return;
-        }
-        match self.writer.commit(now) {
+        batch
+    }
+
+    /// Waits for the in-flight batch's sync, publishes it and acknowledges its commands.
+    fn finish(&mut self, f: InFlight, done: &Receiver<SyncResult>) {
+        let result = done
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Config("the sync thread stopped".into())));
+        match self.writer.commit_end(result) {
             Ok(checkpoint) => {
-                self.versions = versions;
-                for (reply, i) in waiting {
-                    let mut receipt = staged[i].receipt.clone();
-                    receipt.checkpoint_size = checkpoint.size;
-                    receipt.duplicate = true;
-                    let _ = reply.send(Ok(receipt));
+                for (reply, i) in f.waiting {
+                    if let Some((_, r)) = f.staged.get(i) {
+                        let mut receipt = r.clone();
+                        receipt.checkpoint_size = checkpoint.size;
+                        receipt.duplicate = true;
+                        let _ = reply.send(Ok(receipt));
+                    }
                 }
-                for s in staged {
-                    let mut receipt = s.receipt;
+                for (reply, mut receipt) in f.staged {
                     receipt.checkpoint_size = checkpoint.size;
-                    let _ = s.reply.send(Ok(receipt));
+                    let _ = reply.send(Ok(receipt));
                 }
             }
             Err(error) => {
                 tracing::error!(%error, "commit failed; the sequencer stops taking commands");
-                let why = format!("the ledger stopped after a storage failure: {error}");
-                for s in staged {
-                    let _ = s.reply.send(Err(Rejection::unavailable(why.clone())));
+                self.stop(format!(
+                    "the ledger stopped after a storage failure: {error}"
+                ));
+                for (reply, _) in f.staged {
+                    let _ = reply.send(Err(self.unavailable()));
                 }
-                for (reply, _) in waiting {
-                    let _ = reply.send(Err(Rejection::unavailable(why.clone())));
+                for (reply, _) in f.waiting {
+                    let _ = reply.send(Err(self.unavailable()));
                 }
-                self.dead = Some(why);
             }
         }
+    }
+
+    /// Stages a prepared batch and hands its bytes to the sync thread.
+    fn launch(&mut self, batch: Batch, sync: &Sender<crate::log::SyncJob>) -> Option<InFlight> {
+        if batch.prepared.is_empty() {
+            return None;
+        }
+        let mut failure = self.dead.clone();
+        if failure.is_none() {
+            for (_, p) in &batch.prepared {
+                if let Err(error) = self.writer.stage(&p.entry, &p.bytes, p.opening.as_deref()) {
+                    failure = Some(format!(
+                        "the ledger stopped after a storage failure: {error}"
+                    ));
+                    break;
+                }
+            }
+        }
+        if failure.is_none() {
+            match self.writer.commit_begin(batch.now) {
+                Ok(job) => {
+                    if sync.send(job).is_err() {
+                        failure = Some("the ledger stopped: the sync thread stopped".to_owned());
+                    }
+                }
+                Err(error) => {
+                    failure = Some(format!(
+                        "the ledger stopped after a storage failure: {error}"
+                    ));
+                }
+            }
+        }
+        if let Some(why) = failure {
+            tracing::error!(%why, "the sequencer stops taking commands");
+            if self.dead.is_none() {
+                self.stop(why);
+            }
+            for (reply, _) in batch.prepared {
+                let _ = reply.send(Err(self.unavailable()));
+            }
+            for (reply, _) in batch.waiting {
+                let _ = reply.send(Err(self.unavailable()));
+            }
+            return None;
+        }
+        Some(InFlight {
+            staged: batch
+                .prepared
+                .into_iter()
+                .map(|(reply, p)| (reply, p.receipt))
+                .collect(),
+            waiting: batch.waiting,
+            nonces: batch.nonces,
+        })
     }
 
     fn one(
@@ -669,23 +756,30 @@ impl<D: Decider> SequencerState<D> {
         command: SignedCommand,
         sealed: Option<(Vec<u8>, String)>,
         now: i64,
-        versions: &mut HashMap<String, u64>,
-        nonces: &mut HashMap<(String, String), (usize, String)>,
-        position: usize,
+        batch: &mut Batch,
+        inflight: Option<&InFlight>,
     ) -> Result<Outcome, Rejection> {
         let reader = self.writer.reader();
         let internal = |e: StoreError| Rejection::unavailable(format!("storage: {e}"));
         // Idempotency first: a retry of an acknowledged command gets the first result back.
         let key = (command.actor.clone(), command.nonce.clone());
-        if let Some((i, signature)) = nonces.get(&key) {
-            // The same nonce twice in one batch: the identical command shares the first one's
-            // receipt; a different command under a used nonce is refused.
+        // The same nonce twice in this batch or in the one being synced: the identical command
+        // shares the first one's receipt; a different command under a used nonce is refused.
+        if let Some((i, signature)) = batch.nonces.get(&key) {
             if *signature == command.signature {
-                return Ok(Outcome::SameAsStaged(*i));
+                return Ok(Outcome::SameAsPrepared(*i));
             }
             return Err(Rejection::new(
-                "command.nonce_reused",
-                RejectionClass::Conflict,
+                &codes::NONCE_REUSED,
+                "this actor already used this nonce for another command",
+            ));
+        }
+        if let Some((i, signature)) = inflight.and_then(|f| f.nonces.get(&key)) {
+            if *signature == command.signature {
+                return Ok(Outcome::SameAsInFlight(*i));
+            }
+            return Err(Rejection::new(
+                &codes::NONCE_REUSED,
                 "this actor already used this nonce for another command",
             ));
         }
@@ -714,11 +808,10 @@ impl<D: Decider> SequencerState<D> {
                 }));
             }
             return Err(Rejection::new(
-                "command.nonce_reused",
-                RejectionClass::Conflict,
+                &codes::NONCE_REUSED,
                 format!("this actor already used this nonce for entry {seq}"),
             )
-            .with_details(json!({"seq": seq})));
+            .with(json!({"seq": seq})));
         }
         // `abs_diff` cannot overflow, whatever the client put in `issued_at_ms` (i64::MIN against
         // a positive clock would overflow `(now - issued).abs()`); a negative window accepts
@@ -726,37 +819,22 @@ impl<D: Decider> SequencerState<D> {
         let window = u64::try_from(self.config.issued_at_window_ms).unwrap_or(0);
         if now.abs_diff(command.issued_at_ms) > window {
             return Err(Rejection::new(
-                "command.stale",
-                RejectionClass::Unprocessable,
+                &codes::STALE,
                 format!(
                     "issued_at_ms is {} ms from the server clock; at most {} ms are allowed",
                     i128::from(now) - i128::from(command.issued_at_ms),
                     self.config.issued_at_window_ms
                 ),
             )
-            .with_details(
-                json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms}),
-            ));
+            .with(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
         }
-        let current = match versions.get(&command.stream) {
+        let current = match self.versions.get(&command.stream) {
             Some(v) => *v,
             None => reader.stream_version(&command.stream).map_err(internal)?,
         };
-        if let Some(expected) = command.expected_version
-            && expected != current
-        {
-            return Err(Rejection::new(
-                "stream.version_conflict",
-                RejectionClass::Conflict,
-                format!(
-                    "stream {} is at version {current}, not {expected}",
-                    command.stream
-                ),
-            )
-            .with_details(json!({"expected": expected, "actual": current})));
-        }
-        let ctx = DecideContext {
-            seq: self.writer.next_seq(),
+        check_expected_version(&command, current)?;
+        let ctx = Context {
+            seq: self.head_seq,
             recorded_at_ms: now,
             stream_version: current,
         };
@@ -765,7 +843,7 @@ impl<D: Decider> SequencerState<D> {
         let entry = Entry {
             seq: ctx.seq,
             recorded_at_ms: now,
-            prev_hash: self.writer.last_leaf(),
+            prev_hash: self.head_leaf,
             stream: command.stream.clone(),
             stream_version: current + 1,
             kind: decision.kind,
@@ -774,36 +852,50 @@ impl<D: Decider> SequencerState<D> {
         };
         let (bytes, opening) = entry.encode_record_prepared(sealed).map_err(|e| match e {
             deedlog_core::entry::EntryError::TooLarge { .. } => {
-                Rejection::new("command.too_large", RejectionClass::TooLarge, e.to_string())
+                Rejection::new(&codes::TOO_LARGE, e.to_string())
             }
-            other => Rejection::new(
-                "command.malformed",
-                RejectionClass::Malformed,
-                other.to_string(),
-            ),
+            other => Rejection::new(&codes::MALFORMED, other.to_string()),
         })?;
-        let leaf = self
-            .writer
-            .stage(&entry, &bytes, opening.as_deref())
-            .map_err(internal)?;
-        self.decider.apply(&entry);
-        versions.insert(entry.stream.clone(), current + 1);
-        nonces.insert(key, (position, signature));
-        Ok(Outcome::Staged(Receipt {
+        // The state follows the log: the entry is applied once it is accepted and encoded, and
+        // a failure to apply stops the sequencer, since from here the state and the log may
+        // differ and only a reopen (which replays the log) is safe. Entries prepared before it
+        // were applied and are still committed and acknowledged.
+        if let Err(error) = self.decider.apply(&entry, decision.parsed) {
+            tracing::error!(seq = entry.seq, %error, "an accepted entry does not apply; the sequencer stops taking commands");
+            let why = format!(
+                "the ledger stopped: entry {} does not apply: {error}",
+                entry.seq
+            );
+            self.stop(why.clone());
+            return Err(Rejection::unavailable(why));
+        }
+        let leaf = hash::leaf_hash(&bytes);
+        self.head_seq += 1;
+        self.head_leaf = leaf;
+        self.versions.insert(entry.stream.clone(), current + 1);
+        batch.nonces.insert(key, (batch.prepared.len(), signature));
+        let receipt = Receipt {
             seq: entry.seq,
-            stream: entry.stream,
+            stream: entry.stream.clone(),
             stream_version: entry.stream_version,
-            kind: entry.kind,
-            derived: entry.derived,
+            kind: entry.kind.clone(),
+            derived: entry.derived.clone(),
             leaf_hash: hash::to_hex(&leaf),
             checkpoint_size: 0,
             duplicate: false,
-        }))
+        };
+        Ok(Outcome::Accepted(Box::new(Accepted {
+            entry,
+            bytes,
+            opening,
+            receipt,
+        })))
     }
 }
 
 enum Outcome {
-    Staged(Receipt),
-    SameAsStaged(usize),
+    Accepted(Box<Accepted>),
+    SameAsPrepared(usize),
+    SameAsInFlight(usize),
     Done(Receipt),
 }

@@ -223,7 +223,7 @@ fn rejections_append_nothing() {
         .submit_blocking(command(&key, 1, "test/A", Some(0)))
         .unwrap_err();
     assert_eq!(
-        (r.code.as_str(), r.class),
+        (r.code, r.class),
         ("stream.version_conflict", RejectionClass::Conflict)
     );
     assert_eq!(r.details["actual"], 1);
@@ -233,7 +233,7 @@ fn rejections_append_nothing() {
     bad.payload = json!({"n": 3});
     let r = h.submit_blocking(bad).unwrap_err();
     assert_eq!(
-        (r.code.as_str(), r.class),
+        (r.code, r.class),
         ("command.bad_signature", RejectionClass::Unauthorized)
     );
 
@@ -507,4 +507,254 @@ fn a_damaged_offsets_file_is_rederived() {
             n
         );
     }
+}
+
+/// A decider whose `apply` fails for the entry at one seq, as a domain bug would.
+struct FailsToApplyAt(u64);
+
+impl deedlog_store::Decider for FailsToApplyAt {
+    type Parsed = ();
+    type ApplyError = String;
+
+    fn decide(
+        &self,
+        command: &SignedCommand,
+        _: &deedlog_store::Context,
+    ) -> Result<deedlog_store::Decision, deedlog_store::Rejection> {
+        Ok(deedlog_store::Decision {
+            kind: command.kind.clone(),
+            derived: json!({}),
+            parsed: (),
+        })
+    }
+
+    fn apply(&mut self, entry: &deedlog_core::Entry, (): ()) -> Result<(), String> {
+        if entry.seq == self.0 {
+            Err(format!("entry {} breaks the state", entry.seq))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn an_accepted_entry_that_does_not_apply_stops_the_sequencer_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[21; 32]);
+    {
+        let (writer, _, _) =
+            LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let seq = Sequencer::start(writer, FailsToApplyAt(2), config(clock)).unwrap();
+        let h = seq.handle();
+        for n in 0..2 {
+            assert_eq!(
+                h.submit_blocking(command(&key, n, "test/S-1", None))
+                    .unwrap()
+                    .seq,
+                n
+            );
+        }
+        assert!(h.failure().is_none());
+        let r = h
+            .submit_blocking(command(&key, 2, "test/S-1", None))
+            .unwrap_err();
+        assert_eq!((r.code, r.class.http_status()), ("ledger.unavailable", 503));
+        assert!(r.message.contains("does not apply"), "{}", r.message);
+        assert!(
+            h.failure().is_some_and(|why| why.contains("entry 2")),
+            "the handle says why: {:?}",
+            h.failure()
+        );
+        // Every later command is refused, before and after the queue.
+        let r = h
+            .submit_blocking(command(&key, 3, "test/S-2", None))
+            .unwrap_err();
+        assert_eq!(r.code, "ledger.unavailable");
+        assert!(h.try_enqueue(command(&key, 4, "test/S-2", None)).is_err());
+        assert_eq!(
+            h.reader().size(),
+            2,
+            "the entry that did not apply is not logged"
+        );
+        seq.shutdown();
+    }
+    let (writer, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(
+        reader.size(),
+        2,
+        "nothing of the failed entry reached the disk"
+    );
+    drop(writer);
+}
+
+/// Everything the index answers about a log of `n` test commands over 7 streams.
+fn index_answers(reader: &deedlog_store::LogReader, key: &SecretKey, n: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in 0..7 {
+        let stream = format!("test/S-{s}");
+        out.push(format!(
+            "{stream} v{} seqs{:?} from3{:?}",
+            reader.stream_version(&stream).unwrap(),
+            reader.stream_seqs(&stream, 1, 1000).unwrap(),
+            reader.stream_seqs(&stream, 3, 4).unwrap(),
+        ));
+    }
+    let actor = format!("test/{}", key.public().key_id());
+    for i in 0..n + 3 {
+        out.push(format!(
+            "nonce {i}: {:?}",
+            reader.nonce_seq(&actor, &format!("nonce-{i:08}")).unwrap()
+        ));
+    }
+    let cps: Vec<(u64, Vec<u8>)> = reader
+        .checkpoints(0, n)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.size, c.note))
+        .collect();
+    out.push(format!(
+        "{} checkpoints, last {:?}",
+        cps.len(),
+        cps.last().map(|c| c.0)
+    ));
+    out.push(format!(
+        "at or after 5: {:?}",
+        reader.checkpoint_at_or_after(5).unwrap().map(|c| c.size)
+    ));
+    out
+}
+
+#[test]
+fn the_index_answers_at_once_behind_the_acknowledgement_and_the_same_after_it_is_lost_or_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[22; 32]);
+    let n = 300;
+    let live = {
+        let (seq, _) = open(dir.path());
+        let h = seq.handle();
+        for i in 0..n {
+            let r = h
+                .submit_blocking(command(&key, i, &format!("test/S-{}", i % 7), None))
+                .unwrap();
+            // Right after the receipt, whether or not the indexer has written it to sled yet.
+            assert_eq!(
+                h.reader().stream_version(&r.stream).unwrap(),
+                r.stream_version
+            );
+            assert_eq!(
+                h.reader()
+                    .nonce_seq(
+                        &format!("test/{}", key.public().key_id()),
+                        &format!("nonce-{i:08}")
+                    )
+                    .unwrap(),
+                Some(r.seq)
+            );
+        }
+        let answers = index_answers(h.reader(), &key, n);
+        seq.shutdown();
+        answers
+    };
+    assert!(
+        live.iter().any(|a| a.starts_with("test/S-3 v43")),
+        "{live:?}"
+    );
+    // Lost: the index folder removed.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let (writer, reader, report) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.index_rederived, n);
+    assert_eq!(index_answers(&reader, &key, n), live, "rebuilt after loss");
+    drop(writer);
+    drop(reader);
+    // Damaged: sled's files overwritten with garbage.
+    let index = dir.path().join("index");
+    for f in std::fs::read_dir(&index).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::write(&f, vec![0x5au8; 8192]).unwrap();
+        }
+    }
+    let (_writer, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(
+        index_answers(&reader, &key, n),
+        live,
+        "rebuilt after damage"
+    );
+}
+
+#[test]
+fn no_receipt_is_sent_before_its_batch_is_durable() {
+    use std::sync::Mutex;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[23; 32]);
+    // The sync of the batch ending at size 3 or 4 waits for the test's word: Ok or an error.
+    let (gate_tx, gate_rx) = crossbeam_channel::unbounded::<bool>();
+    let gate_rx = Mutex::new(gate_rx);
+    let options = LogOptions {
+        sync_fault: Some(Arc::new(move |size| {
+            if size < 3 {
+                return Ok(());
+            }
+            let ok = gate_rx.lock().unwrap().recv().unwrap_or(false);
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(
+                    "injected: the disk refused the write",
+                ))
+            }
+        })),
+        ..LogOptions::default()
+    };
+    let (writer, _, _) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let seq = Sequencer::start(writer, AcceptAll, config(clock)).unwrap();
+    let h = seq.handle();
+    for n in 0..2 {
+        h.submit_blocking(command(&key, n, "test/S-1", None))
+            .unwrap();
+    }
+    // Held sync, then success: the receipt comes only after the sync.
+    let mut rx = h.enqueue(command(&key, 2, "test/S-1", None)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        matches!(
+            rx.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ),
+        "a receipt was sent before its batch was synced"
+    );
+    assert_eq!(
+        h.reader().size(),
+        2,
+        "readers do not see an entry before it is durable"
+    );
+    gate_tx.send(true).unwrap();
+    let receipt = rx.blocking_recv().unwrap().unwrap();
+    assert_eq!((receipt.seq, receipt.checkpoint_size), (2, 3));
+    assert_eq!(h.reader().size(), 3);
+    // Held sync, then failure: no receipt at all, a 503, and the sequencer stops.
+    let mut rx = h.enqueue(command(&key, 3, "test/S-1", None)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(matches!(
+        rx.try_recv(),
+        Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+    ));
+    gate_tx.send(false).unwrap();
+    let r = rx.blocking_recv().unwrap().unwrap_err();
+    assert_eq!((r.code, r.class.http_status()), ("ledger.unavailable", 503));
+    assert!(h.failure().is_some_and(|w| w.contains("injected")));
+    assert_eq!(h.reader().size(), 3);
+    let r = h
+        .submit_blocking(command(&key, 4, "test/S-1", None))
+        .unwrap_err();
+    assert_eq!(r.code, "ledger.unavailable");
+    seq.shutdown();
+    let (_w, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(reader.size(), 3, "the failed batch left nothing behind");
 }

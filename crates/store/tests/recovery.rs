@@ -376,7 +376,7 @@ fn extreme_numbers_cannot_overflow() {
                     "command.malformed",
                     "command.bad_signature"
                 ]
-                .contains(&rejection.code.as_str()),
+                .contains(&rejection.code),
                 "clock {clock}, issued {issued}: {rejection:?}"
             );
         }
