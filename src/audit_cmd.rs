@@ -279,9 +279,10 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
             evidence: None,
             faults: Vec::new(),
             detail: Some(format!(
-                "the checkpoint of size {} does not meet the witness policy's quorum; cosigned \
-                 by: [{}]; nothing was advanced",
+                "the checkpoint of size {} does not meet the witness policy's quorum: {}; \
+                 cosigned by: [{}]; nothing was advanced",
                 verdict.checkpoint.size,
+                verdict.shortfall.as_deref().unwrap_or("not met"),
                 verdict.cosigned_by.join(", ")
             )),
             cosigned_by: Some(verdict.cosigned_by),

@@ -529,6 +529,14 @@ fn three_witnesses_cosign_a_2_of_3_policy_holds_and_a_down_witness_catches_up() 
     stop(server);
 }
 
+/// The tree size of a checkpoint note (its second line).
+fn checkpoint_size(note: &str) -> u64 {
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("a size line")
+}
+
 fn spawn_witness(state: &Path, key: &Path, log_vkey: &str, bind: &str, name: &str) -> Running {
     let child = Command::new(deedlog())
         .args([
@@ -660,6 +668,104 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
     assert!(size > first.checkpoint.size);
     let second = cosigned(size);
     assert_eq!(second.cosigned_by, vec!["W0", "W1", "W2"]);
+
+    // Every proof bundle carries the newest cosigned checkpoint that covers its entry: a
+    // verifier holding the policy checks the witnesses offline, from the bundle alone.
+    use deedlog_client::proof::verify_bundle_with_policy;
+    let strict_policy = Policy::parse(strict.as_bytes()).expect("policy");
+    let bundle = client
+        .entry(0, None)
+        .expect("entry")
+        .bundle
+        .expect("a bundle");
+    let (_, verdict) =
+        verify_bundle_with_policy(&bundle, &log_vkey, Some(&policy)).expect("2 of 3 cosigned");
+    assert!(verdict.expect("a verdict").cosigned_by.len() >= 2);
+    let refused = verify_bundle_with_policy(&bundle, &log_vkey, Some(&strict_policy))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("group all needs 4 of 4 members and has 3 ([W0, W1, W2])"),
+        "{refused}"
+    );
+    // A server that hides its witnesses (the bundle stripped to the log's own signature) still
+    // proves the entry, but not to a client that demands the policy.
+    let strip = |note: &str| -> String {
+        let (body, sigs) = note.split_once("\n\n").expect("a note");
+        let own: String = sigs
+            .lines()
+            .filter(|l| !l.starts_with("— witness.test/"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!("{body}\n\n{own}")
+    };
+    let mut bare = bundle.clone();
+    bare.witnessed = None;
+    bare.checkpoint = strip(&bare.checkpoint);
+    assert!(verify_bundle_with_policy(&bare, &log_vkey, None).is_ok());
+    let refused = verify_bundle_with_policy(&bare, &log_vkey, Some(&policy))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("group q needs 2 of 3 members and has 0"),
+        "{refused}"
+    );
+    // A cosignature line moved onto another checkpoint counts for nothing.
+    if let Some(w) = &bundle.witnessed {
+        let mut moved = bundle.clone();
+        let lines: String = w
+            .checkpoint
+            .lines()
+            .filter(|l| l.starts_with("— witness.test/"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        moved.witnessed = None;
+        moved.checkpoint = format!("{}{lines}", strip(&bundle.checkpoint));
+        if moved.tree_size != checkpoint_size(&w.checkpoint) {
+            assert!(verify_bundle_with_policy(&moved, &log_vkey, Some(&policy)).is_err());
+        }
+    }
+    // `deedlog verify --bundle` and `--server` hold the checkpoint to `--policy`: exit 1 and the
+    // group that lacks signatures in words when it falls short.
+    let bundle_file = dir.path().join("bundle.json");
+    std::fs::write(&bundle_file, serde_json::to_vec(&bundle).expect("json")).expect("write");
+    let verify_with = |source: &[&str], file: &Path| {
+        let mut a = vec!["verify"];
+        a.extend_from_slice(source);
+        a.extend([
+            "--log-key",
+            &log_vkey,
+            "--policy",
+            file.to_str().expect("utf-8"),
+        ]);
+        let out = run(&a);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let bundle_arg = ["--bundle", bundle_file.to_str().expect("utf-8")];
+    let (code, text) = verify_with(&bundle_arg, &policy_file);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cosigned by [W0, W1, W2]"), "{text}");
+    let (code, text) = verify_with(&bundle_arg, &strict_file);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("group all needs 4 of 4"), "{text}");
+    let (code, text) = verify_with(&["--server", &url], &policy_file);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("meets the policy; cosigned by [W0, W1, W2]"),
+        "{text}"
+    );
+    let (code, text) = verify_with(&["--server", &url], &strict_file);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("WITNESS POLICY NOT MET") && text.contains("group all needs 4 of 4"),
+        "{text}"
+    );
+    // The cosigned note as `/checkpoint` serves it, kept for the offline check below.
+    let note_file = dir.path().join("cosigned.txt");
+    std::fs::write(&note_file, client.checkpoint().expect("checkpoint").note).expect("write");
     // `deedlog audit --policy` enforces the quorum and says who signed; a quorum the witnesses
     // do not meet stops it (exit 1) without advancing its state.
     let audit_state = dir.path().join("audit");
@@ -708,4 +814,42 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
         "{v}"
     );
     stop(server);
+    // Offline, an export held to the cosigned note fetched from `/checkpoint`.
+    let export = dir.path().join("export.jsonl");
+    let out = run(&[
+        "export",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--out",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export_arg = export.to_str().expect("utf-8");
+    let note_arg = note_file.to_str().expect("utf-8");
+    let (code, text) = verify_with(
+        &["--log", export_arg, "--checkpoint", note_arg],
+        &policy_file,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = verify_with(
+        &[
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--checkpoint",
+            note_arg,
+        ],
+        &policy_file,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    // The export's own last checkpoint is the log's alone: no witness signed it.
+    let (code, text) = verify_with(&["--log", export_arg], &policy_file);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("group q needs 2 of 3 members and has 0"),
+        "{text}"
+    );
 }
