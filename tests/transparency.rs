@@ -853,3 +853,184 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
         "{text}"
     );
 }
+
+/// A raw HTTP/1.1 POST that reports a dead peer instead of panicking: `None` when the
+/// connection fails or is cut before a status line.
+fn try_post(addr: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    Some((status, body))
+}
+
+/// `deedlog witness` killed with SIGKILL while four clients hammer it keeps a record that is
+/// whole (a note the log signed, byte for byte one of the checkpoints sent) and never behind
+/// the newest checkpoint it answered 200 for; restarted, it holds exactly that record.
+#[test]
+fn a_witness_killed_mid_request_keeps_a_whole_record_no_older_than_its_last_answer() {
+    use deedlog_core::SecretKey;
+    use deedlog_core::hash::leaf_hash;
+    use deedlog_core::merkle::MemoryHashes;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const SIZES: u64 = 3000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = SecretKey::from_seed(&[42; 32]);
+    let origin = "kill.test/log";
+    let vkey = VerifierKey::new(origin, secret.public()).expect("vkey");
+    let mut tree = MemoryHashes::new();
+    for i in 0..SIZES {
+        tree.append(leaf_hash(format!("entry {i}").as_bytes()));
+    }
+    let notes: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..=SIZES)
+            .map(|size| {
+                let root = tree.root(size).expect("root");
+                checkpoint::sign_checkpoint(origin, size, root, &[], &secret).expect("signs")
+            })
+            .collect(),
+    );
+    let tree = Arc::new(tree);
+    let key = dir.path().join("witness.key");
+    assert!(
+        run(&["keygen", "--out", key.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let state = dir.path().join("witness");
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+
+    // Four clients push the witness forward from whatever size it holds (learned from 409s),
+    // a few entries at a time, until the witness dies under them.
+    let answered = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (notes, tree, answered, sent, bind) = (
+                notes.clone(),
+                tree.clone(),
+                answered.clone(),
+                sent.clone(),
+                bind.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut held = 0u64;
+                let mut step = t + 1;
+                loop {
+                    let new = (held + step).min(SIZES);
+                    step = step % 5 + 1;
+                    let proof = if held == 0 || held == new {
+                        Vec::new()
+                    } else {
+                        tree.consistency_proof(held, new).expect("proof")
+                    };
+                    let body = deedlog_client::witnessing::add_checkpoint_body(
+                        held,
+                        &proof,
+                        &notes[usize::try_from(new).expect("small")],
+                    );
+                    if let Ok(mut s) = sent.lock() {
+                        s.push(new);
+                    }
+                    match try_post(&bind, "/add-checkpoint", &body) {
+                        None => return,
+                        Some((200, _)) => {
+                            answered.fetch_max(new, Ordering::SeqCst);
+                            held = new;
+                        }
+                        Some((409, size)) => {
+                            held = size.trim().parse().expect("a 409 names the size held");
+                        }
+                        Some((status, text)) => panic!("{status}: {text}"),
+                    }
+                    if held >= SIZES {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the hammering run, then SIGKILL (Child::kill) in the middle of it.
+    for _ in 0..200 {
+        if answered.load(Ordering::SeqCst) > 300 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let last_before_kill = answered.load(Ordering::SeqCst);
+    witness.0.kill().expect("SIGKILL");
+    witness.0.wait().expect("reaped");
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let last_answered = answered.load(Ordering::SeqCst);
+    assert!(last_before_kill > 0, "the witness answered before the kill");
+    assert!(
+        last_answered < SIZES,
+        "the kill came in the middle of the run"
+    );
+
+    // The record on disk: one file, a whole note the log signed, one of the notes sent, and
+    // no older than the last 200.
+    let logs = state.join("logs");
+    let records: Vec<_> = std::fs::read_dir(&logs)
+        .expect("logs folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = std::fs::read(&records[0]).expect("record");
+    let opened = checkpoint::open_checkpoint(&record, &vkey).expect("the record is whole");
+    assert_eq!(
+        record,
+        notes[usize::try_from(opened.size).expect("small")],
+        "byte for byte a note the log signed"
+    );
+    assert!(
+        opened.size >= last_answered,
+        "the record {} is behind the answered {last_answered}",
+        opened.size
+    );
+    assert!(
+        sent.lock().expect("lock").contains(&opened.size),
+        "the record is a checkpoint that was sent"
+    );
+
+    // Restarted, the witness holds exactly that record (a leftover temp file is swept) and goes
+    // on from it.
+    let witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+    let body = deedlog_client::witnessing::add_checkpoint_body(0, &[], &notes[1]);
+    let (status, held) = post(&bind, "/add-checkpoint", &body);
+    assert_eq!(
+        (status, held.trim()),
+        (409, opened.size.to_string().as_str())
+    );
+    let next = (opened.size + 1).min(SIZES);
+    let body = deedlog_client::witnessing::add_checkpoint_body(
+        opened.size,
+        &tree.consistency_proof(opened.size, next).expect("proof"),
+        &notes[usize::try_from(next).expect("small")],
+    );
+    assert_eq!(post(&bind, "/add-checkpoint", &body).0, 200);
+    drop(witness);
+    let leftovers: Vec<_> = std::fs::read_dir(&logs)
+        .expect("logs folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
