@@ -199,6 +199,11 @@ fn the_witness_command_cosigns_and_remembers_across_a_restart() {
 
 /// `deedlog serve` on `data`; its URL.
 fn serve(data: &Path) -> (Running, String) {
+    serve_with(data, &[])
+}
+
+/// `deedlog serve` on `data` with more arguments; its URL.
+fn serve_with(data: &Path, extra: &[&str]) -> (Running, String) {
     let mut child = Command::new(deedlog())
         .args([
             "serve",
@@ -207,6 +212,7 @@ fn serve(data: &Path) -> (Running, String) {
             "--bind",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -344,6 +350,21 @@ fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
     assert!(size2 > size1);
     assert_eq!(second["from"].as_u64(), Some(size1));
     assert_eq!(second["fetched"].as_u64(), Some(size2 - size1));
+    // A witness cosigns this history's checkpoint.
+    let wkey = dir.path().join("witness.key");
+    assert!(
+        run(&["keygen", "--out", wkey.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let wstate = dir.path().join("witness");
+    let wbind = format!("127.0.0.1:{}", free_port());
+    let _witness = start_witness(&wstate, &wkey, key, &wbind);
+    let client = deedlog_client::Client::new(&url).expect("client");
+    let note = client.checkpoint().expect("checkpoint").note;
+    let body = deedlog_client::witnessing::add_checkpoint_body(0, &[], note.as_bytes());
+    let (status, text) = post(&wbind, "/add-checkpoint", &body);
+    assert_eq!(status, 200, "{text}");
     stop(server);
     let remembered = std::fs::read(state.join("audit-state.json")).expect("state");
 
@@ -376,6 +397,22 @@ fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
         std::fs::read(state.join("audit-state.json")).expect("state"),
         remembered
     );
+    // The witness that cosigned the first history refuses the fork's checkpoint, whether the
+    // fork claims to extend the size the witness holds (its proof cannot verify: 422) or
+    // pretends the witness knows nothing (409, naming the size it holds).
+    let forked = deedlog_client::Client::new(&url).expect("client");
+    let fork_note = forked.checkpoint().expect("checkpoint").note;
+    let fork_size = checkpoint_size(&fork_note);
+    assert!(fork_size > size2, "the fork grew past the cosigned size");
+    let proof = forked
+        .consistency_proof(size2, fork_size)
+        .expect("the fork's own proof");
+    let body = deedlog_client::witnessing::add_checkpoint_body(size2, &proof, fork_note.as_bytes());
+    let (status, text) = post(&wbind, "/add-checkpoint", &body);
+    assert_eq!(status, 422, "{text}");
+    let body = deedlog_client::witnessing::add_checkpoint_body(0, &[], fork_note.as_bytes());
+    let (status, text) = post(&wbind, "/add-checkpoint", &body);
+    assert_eq!((status, text.trim()), (409, size2.to_string().as_str()));
     stop(server);
 
     // Evidence that does not hold is refused: the remembered and presented checkpoints swapped
@@ -1033,4 +1070,92 @@ fn a_witness_killed_mid_request_keeps_a_whole_record_no_older_than_its_last_answ
         .filter(|p| p.extension().is_some_and(|x| x == "tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// `deedlog audit --semantic`: the rules replayed over the whole log as a registered auditor,
+/// remembered structurally between runs; a reader the server does not know is refused.
+#[test]
+fn the_semantic_audit_replays_the_rules_as_a_registered_auditor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let state = dir.path().join("audit");
+    let auditor_key = dir.path().join("auditor.key");
+    let auditor_key_s = auditor_key.to_str().expect("utf-8");
+    let out = run(&["keygen", "--out", auditor_key_s]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
+    let auditor = format!("city={}", printed["public"].as_str().expect("a key"));
+    let (server, url) = serve_with(&data, &["--auditor", &auditor]);
+    let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let key = key.trim();
+    demo(&url, &data, 1);
+    let audit_as = |who: &str, key_file: &str| {
+        let out = run(&[
+            "audit",
+            "--server",
+            &url,
+            "--state",
+            state.to_str().expect("utf-8"),
+            "--log-key",
+            key,
+            "--semantic",
+            "--as",
+            who,
+            "--key",
+            key_file,
+            "--json",
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, first, err) = audit_as("auditor/city", auditor_key_s);
+    assert_eq!(
+        (code, first["status"].as_str()),
+        (Some(0), Some("first")),
+        "{first} {err}"
+    );
+    let size1 = first["to"].as_u64().expect("size");
+    assert_eq!(first["semantic_entries"].as_u64(), Some(size1), "{first}");
+    demo(&url, &data, 1);
+    let (code, second, err) = audit_as("auditor/city", auditor_key_s);
+    assert_eq!(
+        (code, second["status"].as_str()),
+        (Some(0), Some("advanced")),
+        "{second} {err}"
+    );
+    let size2 = second["to"].as_u64().expect("size");
+    assert!(size2 > size1);
+    // Structurally only the new entries are fetched; the rules see the whole history.
+    assert_eq!(second["fetched"].as_u64(), Some(size2 - size1));
+    assert_eq!(second["semantic_entries"].as_u64(), Some(size2), "{second}");
+    // Someone else's key under the auditor's name is refused by the server: an error, and the
+    // state stays.
+    let stranger = dir.path().join("stranger.key");
+    assert!(
+        run(&["keygen", "--out", stranger.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let before = std::fs::read(state.join("audit-state.json")).expect("state");
+    let (code, _, err) = audit_as("auditor/city", stranger.to_str().expect("utf-8"));
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        before
+    );
+    // `--semantic` without a reader is a usage error.
+    let out = run(&[
+        "audit",
+        "--server",
+        &url,
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--semantic",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    stop(server);
 }
