@@ -88,6 +88,9 @@ pub struct ApiConfig {
     /// cosigner (see `deedlog serve --witness`); `GET /checkpoint` serves it while its size is
     /// the latest.
     pub cosigned_checkpoint: Option<CosignedCheckpoint>,
+    /// The witness policy (C2SP tlog-policy text) served in `/v1/log/checkpoint` for the public
+    /// pages of a build that pins none (see `web/public/pin.js`).
+    pub witness_policy: Option<String>,
 }
 
 /// A registered auditor: an actor id of the form `auditor/<name>` and its Ed25519 key. Auditors
@@ -122,6 +125,7 @@ impl Default for ApiConfig {
             workers: 0,
             auditors: Vec::new(),
             cosigned_checkpoint: None,
+            witness_policy: None,
         }
     }
 }
