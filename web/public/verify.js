@@ -20,7 +20,7 @@ export const BUNDLE_FORMAT = 'deedlog/proof-bundle/v1';
 /** Largest checkpoint note accepted, bytes (the server's `NOTE_BYTES_MAX`). */
 export const NOTE_BYTES_MAX = 64 * 1024;
 /** Largest entry accepted, bytes (the server's `ENTRY_BYTES_MAX`). */
-export const ENTRY_BYTES_MAX = 64 * 1024;
+export const ENTRY_BYTES_MAX = 64 * 1024 - 1;
 /** Longest inclusion or consistency proof any tree of 2^63 leaves needs. */
 export const PROOF_HASHES_MAX = 128;
 /** Most document matches checked in one answer. */

@@ -563,13 +563,17 @@ pub async fn serve(node: Node, bind: &str) -> std::io::Result<()> {
 /// As [`serve`].
 pub async fn serve_with(node: Node, bind: &str, config: ApiConfig) -> std::io::Result<()> {
     let running = start(node.clone(), bind, config).await?;
+    // The signal handlers are installed before the URL is printed: a supervisor (or a test)
+    // that sends SIGTERM as soon as it reads the URL stops the server gracefully, not by the
+    // signal's default action, which would kill it mid-batch.
+    let stop_signal = stop_signal();
     for a in running.addrs() {
         println!(
             "deedlog serving on http://{a}  (the pages at /; log size {}, API: http://{a}/swagger-ui/)",
             node.reader().size()
         );
     }
-    wait_for_signal().await;
+    stop_signal.await;
     tracing::info!("stopping: finishing requests in flight");
     let result = running.stop().await;
     let n = node.clone();
@@ -578,25 +582,39 @@ pub async fn serve_with(node: Node, bind: &str, config: ApiConfig) -> std::io::R
     result
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM and SIGINT handlers now (`signal` registers when called, unlike
+/// `ctrl_c`, which registers on first poll) and returns the future that waits for either.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut term), Err(_)) => {
+                    term.recv().await;
+                }
+                (Err(_), Ok(mut int)) => {
+                    int.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
