@@ -33,6 +33,14 @@ pub struct ServeArgs {
     /// first use. It must name this log's key.
     #[arg(long)]
     witness_policy: Option<PathBuf>,
+    /// Requests per second per client IP (0: no limit, for load measurements on loopback
+    /// only; the default is the API's).
+    #[arg(long)]
+    rate_per_second: Option<u32>,
+    /// Commands per minute from newcomers, per client IP and per actor (0: no quota, for load
+    /// measurements only).
+    #[arg(long)]
+    newcomer_per_minute: Option<u32>,
 }
 
 /// Parses `NAME=KEY` into a registered auditor, refusing a bad name or key.
@@ -116,6 +124,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         witness_policy,
         ..deedlog_api::ApiConfig::default()
     };
+    if let Some(rate) = args.rate_per_second {
+        config.rate_per_second = std::num::NonZeroU32::new(rate);
+    }
+    if let Some(quota) = args.newcomer_per_minute {
+        config.newcomer_per_minute = std::num::NonZeroU32::new(quota);
+    }
     let _cosigner = if args.witnesses.is_empty() {
         None
     } else {
