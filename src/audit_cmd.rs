@@ -45,6 +45,19 @@ pub struct AuditArgs {
     /// (exit 1) without advancing its state.
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// Also run the domain's semantic audit (every entry a legal step of the rules) over the
+    /// entries, fetched whole as `--as` (a registered auditor). The domain state is rebuilt by
+    /// replaying the log from its start on each run, over entries proved to be the remembered
+    /// history; an illegal step stops the audit (exit 1) without advancing its state.
+    #[arg(long, requires = "reader")]
+    semantic: bool,
+    /// The actor the entries are fetched as (`auditor/<name>`, registered with
+    /// `serve --auditor`), so that confidential payloads come whole. Needs `--key`.
+    #[arg(long = "as", requires = "key", value_name = "ACTOR")]
+    reader: Option<String>,
+    /// The key file of `--as`.
+    #[arg(long, requires = "reader")]
+    key: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -153,6 +166,95 @@ struct Outcome {
     /// With `--policy`: the witnesses whose cosignature on the checkpoint verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     cosigned_by: Option<Vec<String>>,
+    /// With `--semantic`: how many entries were replayed through the rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    semantic_entries: Option<u64>,
+    /// With `--semantic`: the illegal steps found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    illegal: Vec<deedlog_domain::AuditFault>,
+}
+
+impl Outcome {
+    /// A failed outcome with only a status and words.
+    fn failed(status: &'static str, from: u64, to: u64, fetched: u64, detail: String) -> Self {
+        Self {
+            ok: false,
+            status,
+            from,
+            to,
+            fetched,
+            evidence: None,
+            faults: Vec::new(),
+            detail: Some(detail),
+            cosigned_by: None,
+            semantic_entries: None,
+            illegal: Vec::new(),
+        }
+    }
+}
+
+/// The semantic side of an audit run: the reader the entries are fetched as and the domain's
+/// auditor they are replayed through.
+struct Semantic {
+    reader: deedlog_client::Actor,
+    auditor: deedlog_domain::Auditor,
+}
+
+impl Semantic {
+    /// Feeds one fetched entry, whole, to the auditor.
+    fn check(&mut self, item: &deedlog_client::client::FeedEntry) -> anyhow::Result<()> {
+        match item.whole() {
+            Ok(entry) => {
+                self.auditor.check(&entry);
+                Ok(())
+            }
+            Err(deedlog_core::entry::EntryError::Sealed { seq }) => bail!(
+                "the semantic audit needs every payload, and the server shows entry {seq} sealed \
+                 to {}; is it a registered auditor (`serve --auditor`)?",
+                self.reader.id
+            ),
+            // A damaged entry is the structural audit's to report.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Replays entries `0..size` through the rules, and proves they are the remembered
+    /// history: their leaves must rebuild `root`. Without that proof a server could show the
+    /// auditor a tidier past than the one the structural audit verified.
+    fn replay(
+        &mut self,
+        client: &deedlog_client::Client,
+        size: u64,
+        root: Hash,
+    ) -> anyhow::Result<Option<String>> {
+        let mut edge = Edge::default();
+        let mut next = 0;
+        while next < size {
+            let page = client
+                .entries_as(Some(&self.reader), next, size.min(next + PAGE))
+                .map_err(|e| anyhow::anyhow!("fetching entries from {next}: {e}"))?;
+            if page.is_empty() {
+                bail!("the server returned no entries from {next}");
+            }
+            for item in page
+                .iter()
+                .take(usize::try_from(size - next).unwrap_or(usize::MAX))
+            {
+                edge.push(leaf_hash(&item.bytes));
+                self.check(item)?;
+                next += 1;
+            }
+            if next % 100_000 < PAGE {
+                eprintln!("audit: replayed {next}/{size} remembered entries");
+            }
+        }
+        Ok((edge.root() != root).then(|| {
+            format!(
+                "the entries served for the semantic replay do not rebuild the remembered root \
+                 of size {size}: the server shows this reader another past"
+            )
+        }))
+    }
 }
 
 fn state_path(dir: &Path) -> PathBuf {
@@ -229,6 +331,19 @@ fn print_text(o: &Outcome) {
     if let Some(w) = &o.cosigned_by {
         println!("  cosigned by: [{}]", w.join(", "));
     }
+    if let Some(n) = o.semantic_entries {
+        println!("  semantic audit: {n} entries replayed through the rules");
+    }
+    for f in &o.illegal {
+        println!(
+            "  ILLEGAL seq {}: {} on {} ({}): {}",
+            f.seq,
+            f.command,
+            f.stream,
+            f.event,
+            serde_json::to_string(&f.fault).unwrap_or_default()
+        );
+    }
     if let Some(e) = &o.evidence {
         println!("  evidence written to {e} (check it with `deedlog verify-evidence {e}`)");
     }
@@ -279,12 +394,15 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Outcome> {
             evidence: None,
             faults: Vec::new(),
             detail: Some(format!(
-                "the checkpoint of size {} does not meet the witness policy's quorum; cosigned \
-                 by: [{}]; nothing was advanced",
+                "the checkpoint of size {} does not meet the witness policy's quorum: {}; \
+                 cosigned by: [{}]; nothing was advanced",
                 verdict.checkpoint.size,
+                verdict.shortfall.as_deref().unwrap_or("not met"),
                 verdict.cosigned_by.join(", ")
             )),
             cosigned_by: Some(verdict.cosigned_by),
+            semantic_entries: None,
+            illegal: Vec::new(),
         });
     }
     let mut outcome = audit_checkpoint(args, &client, head)?;
@@ -338,6 +456,8 @@ fn audit_checkpoint(
                     "the server's checkpoint does not verify under the log key: {e}"
                 )),
                 cosigned_by: None,
+                semantic_entries: None,
+                illegal: Vec::new(),
             });
         }
     };
@@ -357,11 +477,23 @@ fn audit_checkpoint(
         None => (None, Edge::default(), ZERO_HASH),
     };
     let from = old.as_ref().map_or(0, |o| o.size);
+    let mut semantic = match (&args.reader, &args.key, args.semantic) {
+        (Some(id), Some(path), true) => Some(Semantic {
+            reader: deedlog_client::Actor::new(id.clone(), crate::keyfile::read(path)?),
+            auditor: deedlog_domain::Auditor::new(),
+        }),
+        _ => None,
+    };
     if let Some(old) = &old {
         if let Some(outcome) = check_consistency(client, args, &vkey, old, &new)? {
             return Ok(outcome);
         }
-        if new.size == old.size {
+        if let Some(sem) = semantic.as_mut()
+            && let Some(detail) = sem.replay(client, old.size, old.root)?
+        {
+            return Ok(Outcome::failed("faults", from, new.size, 0, detail));
+        }
+        if new.size == old.size && semantic.is_none() {
             return Ok(Outcome {
                 ok: true,
                 status: "unchanged",
@@ -372,6 +504,8 @@ fn audit_checkpoint(
                 faults: Vec::new(),
                 detail: None,
                 cosigned_by: None,
+                semantic_entries: None,
+                illegal: Vec::new(),
             });
         }
     }
@@ -380,8 +514,9 @@ fn audit_checkpoint(
     let mut faults = Vec::new();
     let mut next = from;
     while next < new.size {
+        let reader = semantic.as_ref().map(|s| &s.reader);
         let page = client
-            .entries(next, new.size.min(next + PAGE))
+            .entries_as(reader, next, new.size.min(next + PAGE))
             .map_err(|e| anyhow::anyhow!("fetching entries from {next}: {e}"))?;
         let mut got = 0;
         for item in page {
@@ -412,6 +547,9 @@ fn audit_checkpoint(
                     ));
                 }
             }
+            if let Some(sem) = semantic.as_mut() {
+                sem.check(&item)?;
+            }
             last_leaf = leaf_hash(&item.bytes);
             edge.push(last_leaf);
             next += 1;
@@ -420,11 +558,14 @@ fn audit_checkpoint(
         if got == 0 {
             bail!("the server returned no entries from {next}");
         }
-        eprintln!(
-            "audit: fetched {}/{} new entries",
-            next - from,
-            new.size - from
-        );
+        // Progress on long runs: every 100 000 entries, and at the end.
+        if (next - from) % 100_000 < PAGE || next == new.size {
+            eprintln!(
+                "audit: fetched {}/{} new entries",
+                next - from,
+                new.size - from
+            );
+        }
     }
     faults.extend(
         verifier
@@ -447,6 +588,33 @@ fn audit_checkpoint(
         });
     }
     let fetched = new.size - from;
+    let (semantic_entries, illegal) = match semantic {
+        Some(sem) => {
+            let report = sem.auditor.finish();
+            (Some(report.entries), report.faults)
+        }
+        None => (None, Vec::new()),
+    };
+    if faults.is_empty() && !illegal.is_empty() {
+        // An illegal step is a finding about the log: the audit stops, and the state stays
+        // where it was, so the next run finds it again until someone looks.
+        let first = &illegal[0];
+        return Ok(Outcome {
+            detail: Some(format!(
+                "{} illegal step(s) in the log; the first at seq {}: {} on {} recorded as {}, \
+                 which the rules refuse ({})",
+                illegal.len(),
+                first.seq,
+                first.command,
+                first.stream,
+                first.event,
+                serde_json::to_string(&first.fault).unwrap_or_default()
+            )),
+            semantic_entries,
+            illegal,
+            ..Outcome::failed("illegal", from, new.size, fetched, String::new())
+        });
+    }
     if !faults.is_empty() {
         // The state does not advance past entries that failed.
         return Ok(Outcome {
@@ -459,6 +627,8 @@ fn audit_checkpoint(
             faults,
             detail: None,
             cosigned_by: None,
+            semantic_entries: None,
+            illegal: Vec::new(),
         });
     }
     let state = State {
@@ -475,7 +645,11 @@ fn audit_checkpoint(
     )?;
     Ok(Outcome {
         ok: true,
-        status: if old.is_some() { "advanced" } else { "first" },
+        status: match &old {
+            None => "first",
+            Some(o) if o.size == new.size => "unchanged",
+            Some(_) => "advanced",
+        },
         from,
         to: new.size,
         fetched,
@@ -483,6 +657,8 @@ fn audit_checkpoint(
         faults: Vec::new(),
         detail: None,
         cosigned_by: None,
+        semantic_entries,
+        illegal: Vec::new(),
     })
 }
 
@@ -587,6 +763,8 @@ fn check_consistency(
         faults: Vec::new(),
         detail: Some(detail),
         cosigned_by: None,
+        semantic_entries: None,
+        illegal: Vec::new(),
     }))
 }
 

@@ -114,6 +114,10 @@ pub struct HttpArgs {
     /// registrations' phone vouchers (with `--server`; a node started here uses its own).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// More static GET routes to measure after the others, each like the ceiling and as a
+    /// ratio to it (e.g. `/tile/0/000`, `/tile/entries/000`). Repeatable.
+    #[arg(long = "extra-path")]
+    extra_paths: Vec<String>,
     /// Print the result as one JSON object on the last line.
     #[arg(long)]
     json: bool,
@@ -178,6 +182,25 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
         }
     };
     let report = loadgen::run(&options, &mut |line| eprintln!("{line}"))?;
+    // Each extra route is measured like the ceiling (a plain GET, same connections and time),
+    // right after it in the same run, so the ratio compares like with like.
+    let mut extra = Vec::new();
+    for path in &args.extra_paths {
+        let only = LoadOptions {
+            static_path: Some(path.clone()),
+            listing_codes: Vec::new(),
+            commands: 0,
+            ..options.clone()
+        };
+        let r = loadgen::run(&only, &mut |line| eprintln!("{line}"))?;
+        if let Some(m) = r.ceiling {
+            let ratio = report
+                .ceiling
+                .as_ref()
+                .map(|c| m.requests_per_s / c.requests_per_s.max(f64::MIN_POSITIVE));
+            extra.push((m, ratio));
+        }
+    }
     if let Some((node, running, dir)) = own {
         runtime.block_on(running.stop())?;
         node.shutdown();
@@ -195,8 +218,28 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
     if let Some(ratio) = report.verify_to_ceiling {
         println!("verify / ceiling = {ratio:.2}");
     }
+    for (m, ratio) in &extra {
+        println!(
+            "extra     {:<40} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  ({} errors){}",
+            m.request,
+            m.requests_per_s,
+            m.latency_ms_p50,
+            m.latency_ms_p99,
+            m.errors,
+            ratio
+                .map(|r| format!("  = {r:.2} × ceiling"))
+                .unwrap_or_default()
+        );
+    }
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        value["extra"] = serde_json::to_value(
+            extra
+                .iter()
+                .map(|(m, r)| serde_json::json!({"measurement": m, "to_ceiling": r}))
+                .collect::<Vec<_>>(),
+        )?;
+        println!("{}", serde_json::to_string(&value)?);
     }
     Ok(())
 }

@@ -28,6 +28,19 @@ pub struct ServeArgs {
     /// checkpoint is submitted to every witness, and `GET /checkpoint` serves it cosigned.
     #[arg(long = "witness")]
     witnesses: Vec<String>,
+    /// The witness policy (C2SP tlog-policy) this node's public pages enforce in a build that
+    /// pins none: served in `/v1/log/checkpoint` as `policy`, remembered by each browser on
+    /// first use. It must name this log's key.
+    #[arg(long)]
+    witness_policy: Option<PathBuf>,
+    /// Requests per second per client IP (0: no limit, for load measurements on loopback
+    /// only; the default is the API's).
+    #[arg(long)]
+    rate_per_second: Option<u32>,
+    /// Commands per minute from newcomers, per client IP and per actor (0: no quota, for load
+    /// measurements only).
+    #[arg(long)]
+    newcomer_per_minute: Option<u32>,
 }
 
 /// Parses `NAME=KEY` into a registered auditor, refusing a bad name or key.
@@ -86,10 +99,37 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let witness_policy = match &args.witness_policy {
+        None => None,
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let policy = deedlog_client::policy::Policy::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if !policy
+                .logs
+                .iter()
+                .any(|(k, _)| k.to_vkey() == node.log_vkey())
+            {
+                anyhow::bail!(
+                    "{}: the policy does not name this log's key",
+                    path.display()
+                );
+            }
+            Some(String::from_utf8(text).context("the policy is not UTF-8")?)
+        }
+    };
     let mut config = deedlog_api::ApiConfig {
         auditors: args.auditors.clone(),
+        witness_policy,
         ..deedlog_api::ApiConfig::default()
     };
+    if let Some(rate) = args.rate_per_second {
+        config.rate_per_second = std::num::NonZeroU32::new(rate);
+    }
+    if let Some(quota) = args.newcomer_per_minute {
+        config.newcomer_per_minute = std::num::NonZeroU32::new(quota);
+    }
     let _cosigner = if args.witnesses.is_empty() {
         None
     } else {

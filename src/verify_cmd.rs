@@ -11,10 +11,11 @@ use deedlog_core::Entry;
 use deedlog_core::entry::EntryError;
 use deedlog_core::verify::{self, Report};
 use serde::Serialize;
+use serde_json::json;
 
 /// Arguments of `deedlog verify`.
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "log", "server"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "log", "server", "bundle"])))]
 pub struct VerifyArgs {
     /// A ledger's data folder (its `log/` segments are verified; nothing else is trusted).
     #[arg(long)]
@@ -40,9 +41,141 @@ pub struct VerifyArgs {
     /// The key file of `--as` (see `deedlog keygen`).
     #[arg(long, requires = "reader")]
     key: Option<PathBuf>,
+    /// A proof bundle, or a saved API answer holding bundles (e.g. `/v1/verify/listing/…`),
+    /// verified offline against `--log-key` (or the policy's log key).
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// A witness policy (C2SP tlog-policy): the checkpoint verified must carry the
+    /// cosignatures its quorum asks for, else exit 1 saying which group lacks signatures. The
+    /// checkpoint is the server's (`--server`), each bundle's cosigned one (`--bundle`), or
+    /// `--checkpoint` (else the last checkpoint line of an export).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// With `--data` or `--log` and `--policy`: a cosigned checkpoint note (as `GET /checkpoint`
+    /// serves it) to hold to the policy; its root must be that of the verified log's first
+    /// `size` entries.
+    #[arg(long, requires = "policy")]
+    checkpoint: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Largest policy, checkpoint or bundle file read, bytes.
+const FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+fn read_limited(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = Vec::new();
+    file.take(FILE_BYTES_MAX + 1)
+        .read_to_end(&mut out)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if out.len() as u64 > FILE_BYTES_MAX {
+        bail!("{} is larger than {FILE_BYTES_MAX} bytes", path.display());
+    }
+    Ok(out)
+}
+
+fn read_policy(path: &Path) -> anyhow::Result<deedlog_client::policy::Policy> {
+    deedlog_client::policy::Policy::parse(&read_limited(path)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// What the witness policy found on the checkpoint it was held to.
+#[derive(Serialize)]
+struct WitnessOutput {
+    /// The size of the checkpoint whose cosignatures were counted.
+    size: u64,
+    cosigned_by: Vec<String>,
+    quorum_met: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shortfall: Option<String>,
+    /// Why the checkpoint could not be held to the policy at all (another log's, or not the
+    /// verified log's tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl WitnessOutput {
+    fn of(verdict: deedlog_client::policy::PolicyVerdict) -> Self {
+        Self {
+            size: verdict.checkpoint.size,
+            cosigned_by: verdict.cosigned_by,
+            quorum_met: verdict.quorum_met,
+            shortfall: verdict.shortfall,
+            error: None,
+        }
+    }
+
+    fn failed(size: u64, error: String) -> Self {
+        Self {
+            size,
+            cosigned_by: Vec::new(),
+            quorum_met: false,
+            shortfall: None,
+            error: Some(error),
+        }
+    }
+
+    fn ok(&self) -> bool {
+        self.quorum_met && self.error.is_none()
+    }
+}
+
+/// The root of the first `target` leaves of a stream of entries, computed as they pass.
+struct RootAt {
+    target: u64,
+    frontier: deedlog_core::merkle::Frontier,
+    root: Option<deedlog_core::Hash>,
+}
+
+impl RootAt {
+    fn new(target: u64) -> Self {
+        Self {
+            target,
+            frontier: deedlog_core::merkle::Frontier::new(),
+            root: (target == 0).then_some(deedlog_core::merkle::EMPTY_HASH),
+        }
+    }
+
+    fn push(&mut self, entry_bytes: &[u8]) {
+        if self.root.is_some() {
+            return;
+        }
+        self.frontier
+            .push(deedlog_core::hash::leaf_hash(entry_bytes));
+        if self.frontier.size() == self.target {
+            self.root = Some(self.frontier.root());
+        }
+    }
+}
+
+/// Holds the cosigned checkpoint `note` to the policy, and its root to `root_at` (the verified
+/// log's root at that size, `None` when the log is shorter).
+fn hold_to_policy(
+    policy: &deedlog_client::policy::Policy,
+    note: &[u8],
+    root_at: impl FnOnce(u64) -> Option<deedlog_core::Hash>,
+) -> WitnessOutput {
+    let verdict = match policy.check(note) {
+        Ok(v) => v,
+        Err(e) => return WitnessOutput::failed(0, e.to_string()),
+    };
+    let size = verdict.checkpoint.size;
+    match root_at(size) {
+        Some(root) if root == verdict.checkpoint.root => WitnessOutput::of(verdict),
+        Some(_) => WitnessOutput::failed(
+            size,
+            format!(
+                "the cosigned checkpoint of size {size} has another root than the verified log: a fork"
+            ),
+        ),
+        None => WitnessOutput::failed(
+            size,
+            format!("the cosigned checkpoint of size {size} is beyond the verified log"),
+        ),
+    }
 }
 
 /// Reads the log key: the flag, else `DATA/log.vkey`.
@@ -69,6 +202,8 @@ struct Output<'a> {
     report: &'a Report,
     #[serde(skip_serializing_if = "Option::is_none")]
     semantic: Option<SemanticOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    witnesses: Option<WitnessOutput>,
 }
 
 #[derive(Serialize)]
@@ -101,11 +236,28 @@ fn verify_server(
     flag_key: Option<&str>,
     semantic: bool,
     reader: Option<&deedlog_client::Actor>,
-) -> anyhow::Result<(Report, Option<SemanticOutput>)> {
+    policy: Option<&deedlog_client::policy::Policy>,
+) -> anyhow::Result<(Report, Option<SemanticOutput>, Option<WitnessOutput>)> {
     let client = deedlog_client::Client::new(url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
-    let head = client
+    let mut head = client
         .checkpoint()
         .map_err(|e| anyhow::anyhow!("fetching the checkpoint: {e}"))?;
+    if let Some(policy) = policy {
+        // The server's cosigner asks the witnesses a round after each new checkpoint, and
+        // serves the cosigned note once they answered: a verifier that arrives in between
+        // waits a little for it rather than failing a healthy log.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !policy
+            .check(head.note.as_bytes())
+            .is_ok_and(|v| v.quorum_met)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            head = client
+                .checkpoint()
+                .map_err(|e| anyhow::anyhow!("fetching the checkpoint: {e}"))?;
+        }
+    }
     let vkey = match (flag_key, head.log_key) {
         (Some(k), _) => k.to_owned(),
         (None, Some(k)) => {
@@ -127,6 +279,7 @@ fn verify_server(
     let mut verifier = verify::LogVerifier::new(&origin_of(&vkey)?, &vkey)
         .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
     let mut auditor = semantic.then(deedlog_domain::Auditor::new);
+    let mut root_at = RootAt::new(size);
     let mut pending = checkpoints.into_iter().peekable();
     let mut next = 0u64;
     while next < size {
@@ -138,6 +291,7 @@ fn verify_server(
         }
         for item in page {
             verifier.push_entry(&item.bytes);
+            root_at.push(&item.bytes);
             if let Some(opening) = &item.opening {
                 verifier.push_opening(next, opening);
             }
@@ -175,7 +329,8 @@ fn verify_server(
             faults: report.faults,
         }
     });
-    Ok((verifier.finish(), semantic))
+    let witnesses = policy.map(|p| hold_to_policy(p, head.note.as_bytes(), |_| root_at.root));
+    Ok((verifier.finish(), semantic, witnesses))
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
@@ -187,10 +342,21 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
             )),
             _ => None,
         };
-        let (report, semantic) =
-            verify_server(url, args.log_key.as_deref(), args.semantic, reader.as_ref())?;
-        return output(args, &report, semantic);
+        let policy = args.policy.as_deref().map(read_policy).transpose()?;
+        let (report, semantic, witnesses) = verify_server(
+            url,
+            args.log_key.as_deref(),
+            args.semantic,
+            reader.as_ref(),
+            policy.as_ref(),
+        )?;
+        return output(args, &report, semantic, witnesses);
     }
+    if let Some(path) = &args.bundle {
+        return verify_bundles(args, path);
+    }
+    let policy = args.policy.as_deref().map(read_policy).transpose()?;
+    let cosigned = args.checkpoint.as_deref().map(read_limited).transpose()?;
     let (source, vkey) = match (&args.data, &args.log) {
         (Some(data), None) => (
             Source::Segments(data.join("log")),
@@ -288,15 +454,139 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
     } else {
         None
     };
-    output(args, &report, semantic)
+    let witnesses = match &policy {
+        None => None,
+        Some(policy) => Some(witnesses_offline(&source, policy, cosigned.as_deref())?),
+    };
+    output(args, &report, semantic, witnesses)
+}
+
+/// Holds the checkpoint of a data folder or export to the policy: `--checkpoint` when given
+/// (its root recomputed from the log's entries), else the export's last checkpoint line (the
+/// log's own note, which carries cosignatures only if whoever exported it put them there).
+fn witnesses_offline(
+    source: &Source,
+    policy: &deedlog_client::policy::Policy,
+    cosigned: Option<&[u8]>,
+) -> anyhow::Result<WitnessOutput> {
+    let note = match (cosigned, source) {
+        (Some(note), _) => note.to_vec(),
+        (None, Source::Export(path)) => {
+            let mut io_error = None;
+            let mut last = None;
+            for line in lines(path, &mut io_error)? {
+                if line.starts_with(b"{\"checkpoint\":") {
+                    last = Some(line);
+                }
+            }
+            if let Some(e) = io_error {
+                bail!("reading {}: {e}", path.display());
+            }
+            let line = last
+                .context("the export has no checkpoint to hold to the policy; give --checkpoint")?;
+            #[derive(serde::Deserialize)]
+            struct Line {
+                checkpoint: String,
+            }
+            serde_json::from_slice::<Line>(&line)
+                .context("the export's last checkpoint line")?
+                .checkpoint
+                .into_bytes()
+        }
+        (None, Source::Segments(_)) => bail!(
+            "a data folder holds the log's own checkpoints, not its witnesses' cosignatures; \
+             give --checkpoint with the cosigned note (GET /checkpoint)"
+        ),
+    };
+    let size = policy.check(&note).map(|v| v.checkpoint.size).unwrap_or(0);
+    let mut root_at = RootAt::new(size);
+    match source {
+        Source::Segments(dir) => {
+            deedlog_store::audit::for_each_entry(dir, &mut |bytes, _| root_at.push(bytes))
+                .context("reading the log's entries")?;
+        }
+        Source::Export(path) => {
+            let mut io_error = None;
+            for line in lines(path, &mut io_error)?.skip(1) {
+                if line.starts_with(b"{\"derived\":") {
+                    root_at.push(&line);
+                }
+            }
+            if let Some(e) = io_error {
+                bail!("reading {}: {e}", path.display());
+            }
+        }
+    }
+    Ok(hold_to_policy(policy, &note, |_| root_at.root))
+}
+
+/// `deedlog verify --bundle FILE`: every bundle in the file verified offline, and with
+/// `--policy` its cosigned checkpoint held to the policy.
+fn verify_bundles(args: &VerifyArgs, path: &Path) -> anyhow::Result<bool> {
+    let policy = args.policy.as_deref().map(read_policy).transpose()?;
+    let vkey = match (&args.log_key, &policy) {
+        (Some(k), _) => k.clone(),
+        (None, Some(p)) if p.logs.len() == 1 => p.logs[0].0.to_vkey(),
+        _ => bail!("give --log-key (or a policy with one log) to verify bundles against"),
+    };
+    let value: serde_json::Value = serde_json::from_slice(&read_limited(path)?)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let bundles = deedlog_client::proof::find_bundles(&value);
+    if bundles.is_empty() {
+        bail!("{} holds no proof bundle", path.display());
+    }
+    let mut results = Vec::new();
+    let mut ok = true;
+    for b in &bundles {
+        let result = deedlog_client::proof::verify_bundle_with_policy(b, &vkey, policy.as_ref());
+        let item = match &result {
+            Ok((v, verdict)) => json!({
+                "seq": v.entry.seq, "ok": true, "tree_size": v.checkpoint.size,
+                "witnessed_size": v.witnessed.as_ref().map(|w| w.size),
+                "cosigned_by": verdict.as_ref().map(|x| x.cosigned_by.clone()),
+            }),
+            Err(e) => {
+                ok = false;
+                json!({"seq": b.seq, "ok": false, "error": e.to_string()})
+            }
+        };
+        if !args.json {
+            match &result {
+                Ok((v, verdict)) => println!(
+                    "bundle of entry {}: OK (checkpoint of size {}{}{})",
+                    v.entry.seq,
+                    v.checkpoint.size,
+                    v.witnessed
+                        .as_ref()
+                        .map(|w| format!(", cosigned checkpoint of size {}", w.size))
+                        .unwrap_or_default(),
+                    verdict
+                        .as_ref()
+                        .map(|x| format!(", cosigned by [{}]", x.cosigned_by.join(", ")))
+                        .unwrap_or_default()
+                ),
+                Err(e) => println!("bundle of entry {}: FAILED: {e}", b.seq),
+            }
+        }
+        results.push(item);
+    }
+    if args.json {
+        println!("{}", json!({"ok": ok, "bundles": results}));
+    } else {
+        println!("{}", if ok { "OK" } else { "FAULTS FOUND" });
+    }
+    Ok(ok)
 }
 
 fn output(
     args: &VerifyArgs,
     report: &Report,
     semantic: Option<SemanticOutput>,
+    witnesses: Option<WitnessOutput>,
 ) -> anyhow::Result<bool> {
-    let ok = report.is_clean() && semantic.as_ref().is_none_or(|s| s.faults.is_empty());
+    let ok = report.is_clean()
+        && semantic.as_ref().is_none_or(|s| s.faults.is_empty())
+        && witnesses.as_ref().is_none_or(WitnessOutput::ok);
     if args.json {
         println!(
             "{}",
@@ -304,15 +594,20 @@ fn output(
                 ok,
                 report,
                 semantic,
+                witnesses,
             })?
         );
     } else {
-        print_text(report, semantic.as_ref());
+        print_text(report, semantic.as_ref(), witnesses.as_ref());
     }
     Ok(ok)
 }
 
-fn print_text(report: &Report, semantic: Option<&SemanticOutput>) {
+fn print_text(
+    report: &Report,
+    semantic: Option<&SemanticOutput>,
+    witnesses: Option<&WitnessOutput>,
+) {
     println!(
         "entries {}, checkpoints {} ({} verified), covered by a checkpoint: {}",
         report.entries, report.checkpoints, report.checkpoints_verified, report.covered
@@ -352,7 +647,25 @@ fn print_text(report: &Report, semantic: Option<&SemanticOutput>) {
             );
         }
     }
-    let clean = report.is_clean() && semantic.is_none_or(|s| s.faults.is_empty());
+    if let Some(w) = witnesses {
+        match (&w.error, w.quorum_met) {
+            (Some(e), _) => println!("WITNESS POLICY NOT MET: {e}"),
+            (None, true) => println!(
+                "witnesses: the checkpoint of size {} meets the policy; cosigned by [{}]",
+                w.size,
+                w.cosigned_by.join(", ")
+            ),
+            (None, false) => println!(
+                "WITNESS POLICY NOT MET: the checkpoint of size {}: {}; cosigned by [{}]",
+                w.size,
+                w.shortfall.as_deref().unwrap_or("the quorum does not hold"),
+                w.cosigned_by.join(", ")
+            ),
+        }
+    }
+    let clean = report.is_clean()
+        && semantic.is_none_or(|s| s.faults.is_empty())
+        && witnesses.is_none_or(WitnessOutput::ok);
     println!("{}", if clean { "OK" } else { "FAULTS FOUND" });
 }
 

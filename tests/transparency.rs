@@ -199,6 +199,11 @@ fn the_witness_command_cosigns_and_remembers_across_a_restart() {
 
 /// `deedlog serve` on `data`; its URL.
 fn serve(data: &Path) -> (Running, String) {
+    serve_with(data, &[])
+}
+
+/// `deedlog serve` on `data` with more arguments; its URL.
+fn serve_with(data: &Path, extra: &[&str]) -> (Running, String) {
     let mut child = Command::new(deedlog())
         .args([
             "serve",
@@ -207,6 +212,7 @@ fn serve(data: &Path) -> (Running, String) {
             "--bind",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -225,9 +231,8 @@ fn serve(data: &Path) -> (Running, String) {
 
 /// A graceful stop, so the folder can be copied whole.
 fn stop(mut server: Running) {
-    // The URL is printed just before the signal handler is installed: a SIGTERM in between
-    // would kill the server instead of stopping it.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // No pause before the signal: the handler is installed before the URL is printed, so a
+    // SIGTERM right after it stops the server gracefully (exit status 0).
     let pid = server.0.id().to_string();
     assert!(
         Command::new("kill")
@@ -344,6 +349,21 @@ fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
     assert!(size2 > size1);
     assert_eq!(second["from"].as_u64(), Some(size1));
     assert_eq!(second["fetched"].as_u64(), Some(size2 - size1));
+    // A witness cosigns this history's checkpoint.
+    let wkey = dir.path().join("witness.key");
+    assert!(
+        run(&["keygen", "--out", wkey.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let wstate = dir.path().join("witness");
+    let wbind = format!("127.0.0.1:{}", free_port());
+    let _witness = start_witness(&wstate, &wkey, key, &wbind);
+    let client = deedlog_client::Client::new(&url).expect("client");
+    let note = client.checkpoint().expect("checkpoint").note;
+    let body = deedlog_client::witnessing::add_checkpoint_body(0, &[], note.as_bytes());
+    let (status, text) = post(&wbind, "/add-checkpoint", &body);
+    assert_eq!(status, 200, "{text}");
     stop(server);
     let remembered = std::fs::read(state.join("audit-state.json")).expect("state");
 
@@ -376,6 +396,22 @@ fn audit_remembers_fetches_only_the_tail_and_catches_rollback_and_fork() {
         std::fs::read(state.join("audit-state.json")).expect("state"),
         remembered
     );
+    // The witness that cosigned the first history refuses the fork's checkpoint, whether the
+    // fork claims to extend the size the witness holds (its proof cannot verify: 422) or
+    // pretends the witness knows nothing (409, naming the size it holds).
+    let forked = deedlog_client::Client::new(&url).expect("client");
+    let fork_note = forked.checkpoint().expect("checkpoint").note;
+    let fork_size = checkpoint_size(&fork_note);
+    assert!(fork_size > size2, "the fork grew past the cosigned size");
+    let proof = forked
+        .consistency_proof(size2, fork_size)
+        .expect("the fork's own proof");
+    let body = deedlog_client::witnessing::add_checkpoint_body(size2, &proof, fork_note.as_bytes());
+    let (status, text) = post(&wbind, "/add-checkpoint", &body);
+    assert_eq!(status, 422, "{text}");
+    let body = deedlog_client::witnessing::add_checkpoint_body(0, &[], fork_note.as_bytes());
+    let (status, text) = post(&wbind, "/add-checkpoint", &body);
+    assert_eq!((status, text.trim()), (409, size2.to_string().as_str()));
     stop(server);
 
     // Evidence that does not hold is refused: the remembered and presented checkpoints swapped
@@ -529,6 +565,14 @@ fn three_witnesses_cosign_a_2_of_3_policy_holds_and_a_down_witness_catches_up() 
     stop(server);
 }
 
+/// The tree size of a checkpoint note (its second line).
+fn checkpoint_size(note: &str) -> u64 {
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("a size line")
+}
+
 fn spawn_witness(state: &Path, key: &Path, log_vkey: &str, bind: &str, name: &str) -> Running {
     let child = Command::new(deedlog())
         .args([
@@ -660,6 +704,104 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
     assert!(size > first.checkpoint.size);
     let second = cosigned(size);
     assert_eq!(second.cosigned_by, vec!["W0", "W1", "W2"]);
+
+    // Every proof bundle carries the newest cosigned checkpoint that covers its entry: a
+    // verifier holding the policy checks the witnesses offline, from the bundle alone.
+    use deedlog_client::proof::verify_bundle_with_policy;
+    let strict_policy = Policy::parse(strict.as_bytes()).expect("policy");
+    let bundle = client
+        .entry(0, None)
+        .expect("entry")
+        .bundle
+        .expect("a bundle");
+    let (_, verdict) =
+        verify_bundle_with_policy(&bundle, &log_vkey, Some(&policy)).expect("2 of 3 cosigned");
+    assert!(verdict.expect("a verdict").cosigned_by.len() >= 2);
+    let refused = verify_bundle_with_policy(&bundle, &log_vkey, Some(&strict_policy))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("group all needs 4 of 4 members and has 3 ([W0, W1, W2])"),
+        "{refused}"
+    );
+    // A server that hides its witnesses (the bundle stripped to the log's own signature) still
+    // proves the entry, but not to a client that demands the policy.
+    let strip = |note: &str| -> String {
+        let (body, sigs) = note.split_once("\n\n").expect("a note");
+        let own: String = sigs
+            .lines()
+            .filter(|l| !l.starts_with("— witness.test/"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!("{body}\n\n{own}")
+    };
+    let mut bare = bundle.clone();
+    bare.witnessed = None;
+    bare.checkpoint = strip(&bare.checkpoint);
+    assert!(verify_bundle_with_policy(&bare, &log_vkey, None).is_ok());
+    let refused = verify_bundle_with_policy(&bare, &log_vkey, Some(&policy))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("group q needs 2 of 3 members and has 0"),
+        "{refused}"
+    );
+    // A cosignature line moved onto another checkpoint counts for nothing.
+    if let Some(w) = &bundle.witnessed {
+        let mut moved = bundle.clone();
+        let lines: String = w
+            .checkpoint
+            .lines()
+            .filter(|l| l.starts_with("— witness.test/"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        moved.witnessed = None;
+        moved.checkpoint = format!("{}{lines}", strip(&bundle.checkpoint));
+        if moved.tree_size != checkpoint_size(&w.checkpoint) {
+            assert!(verify_bundle_with_policy(&moved, &log_vkey, Some(&policy)).is_err());
+        }
+    }
+    // `deedlog verify --bundle` and `--server` hold the checkpoint to `--policy`: exit 1 and the
+    // group that lacks signatures in words when it falls short.
+    let bundle_file = dir.path().join("bundle.json");
+    std::fs::write(&bundle_file, serde_json::to_vec(&bundle).expect("json")).expect("write");
+    let verify_with = |source: &[&str], file: &Path| {
+        let mut a = vec!["verify"];
+        a.extend_from_slice(source);
+        a.extend([
+            "--log-key",
+            &log_vkey,
+            "--policy",
+            file.to_str().expect("utf-8"),
+        ]);
+        let out = run(&a);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let bundle_arg = ["--bundle", bundle_file.to_str().expect("utf-8")];
+    let (code, text) = verify_with(&bundle_arg, &policy_file);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cosigned by [W0, W1, W2]"), "{text}");
+    let (code, text) = verify_with(&bundle_arg, &strict_file);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("group all needs 4 of 4"), "{text}");
+    let (code, text) = verify_with(&["--server", &url], &policy_file);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("meets the policy; cosigned by [W0, W1, W2]"),
+        "{text}"
+    );
+    let (code, text) = verify_with(&["--server", &url], &strict_file);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("WITNESS POLICY NOT MET") && text.contains("group all needs 4 of 4"),
+        "{text}"
+    );
+    // The cosigned note as `/checkpoint` serves it, kept for the offline check below.
+    let note_file = dir.path().join("cosigned.txt");
+    std::fs::write(&note_file, client.checkpoint().expect("checkpoint").note).expect("write");
     // `deedlog audit --policy` enforces the quorum and says who signed; a quorum the witnesses
     // do not meet stops it (exit 1) without advancing its state.
     let audit_state = dir.path().join("audit");
@@ -707,5 +849,312 @@ fn serve_with_witnesses_serves_cosigned_checkpoints() {
         v["cosigned_by"].as_array().is_some_and(|w| w.len() >= 2),
         "{v}"
     );
+    stop(server);
+    // Offline, an export held to the cosigned note fetched from `/checkpoint`.
+    let export = dir.path().join("export.jsonl");
+    let out = run(&[
+        "export",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--out",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export_arg = export.to_str().expect("utf-8");
+    let note_arg = note_file.to_str().expect("utf-8");
+    let (code, text) = verify_with(
+        &["--log", export_arg, "--checkpoint", note_arg],
+        &policy_file,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = verify_with(
+        &[
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--checkpoint",
+            note_arg,
+        ],
+        &policy_file,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    // The export's own last checkpoint is the log's alone: no witness signed it.
+    let (code, text) = verify_with(&["--log", export_arg], &policy_file);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("group q needs 2 of 3 members and has 0"),
+        "{text}"
+    );
+}
+
+/// A raw HTTP/1.1 POST that reports a dead peer instead of panicking: `None` when the
+/// connection fails or is cut before a status line.
+fn try_post(addr: &str, path: &str, body: &[u8]) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    Some((status, body))
+}
+
+/// `deedlog witness` killed with SIGKILL while four clients hammer it keeps a record that is
+/// whole (a note the log signed, byte for byte one of the checkpoints sent) and never behind
+/// the newest checkpoint it answered 200 for; restarted, it holds exactly that record.
+#[test]
+fn a_witness_killed_mid_request_keeps_a_whole_record_no_older_than_its_last_answer() {
+    use deedlog_core::SecretKey;
+    use deedlog_core::hash::leaf_hash;
+    use deedlog_core::merkle::MemoryHashes;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const SIZES: u64 = 3000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = SecretKey::from_seed(&[42; 32]);
+    let origin = "kill.test/log";
+    let vkey = VerifierKey::new(origin, secret.public()).expect("vkey");
+    let mut tree = MemoryHashes::new();
+    for i in 0..SIZES {
+        tree.append(leaf_hash(format!("entry {i}").as_bytes()));
+    }
+    let notes: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..=SIZES)
+            .map(|size| {
+                let root = tree.root(size).expect("root");
+                checkpoint::sign_checkpoint(origin, size, root, &[], &secret).expect("signs")
+            })
+            .collect(),
+    );
+    let tree = Arc::new(tree);
+    let key = dir.path().join("witness.key");
+    assert!(
+        run(&["keygen", "--out", key.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let state = dir.path().join("witness");
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+
+    // Four clients push the witness forward from whatever size it holds (learned from 409s),
+    // a few entries at a time, until the witness dies under them.
+    let answered = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (notes, tree, answered, sent, bind) = (
+                notes.clone(),
+                tree.clone(),
+                answered.clone(),
+                sent.clone(),
+                bind.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut held = 0u64;
+                let mut step = t + 1;
+                loop {
+                    let new = (held + step).min(SIZES);
+                    step = step % 5 + 1;
+                    let proof = if held == 0 || held == new {
+                        Vec::new()
+                    } else {
+                        tree.consistency_proof(held, new).expect("proof")
+                    };
+                    let body = deedlog_client::witnessing::add_checkpoint_body(
+                        held,
+                        &proof,
+                        &notes[usize::try_from(new).expect("small")],
+                    );
+                    if let Ok(mut s) = sent.lock() {
+                        s.push(new);
+                    }
+                    match try_post(&bind, "/add-checkpoint", &body) {
+                        None => return,
+                        Some((200, _)) => {
+                            answered.fetch_max(new, Ordering::SeqCst);
+                            held = new;
+                        }
+                        Some((409, size)) => {
+                            held = size.trim().parse().expect("a 409 names the size held");
+                        }
+                        Some((status, text)) => panic!("{status}: {text}"),
+                    }
+                    if held >= SIZES {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the hammering run, then SIGKILL (Child::kill) in the middle of it.
+    for _ in 0..200 {
+        if answered.load(Ordering::SeqCst) > 300 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let last_before_kill = answered.load(Ordering::SeqCst);
+    witness.0.kill().expect("SIGKILL");
+    witness.0.wait().expect("reaped");
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let last_answered = answered.load(Ordering::SeqCst);
+    assert!(last_before_kill > 0, "the witness answered before the kill");
+    assert!(
+        last_answered < SIZES,
+        "the kill came in the middle of the run"
+    );
+
+    // The record on disk: one file, a whole note the log signed, one of the notes sent, and
+    // no older than the last 200.
+    let logs = state.join("logs");
+    let records: Vec<_> = std::fs::read_dir(&logs)
+        .expect("logs folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = std::fs::read(&records[0]).expect("record");
+    let opened = checkpoint::open_checkpoint(&record, &vkey).expect("the record is whole");
+    assert_eq!(
+        record,
+        notes[usize::try_from(opened.size).expect("small")],
+        "byte for byte a note the log signed"
+    );
+    assert!(
+        opened.size >= last_answered,
+        "the record {} is behind the answered {last_answered}",
+        opened.size
+    );
+    assert!(
+        sent.lock().expect("lock").contains(&opened.size),
+        "the record is a checkpoint that was sent"
+    );
+
+    // Restarted, the witness holds exactly that record (a leftover temp file is swept) and goes
+    // on from it.
+    let witness = start_witness(&state, &key, &vkey.to_vkey(), &bind);
+    let body = deedlog_client::witnessing::add_checkpoint_body(0, &[], &notes[1]);
+    let (status, held) = post(&bind, "/add-checkpoint", &body);
+    assert_eq!(
+        (status, held.trim()),
+        (409, opened.size.to_string().as_str())
+    );
+    let next = (opened.size + 1).min(SIZES);
+    let body = deedlog_client::witnessing::add_checkpoint_body(
+        opened.size,
+        &tree.consistency_proof(opened.size, next).expect("proof"),
+        &notes[usize::try_from(next).expect("small")],
+    );
+    assert_eq!(post(&bind, "/add-checkpoint", &body).0, 200);
+    drop(witness);
+    let leftovers: Vec<_> = std::fs::read_dir(&logs)
+        .expect("logs folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// `deedlog audit --semantic`: the rules replayed over the whole log as a registered auditor,
+/// remembered structurally between runs; a reader the server does not know is refused.
+#[test]
+fn the_semantic_audit_replays_the_rules_as_a_registered_auditor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let state = dir.path().join("audit");
+    let auditor_key = dir.path().join("auditor.key");
+    let auditor_key_s = auditor_key.to_str().expect("utf-8");
+    let out = run(&["keygen", "--out", auditor_key_s]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
+    let auditor = format!("city={}", printed["public"].as_str().expect("a key"));
+    let (server, url) = serve_with(&data, &["--auditor", &auditor]);
+    let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let key = key.trim();
+    demo(&url, &data, 1);
+    let audit_as = |who: &str, key_file: &str| {
+        let out = run(&[
+            "audit",
+            "--server",
+            &url,
+            "--state",
+            state.to_str().expect("utf-8"),
+            "--log-key",
+            key,
+            "--semantic",
+            "--as",
+            who,
+            "--key",
+            key_file,
+            "--json",
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, first, err) = audit_as("auditor/city", auditor_key_s);
+    assert_eq!(
+        (code, first["status"].as_str()),
+        (Some(0), Some("first")),
+        "{first} {err}"
+    );
+    let size1 = first["to"].as_u64().expect("size");
+    assert_eq!(first["semantic_entries"].as_u64(), Some(size1), "{first}");
+    demo(&url, &data, 1);
+    let (code, second, err) = audit_as("auditor/city", auditor_key_s);
+    assert_eq!(
+        (code, second["status"].as_str()),
+        (Some(0), Some("advanced")),
+        "{second} {err}"
+    );
+    let size2 = second["to"].as_u64().expect("size");
+    assert!(size2 > size1);
+    // Structurally only the new entries are fetched; the rules see the whole history.
+    assert_eq!(second["fetched"].as_u64(), Some(size2 - size1));
+    assert_eq!(second["semantic_entries"].as_u64(), Some(size2), "{second}");
+    // Someone else's key under the auditor's name is refused by the server: an error, and the
+    // state stays.
+    let stranger = dir.path().join("stranger.key");
+    assert!(
+        run(&["keygen", "--out", stranger.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let before = std::fs::read(state.join("audit-state.json")).expect("state");
+    let (code, _, err) = audit_as("auditor/city", stranger.to_str().expect("utf-8"));
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        before
+    );
+    // `--semantic` without a reader is a usage error.
+    let out = run(&[
+        "audit",
+        "--server",
+        &url,
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--semantic",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     stop(server);
 }

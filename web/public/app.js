@@ -106,6 +106,48 @@ async function trustedKey(served) {
   return { key, pinned: false };
 }
 
+const TOFU_POLICY = 'deedlog.first-seen-witness-policy.v1';
+
+/**
+ * The witness policy to enforce: the one pinned in pin.js, or (a build that pins none) the one
+ * the server states in `/v1/log/checkpoint`, remembered on first use. `null` when there is none.
+ * Returns `{policy, pinned}`; the policy must name the trusted log key.
+ */
+async function trustedPolicy(key) {
+  let text = PINNED_WITNESS_POLICY;
+  const pinned = text !== '';
+  if (!pinned) {
+    const served = (await api('/v1/log/checkpoint'))?.policy;
+    const remembered = storage.getItem(TOFU_POLICY);
+    if (remembered && served !== remembered) {
+      throw new ProofError('the witness policy changed since this browser first saw it');
+    }
+    if (typeof served !== 'string') return null;
+    if (!remembered) storage.setItem(TOFU_POLICY, served);
+    text = served;
+  }
+  const policy = await parsePolicy(text);
+  if (!policy.logs.some((l) => l.vkey === key.vkey)) throw new ProofError('the witness policy does not name the log key');
+  return { policy, pinned };
+}
+
+/**
+ * Holds each verified bundle's cosigned checkpoint (or a checkpoint note) to the witness
+ * policy: red (ProofError) when one falls short, naming the group; else a line naming the
+ * witnesses whose cosignatures verified in this page.
+ */
+async function witnessLine(key, notes) {
+  const trusted = await trustedPolicy(key);
+  if (!trusted) return [h('p', { class: 'small' }, t('witnesses_none'))];
+  const signed = new Set();
+  for (const note of notes) {
+    const verdict = await requirePolicy(note, trusted.policy);
+    verdict.cosignedBy.forEach((w) => signed.add(w));
+  }
+  return [h('p', { class: 'witnesses' }, t('witnesses_met', { w: [...signed].join(', ') }), ' — ',
+    trusted.pinned ? t('witness_policy_pinned') : t('witness_policy_tofu'))];
+}
+
 function keyLine(vkey, pinned) {
   return h('p', { class: 'key' }, h('span', {}, `${t('log_key')}: `), h('code', { class: 'vkey' }, vkey), ' — ', pinned ? t('key_pinned') : t('key_tofu'));
 }
@@ -378,7 +420,7 @@ async function listingPage(code) {
       cell.textContent = r.price ? '✔' : `✔ ${r.reason}`;
       cell.setAttribute('aria-label', r.price ? t('badge_green') : r.reason);
     }
-    return [...(await seenLine(key, proofs)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+    return [...(await seenLine(key, proofs)), ...(await witnessLine(key, bundles.map((v) => v.cosignedNote))), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
   });
   for (const [, cell] of phCells) if (cell.textContent === '…') cell.textContent = '—';
   await photoChecks;
@@ -510,7 +552,7 @@ async function contractPage(code) {
   await runCheck(b, async () => {
     const { key, pinned } = await trustedKey(answer.proof?.log_key);
     const { binding, bundles } = await bindContract(code, answer, key);
-    return [...(await seenLine(key, bundles)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+    return [...(await seenLine(key, bundles)), ...(await witnessLine(key, bundles.map((v) => v.cosignedNote))), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
   });
 }
 
@@ -547,7 +589,7 @@ async function documentPage() {
     await runCheck(b, async () => {
       const { key, pinned } = await trustedKey(answer.matches[0].proof?.log_key);
       const { binding, bundles } = await bindDocument(hex, answer, key);
-      return [...(await seenLine(key, bundles)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+      return [...(await seenLine(key, bundles)), ...(await witnessLine(key, bundles.map((v) => v.cosignedNote))), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
     });
   } });
   show(h('h1', {}, t('document_title')), h('p', {}, t('document_hint')),
@@ -575,7 +617,7 @@ async function logPage() {
     const { key, pinned } = await trustedKey(cp.log_key);
     const opened = await openCheckpoint(cp.note, key);
     if (opened.size !== cp.size) throw new ProofError(`the answer says size ${cp.size}, the signed checkpoint ${opened.size}`);
-    return [...(await seenLine(key, [{ checkpoint: opened }])), h('p', { class: 'mono small' }, `${t('root')}: ${toHex(opened.root)}`), keyLine(key.vkey, pinned), await engineLine()];
+    return [...(await seenLine(key, [{ checkpoint: opened }])), ...(await witnessLine(key, [cp.note])), h('p', { class: 'mono small' }, `${t('root')}: ${toHex(opened.root)}`), keyLine(key.vkey, pinned), await engineLine()];
   }, 'badge_log_detail');
 }
 

@@ -13,3 +13,11 @@
 // trusts the first key it sees on first use and remembers it in the browser, and says so on
 // every page (a later change of key is red).
 export const PINNED_LOG_KEYS = [];
+
+// The witness policy this build enforces (C2SP tlog-policy text: `log`, `witness`, `group`,
+// `quorum` lines), pinned for the same reason as the log key: the witnesses are there to catch
+// a server that shows different histories to different people, so their keys must not come from
+// that server alone. An operator writes the policy here next to the log key. A build that pins
+// none enforces the policy the server states in `/v1/log/checkpoint` (`deedlog serve
+// --witness-policy`), remembered in the browser on first use, so that a later change is red.
+export const PINNED_WITNESS_POLICY = '';

@@ -20,7 +20,7 @@ export const BUNDLE_FORMAT = 'deedlog/proof-bundle/v1';
 /** Largest checkpoint note accepted, bytes (the server's `NOTE_BYTES_MAX`). */
 export const NOTE_BYTES_MAX = 64 * 1024;
 /** Largest entry accepted, bytes (the server's `ENTRY_BYTES_MAX`). */
-export const ENTRY_BYTES_MAX = 64 * 1024;
+export const ENTRY_BYTES_MAX = 64 * 1024 - 1;
 /** Longest inclusion or consistency proof any tree of 2^63 leaves needs. */
 export const PROOF_HASHES_MAX = 128;
 /** Most document matches checked in one answer. */
@@ -294,7 +294,7 @@ const BUNDLE_KEYS = 'checkpoint,entry,format,inclusion,leaf_hash,log_key,seq,tre
  */
 export async function verifyBundle(bundle, key) {
   if (!bundle || typeof bundle !== 'object') fail('the proof bundle is missing');
-  const keys = Object.keys(bundle).filter((k) => k !== 'opening').sort().join(',');
+  const keys = Object.keys(bundle).filter((k) => k !== 'opening' && k !== 'witnessed').sort().join(',');
   if (keys !== BUNDLE_KEYS) fail('the proof bundle does not have the fields of a bundle');
   if (bundle.format !== BUNDLE_FORMAT) fail(`unknown bundle format ${bundle.format}`);
   if (bundle.log_key !== key.vkey) fail('the bundle names another log key than the pinned one');
@@ -312,7 +312,202 @@ export async function verifyBundle(bundle, key) {
   }
   const root = await rootFromInclusion(entry.seq, checkpoint.size, leaf, hashes(bundle.inclusion, 'inclusion'));
   if (!equalBytes(root, checkpoint.root)) fail(`the inclusion proof of seq ${entry.seq} does not lead to the signed root`);
-  return { entry, format, payload, checkpoint, leaf };
+  const witnessed = bundle.witnessed === undefined ? null : await verifyWitnessed(bundle.witnessed, key, checkpoint, entry.seq);
+  // The note whose cosignatures speak for the entry (mirrors `VerifiedBundle::cosigned_note`).
+  const cosignedNote = witnessed ? bundle.witnessed.checkpoint : bundle.checkpoint;
+  return { entry, format, payload, checkpoint, leaf, witnessed, cosignedNote };
+}
+
+/** Largest witnessed checkpoint note accepted in a bundle, bytes (`WITNESSED_NOTE_BYTES_MAX`). */
+export const WITNESSED_NOTE_BYTES_MAX = 16 * 1024;
+
+/**
+ * Checks a bundle's `witnessed` part: a checkpoint signed by the log that holds entry `seq` and
+ * lies on the same history as the bundle's checkpoint (the consistency proof runs from the
+ * smaller tree to the larger). Mirrors `verify_witnessed` of crates/core/src/bundle.rs.
+ */
+async function verifyWitnessed(w, key, bundleCp, seq) {
+  if (!w || typeof w !== 'object' || Object.keys(w).sort().join(',') !== 'checkpoint,consistency') {
+    fail('the witnessed checkpoint does not have the fields checkpoint and consistency');
+  }
+  if (typeof w.checkpoint !== 'string' || utf8(w.checkpoint).length > WITNESSED_NOTE_BYTES_MAX) {
+    fail('the witnessed checkpoint is too large');
+  }
+  const cp = await openCheckpoint(w.checkpoint, key);
+  if (!(seq < cp.size)) fail(`the witnessed checkpoint of size ${cp.size} does not hold entry ${seq}`);
+  const proof = hashes(w.consistency, 'consistency');
+  const [small, large] = cp.size <= bundleCp.size ? [cp, bundleCp] : [bundleCp, cp];
+  await verifyConsistency(small.size, small.root, large.size, large.root, proof);
+  return cp;
+}
+
+// ------------------------------------------------------------------------------------------
+// Witnesses: C2SP tlog-cosignature lines and the tlog-policy quorum (mirrors
+// crates/client/src/policy.rs). The policy comes from pin.js (or, in a build that pins none,
+// from the server, remembered on first use); a cosignature line is believed only when it
+// verifies under a witness key of that policy.
+// ------------------------------------------------------------------------------------------
+
+/** Largest policy text accepted, bytes (`POLICY_BYTES_MAX`). */
+export const POLICY_BYTES_MAX = 64 * 1024;
+const POLICY_ENTRIES_MAX = 64;
+
+/** Parses a vkey `name+keyid+base64(alg || key)` of algorithm `alg`, checking the key id. */
+async function parseKeyOfAlg(vkey, alg, what) {
+  if (typeof vkey !== 'string' || vkey.length > 512) fail(`the ${what} key is not a vkey`);
+  const a = vkey.indexOf('+');
+  const b = a < 0 ? -1 : vkey.indexOf('+', a + 1);
+  if (b < 0) fail(`the ${what} key is not name+keyid+key`);
+  const [name, idHex, material] = [vkey.slice(0, a), vkey.slice(a + 1, b), vkey.slice(b + 1)];
+  if (!name || /[\s+]/.test(name)) fail(`the ${what} key has a bad name`);
+  if (!/^[0-9a-f]{8}$/.test(idHex)) fail(`the ${what} key has a bad key id`);
+  const bytes = fromBase64(material);
+  if (!bytes || bytes.length !== 33 || bytes[0] !== alg) fail(`the ${what} key is not of the right type`);
+  const pub = bytes.slice(1);
+  const id = (await sha256(concat(utf8(name), Uint8Array.of(10, alg), pub))).slice(0, 4);
+  if (toHex(id) !== idHex) fail(`the ${what} key id does not match its key`);
+  return { name, id, pub, vkey };
+}
+
+/**
+ * Parses a C2SP tlog-policy text: `log <vkey> [url]`, `witness <name> <vkey> [url]`,
+ * `group <name> all|any|<k> <member>…`, `quorum <name>|none`. Members must be defined on earlier
+ * lines, each once. Returns `{logs, witnesses, groups, quorum}`.
+ */
+export async function parsePolicy(text) {
+  if (typeof text !== 'string' || utf8(text).length > POLICY_BYTES_MAX) fail('the witness policy is too large');
+  const policy = { logs: [], witnesses: [], groups: [], quorum: undefined };
+  const names = new Map();
+  const seenKeys = new Set();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const bad = (why) => fail(`witness policy line ${i + 1}: ${why}`);
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(lines[i])) bad('control characters other than tab are not allowed');
+    const words = lines[i].split(/[ \t]+/).filter((w) => w);
+    if (words.length === 0 || words[0].startsWith('#')) continue;
+    const [kw, ...rest] = words;
+    const newName = (n) => {
+      if (n === 'none') bad('`none` is reserved');
+      if (names.has(n)) bad(`${n} is already defined`);
+    };
+    const uniqueKey = (key) => {
+      if (seenKeys.has(toHex(key.pub))) bad('the same public key is listed twice');
+      seenKeys.add(toHex(key.pub));
+    };
+    if (kw === 'quorum' && policy.quorum !== undefined) bad('a policy has exactly one quorum line');
+    if (kw === 'log' && rest.length >= 1 && rest.length <= 2) {
+      const key = await parseKeyOfAlg(rest[0], 1, 'log');
+      uniqueKey(key);
+      if (policy.logs.length === POLICY_ENTRIES_MAX) bad('too many logs');
+      policy.logs.push(key);
+    } else if (kw === 'witness' && rest.length >= 2 && rest.length <= 3) {
+      newName(rest[0]);
+      const key = await parseKeyOfAlg(rest[1], 4, 'witness');
+      uniqueKey(key);
+      if (policy.witnesses.length === POLICY_ENTRIES_MAX) bad('too many witnesses');
+      names.set(rest[0], { witness: policy.witnesses.length });
+      policy.witnesses.push({ name: rest[0], key });
+    } else if (kw === 'group' && rest.length >= 3) {
+      const [name, threshold, ...members] = rest;
+      newName(name);
+      const resolved = [];
+      for (const m of members) {
+        const member = names.get(m) ?? bad(`${m} is not defined on an earlier line`);
+        if (resolved.includes(member)) bad(`${m} is listed twice`);
+        resolved.push(member);
+      }
+      const n = resolved.length;
+      const k = threshold === 'all' ? n : threshold === 'any' ? 1
+        : /^[1-9][0-9]{0,5}$/.test(threshold) && Number(threshold) <= n ? Number(threshold)
+          : bad('the threshold must be all, any or 1 ≤ k ≤ n');
+      if (policy.groups.length === POLICY_ENTRIES_MAX) bad('too many groups');
+      names.set(name, { group: policy.groups.length });
+      policy.groups.push({ name, k, members: resolved });
+    } else if (kw === 'quorum' && rest.length === 1) {
+      policy.quorum = rest[0] === 'none' ? null : names.get(rest[0]) ?? bad(`${rest[0]} is not defined on an earlier line`);
+    } else {
+      bad('not a log, witness, group or quorum line');
+    }
+  }
+  if (policy.quorum === undefined) fail('the witness policy has no quorum line');
+  return policy;
+}
+
+/** The message a witness signs: `cosignature/v1\ntime <t>\n` and the checkpoint body. */
+function cosignedMessage(body, timestamp) {
+  return utf8(`cosignature/v1\ntime ${timestamp}\n${body}`);
+}
+
+/**
+ * Checks a checkpoint note against a parsed policy: it must open under the policy's log key,
+ * and each witness's `cosignature/v1` line is verified. Returns `{checkpoint, cosignedBy,
+ * quorumMet, shortfall}`; `shortfall` says in words which group lacks signatures.
+ */
+export async function checkPolicy(note, policy) {
+  let checkpoint = null;
+  for (const key of policy.logs) {
+    try {
+      checkpoint = await openCheckpoint(note, key);
+      break;
+    } catch (e) {
+      if (!(e instanceof ProofError)) throw e;
+    }
+  }
+  if (!checkpoint) fail('the checkpoint is not signed by a log of the witness policy');
+  const sigLines = note.slice(note.indexOf('\n\n') + 2, -1).split('\n');
+  const valid = [];
+  for (const w of policy.witnesses) {
+    let ok = false;
+    for (const line of sigLines) {
+      const m = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/.exec(line);
+      if (!m || m[1] !== w.key.name) continue;
+      const sig = fromBase64(m[2]);
+      if (!sig || sig.length !== 76 || !equalBytes(sig.slice(0, 4), w.key.id)) continue;
+      let t = 0n;
+      for (const b of sig.slice(4, 12)) t = (t << 8n) | BigInt(b);
+      if (t >= 1n << 63n) continue;
+      if (await verifyEd25519(w.key.pub, cosignedMessage(checkpoint.body, t.toString()), sig.slice(12))) {
+        ok = true;
+        break;
+      }
+    }
+    valid.push(ok);
+  }
+  const memberName = (m) => (m.witness !== undefined ? policy.witnesses[m.witness].name : policy.groups[m.group].name);
+  const met = (m) => (m.witness !== undefined ? valid[m.witness]
+    : policy.groups[m.group].members.filter(met).length >= policy.groups[m.group].k);
+  const why = [];
+  const shortfall = (m) => {
+    if (m.witness !== undefined) {
+      why.push(`witness ${memberName(m)} has not cosigned`);
+      return;
+    }
+    const g = policy.groups[m.group];
+    const ok = g.members.filter(met).map(memberName);
+    why.push(`group ${g.name} needs ${g.k} of ${g.members.length} members and has ${ok.length} ([${ok.join(', ')}])`);
+    for (const sub of g.members) if (sub.group !== undefined && !met(sub)) shortfall(sub);
+  };
+  const quorumMet = policy.quorum === null || met(policy.quorum);
+  if (!quorumMet) shortfall(policy.quorum);
+  return {
+    checkpoint,
+    cosignedBy: policy.witnesses.filter((_, i) => valid[i]).map((w) => w.name),
+    quorumMet,
+    shortfall: quorumMet ? null : why.join('; '),
+  };
+}
+
+/**
+ * As `checkPolicy`, refusing (ProofError) a checkpoint below the quorum, with words naming the
+ * group that lacks signatures and who did sign (mirrors `require_policy`).
+ */
+export async function requirePolicy(note, policy) {
+  const verdict = await checkPolicy(note, policy);
+  if (!verdict.quorumMet) {
+    fail(`the checkpoint of size ${verdict.checkpoint.size} does not meet the witness quorum: ${verdict.shortfall}; cosigned by: [${verdict.cosignedBy.join(', ')}]`);
+  }
+  return verdict;
 }
 
 // ------------------------------------------------------------------------------------------

@@ -94,6 +94,9 @@ pub struct ApiConfig {
     /// Most photos one actor may keep in the photo store (photos are kept for good: a listing
     /// shown once stays checkable).
     pub photos_per_actor_max: usize,
+    /// The witness policy (C2SP tlog-policy text) served in `/v1/log/checkpoint` for the public
+    /// pages of a build that pins none (see `web/public/pin.js`).
+    pub witness_policy: Option<String>,
 }
 
 /// A registered auditor: an actor id of the form `auditor/<name>` and its Ed25519 key. Auditors
@@ -130,6 +133,7 @@ impl Default for ApiConfig {
             cosigned_checkpoint: None,
             photo_bytes_max: 4 * 1024 * 1024,
             photos_per_actor_max: 300,
+            witness_policy: None,
         }
     }
 }
@@ -567,13 +571,17 @@ pub async fn serve(node: Node, bind: &str) -> std::io::Result<()> {
 /// As [`serve`].
 pub async fn serve_with(node: Node, bind: &str, config: ApiConfig) -> std::io::Result<()> {
     let running = start(node.clone(), bind, config).await?;
+    // The signal handlers are installed before the URL is printed: a supervisor (or a test)
+    // that sends SIGTERM as soon as it reads the URL stops the server gracefully, not by the
+    // signal's default action, which would kill it mid-batch.
+    let stop_signal = stop_signal();
     for a in running.addrs() {
         println!(
             "deedlog serving on http://{a}  (the pages at /; log size {}, API: http://{a}/swagger-ui/)",
             node.reader().size()
         );
     }
-    wait_for_signal().await;
+    stop_signal.await;
     tracing::info!("stopping: finishing requests in flight");
     let result = running.stop().await;
     let n = node.clone();
@@ -582,25 +590,39 @@ pub async fn serve_with(node: Node, bind: &str, config: ApiConfig) -> std::io::R
     result
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM and SIGINT handlers now (`signal` registers when called, unlike
+/// `ctrl_c`, which registers on first poll) and returns the future that waits for either.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut term), Err(_)) => {
+                    term.recv().await;
+                }
+                (Err(_), Ok(mut int)) => {
+                    int.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

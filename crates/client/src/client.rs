@@ -87,6 +87,8 @@ pub struct EntryAnswer {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: Transport,
+    /// The witness policy every verified answer must meet (see [`Client::requiring`]).
+    witnesses: Option<std::sync::Arc<crate::policy::Policy>>,
 }
 
 fn bad(path: &str, reason: impl Into<String>) -> ClientError {
@@ -118,6 +120,7 @@ impl Client {
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
         Ok(Self {
             http: Transport::new(base_url, Policy::default())?,
+            witnesses: None,
         })
     }
 
@@ -131,6 +134,18 @@ impl Client {
         };
         Self {
             http: self.http.with_policy(policy),
+            witnesses: self.witnesses,
+        }
+    }
+
+    /// The same client, refusing every verification answer whose bundles' cosigned checkpoint
+    /// does not meet the witness `policy` (C2SP tlog-policy); [`Verified::witnesses`] then says
+    /// which witnesses signed each bundle's checkpoint.
+    #[must_use]
+    pub fn requiring(self, policy: crate::policy::Policy) -> Self {
+        Self {
+            witnesses: Some(std::sync::Arc::new(policy)),
+            ..self
         }
     }
 
@@ -692,10 +707,15 @@ impl Client {
                 self.check_extends(known, &v.checkpoint)?;
             }
         }
+        let witnesses = match &self.witnesses {
+            Some(policy) => proof::require_witnesses(&bundles, policy)?,
+            None => Vec::new(),
+        };
         Ok(Verified {
             answer,
             bundles,
             binding,
+            witnesses,
         })
     }
 
@@ -811,6 +831,9 @@ pub struct Verified {
     pub bundles: Vec<VerifiedBundle>,
     /// Which entries issued what was asked, and which shown fields they back.
     pub binding: proof::Binding,
+    /// With a witness policy ([`Client::requiring`]): for each bundle, in order, the policy's
+    /// verdict on its cosigned checkpoint (who signed). Empty without a policy.
+    pub witnesses: Vec<crate::policy::PolicyVerdict>,
 }
 
 /// What a verification call asked for, so that its answer can be bound to it.

@@ -91,6 +91,9 @@ pub struct PolicyVerdict {
     pub invalid: Vec<String>,
     /// Whether the quorum holds.
     pub quorum_met: bool,
+    /// When the quorum does not hold: which group (or witness) lacks signatures, in words, from
+    /// the quorum down to the innermost groups that fall short.
+    pub shortfall: Option<String>,
 }
 
 /// The 32 key bytes of a vkey (the last 44 characters are `base64(alg || key)`).
@@ -255,6 +258,54 @@ impl Policy {
         }
     }
 
+    fn member_name(&self, member: &Member) -> String {
+        match member {
+            Member::Witness(i) => self
+                .witnesses
+                .get(*i)
+                .map_or_else(String::new, |w| w.name.clone()),
+            Member::Group(g) => self
+                .groups
+                .get(*g)
+                .map_or_else(String::new, |g| g.name.clone()),
+        }
+    }
+
+    /// Says why `member` is not met: a witness that did not cosign, or a group with fewer
+    /// members met than its threshold, and then, inside it, why each unmet member is not.
+    fn shortfall(&self, member: &Member, valid: &[bool], out: &mut Vec<String>) {
+        match member {
+            Member::Witness(_) => out.push(format!(
+                "witness {} has not cosigned",
+                self.member_name(member)
+            )),
+            Member::Group(g) => {
+                let Some(group) = self.groups.get(*g) else {
+                    return;
+                };
+                let met: Vec<String> = group
+                    .members
+                    .iter()
+                    .filter(|m| self.met(m, valid))
+                    .map(|m| self.member_name(m))
+                    .collect();
+                out.push(format!(
+                    "group {} needs {} of {} members and has {} ([{}])",
+                    group.name,
+                    group.k,
+                    group.members.len(),
+                    met.len(),
+                    met.join(", ")
+                ));
+                for m in &group.members {
+                    if matches!(m, Member::Group(_)) && !self.met(m, valid) {
+                        self.shortfall(m, valid, out);
+                    }
+                }
+            }
+        }
+    }
+
     /// Opens `note` with the policy's log keys (the one whose name is the note's origin) and
     /// evaluates the quorum over the cosignatures that verify.
     ///
@@ -287,7 +338,16 @@ impl Policy {
                 .collect()
         };
         let quorum_met = self.quorum.as_ref().is_none_or(|q| self.met(q, &valid));
+        let shortfall = match &self.quorum {
+            Some(q) if !quorum_met => {
+                let mut why = Vec::new();
+                self.shortfall(q, &valid, &mut why);
+                Some(why.join("; "))
+            }
+            _ => None,
+        };
         Ok(PolicyVerdict {
+            shortfall,
             cosigned_by: pick(|s| matches!(s, CosignatureStatus::Valid { .. })),
             invalid: pick(|s| matches!(s, CosignatureStatus::Invalid)),
             quorum_met,
@@ -303,12 +363,25 @@ impl Policy {
         let verdict = self.check(note)?;
         if !verdict.quorum_met {
             return Err(ClientError::Proof(format!(
-                "the checkpoint does not meet the witness quorum; cosigned by: [{}]",
+                "the checkpoint of size {} does not meet the witness quorum: {}; cosigned by: [{}]",
+                verdict.checkpoint.size,
+                verdict.shortfall.as_deref().unwrap_or("not met"),
                 verdict.cosigned_by.join(", ")
             )));
         }
         Ok(verdict)
     }
+}
+
+/// Requires the checkpoint `note` (with its cosignature lines) to be signed by a log of
+/// `policy` and to meet its witness quorum; returns who signed. The one call every verifier
+/// (`deedlog verify`, `deedlog audit`, `deedlog check`, the answer checks) makes.
+///
+/// # Errors
+/// [`ClientError::Proof`]: not a log of the policy, or the quorum does not hold (the words name
+/// the group that lacks signatures and the witnesses that did sign).
+pub fn require_policy(note: &str, policy: &Policy) -> Result<PolicyVerdict, ClientError> {
+    policy.require(note.as_bytes())
 }
 
 #[cfg(test)]
@@ -365,6 +438,16 @@ mod tests {
         assert!(policy.require(&note_cosigned_by(&[])).is_err());
         let one = policy.require(&note_cosigned_by(&[1])).unwrap_err();
         assert!(one.to_string().contains("W1"), "{one}");
+        assert!(
+            one.to_string()
+                .contains("group two needs 2 of 3 members and has 1 ([W1])"),
+            "{one}"
+        );
+        let note = String::from_utf8(note_cosigned_by(&[0, 1])).unwrap();
+        assert_eq!(
+            require_policy(&note, &policy).unwrap().cosigned_by,
+            vec!["W0", "W1"]
+        );
         let two = policy.require(&note_cosigned_by(&[0, 2])).unwrap();
         assert_eq!(two.cosigned_by, vec!["W0", "W2"]);
         // A cosignature line by a witness that does not verify counts for nothing.
@@ -405,7 +488,15 @@ mod tests {
         text.push_str("group X 2 X0 X1 X2\ngroup Y any Y3 Y4 Y5\ngroup XY all X Y\nquorum XY\n");
         let policy = Policy::parse(text.as_bytes()).unwrap();
         assert!(!policy.check(&note_cosigned_by(&[0, 1])).unwrap().quorum_met);
-        assert!(!policy.check(&note_cosigned_by(&[0, 4])).unwrap().quorum_met);
+        let short = policy.check(&note_cosigned_by(&[0, 4])).unwrap();
+        assert!(!short.quorum_met);
+        assert_eq!(
+            short.shortfall.as_deref(),
+            Some(
+                "group XY needs 2 of 2 members and has 1 ([Y]); group X needs 2 of 3 members \
+                 and has 1 ([X0])"
+            )
+        );
         assert!(
             policy
                 .check(&note_cosigned_by(&[0, 1, 4]))

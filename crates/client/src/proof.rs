@@ -10,6 +10,7 @@ use deedlog_core::hash::{self, Hash};
 use deedlog_core::merkle;
 
 use crate::error::ClientError;
+use crate::policy::{Policy, PolicyVerdict};
 
 /// Finds the first proof bundle in a JSON answer: the value itself or any object nested in it
 /// whose `format` is [`BUNDLE_FORMAT`] (depth-first, objects' fields in order).
@@ -71,6 +72,45 @@ pub fn verify_bundle(
     trusted_log_vkey: &str,
 ) -> Result<VerifiedBundle, ClientError> {
     Ok(bundle.verify(trusted_log_vkey)?)
+}
+
+/// Checks a proof bundle against the trusted log key and, with a witness policy, its cosigned
+/// checkpoint against the policy: the bundle's witnessed checkpoint when it has one, else its own
+/// checkpoint (see [`VerifiedBundle::cosigned_note`]). Returns who signed.
+///
+/// # Errors
+/// [`ClientError::Bundle`] as [`verify_bundle`]; [`ClientError::Proof`] when the cosigned
+/// checkpoint does not meet the policy, naming the group that lacks signatures and who signed.
+pub fn verify_bundle_with_policy(
+    bundle: &ProofBundle,
+    trusted_log_vkey: &str,
+    policy: Option<&Policy>,
+) -> Result<(VerifiedBundle, Option<PolicyVerdict>), ClientError> {
+    let verified = verify_bundle(bundle, trusted_log_vkey)?;
+    let verdict = match policy {
+        Some(p) => Some(require_witnesses(std::slice::from_ref(&verified), p)?.remove(0)),
+        None => None,
+    };
+    Ok((verified, verdict))
+}
+
+/// Requires every verified bundle's cosigned checkpoint to meet `policy`; returns the verdicts,
+/// in order.
+///
+/// # Errors
+/// [`ClientError::Proof`] for the first bundle whose checkpoint falls short, naming its seq, the
+/// group that lacks signatures and the witnesses that did sign.
+pub fn require_witnesses(
+    bundles: &[VerifiedBundle],
+    policy: &Policy,
+) -> Result<Vec<PolicyVerdict>, ClientError> {
+    bundles
+        .iter()
+        .map(|b| {
+            crate::policy::require_policy(b.cosigned_note(), policy)
+                .map_err(|e| ClientError::Proof(format!("the proof of entry {}: {e}", b.entry.seq)))
+        })
+        .collect()
 }
 
 /// Opens a checkpoint note with the trusted log key and checks its origin is the key's name.

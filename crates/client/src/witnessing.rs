@@ -283,6 +283,12 @@ impl Cosigner {
                             Err(e) => tracing_free_log(&format!("witness {i}: {e}")),
                         }
                     }
+                    // The slot keeps the newest checkpoint that at least one witness cosigned:
+                    // proof bundles carry it, and a round in which every witness failed must
+                    // not replace a cosigned checkpoint with a bare one.
+                    if done.iter().all(Option::is_none) {
+                        continue;
+                    }
                     let mut cosigned = opened.note_text.clone();
                     for lines in done.iter().flatten() {
                         cosigned.push_str(lines);

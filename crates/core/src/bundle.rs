@@ -12,9 +12,20 @@
 //!   "inclusion": ["<64 hex digits>", "..."],
 //!   "checkpoint": "<the whole signed checkpoint note>",
 //!   "log_key": "<the log's vkey: origin+keyid+base64(0x01 || key)>",
-//!   "opening": {"payload": {"…": "…"}, "salt": "<base64 of 16 bytes>"}
+//!   "opening": {"payload": {"…": "…"}, "salt": "<base64 of 16 bytes>"},
+//!   "witnessed": {"checkpoint": "<a checkpoint note with witness cosignatures>",
+//!                 "consistency": ["<64 hex digits>", "..."]}
 //! }
 //! ```
+//!
+//! `witnessed` is present when the log has a checkpoint cosigned by its witnesses that covers the
+//! entry (its size is above `seq`): its note, and the consistency proof between its tree and the
+//! bundle's, from the smaller to the larger (empty when both are the same size, and then both
+//! must have the same root). When the cosigned checkpoint *is* the bundle's checkpoint, the
+//! server puts the cosigned note in `checkpoint` itself and leaves `witnessed` out. Bundles made
+//! before witnesses existed have no `witnessed` and still verify; whether the witnesses are
+//! enough is the verifier's policy, checked outside this module on
+//! [`VerifiedBundle::cosigned_note`].
 //!
 //! `opening` is present only for a version-2 entry whose payload the reader may see; it is
 //! checked against the payload digest the entry's signature covers. Without it a version-2
@@ -115,6 +126,25 @@ pub enum BundleError {
     /// implementations is wrong.
     #[error("inclusion proof verified by one implementation and refused by the other")]
     InclusionDisagreement,
+    /// The witnessed checkpoint does not open with the log key, is for another origin, does not
+    /// cover the entry, or is not consistent with the bundle's checkpoint.
+    #[error("witnessed checkpoint: {0}")]
+    Witnessed(String),
+}
+
+/// Largest witnessed checkpoint note accepted in a bundle, bytes: the log's note and a few dozen
+/// cosignature lines fit many times over.
+pub const WITNESSED_NOTE_BYTES_MAX: usize = 16 * 1024;
+
+/// A checkpoint cosigned by the log's witnesses, and how it relates to the bundle's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Witnessed {
+    /// The cosigned checkpoint note (the log's signature and the witnesses' lines).
+    pub checkpoint: String,
+    /// The consistency proof between this checkpoint's tree and the bundle's, from the smaller
+    /// size to the larger, hex; empty when the sizes are equal.
+    pub consistency: Vec<String>,
 }
 
 /// A proof bundle, as it travels (see the module documentation for the JSON).
@@ -140,6 +170,10 @@ pub struct ProofBundle {
     /// The opening (payload and salt) of a version-2 entry, when the reader may see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opening: Option<serde_json::Value>,
+    /// The newest checkpoint cosigned by the log's witnesses that covers the entry, when it is
+    /// not the bundle's own checkpoint. Absent in bundles made before witnesses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<Witnessed>,
 }
 
 /// What a bundle proves, once verified.
@@ -155,6 +189,21 @@ pub struct VerifiedBundle {
     pub leaf_hash: Hash,
     /// The checkpoint it is included in.
     pub checkpoint: OpenedCheckpoint,
+    /// The witnessed checkpoint, opened with the log key and proved consistent with
+    /// `checkpoint` and to cover the entry, when the bundle carries one.
+    pub witnessed: Option<OpenedCheckpoint>,
+}
+
+impl VerifiedBundle {
+    /// The note whose cosignatures speak for this entry: the witnessed checkpoint when the
+    /// bundle has one, else the bundle's own checkpoint (which carries the witnesses' lines
+    /// when it is itself the cosigned checkpoint, and none otherwise).
+    #[must_use]
+    pub fn cosigned_note(&self) -> &str {
+        self.witnessed
+            .as_ref()
+            .map_or(&self.checkpoint.note_text, |w| &w.note_text)
+    }
 }
 
 impl ProofBundle {
@@ -178,7 +227,31 @@ impl ProofBundle {
             checkpoint: checkpoint_note.to_owned(),
             log_key: log_key.to_owned(),
             opening: None,
+            witnessed: None,
         }
+    }
+
+    /// The bundle with a cosigned checkpoint that covers its entry. `cosigned` is the cosigned
+    /// note, of tree size `cosigned_size`, and `consistency` the proof between its tree and the
+    /// bundle's (from the smaller size to the larger). When the sizes are equal the cosigned note
+    /// replaces the bundle's checkpoint instead (the caller vouches that it is the same
+    /// checkpoint; [`ProofBundle::verify`] checks it all the same).
+    #[must_use]
+    pub fn with_witnessed(
+        mut self,
+        cosigned: &str,
+        cosigned_size: u64,
+        consistency: &[Hash],
+    ) -> Self {
+        if cosigned_size == self.tree_size {
+            cosigned.clone_into(&mut self.checkpoint);
+        } else {
+            self.witnessed = Some(Witnessed {
+                checkpoint: cosigned.to_owned(),
+                consistency: consistency.iter().map(hash::to_hex).collect(),
+            });
+        }
+        self
     }
 
     /// The bundle with the opening (canonical bytes) of its version-2 entry.
@@ -307,11 +380,82 @@ impl ProofBundle {
         ) {
             return Err(BundleError::InclusionDisagreement);
         }
+        let witnessed = match &self.witnessed {
+            None => None,
+            Some(w) => Some(verify_witnessed(w, &log_key, &opened, self.seq)?),
+        };
         Ok(VerifiedBundle {
             entry,
             whole,
             leaf_hash,
             checkpoint: opened,
+            witnessed,
         })
     }
+}
+
+/// Checks that the witnessed checkpoint is the log's, covers entry `seq`, and lies on the same
+/// history as the bundle's checkpoint `bundle_cp` (one tree a prefix of the other). Then the
+/// entry is in the witnessed tree too: either the witnessed tree contains the bundle's, or the
+/// bundle's tree starts with the witnessed one and `seq` is below its size.
+fn verify_witnessed(
+    w: &Witnessed,
+    log_key: &VerifierKey,
+    bundle_cp: &OpenedCheckpoint,
+    seq: u64,
+) -> Result<OpenedCheckpoint, BundleError> {
+    let bad = |m: String| BundleError::Witnessed(m);
+    if w.checkpoint.len() > WITNESSED_NOTE_BYTES_MAX {
+        return Err(bad(format!(
+            "the note is {} bytes; at most {WITNESSED_NOTE_BYTES_MAX} are allowed",
+            w.checkpoint.len()
+        )));
+    }
+    if w.consistency.len() > PROOF_HASHES_MAX {
+        return Err(bad(format!(
+            "a consistency proof of {} hashes is longer than any tree needs",
+            w.consistency.len()
+        )));
+    }
+    let cp = checkpoint::open_checkpoint(w.checkpoint.as_bytes(), log_key)
+        .map_err(|e| bad(e.to_string()))?;
+    if cp.origin != log_key.name() {
+        return Err(bad(format!("it is for origin `{}`", cp.origin)));
+    }
+    if seq >= cp.size {
+        return Err(bad(format!(
+            "its tree of size {} does not hold entry {seq}",
+            cp.size
+        )));
+    }
+    let proof = w
+        .consistency
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            hash::from_hex(h).map_err(|_| bad(format!("consistency[{i}] is not 64 hex digits")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (small, large) = if cp.size <= bundle_cp.size {
+        (&cp, bundle_cp)
+    } else {
+        (bundle_cp, &cp)
+    };
+    if small.size == large.size {
+        if small.root != large.root || !proof.is_empty() {
+            return Err(bad(format!(
+                "two roots for tree size {}: the log forked",
+                small.size
+            )));
+        }
+    } else {
+        merkle::verify_consistency(small.size, small.root, large.size, large.root, &proof)
+            .map_err(|e| {
+                bad(format!(
+                    "consistency from {} to {}: {e}",
+                    small.size, large.size
+                ))
+            })?;
+    }
+    Ok(cp)
 }

@@ -1,7 +1,9 @@
 //! Limits on every input the core decodes. Anything larger is refused before it is parsed.
 
-/// Largest encoded entry, in bytes.
-pub const ENTRY_BYTES_MAX: usize = 64 * 1024;
+/// Largest encoded entry (with its opening), in bytes: 64 KiB less one, so that every entry fits
+/// the big-endian `u16` length of a C2SP tlog-tiles entry bundle and no tile can be made
+/// unreadable by one entry.
+pub const ENTRY_BYTES_MAX: usize = u16::MAX as usize;
 /// Largest canonical command payload, in bytes.
 pub const PAYLOAD_BYTES_MAX: usize = 48 * 1024;
 /// Longest actor id, stream name or kind, in bytes.

@@ -230,3 +230,117 @@ fn each_tampered_field_fails_with_its_own_error() {
 
     assert!(good.verify(&vkey).is_ok());
 }
+
+/// A bundle carries the newest cosigned checkpoint that covers its entry, older or newer than its
+/// own, with the consistency proof between the two; a witnessed checkpoint that does not cover
+/// the entry, is on another history, or comes with a tampered proof is refused.
+#[test]
+fn a_witnessed_checkpoint_is_checked_against_the_bundle() {
+    use deedlog_core::SecretKey;
+    use deedlog_core::bundle::Witnessed;
+    use deedlog_core::merkle;
+    let log = log();
+    let key = log.verifier_key();
+    let witness = SecretKey::from_seed(&[77; 32]);
+    let cosigned = |c: usize| -> (u64, String) {
+        let (size, note) = &log.checkpoints[c];
+        let opened = open_checkpoint(note, &key).unwrap();
+        let line = checkpoint::cosign(opened.body.as_bytes(), "bank.test", &witness, 1).unwrap();
+        (*size, format!("{}{line}", opened.note_text))
+    };
+    let consistency = |m: u64, n: u64| merkle::consistency_proof(m, n, &log.hashes).unwrap();
+    let (small_size, small) = cosigned(1);
+    let (large_size, large) = cosigned(3);
+    assert!(small_size < large_size);
+
+    // Older cosigned checkpoint, newer bundle: the proof runs from the cosigned size up.
+    let b = bundle(&log, 13, 3).with_witnessed(
+        &small,
+        small_size,
+        &consistency(small_size, large_size),
+    );
+    let v = b.verify(&log.vkey).unwrap();
+    assert_eq!(v.witnessed.as_ref().unwrap().size, small_size);
+    assert_eq!(v.cosigned_note(), small);
+    let text = serde_json::to_string(&b).unwrap();
+    assert_eq!(serde_json::from_str::<ProofBundle>(&text).unwrap(), b);
+
+    // Newer cosigned checkpoint, older bundle: the proof runs from the bundle's size up.
+    let b =
+        bundle(&log, 3, 1).with_witnessed(&large, large_size, &consistency(small_size, large_size));
+    assert_eq!(
+        b.verify(&log.vkey).unwrap().witnessed.unwrap().size,
+        large_size
+    );
+
+    // The same size: the cosigned note becomes the bundle's checkpoint, nothing else is added.
+    let b = bundle(&log, 3, 1).with_witnessed(&small, small_size, &[]);
+    assert!(b.witnessed.is_none());
+    let v = b.verify(&log.vkey).unwrap();
+    assert!(v.witnessed.is_none());
+    assert_eq!(v.cosigned_note(), small);
+
+    // An entry the cosigned tree does not hold gets no say from the witnesses.
+    let b = bundle(&log, small_size + 2, 3).with_witnessed(
+        &small,
+        small_size,
+        &consistency(small_size, large_size),
+    );
+    assert!(matches!(
+        b.verify(&log.vkey),
+        Err(BundleError::Witnessed(_))
+    ));
+
+    // A tampered consistency proof, a missing one, and a cosigned checkpoint of a fork (the
+    // log's key, the same size, another root) are refused.
+    let mut proof = consistency(small_size, large_size);
+    proof[0].0[0] ^= 1;
+    for p in [proof, Vec::new()] {
+        let b = bundle(&log, 13, 3).with_witnessed(&small, small_size, &p);
+        assert!(
+            matches!(b.verify(&log.vkey), Err(BundleError::Witnessed(_))),
+            "{p:?}"
+        );
+    }
+    let fork = checkpoint::sign_checkpoint(
+        &log.origin,
+        small_size,
+        leaf_hash(b"fork"),
+        &[],
+        &log.log_key,
+    )
+    .unwrap();
+    let b = bundle(&log, 3, 1);
+    let forked = ProofBundle {
+        witnessed: Some(Witnessed {
+            checkpoint: String::from_utf8(fork).unwrap(),
+            consistency: Vec::new(),
+        }),
+        ..b
+    };
+    match forked.verify(&log.vkey) {
+        Err(BundleError::Witnessed(m)) => assert!(m.contains("forked"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A witnessed note signed by another key is refused, and so is an oversized one.
+    let stranger = SecretKey::from_seed(&[78; 32]);
+    let other =
+        checkpoint::sign_checkpoint(&log.origin, large_size, leaf_hash(b"x"), &[], &stranger)
+            .unwrap();
+    let b = bundle(&log, 3, 1).with_witnessed(
+        std::str::from_utf8(&other).unwrap(),
+        large_size,
+        &consistency(small_size, large_size),
+    );
+    assert!(matches!(
+        b.verify(&log.vkey),
+        Err(BundleError::Witnessed(_))
+    ));
+    let huge = "x".repeat(deedlog_core::bundle::WITNESSED_NOTE_BYTES_MAX + 1);
+    let b = bundle(&log, 3, 1).with_witnessed(&huge, large_size, &[]);
+    assert!(matches!(
+        b.verify(&log.vkey),
+        Err(BundleError::Witnessed(_))
+    ));
+}

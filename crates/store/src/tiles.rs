@@ -23,6 +23,11 @@ pub const LEVEL_MAX: u8 = 7;
 /// The largest entry an entry bundle can hold (its length is a `u16`).
 pub const BUNDLE_ENTRY_BYTES_MAX: usize = u16::MAX as usize;
 
+// Every entry the log accepts fits a bundle: the length prefix cannot overflow, so no tile can
+// be made unreadable by one entry. (The public form of a version-2 entry is shorter than the
+// entry with its opening, which is what the limit bounds.)
+const _: () = assert!(deedlog_core::limits::ENTRY_BYTES_MAX <= BUNDLE_ENTRY_BYTES_MAX);
+
 /// Why a tile cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -27,7 +27,7 @@ pub const CHECKPOINT_RANGE_MAX: u64 = 10_000;
 fn checkpoint_schema() -> serde_json::Value {
     json!({"type": "object", "required": ["origin", "size", "note", "log_key"], "properties": {
         "origin": {"type": "string"}, "size": {"type": "integer"}, "note": {"type": "string"},
-        "log_key": {"type": "string"}}})
+        "log_key": {"type": "string"}, "policy": {"type": "string"}}})
 }
 
 /// The routes of this module.
@@ -84,10 +84,11 @@ async fn log_checkpoint(state: Data<AppState>) -> Result<HttpResponse, ApiError>
             ApiError::new(503, "ledger.unavailable", "the log has no checkpoint yet")
         })?;
     let note = String::from_utf8(served_note(&state, &cp)).map_err(|e| ApiError::internal(&e))?;
-    Ok(body_json(
-        StatusCode::OK,
-        &json!({"origin": state.node.origin(), "size": cp.size, "note": note, "log_key": state.node.log_vkey()}),
-    ))
+    let mut answer = json!({"origin": state.node.origin(), "size": cp.size, "note": note, "log_key": state.node.log_vkey()});
+    if let Some(policy) = &state.config.witness_policy {
+        answer["policy"] = json!(policy);
+    }
+    Ok(body_json(StatusCode::OK, &answer))
 }
 
 /// The note served for the latest checkpoint: its cosigned copy once the witnesses answered

@@ -768,8 +768,38 @@ pub(crate) fn bundle_for(
     let proof = reader.inclusion_proof(seq, size)?;
     let note = std::str::from_utf8(note).map_err(|e| ApiError::internal(&e))?;
     let bundle = ProofBundle::new(seq, &bytes, size, &proof, note, state.node.log_vkey());
+    let bundle = with_witnessed(state, bundle)?;
     match opening {
         None => Ok(bundle),
         Some(o) => bundle.with_opening(&o).map_err(|e| ApiError::internal(&e)),
     }
+}
+
+/// The bundle with the newest checkpoint the witnesses cosigned, when it covers the entry, so an
+/// offline verifier can check the witnesses too. The cosigner lags the log by a round, so the
+/// cosigned checkpoint is usually a little older than the bundle's; an entry newer than it gets
+/// no witnessed checkpoint (the verifier's policy then says so) until the next round.
+fn with_witnessed(state: &AppState, bundle: ProofBundle) -> Result<ProofBundle, ApiError> {
+    let Some((cosigned_size, note)) = state
+        .config
+        .cosigned_checkpoint
+        .as_ref()
+        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
+    else {
+        return Ok(bundle);
+    };
+    if bundle.seq >= cosigned_size {
+        return Ok(bundle);
+    }
+    let (small, large) = if cosigned_size <= bundle.tree_size {
+        (cosigned_size, bundle.tree_size)
+    } else {
+        (bundle.tree_size, cosigned_size)
+    };
+    let proof = if small == large {
+        Vec::new()
+    } else {
+        state.node.reader().consistency_proof(small, large)?
+    };
+    Ok(bundle.with_witnessed(&note, cosigned_size, &proof))
 }

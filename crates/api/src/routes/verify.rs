@@ -28,7 +28,10 @@ pub(crate) fn bundle_schema() -> Value {
         "properties": {"format": {"type": "string"}, "seq": {"type": "integer"}, "entry": {"type": "string"},
             "leaf_hash": {"type": "string"}, "tree_size": {"type": "integer"},
             "inclusion": {"type": "array", "items": {"type": "string"}}, "checkpoint": {"type": "string"},
-            "log_key": {"type": "string"}}})
+            "log_key": {"type": "string"},
+            "witnessed": {"type": "object", "required": ["checkpoint", "consistency"],
+                "properties": {"checkpoint": {"type": "string"},
+                    "consistency": {"type": "array", "items": {"type": "string"}}}}}})
 }
 
 /// The filed contract as `verify/contract` shows it: these fields of the `ContractDoc`.
