@@ -6,10 +6,10 @@ import { t, setLang, currentLang } from './i18n.js';
 import { sha256, toHex } from './crypto.js';
 import { ed25519Engine } from './crypto.js';
 import {
-  bindContract, bindDocument, bindListing, bindPricePoint, checkAgainstSeen, openCheckpoint,
-  parseVkey, ProofError,
+  bindContract, bindDocument, bindListing, bindPricePoint, checkAgainstSeen, checkPolicy, openCheckpoint,
+  parsePolicy, parseVkey, ProofError, requirePolicy,
 } from './verify.js';
-import { PINNED_LOG_KEYS } from './pin.js';
+import { PINNED_LOG_KEYS, PINNED_WITNESS_POLICY } from './pin.js';
 import { encode as qrEncode } from './uqr.js';
 
 const main = document.getElementById('main');
@@ -141,6 +141,10 @@ async function witnessLine(key, notes) {
   if (!trusted) return [h('p', { class: 'small' }, t('witnesses_none'))];
   const signed = new Set();
   for (const note of notes) {
+    // A checkpoint no witness has cosigned yet (the newest entries, for the cosigner's round
+    // trip) is "could not check", not red; one cosigned short of the quorum is red.
+    const seen = await checkPolicy(note, trusted.policy);
+    if (!seen.quorumMet && seen.cosignedBy.length === 0) throw new Error(t('witnesses_not_yet'));
     const verdict = await requirePolicy(note, trusted.policy);
     verdict.cosignedBy.forEach((w) => signed.add(w));
   }

@@ -137,6 +137,7 @@ const WORDS = {
   witnesses: ['见证者', 'Witnesses'],
   no_witnesses: ['暂无见证者签名', 'No witness cosignatures yet'],
   witnesses_met: ['见证者联署（已在本页验证）：{w}；满足见证策略', 'Cosigned by the witnesses {w} (signatures checked in this page); the witness policy is met'],
+  witnesses_not_yet: ['见证者尚未联署包含此条目的检查点，请稍后再试', 'The witnesses have not yet cosigned a checkpoint that covers this entry; try again in a moment'],
   witnesses_none: ['未设定见证策略：见证者签名未检查', 'No witness policy: witness cosignatures were not checked'],
   witness_policy_pinned: ['见证策略已固定在本页代码中', 'the witness policy is pinned in this page’s code'],
   witness_policy_tofu: ['本版本未固定见证策略：首次使用时记住，之后变化将报错', 'this build pins no witness policy: remembered on first use, any later change is red'],
