@@ -7,6 +7,7 @@ mod edge_cases;
 mod format_doc;
 mod fuzz;
 mod merkle;
+mod parallel;
 mod signatures;
 mod vectors;
 mod verify;
