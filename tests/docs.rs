@@ -49,10 +49,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The project's text files, this one left out: it names what it looks for.
 fn project_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     walk(root, &mut files);
+    files.retain(|f| !f.ends_with("tests/docs.rs"));
     files.sort();
     files
 }
@@ -128,9 +130,10 @@ fn every_markdown_file_named_is_in_the_repository() {
 #[test]
 fn the_checks_would_catch_a_citation() {
     // The two checks above are only worth something if they see what they look for.
+    let design = format!("{}.md", "DESIGN");
     assert_eq!(
-        markdown_names("see DESIGN.md, and `docs/FORMAT.md`; not x.mdx"),
-        vec!["DESIGN.md".to_owned(), "FORMAT.md".to_owned()]
+        markdown_names(&format!("see {design}, and `docs/FORMAT.md`; not x.mdx")),
+        vec![design.clone(), "FORMAT.md".to_owned()]
     );
     let line = format!("as {}/{}/{}.md says", "..", "shared", "DESIGN");
     assert!(

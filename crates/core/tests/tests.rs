@@ -6,6 +6,7 @@ mod common;
 mod edge_cases;
 mod format_doc;
 mod fuzz;
+mod keyfile;
 mod merkle;
 mod parallel;
 mod signatures;
