@@ -486,3 +486,109 @@ pub fn open(args: &OpenArgs) -> anyhow::Result<()> {
     drop((writer, reader));
     Ok(())
 }
+
+/// Arguments of `deedlog bench verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The data folder to verify (its `log/` and `log.vkey`). With `--entries`, a benchmark log
+    /// of that many entries is made there first when it holds none.
+    #[arg(long)]
+    data: PathBuf,
+    /// Make a benchmark log of this many entries first (as `bench append --data` does), when the
+    /// folder holds no log yet.
+    #[arg(long)]
+    entries: Option<u64>,
+    /// Worker thread counts to time, one run each, in this order (the reports must be equal).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, deedlog_core::verify::default_threads()])]
+    threads: Vec<usize>,
+    /// Print the result as one JSON object on the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One timed run of `deedlog bench verify`.
+#[derive(Debug, Serialize)]
+pub struct VerifyRun {
+    /// Worker threads (1: all on the calling thread).
+    pub threads: usize,
+    /// Entries verified.
+    pub entries: u64,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// Seconds for the whole verification, reading the segment files included.
+    pub seconds: f64,
+    /// Entries per second.
+    pub eps: f64,
+    /// Faults found (0 for a log made by `bench append`).
+    pub faults: usize,
+}
+
+/// `deedlog bench verify`: times the offline verifier over a data folder at each thread count,
+/// and checks that every count gives the same report.
+pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    if let Some(entries) = args.entries
+        && !args.data.join("log").exists()
+    {
+        append(&AppendArgs {
+            entries,
+            data: Some(args.data.clone()),
+            batch_max: 2048,
+            batch_wait_us: 500,
+            entry_bytes: 1024,
+            keys: 1000,
+            inflight: 8192,
+            verify_threads: 2,
+            index_cache_mb: 32,
+            entry_format: 2,
+            json: false,
+        })?;
+    }
+    if args.threads.is_empty() || args.threads.contains(&0) {
+        bail!("--threads takes positive counts");
+    }
+    let vkey = crate::verify_cmd::log_key(&args.data, None)?;
+    let origin = crate::verify_cmd::origin_of(&vkey)?;
+    let log_dir = args.data.join("log");
+    let mut runs = Vec::new();
+    let mut first: Option<deedlog_core::verify::Report> = None;
+    for &threads in &args.threads {
+        let parallelism = deedlog_core::verify::Parallelism {
+            threads,
+            ..deedlog_core::verify::Parallelism::default()
+        };
+        let started = Instant::now();
+        let report = deedlog_store::audit::verify_segments_with(
+            &log_dir,
+            &origin,
+            &vkey,
+            parallelism,
+            &mut |_| {},
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        let run = VerifyRun {
+            threads,
+            entries: report.entries,
+            checkpoints: report.checkpoints,
+            seconds,
+            eps: report.entries as f64 / seconds,
+            faults: report.faults.len(),
+        };
+        println!(
+            "{} threads: {} entries, {} checkpoints in {:.2} s: {:.0} entries/s, {} faults",
+            run.threads, run.entries, run.checkpoints, run.seconds, run.eps, run.faults
+        );
+        match &first {
+            Some(f) if *f != report => bail!(
+                "{threads} threads gave another report than {} threads",
+                args.threads[0]
+            ),
+            Some(_) => {}
+            None => first = Some(report),
+        }
+        runs.push(run);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&runs)?);
+    }
+    Ok(())
+}

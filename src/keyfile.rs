@@ -1,23 +1,14 @@
 //! Key files and signing from the command line.
 //!
-//! A key file is JSON: `{"format":"deedlog/key/v1","seed":"<base64 32 bytes>","public":"<base64>"}`,
-//! written with mode 0600.
+//! Key files are in the one key-file format (`deedlog_core::keyfile`), read and written durably
+//! (mode 0600) by the node's key functions.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use deedlog_core::{Command, SecretKey, keys};
-use serde::{Deserialize, Serialize};
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    format: String,
-    seed: String,
-    public: String,
-}
+use deedlog_core::{Command, SecretKey};
 
 /// Arguments of `deedlog keygen`.
 #[derive(Args, Debug)]
@@ -37,42 +28,12 @@ pub struct SignArgs {
 
 /// Reads a key file.
 pub fn read(path: &Path) -> anyhow::Result<SecretKey> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: KeyFile = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a key file", path.display()))?;
-    if file.format != "deedlog/key/v1" {
-        bail!("{}: unknown key format {}", path.display(), file.format);
-    }
-    let seed: [u8; 32] = keys::from_base64(&file.seed)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("{}: the seed is not 32 bytes of base64", path.display()))?;
-    let secret = SecretKey::from_seed(&seed);
-    if secret.public().to_base64() != file.public {
-        bail!("{}: the public key does not match the seed", path.display());
-    }
-    Ok(secret)
+    deedlog_node::keys::read(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Writes a key file with mode 0600, refusing to overwrite.
+/// Writes a key file durably with mode 0600, refusing to overwrite.
 pub fn write(path: &Path, secret: &SecretKey) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = KeyFile {
-        format: "deedlog/key/v1".into(),
-        seed: keys::base64(&secret.to_seed()),
-        public: secret.public().to_base64(),
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(serde_json::to_string_pretty(&file)?.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
+    deedlog_node::keys::write(path, secret).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// `deedlog keygen`.

@@ -76,6 +76,8 @@ enum BenchCmd {
     Append(bench::AppendArgs),
     /// Time opening (recovering) an existing store.
     Open(bench::OpenArgs),
+    /// Time the offline verifier over a data folder at each worker thread count.
+    Verify(bench::VerifyArgs),
     /// Load-test a node's HTTP API on loopback: the raw ceiling, public verify lookups and
     /// signed commands (req/s, p50, p99).
     Http(demo_cmd::HttpArgs),
@@ -119,6 +121,7 @@ fn main() -> ExitCode {
         Cmd::Export(args) => export(&args),
         Cmd::Bench(BenchCmd::Append(args)) => bench::append(&args),
         Cmd::Bench(BenchCmd::Open(args)) => bench::open(&args),
+        Cmd::Bench(BenchCmd::Verify(args)) => bench::verify(&args),
         Cmd::Bench(BenchCmd::Http(args)) => demo_cmd::bench_http(&args),
         Cmd::Demo(args) => return demo_cmd::demo(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),

@@ -56,6 +56,10 @@ pub struct VerifyArgs {
     /// `size` entries.
     #[arg(long, requires = "policy")]
     checkpoint: Option<PathBuf>,
+    /// Worker threads for the decoding, hashing and signature checks (default: one per core);
+    /// the report is the same whatever the count.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -224,6 +228,15 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
     }
 }
 
+/// The verifier's threads: the flag, else one per core.
+fn parallelism(args: &VerifyArgs) -> verify::Parallelism {
+    let mut p = verify::Parallelism::default();
+    if let Some(threads) = args.threads {
+        p.threads = usize::from(threads);
+    }
+    p
+}
+
 enum Source {
     Segments(PathBuf),
     Export(PathBuf),
@@ -237,6 +250,7 @@ fn verify_server(
     semantic: bool,
     reader: Option<&deedlog_client::Actor>,
     policy: Option<&deedlog_client::policy::Policy>,
+    parallelism: verify::Parallelism,
 ) -> anyhow::Result<(Report, Option<SemanticOutput>, Option<WitnessOutput>)> {
     let client = deedlog_client::Client::new(url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
     let mut head = client
@@ -277,7 +291,8 @@ fn verify_server(
         .checkpoints(0, size)
         .map_err(|e| anyhow::anyhow!("fetching checkpoints: {e}"))?;
     let mut verifier = verify::LogVerifier::new(&origin_of(&vkey)?, &vkey)
-        .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("log key: {e}"))?
+        .with_parallelism(parallelism);
     let mut auditor = semantic.then(deedlog_domain::Auditor::new);
     let mut root_at = RootAt::new(size);
     let mut pending = checkpoints.into_iter().peekable();
@@ -349,6 +364,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
             args.semantic,
             reader.as_ref(),
             policy.as_ref(),
+            parallelism(args),
         )?;
         return output(args, &report, semantic, witnesses);
     }
@@ -378,13 +394,22 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
             if !dir.is_dir() {
                 bail!("{} is not a folder", dir.display());
             }
-            deedlog_store::audit::verify_segments(dir, &origin_of(vkey)?, vkey)?
+            deedlog_store::audit::verify_segments_with(
+                dir,
+                &origin_of(vkey)?,
+                vkey,
+                parallelism(args),
+                &mut |_| {},
+            )?
         }
         Source::Export(path) => {
             let mut io_error = None;
-            let report =
-                verify::verify_jsonl_with_key(lines(path, &mut io_error)?, vkey.as_deref())
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+            let report = verify::verify_jsonl_with(
+                lines(path, &mut io_error)?,
+                vkey.as_deref(),
+                parallelism(args),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
             if let Some(e) = io_error {
                 bail!("reading {}: {e}", path.display());
             }

@@ -147,6 +147,84 @@ fn bench_append_prints_a_json_result() {
     }
 }
 
+/// `bench verify` times the offline verifier at each thread count over one log and refuses to
+/// report if two counts disagree; `verify --threads` gives the one-thread verdict, and a fault
+/// found by the workers is still named at its seq.
+#[test]
+fn bench_verify_times_each_thread_count_over_one_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let data_s = data.to_str().expect("utf-8");
+    // 1,500 entries: several batches of 512, so the workers do start.
+    let out = run(&[
+        "bench",
+        "verify",
+        "--data",
+        data_s,
+        "--entries",
+        "1500",
+        "--threads",
+        "1,2,3",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let runs: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("output")).expect("JSON last line");
+    let runs = runs.as_array().expect("one object per thread count");
+    assert_eq!(runs.len(), 3);
+    for (r, threads) in runs.iter().zip([1, 2, 3]) {
+        assert_eq!(r["threads"], threads);
+        assert_eq!(r["entries"], 1500);
+        assert_eq!(r["faults"], 0);
+        assert!(r["eps"].as_f64().is_some_and(|v| v > 0.0));
+    }
+    for threads in ["1", "2"] {
+        let out = run(&["verify", "--data", data_s, "--threads", threads, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{threads} threads");
+    }
+    // A byte flipped in the signature of an entry deep in the log (past the first batches) is
+    // found at the same seq by one thread and by two.
+    let files = deedlog_store::segment::list(&data.join("log")).expect("segments");
+    let path = &files[0].1;
+    let mut bytes = std::fs::read(path).expect("read");
+    let marker = b"\"signature\":\"";
+    let hits: Vec<usize> = bytes
+        .windows(marker.len())
+        .enumerate()
+        .filter(|(_, w)| *w == marker)
+        .map(|(i, _)| i + marker.len())
+        .collect();
+    let at = hits[1234];
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(path, &bytes).expect("write");
+    let faults = |threads: &str| {
+        let out = run(&["verify", "--data", data_s, "--threads", threads, "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{threads} threads");
+        let v: serde_json::Value =
+            serde_json::from_slice(out.stdout.trim_ascii()).expect("one JSON object");
+        v["report"]["faults"].clone()
+    };
+    let one = faults("1");
+    assert_eq!(one, faults("2"));
+    assert!(
+        one.as_array()
+            .expect("faults")
+            .iter()
+            .any(|f| f["seq"] == 1234 && f["kind"] == "bad_signature")
+            || one
+                .as_array()
+                .expect("faults")
+                .iter()
+                .any(|f| f["seq"] == 1234),
+        "{one}"
+    );
+}
+
 /// The README's main job end to end through the binary: `serve` on a fresh folder (first start
 /// loads the reference data), `demo` against it, `verify --server --semantic`, a graceful stop,
 /// then `verify --data --semantic` and `replay --rebuild` on the folder.

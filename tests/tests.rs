@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod crash;
+mod docs;
 mod e2e;
 mod tamper;
 mod transparency;

@@ -1,32 +1,19 @@
 //! Key files and the keys folder of a data directory.
 //!
-//! A key file is the CLI's JSON key format:
-//! `{"format":"deedlog/key/v1","seed":"<base64 32 bytes>","public":"<base64>"}`. The node writes
+//! A key file is in the one key-file format ([`deedlog_core::keyfile`]). The node writes
 //! one per actor of the embedded default under `DATA/keys/`, named after the actor id with `/`
 //! replaced by `_` plus `.key` (`authority_housing.key`, `agent_AT-0001.key`, `log.key`), and
 //! the log's verifier key to `DATA/log.vkey` (see docs/API.md).
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use deedlog_core::{SecretKey, keys};
+use deedlog_core::{SecretKey, keyfile};
 
 use crate::actor::Actor;
 use crate::error::ClientError;
 
 /// The `format` of a key file.
-pub const KEY_FORMAT: &str = "deedlog/key/v1";
-/// Largest key file read, in bytes.
-const KEY_FILE_BYTES_MAX: u64 = 4096;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    format: String,
-    seed: String,
-    public: String,
-}
+pub const KEY_FORMAT: &str = keyfile::FORMAT;
 
 fn key_error(path: &Path, reason: impl Into<String>) -> ClientError {
     ClientError::KeyFile {
@@ -37,7 +24,7 @@ fn key_error(path: &Path, reason: impl Into<String>) -> ClientError {
 
 fn read_small(path: &Path) -> Result<String, ClientError> {
     let meta = std::fs::metadata(path).map_err(|e| key_error(path, e.to_string()))?;
-    if meta.len() > KEY_FILE_BYTES_MAX {
+    if meta.len() > keyfile::KEY_FILE_BYTES_MAX {
         return Err(key_error(path, "larger than a key file can be"));
     }
     std::fs::read_to_string(path).map_err(|e| key_error(path, e.to_string()))
@@ -48,20 +35,7 @@ fn read_small(path: &Path) -> Result<String, ClientError> {
 /// # Errors
 /// [`ClientError::KeyFile`].
 pub fn read_key(path: &Path) -> Result<SecretKey, ClientError> {
-    let file: KeyFile = serde_json::from_str(&read_small(path)?)
-        .map_err(|e| key_error(path, format!("not a key file: {e}")))?;
-    if file.format != KEY_FORMAT {
-        return Err(key_error(path, format!("unknown format `{}`", file.format)));
-    }
-    let seed: [u8; 32] = keys::from_base64(&file.seed)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| key_error(path, "the seed is not 32 bytes of base64"))?;
-    let secret = SecretKey::from_seed(&seed);
-    if secret.public().to_base64() != file.public {
-        return Err(key_error(path, "the public key does not match the seed"));
-    }
-    Ok(secret)
+    keyfile::decode(&read_small(path)?).map_err(|e| key_error(path, e.to_string()))
 }
 
 /// The keys folder of a data directory (`DATA/keys`).
@@ -151,7 +125,7 @@ mod tests {
     fn write_key(dir: &Path, actor: &str, seed: [u8; 32]) {
         let s = SecretKey::from_seed(&seed);
         let text = serde_json::json!({
-            "format": KEY_FORMAT, "seed": keys::base64(&seed), "public": s.public().to_base64(),
+            "format": KEY_FORMAT, "seed": deedlog_core::keys::base64(&seed), "public": s.public().to_base64(),
         });
         std::fs::write(
             dir.join(format!("{}.key", actor.replace('/', "_"))),

@@ -1,7 +1,8 @@
 //! deedlog's pure core: the entry format and its canonical bytes, hashes, keys and signatures,
 //! Merkle proofs, checkpoints, proof bundles and the offline verifier.
 //!
-//! Architecture invariant: this crate does no I/O, reads no clock and draws no randomness.
+//! Architecture invariant: this crate does no I/O, reads no clock and draws no randomness (the
+//! offline verifier may spread its work over threads, with the same report whatever their number).
 //! Time, keys and stored hashes come in as values or through the [`merkle::HashReader`] trait,
 //! so everything here is deterministic and can be replayed by an auditor.
 #![deny(missing_docs)]
@@ -13,6 +14,7 @@ pub mod command;
 pub mod decide;
 pub mod entry;
 pub mod hash;
+pub mod keyfile;
 pub mod keys;
 pub mod limits;
 pub mod merkle;

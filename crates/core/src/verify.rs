@@ -27,8 +27,19 @@
 //! `ProofBundle::verify` use, so the verifier reports exactly the signatures the server refuses.
 //! (Batch verification is not that rule: it accepts some signatures whose R has a torsion
 //! component, depending on its random weights.)
+//!
+//! The work that does not depend on an entry's position (decoding it, hashing it into its leaf,
+//! checking its signature) is most of the cost, so a verifier made
+//! [`with_threads`](LogVerifier::with_threads) hands it to worker threads in batches, in input
+//! order, while the caller goes on reading. The checks that do depend on position (`seq`,
+//! `prev_hash`, the Merkle frontier, the checkpoints, the openings) are applied to each batch's
+//! results on the caller's thread, in input order, by the same code as the one-thread verifier,
+//! so the report (every fault, its seq, kind, words and order) is the same whatever the number of
+//! threads. Memory stays bounded: at most [`IN_FLIGHT_PER_THREAD`] batches per thread wait.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +61,16 @@ pub const PENDING_CHECKPOINTS_MAX: usize = 4096;
 pub const FAULTS_MAX: usize = 100_000;
 /// Largest checkpoint line accepted, in bytes.
 pub const CHECKPOINT_LINE_BYTES_MAX: usize = 2 * checkpoint::NOTE_BYTES_MAX;
+/// Entries in one batch handed to a worker thread: large enough that handing it over costs little
+/// against its signature checks (about 30 µs each), small enough that the workers start early.
+pub const BATCH_ENTRIES: usize = 512;
+/// Items of any kind in one batch, so that a run of checkpoints or faults is handed over too.
+const BATCH_ITEMS: usize = 4 * BATCH_ENTRIES;
+/// Batches per worker thread that may wait for their results before the caller waits: two keep
+/// each worker busy while the caller reads ahead; more would only hold memory.
+pub const IN_FLIGHT_PER_THREAD: usize = 2;
+/// Most worker threads a verifier starts, whatever it is asked for.
+pub const THREADS_MAX: usize = 64;
 
 /// What is wrong, in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -235,8 +256,12 @@ pub struct LogVerifier {
     log_key: VerifierKey,
     /// Input items seen (entries and checkpoints), to keep faults in input order.
     ordinal: u64,
-    /// Entries pushed.
+    /// Entries applied (checked against their position).
     position: u64,
+    /// Entries pushed, applied or still waiting in a batch.
+    pushed: u64,
+    /// The worker threads and the batches handed to them, when more than one thread is asked for.
+    pool: Option<Pool>,
     prev_leaf: Hash,
     frontier: Frontier,
     /// The frontier of the leaves before `window`.
@@ -278,6 +303,8 @@ impl LogVerifier {
             log_key: VerifierKey::parse(log_vkey)?,
             ordinal: 0,
             position: 0,
+            pushed: 0,
+            pool: None,
             prev_leaf: ZERO_HASH,
             frontier: Frontier::new(),
             window_base: Frontier::new(),
@@ -296,10 +323,97 @@ impl LogVerifier {
         })
     }
 
+    /// The same verifier, handing the position-independent work (decoding, leaf hashes,
+    /// signatures) to `threads` worker threads (at most [`THREADS_MAX`]); 0 or 1 keeps it all on
+    /// the caller's thread. The workers are started with the first full batch, so a short log
+    /// starts none, and stopped when the verifier is finished or dropped.
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.pool = (threads > 1).then(|| Pool::new(threads.min(THREADS_MAX), BATCH_ENTRIES));
+        self
+    }
+
+    /// The same verifier with batches of `entries` entries (at least 1) for its worker threads;
+    /// [`BATCH_ENTRIES`] unless changed. Small batches are for tests of the batch boundaries.
+    #[must_use]
+    pub fn with_batch_entries(mut self, entries: usize) -> Self {
+        if let Some(pool) = self.pool.as_mut() {
+            pool.batch_entries = entries.max(1);
+        }
+        self
+    }
+
+    /// The same verifier with [`LogVerifier::with_threads`] and
+    /// [`LogVerifier::with_batch_entries`] from `parallelism`.
+    #[must_use]
+    pub fn with_parallelism(self, parallelism: Parallelism) -> Self {
+        self.with_threads(parallelism.threads)
+            .with_batch_entries(parallelism.batch_entries)
+    }
+
     /// Entries pushed so far.
     #[must_use]
     pub fn entries(&self) -> u64 {
-        self.position
+        self.pushed
+    }
+
+    /// Queues `item` for the workers, or applies it now when there are none; applies whatever
+    /// batches have come back.
+    fn enqueue(&mut self, item: Queued) {
+        let Some(pool) = self.pool.as_mut() else {
+            let step = match item {
+                Queued::Entry(bytes) => Step::Entry(examine(&bytes)),
+                other => Step::Other(other),
+            };
+            self.apply(step);
+            return;
+        };
+        let ready = pool.push(item);
+        for steps in ready {
+            for step in steps {
+                self.apply(step);
+            }
+        }
+    }
+
+    /// Hands the last partial batch over and applies every batch, in order.
+    fn drain(&mut self) {
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        let ready = pool.drain();
+        for steps in ready {
+            for step in steps {
+                self.apply(step);
+            }
+        }
+    }
+
+    /// Applies one item in input order: the position-dependent checks.
+    fn apply(&mut self, step: Step) {
+        match step {
+            Step::Entry(examined) => self.apply_entry(examined),
+            Step::Other(Queued::Entry(bytes)) => self.apply_entry(examine(&bytes)),
+            Step::Other(Queued::Opening(seq, opening)) => self.apply_opening(seq, &opening),
+            Step::Other(Queued::Checkpoint(note)) => self.apply_checkpoint(&note),
+            Step::Other(Queued::Fault(fault)) => {
+                self.ordinal += 1;
+                let ordinal = self.ordinal;
+                self.fault(ordinal, fault);
+            }
+            Step::Other(Queued::BadOpeningLine(detail)) => {
+                self.ordinal += 1;
+                let (ordinal, seq) = (self.ordinal, self.position.saturating_sub(1));
+                self.awaiting_opening = None;
+                self.entry_fault(ordinal, seq, FaultKind::BadOpening, detail);
+            }
+            Step::Other(Queued::BadCheckpointLine(detail)) => {
+                self.ordinal += 1;
+                self.checkpoints += 1;
+                let ordinal = self.ordinal;
+                self.checkpoint_fault(ordinal, None, FaultKind::CheckpointMalformed, detail);
+            }
+        }
     }
 
     fn fault(&mut self, ordinal: u64, fault: Fault) {
@@ -342,30 +456,29 @@ impl LogVerifier {
 
     /// Adds a fault found outside the verifier (e.g. a damaged storage frame), in input order.
     pub fn push_fault(&mut self, fault: Fault) {
-        self.ordinal += 1;
-        let ordinal = self.ordinal;
-        self.fault(ordinal, fault);
+        self.enqueue(Queued::Fault(fault));
     }
 
     /// Pushes the raw bytes of the entry at the next position.
     pub fn push_entry(&mut self, bytes: &[u8]) {
+        self.push_entry_owned(bytes.to_vec());
+    }
+
+    /// As [`LogVerifier::push_entry`], taking the bytes (no copy for a verifier with threads).
+    pub fn push_entry_owned(&mut self, bytes: Vec<u8>) {
+        self.pushed += 1;
+        self.enqueue(Queued::Entry(bytes));
+    }
+
+    fn apply_entry(&mut self, examined: Examined) {
         self.ordinal += 1;
         let ordinal = self.ordinal;
         let seq = self.position;
-        let leaf = hash::leaf_hash(bytes);
+        let leaf = examined.leaf;
         self.close_awaiting();
-        match LoggedEntry::decode(bytes) {
-            Err(e) => {
-                let kind = match e {
-                    EntryError::Canonical(CanonicalError::NotCanonical { .. }) => {
-                        FaultKind::NotCanonical
-                    }
-                    EntryError::Command(_) => FaultKind::MalformedCommand,
-                    _ => FaultKind::Undecodable,
-                };
-                self.entry_fault(ordinal, seq, kind, e.to_string());
-            }
-            Ok(entry) => self.check_entry(ordinal, seq, &entry),
+        match examined.outcome {
+            Err((kind, detail)) => self.entry_fault(ordinal, seq, kind, detail),
+            Ok(facts) => self.check_entry(ordinal, seq, facts),
         }
         self.prev_leaf = leaf;
         self.frontier.push(leaf);
@@ -395,6 +508,10 @@ impl LogVerifier {
     /// Pushes the opening (canonical bytes) that an export or feed gave for entry `seq`: it must
     /// follow that entry, a version-2 one, and hash to the digest its signature covers.
     pub fn push_opening(&mut self, seq: u64, opening: &[u8]) {
+        self.enqueue(Queued::Opening(seq, opening.to_vec()));
+    }
+
+    fn apply_opening(&mut self, seq: u64, opening: &[u8]) {
         self.ordinal += 1;
         let ordinal = self.ordinal;
         let fault = match self.awaiting_opening.take() {
@@ -425,29 +542,29 @@ impl LogVerifier {
         }
     }
 
-    fn check_entry(&mut self, ordinal: u64, seq: u64, entry: &LoggedEntry) {
-        if entry.seq != seq {
+    fn check_entry(&mut self, ordinal: u64, seq: u64, facts: EntryFacts) {
+        if facts.seq != seq {
             self.entry_fault(
                 ordinal,
                 seq,
                 FaultKind::SeqMismatch,
-                format!("the entry at position {seq} says seq {}", entry.seq),
+                format!("the entry at position {seq} says seq {}", facts.seq),
             );
         }
-        if entry.prev_hash != self.prev_leaf {
+        if facts.prev_hash != self.prev_leaf {
             let detail = if seq == 0 {
                 "prev_hash of the first entry is not all zero".to_owned()
             } else {
                 format!(
                     "prev_hash {} is not the leaf hash {} of the entry at position {}",
-                    hash::to_hex(&entry.prev_hash),
+                    hash::to_hex(&facts.prev_hash),
                     hash::to_hex(&self.prev_leaf),
                     seq - 1
                 )
             };
             self.entry_fault(ordinal, seq, FaultKind::PrevHashMismatch, detail);
         }
-        if entry.stream_version == 0 {
+        if facts.stream_version == 0 {
             self.entry_fault(
                 ordinal,
                 seq,
@@ -455,25 +572,21 @@ impl LogVerifier {
                 "stream_version must be at least 1".to_owned(),
             );
         }
-        if let Logged::Sealed(c) = &entry.signed {
-            self.awaiting_opening = Some((entry.seq, c.payload_digest.clone()));
+        if let Some(digest) = facts.sealed_digest {
+            self.awaiting_opening = Some((facts.seq, digest));
         }
-        match entry.verify_signature() {
-            Ok(()) => {}
-            Err(e) => {
-                let kind = match e {
-                    CommandError::Key(_) => FaultKind::BadKey,
-                    CommandError::Signature(_) => FaultKind::BadSignature,
-                    _ => FaultKind::MalformedCommand,
-                };
-                self.entry_fault(ordinal, seq, kind, e.to_string());
-            }
+        if let Some((kind, detail)) = facts.signature {
+            self.entry_fault(ordinal, seq, kind, detail);
         }
     }
 
     /// Pushes a signed checkpoint note. It is checked against the entries pushed so far, or, if
     /// its size is beyond them, when enough entries have arrived.
     pub fn push_checkpoint(&mut self, note: &[u8]) {
+        self.enqueue(Queued::Checkpoint(note.to_vec()));
+    }
+
+    fn apply_checkpoint(&mut self, note: &[u8]) {
         self.ordinal += 1;
         self.checkpoints += 1;
         let ordinal = self.ordinal;
@@ -597,6 +710,8 @@ impl LogVerifier {
     /// checkpoint covers.
     #[must_use]
     pub fn finish(mut self) -> Report {
+        self.drain();
+        self.pool = None;
         self.close_awaiting();
         let pending = std::mem::take(&mut self.pending);
         for (size, waiting) in pending {
@@ -632,6 +747,287 @@ impl LogVerifier {
             faults_omitted: self.faults_omitted,
             opened: self.opened,
             sealed: self.sealed,
+        }
+    }
+}
+
+/// How a verifier spreads its work: worker threads and entries per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallelism {
+    /// Worker threads; 0 or 1: none, everything on the caller's thread.
+    pub threads: usize,
+    /// Entries per batch handed to a worker (at least 1).
+    pub batch_entries: usize,
+}
+
+impl Parallelism {
+    /// Everything on the caller's thread.
+    #[must_use]
+    pub fn sequential() -> Self {
+        Self {
+            threads: 1,
+            batch_entries: BATCH_ENTRIES,
+        }
+    }
+}
+
+impl Default for Parallelism {
+    /// One worker per core the process may use, batches of [`BATCH_ENTRIES`].
+    fn default() -> Self {
+        Self {
+            threads: default_threads(),
+            batch_entries: BATCH_ENTRIES,
+        }
+    }
+}
+
+/// The worker threads for a verifier on this machine: one per core the process may use.
+#[must_use]
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// An item pushed, in input order, before it is applied.
+enum Queued {
+    Entry(Vec<u8>),
+    Opening(u64, Vec<u8>),
+    Checkpoint(Vec<u8>),
+    Fault(Fault),
+    /// An export's opening line that could not be read.
+    BadOpeningLine(String),
+    /// An export's checkpoint line that could not be read.
+    BadCheckpointLine(String),
+}
+
+/// An item ready to apply: an entry examined by a worker, or anything else as it was pushed.
+enum Step {
+    Entry(Examined),
+    Other(Queued),
+}
+
+/// What can be learnt from an entry's bytes alone, whatever its position.
+struct Examined {
+    leaf: Hash,
+    /// The entry's fields, or the fault that it does not decode.
+    outcome: Result<EntryFacts, (FaultKind, String)>,
+}
+
+/// The fields of a decoded entry that the position-dependent checks need.
+struct EntryFacts {
+    seq: u64,
+    prev_hash: Hash,
+    stream_version: u64,
+    /// The signed payload digest of a version-2 entry, which its opening must match.
+    sealed_digest: Option<String>,
+    /// The signature's fault, if it does not hold.
+    signature: Option<(FaultKind, String)>,
+}
+
+/// Decodes an entry, hashes it into its leaf and checks its signature.
+fn examine(bytes: &[u8]) -> Examined {
+    let leaf = hash::leaf_hash(bytes);
+    let outcome = match LoggedEntry::decode(bytes) {
+        Err(e) => {
+            let kind = match e {
+                EntryError::Canonical(CanonicalError::NotCanonical { .. }) => {
+                    FaultKind::NotCanonical
+                }
+                EntryError::Command(_) => FaultKind::MalformedCommand,
+                _ => FaultKind::Undecodable,
+            };
+            Err((kind, e.to_string()))
+        }
+        Ok(entry) => {
+            let signature = entry.verify_signature().err().map(|e| {
+                let kind = match e {
+                    CommandError::Key(_) => FaultKind::BadKey,
+                    CommandError::Signature(_) => FaultKind::BadSignature,
+                    _ => FaultKind::MalformedCommand,
+                };
+                (kind, e.to_string())
+            });
+            let sealed_digest = match &entry.signed {
+                Logged::Sealed(c) => Some(c.payload_digest.clone()),
+                Logged::Clear(_) => None,
+            };
+            Ok(EntryFacts {
+                seq: entry.seq,
+                prev_hash: entry.prev_hash,
+                stream_version: entry.stream_version,
+                sealed_digest,
+                signature,
+            })
+        }
+    };
+    Examined { leaf, outcome }
+}
+
+/// Examines a batch, each entry guarded: a panic while examining one entry (a bug, whatever the
+/// bytes) is reported as that entry's fault instead of losing the batch.
+fn examine_batch(items: Vec<Queued>) -> Vec<Step> {
+    items
+        .into_iter()
+        .map(|item| match item {
+            Queued::Entry(bytes) => Step::Entry(
+                std::panic::catch_unwind(|| examine(&bytes)).unwrap_or_else(|_| Examined {
+                    leaf: hash::leaf_hash(&bytes),
+                    outcome: Err((
+                        FaultKind::Undecodable,
+                        "the verifier failed while examining this entry".to_owned(),
+                    )),
+                }),
+            ),
+            other => Step::Other(other),
+        })
+        .collect()
+}
+
+/// A batch for the workers, with where to send its results.
+type Job = (Vec<Queued>, mpsc::SyncSender<Vec<Step>>);
+
+/// A batch handed over: its results, or, if the workers are gone, the batch itself.
+enum InFlight {
+    Sent(mpsc::Receiver<Vec<Step>>),
+    Kept(Vec<Queued>),
+}
+
+/// Worker threads examining batches, and the batches handed over, oldest first.
+struct Pool {
+    threads: usize,
+    batch_entries: usize,
+    /// Started with the first full batch.
+    jobs: Option<mpsc::Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    in_flight: VecDeque<InFlight>,
+    filling: Vec<Queued>,
+    filling_entries: usize,
+}
+
+impl Pool {
+    fn new(threads: usize, batch_entries: usize) -> Self {
+        Self {
+            threads,
+            batch_entries,
+            jobs: None,
+            workers: Vec::new(),
+            in_flight: VecDeque::new(),
+            filling: Vec::new(),
+            filling_entries: 0,
+        }
+    }
+
+    fn start(&mut self) -> &mpsc::Sender<Job> {
+        self.jobs.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..self.threads {
+                let rx = Arc::clone(&rx);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("deedlog-verify-{i}"))
+                    .spawn(move || {
+                        loop {
+                            // The lock is held only while waiting for the next job.
+                            let job = match rx.lock() {
+                                Ok(guard) => guard.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok((items, reply)) = job else { return };
+                            // The verifier may have been dropped meanwhile; nothing to do then.
+                            let _ = reply.send(examine_batch(items));
+                        }
+                    });
+                // A thread that cannot start leaves its share to the others, or, with none, to
+                // the caller (`Kept` batches).
+                if let Ok(handle) = spawned {
+                    self.workers.push(handle);
+                }
+            }
+            tx
+        })
+    }
+
+    /// Adds an item; when a batch is full, hands it over; returns the results that are due, in
+    /// input order.
+    fn push(&mut self, item: Queued) -> Vec<Vec<Step>> {
+        if matches!(item, Queued::Entry(_)) {
+            self.filling_entries += 1;
+        }
+        self.filling.push(item);
+        if self.filling_entries < self.batch_entries && self.filling.len() < BATCH_ITEMS {
+            return Vec::new();
+        }
+        self.hand_over();
+        let mut ready = Vec::new();
+        while self.in_flight.len() > self.threads * IN_FLIGHT_PER_THREAD {
+            if let Some(batch) = self.in_flight.pop_front() {
+                ready.push(Self::wait(batch));
+            }
+        }
+        ready
+    }
+
+    fn hand_over(&mut self) {
+        if self.filling.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.filling);
+        self.filling_entries = 0;
+        let (reply, results) = mpsc::sync_channel(1);
+        let no_workers = self.start_if_needed();
+        let sent = match (&self.jobs, no_workers) {
+            (Some(jobs), false) => jobs.send((batch, reply)).map_err(|e| (e.0).0),
+            _ => Err(batch),
+        };
+        self.in_flight.push_back(match sent {
+            Ok(()) => InFlight::Sent(results),
+            Err(batch) => InFlight::Kept(batch),
+        });
+    }
+
+    /// Starts the workers on first use; says whether there are none to send to.
+    fn start_if_needed(&mut self) -> bool {
+        self.start();
+        self.workers.is_empty()
+    }
+
+    /// The results of a batch handed over. Should its worker be gone without an answer (it
+    /// cannot be: each entry is examined under `catch_unwind`), the batch is lost, and that is
+    /// said as a fault rather than hidden.
+    fn wait(batch: InFlight) -> Vec<Step> {
+        match batch {
+            InFlight::Kept(items) => examine_batch(items),
+            InFlight::Sent(results) => results.recv().unwrap_or_else(|_| {
+                vec![Step::Other(Queued::Fault(Fault {
+                    seq: None,
+                    checkpoint_size: None,
+                    kind: FaultKind::Undecodable,
+                    detail: "a verification worker stopped without its results; the positions \
+                             after this point are not reliable"
+                        .to_owned(),
+                }))]
+            }),
+        }
+    }
+
+    /// Hands the partial batch over and waits for every batch, in order. A verifier that never
+    /// filled one batch examines it here, on the caller's thread, without starting any worker.
+    fn drain(&mut self) -> Vec<Vec<Step>> {
+        if self.jobs.is_none() {
+            let items = std::mem::take(&mut self.filling);
+            self.filling_entries = 0;
+            return vec![examine_batch(items)];
+        }
+        self.hand_over();
+        self.in_flight.drain(..).map(Self::wait).collect()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.in_flight.clear();
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
         }
     }
 }
@@ -707,6 +1103,19 @@ pub fn verify_jsonl_with_key(
     lines: impl Iterator<Item = Vec<u8>>,
     trusted_log_vkey: Option<&str>,
 ) -> Result<Report, ExportError> {
+    verify_jsonl_with(lines, trusted_log_vkey, Parallelism::default())
+}
+
+/// As [`verify_jsonl_with_key`], with the given worker threads and batch size (the report is the
+/// same whatever they are).
+///
+/// # Errors
+/// As [`verify_jsonl_with_key`].
+pub fn verify_jsonl_with(
+    lines: impl Iterator<Item = Vec<u8>>,
+    trusted_log_vkey: Option<&str>,
+    parallelism: Parallelism,
+) -> Result<Report, ExportError> {
     let mut lines = lines.peekable();
     let header = lines.next().ok_or(ExportError::Empty)?;
     let header: ExportHeader =
@@ -717,29 +1126,20 @@ pub fn verify_jsonl_with_key(
     if trusted_log_vkey.is_some_and(|trusted| trusted != header.log_key) {
         return Err(ExportError::UntrustedLogKey);
     }
-    let mut verifier =
-        LogVerifier::new(&header.origin, &header.log_key).map_err(ExportError::LogKey)?;
+    let mut verifier = LogVerifier::new(&header.origin, &header.log_key)
+        .map_err(ExportError::LogKey)?
+        .with_parallelism(parallelism);
     while let Some(line) = lines.next() {
         // A final empty line is what a file ending in a newline gives some splitters.
         if line.is_empty() && lines.peek().is_none() {
             break;
         }
         match classify(&line) {
-            Line::Entry => verifier.push_entry(&line),
+            Line::Entry => verifier.push_entry_owned(line),
             Line::Opening(Ok((seq, opening))) => verifier.push_opening(seq, &opening),
-            Line::Opening(Err(detail)) => {
-                verifier.ordinal += 1;
-                let (ordinal, seq) = (verifier.ordinal, verifier.position.saturating_sub(1));
-                verifier.awaiting_opening = None;
-                verifier.entry_fault(ordinal, seq, FaultKind::BadOpening, detail);
-            }
+            Line::Opening(Err(detail)) => verifier.enqueue(Queued::BadOpeningLine(detail)),
             Line::Checkpoint(note) => verifier.push_checkpoint(note.as_bytes()),
-            Line::BadCheckpoint(detail) => {
-                verifier.ordinal += 1;
-                verifier.checkpoints += 1;
-                let ordinal = verifier.ordinal;
-                verifier.checkpoint_fault(ordinal, None, FaultKind::CheckpointMalformed, detail);
-            }
+            Line::BadCheckpoint(detail) => verifier.enqueue(Queued::BadCheckpointLine(detail)),
         }
     }
     Ok(verifier.finish())

@@ -1,12 +1,7 @@
 //! The node's key folder, `DATA/keys/`: the log key and the keys of the actors the embedded
 //! default signs for.
 //!
-//! One file per key, mode 0600, in the CLI's key-file format:
-//!
-//! ```text
-//! {"format":"deedlog/key/v1","seed":"<standard base64 of the 32-byte seed>","public":"<base64>"}
-//! ```
-//!
+//! One file per key, mode 0600, in the one key-file format ([`deedlog_core::keyfile`]),
 //! named after the actor with `/` replaced by `_` (`authority_housing.key`, `agent_AT-0001.key`),
 //! and `log.key` for the log. Files are written to a temporary name, fsynced, renamed and the
 //! folder fsynced, so a key is on disk before anything signed with it reaches the log.
@@ -15,25 +10,12 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use deedlog_core::{SecretKey, keys};
+use deedlog_core::{SecretKey, keyfile};
 
 use crate::NodeError;
 
-const FORMAT: &str = "deedlog/key/v1";
-/// Largest key file read.
-const KEY_FILE_BYTES_MAX: u64 = 4096;
 /// The log key's file name.
 pub const LOG_KEY_FILE: &str = "log.key";
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    format: String,
-    seed: String,
-    public: String,
-}
 
 /// The file name of an actor's key.
 #[must_use]
@@ -58,23 +40,11 @@ pub fn read(path: &Path) -> Result<SecretKey, NodeError> {
     let bad = |why: String| NodeError::Keys(format!("{}: {why}", path.display()));
     let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
     let mut text = String::new();
-    file.take(KEY_FILE_BYTES_MAX)
+    // One byte more than the limit is read, so that a larger file is refused, not cut.
+    file.take(keyfile::KEY_FILE_BYTES_MAX + 1)
         .read_to_string(&mut text)
         .map_err(|e| bad(e.to_string()))?;
-    let parsed: KeyFile =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not a key file: {e}")))?;
-    if parsed.format != FORMAT {
-        return Err(bad(format!("unknown key format {}", parsed.format)));
-    }
-    let seed: [u8; 32] = keys::from_base64(&parsed.seed)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad("the seed is not 32 bytes of base64".into()))?;
-    let secret = SecretKey::from_seed(&seed);
-    if secret.public().to_base64() != parsed.public {
-        return Err(bad("the public key does not match the seed".into()));
-    }
-    Ok(secret)
+    keyfile::decode(&text).map_err(|e| bad(e.to_string()))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), NodeError> {
@@ -95,12 +65,7 @@ pub fn write(path: &Path, secret: &SecretKey) -> Result<(), NodeError> {
             path.display()
         )));
     }
-    let text = serde_json::to_string(&KeyFile {
-        format: FORMAT.into(),
-        seed: keys::base64(&secret.to_seed()),
-        public: secret.public().to_base64(),
-    })
-    .map_err(|e| NodeError::Keys(e.to_string()))?;
+    let text = keyfile::encode(secret);
     let tmp = path.with_extension("key.tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
@@ -163,7 +128,7 @@ pub fn publish_vkey(data: &Path, vkey: &str) -> Result<(), NodeError> {
     match std::fs::File::open(&path) {
         Ok(file) => {
             let mut text = String::new();
-            file.take(KEY_FILE_BYTES_MAX)
+            file.take(keyfile::KEY_FILE_BYTES_MAX)
                 .read_to_string(&mut text)
                 .map_err(|e| NodeError::io(&path, e))?;
             if text.trim() == vkey {

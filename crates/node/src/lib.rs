@@ -24,6 +24,7 @@
 //!   the reference banks, offices and agents, under `DATA/keys/` only, never committed.
 #![deny(missing_docs)]
 
+mod caches;
 pub mod identity;
 mod init;
 pub mod keys;
@@ -44,6 +45,7 @@ use deedlog_store::{
 use deedlog_vault::{Vault, VaultError};
 use deedlog_views::{Projection, ViewError, Views};
 
+pub use caches::SledCaches;
 pub use identity::{IdentityError, IdentityLimits};
 pub use keys::NodeKeys;
 
@@ -112,8 +114,10 @@ pub struct NodeOptions {
     pub platform_name: String,
     /// The sequencer's tunables and clock.
     pub sequencer: SequencerConfig,
-    /// The log's tunables.
+    /// The log's tunables (its `index_cache_bytes` is taken from `caches`, not from here).
     pub log: LogOptions,
+    /// The page caches of the index, the views and the vault, in one place.
+    pub caches: SledCaches,
     /// The embedded identity authority's limits (its population register is
     /// `reference_dir/population.json`).
     pub identity: IdentityLimits,
@@ -136,6 +140,7 @@ impl NodeOptions {
             platform_name: "昆明市存量房交易服务平台".to_owned(),
             sequencer: SequencerConfig::default(),
             log: LogOptions::default(),
+            caches: SledCaches::default(),
             identity: IdentityLimits::default(),
         }
     }
@@ -233,14 +238,20 @@ impl Node {
         let format = NoteFormat::new(&options.origin, keys.log().clone())?;
         let log_vkey = format.vkey();
         keys::publish_vkey(&data, &log_vkey)?;
-        let (writer, reader, report) =
-            LogWriter::open(&data, options.log.clone(), Arc::new(format))?;
+        let log_options = LogOptions {
+            index_cache_bytes: options.caches.index_bytes,
+            ..options.log.clone()
+        };
+        let (writer, reader, report) = LogWriter::open(&data, log_options, Arc::new(format))?;
         tracing::info!(
             entries = report.entries,
             torn_tail_bytes = report.torn_tail_bytes,
             "log opened"
         );
-        let vault = Arc::new(Vault::open(data.join("vault"))?);
+        let vault = Arc::new(Vault::open_with_cache(
+            data.join("vault"),
+            options.caches.vault_bytes,
+        )?);
         let population = options
             .reference_dir
             .as_ref()
@@ -250,7 +261,7 @@ impl Node {
             population.as_deref(),
             options.identity.clone(),
         )?;
-        let views = Views::open(&data.join("views"))?;
+        let views = Views::open_with_cache(&data.join("views"), options.caches.views_bytes)?;
         let size = reader.size();
         if !views.check(size, |seq| {
             reader.entry(seq).ok().map(|b| hash::leaf_hash(&b))

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use deedlog_core::entry::split_record;
-use deedlog_core::verify::{Fault, FaultKind, LogVerifier, OpeningLine, Report};
+use deedlog_core::verify::{Fault, FaultKind, LogVerifier, OpeningLine, Parallelism, Report};
 
 use crate::error::StoreError;
 use crate::segment::{self, HEADER_BYTES, MAGIC, RECORD_HEADER_BYTES, RecordKind};
@@ -82,8 +82,31 @@ pub fn read_lenient(bytes: &[u8], first_seq: u64) -> Vec<Item> {
 /// # Errors
 /// I/O errors listing or reading the segment files, and an unusable log key.
 pub fn verify_segments(log_dir: &Path, origin: &str, log_vkey: &str) -> Result<Report, StoreError> {
+    verify_segments_with(
+        log_dir,
+        origin,
+        log_vkey,
+        Parallelism::default(),
+        &mut |_| {},
+    )
+}
+
+/// As [`verify_segments`], with the given worker threads and batch size (the report is the same
+/// whatever they are), calling `progress` with the entries read so far after each segment file's
+/// records have been handed to the verifier.
+///
+/// # Errors
+/// As [`verify_segments`].
+pub fn verify_segments_with(
+    log_dir: &Path,
+    origin: &str,
+    log_vkey: &str,
+    parallelism: Parallelism,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Report, StoreError> {
     let mut verifier = LogVerifier::new(origin, log_vkey)
-        .map_err(|e| StoreError::Config(format!("log key: {e}")))?;
+        .map_err(|e| StoreError::Config(format!("log key: {e}")))?
+        .with_parallelism(parallelism);
     for (first_seq, path) in segment::list(log_dir)? {
         if verifier.entries() != first_seq {
             verifier.push_fault(Fault {
@@ -136,6 +159,7 @@ pub fn verify_segments(log_dir: &Path, origin: &str, log_vkey: &str) -> Result<R
                 }
             }
         }
+        progress(verifier.entries());
     }
     Ok(verifier.finish())
 }
@@ -149,7 +173,7 @@ pub type Disclose<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> bool + 'a;
 /// Pushes a stored entry record: the entry bytes, then its opening, if it has one.
 fn push_record(verifier: &mut LogVerifier, record: &[u8]) {
     let (entry, opening) = split_record(record);
-    verifier.push_entry(entry);
+    verifier.push_entry_owned(entry.to_vec());
     if let Some(opening) = opening {
         verifier.push_opening(verifier.entries() - 1, opening);
     }

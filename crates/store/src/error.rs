@@ -38,9 +38,10 @@ pub enum StoreError {
         /// Why the damage is not a torn tail.
         why: String,
     },
-    /// sled failed.
-    #[error("index store: {0}")]
-    Index(#[from] sled::Error),
+    /// The embedded database under the index failed (a damaged or locked index folder, or the
+    /// file system under it).
+    #[error("the index database failed: {0}")]
+    Index(#[source] IndexStoreError),
     /// A position past the end of the log, or an empty range.
     #[error("out of range: {0}")]
     OutOfRange(String),
@@ -58,6 +59,19 @@ pub enum StoreError {
     /// The configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),
+}
+
+/// An error of the embedded database under the index, kept opaque so that the engine (sled today)
+/// stays an implementation detail: callers match on [`StoreError::Index`] and read the words, and
+/// a change of engine changes no public type.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct IndexStoreError(sled::Error);
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Index(IndexStoreError(e))
+    }
 }
 
 impl StoreError {

@@ -16,7 +16,7 @@ pub mod segment;
 pub mod sequencer;
 pub mod tiles;
 
-pub use error::StoreError;
+pub use error::{IndexStoreError, StoreError};
 pub use log::{
     CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint, SyncFault,
     SyncJob,

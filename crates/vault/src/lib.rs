@@ -52,4 +52,4 @@ pub use keys::{KEY_FILE_NAME, SLOT_FILE_NAME};
 pub use types::{
     Commitment, CommitmentParseError, ErasureReceipt, SUBJECT_ID_BYTES, SubjectId, SubjectKind,
 };
-pub use vault::Vault;
+pub use vault::{CACHE_BYTES_DEFAULT, Vault};

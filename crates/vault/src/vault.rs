@@ -67,6 +67,8 @@ pub struct Vault {
     master: MasterKeys,
     slots: KeySlots,
     write_lock: Mutex<()>,
+    /// The database's page cache, kept for the fresh database a compaction writes.
+    cache_bytes: u64,
 }
 
 impl std::fmt::Debug for Vault {
@@ -153,10 +155,13 @@ fn recover_compaction(dir: &Path) -> Result<(), VaultError> {
     sync_dir(dir)
 }
 
-fn open_db(path: &Path) -> Result<sled::Db, VaultError> {
+/// The vault database's page cache unless the caller says otherwise.
+pub const CACHE_BYTES_DEFAULT: u64 = 64 << 20;
+
+fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, VaultError> {
     Ok(sled::Config::new()
         .path(path)
-        .cache_capacity(64 * 1024 * 1024)
+        .cache_capacity(cache_bytes)
         .open()?)
 }
 
@@ -173,6 +178,14 @@ impl Vault {
     /// [`VaultError::KeyFilePermissions`], [`VaultError::Io`], [`VaultError::Store`] (for
     /// example when another process has the vault open).
     pub fn open(dir: impl AsRef<Path>) -> Result<Vault, VaultError> {
+        Self::open_with_cache(dir, CACHE_BYTES_DEFAULT)
+    }
+
+    /// As [`Vault::open`], with a page cache of `cache_bytes` for the vault's database.
+    ///
+    /// # Errors
+    /// As [`Vault::open`].
+    pub fn open_with_cache(dir: impl AsRef<Path>, cache_bytes: u64) -> Result<Vault, VaultError> {
         let dir = dir.as_ref().to_owned();
         {
             use std::os::unix::fs::DirBuilderExt;
@@ -183,7 +196,7 @@ impl Vault {
                 .map_err(VaultError::io(&dir))?;
         }
         recover_compaction(&dir)?;
-        let db = open_db(&dir.join(DB_DIR))?;
+        let db = open_db(&dir.join(DB_DIR), cache_bytes)?;
         let meta = db.open_tree("meta")?;
         let index = db.open_tree("index")?;
         let subjects = db.open_tree("subjects")?;
@@ -216,6 +229,7 @@ impl Vault {
             master,
             slots,
             write_lock: Mutex::new(()),
+            cache_bytes,
         };
         if stored_check.is_none() {
             vault
@@ -701,7 +715,7 @@ impl Vault {
             if compact_path.exists() {
                 std::fs::remove_dir_all(&compact_path).map_err(VaultError::io(&compact_path))?;
             }
-            let fresh = open_db(&compact_path)?;
+            let fresh = open_db(&compact_path, self.cache_bytes)?;
             for (name, tree) in [
                 ("meta", &self.meta),
                 ("index", &self.index),
@@ -718,6 +732,7 @@ impl Vault {
             drop(fresh);
             sync_tree(&compact_path)?;
         }
+        let cache_bytes = self.cache_bytes;
         drop(self);
         let db_path = dir.join(DB_DIR);
         let old_path = dir.join(DB_OLD_DIR);
@@ -726,7 +741,7 @@ impl Vault {
         sync_dir(&dir)?;
         std::fs::remove_dir_all(&old_path).map_err(VaultError::io(&old_path))?;
         sync_dir(&dir)?;
-        Vault::open(&dir)
+        Vault::open_with_cache(&dir, cache_bytes)
     }
 }
 

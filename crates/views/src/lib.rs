@@ -36,9 +36,10 @@ pub use projection::Projection;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ViewError {
-    /// sled failed.
-    #[error("views store: {0}")]
-    Store(#[from] sled::Error),
+    /// The embedded database under the views failed (a damaged or locked views folder, or the
+    /// file system under it: delete the folder and the node rebuilds the views from the log).
+    #[error("the views database failed: {0}")]
+    Store(#[source] ViewStoreError),
     /// A stored document or index value does not decode (the views must be rebuilt).
     #[error("views are damaged: {0}")]
     Corrupt(String),
@@ -51,6 +52,21 @@ pub enum ViewError {
         message: String,
     },
 }
+
+/// An error of the embedded database under the views, kept opaque so that the engine (sled today)
+/// stays an implementation detail of this crate.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ViewStoreError(sled::Error);
+
+impl From<sled::Error> for ViewError {
+    fn from(e: sled::Error) -> Self {
+        ViewError::Store(ViewStoreError(e))
+    }
+}
+
+/// The views database's page cache unless the caller says otherwise.
+pub const CACHE_BYTES_DEFAULT: u64 = 32 << 20;
 
 /// Largest page of a list.
 pub const PAGE_LIMIT_MAX: usize = 100;
@@ -197,9 +213,17 @@ impl Views {
     /// # Errors
     /// sled errors (a damaged database: delete the folder and rebuild).
     pub fn open(dir: &Path) -> Result<Self, ViewError> {
+        Self::open_with_cache(dir, CACHE_BYTES_DEFAULT)
+    }
+
+    /// As [`Views::open`], with a page cache of `cache_bytes` for the views database.
+    ///
+    /// # Errors
+    /// As [`Views::open`].
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, ViewError> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(32 << 20)
+            .cache_capacity(cache_bytes)
             .open()?;
         let tree = db.open_tree("views")?;
         let applied = match tree.get(keys::META_APPLIED)? {

@@ -77,3 +77,20 @@ fn batch_boundaries_change_nothing_and_the_cursor_follows_the_log() {
     let mut p = Projection::new(Views::open(fresh.path()).unwrap(), State::default()).unwrap();
     assert!(p.apply(&entries[1..2]).is_err());
 }
+
+#[test]
+fn a_locked_views_folder_is_a_view_error_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Views::open_with_cache(dir.path(), 1 << 20).unwrap();
+    let Err(error) = Views::open(dir.path()) else {
+        panic!("a second open of a locked views folder succeeded");
+    };
+    assert!(
+        matches!(error, deedlog_views::ViewError::Store(_)),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with("the views database failed: "),
+        "{error}"
+    );
+}

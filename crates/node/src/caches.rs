@@ -1,0 +1,55 @@
+//! The page caches of the node's three embedded databases, in one place.
+
+/// How much memory each embedded database (sled) may keep as its page cache. These three are a
+/// node's only sled caches, and together they bound most of its memory beyond the domain state:
+/// a node opened with the defaults holds up to 128 MiB of cached pages.
+///
+/// - `index_bytes`: the log's index (`DATA/log/index/`: stream and nonce keys). It is read on the
+///   append path, so a cache too small for the hot keys costs appends a disk read.
+/// - `views_bytes`: the read models (`DATA/views/`), read by every public look-up and written by
+///   the projector behind the log.
+/// - `vault_bytes`: the personal-data vault (`DATA/vault/`): small records, read rarely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SledCaches {
+    /// The log index's cache, bytes.
+    pub index_bytes: u64,
+    /// The views' cache, bytes.
+    pub views_bytes: u64,
+    /// The vault's cache, bytes.
+    pub vault_bytes: u64,
+}
+
+impl Default for SledCaches {
+    fn default() -> Self {
+        Self {
+            index_bytes: deedlog_store::LogOptions::default().index_cache_bytes,
+            views_bytes: deedlog_views::CACHE_BYTES_DEFAULT,
+            vault_bytes: deedlog_vault::CACHE_BYTES_DEFAULT,
+        }
+    }
+}
+
+impl SledCaches {
+    /// The sum of the three, bytes.
+    #[must_use]
+    pub fn total_bytes(&self) -> u64 {
+        self.index_bytes
+            .saturating_add(self.views_bytes)
+            .saturating_add(self.vault_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_each_crates_own_and_sum_to_128_mib() {
+        let caches = SledCaches::default();
+        assert_eq!(caches.index_bytes, 32 << 20);
+        assert_eq!(caches.views_bytes, 32 << 20);
+        assert_eq!(caches.vault_bytes, 64 << 20);
+        assert_eq!(caches.total_bytes(), 128 << 20);
+        assert_eq!(crate::NodeOptions::new("x").caches, caches);
+    }
+}

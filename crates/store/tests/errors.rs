@@ -1,0 +1,21 @@
+//! The store's errors speak of the store, not of the embedded engine under its index.
+
+use deedlog_store::StoreError;
+use deedlog_store::index::Index;
+
+#[test]
+fn a_locked_index_is_a_store_error_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let _first = Index::open(&path, 1 << 20).unwrap();
+    // The engine locks its folder: a second open of the same index fails, and says so as the
+    // store's own error.
+    let Err(error) = Index::open(&path, 1 << 20) else {
+        panic!("a second open of a locked index succeeded");
+    };
+    assert!(matches!(error, StoreError::Index(_)), "{error:?}");
+    let words = error.to_string();
+    assert!(words.starts_with("the index database failed: "), "{words}");
+    // The engine's own error is still there as the source, for logs.
+    assert!(std::error::Error::source(&error).is_some());
+}
