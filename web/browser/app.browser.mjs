@@ -188,9 +188,24 @@ try {
   let actor;
   const timings = {};
 
+  /** Bytes of every answer's body while `fn` runs (the page weight of a screen). */
+  const weigh = async (fn) => {
+    let bytes = 0;
+    const pending = [];
+    const add = (res) => pending.push(res.body().then((b) => { bytes += b.length; }, () => {}));
+    page.on('response', add);
+    await fn();
+    await page.waitForLoadState('networkidle');
+    page.off('response', add);
+    await Promise.all(pending);
+    return bytes;
+  };
+
   await check('#/me opens in Chinese with the registration form, at phone size, axe-clean', async () => {
-    await page.goto(`${base}/#/me`);
-    await page.locator('#me-phone-form').waitFor();
+    timings.cold = await weigh(async () => {
+      await page.goto(`${base}/#/me`);
+      await page.locator('#me-phone-form').waitFor();
+    });
     assert((await page.locator('h1').innerText()) === '我的', 'the heading is Chinese');
     assert((await page.locator('#nav a[data-route="me"]').getAttribute('aria-current')) === 'page', 'the nav link is current');
     await noSideways('register', 390);
@@ -370,6 +385,7 @@ try {
     assert(real.length === 0, `console errors: ${real.join(' | ')}`);
   });
   if (Number.isFinite(timings.register)) console.log(`measured sign-to-receipt (party.register, in the page): ${timings.register} ms`);
+  if (timings.cold) console.log(`measured page weight of #/me (registration, cold cache, bodies): ${timings.cold} bytes`);
   await context.close();
 } catch (e) {
   results.push(['setup', false]);
