@@ -160,6 +160,20 @@ const withAfter = async (path) => {
   return seq === null ? path : `${path}${path.includes('?') ? '&' : '?'}after_seq=${seq}`;
 };
 
+/**
+ * A signed private read after the last receipt (read-your-writes). A remembered seq the log has
+ * not reached (a demo log started afresh) is forgotten and the read made again without it.
+ */
+async function readAfter(key, path) {
+  try {
+    return await signedFetch(key, 'GET', await withAfter(path));
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === 'log.out_of_range')) throw e;
+    await setMeta('after_seq', null);
+    return signedFetch(key, 'GET', path);
+  }
+}
+
 async function landed(receipt, started) {
   await setMeta('after_seq', receipt.seq);
   state.lastReceipt = { ...receipt, ms: started === null ? null : Math.round(performance.now() - started) };
@@ -361,8 +375,7 @@ async function propertiesView(key) {
     await mePage(root);
   }));
   const list = h('section', { 'aria-labelledby': 'me-props-h' }, h('h2', { id: 'me-props-h' }, t('me_my_properties')), h('p', {}, t('loading')));
-  const path = await withAfter(`/v1/parties/${key.actor.split('/')[1]}/verifications?limit=20`);
-  signedFetch(key, 'GET', path).then((page) => {
+  readAfter(key, `/v1/parties/${key.actor.split('/')[1]}/verifications?limit=20`).then((page) => {
     list.replaceChildren(h('h2', { id: 'me-props-h' }, t('me_my_properties')),
       page.items.length ? h('ul', { class: 'cards', id: 'me-properties' }, page.items.map(factsCard)) : h('p', {}, t('me_no_properties')));
   }, (e) => {
@@ -396,7 +409,7 @@ export async function mePage(main) {
   }
   let party = null;
   try {
-    party = await signedFetch(key, 'GET', await withAfter(`/v1/parties/${actor.split('/')[1]}`));
+    party = await readAfter(key, `/v1/parties/${actor.split('/')[1]}`);
   } catch (e) {
     // An actor whose key is not on the log yet has not registered: the registration goes on.
     if (!(e instanceof ApiError && e.status === 401)) {
