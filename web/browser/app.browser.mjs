@@ -360,6 +360,36 @@ try {
     await other.close();
   });
 
+  await check('without WebCrypto Ed25519 the noble fallback makes the key, and registration works the same', async () => {
+    const other = await newContext();
+    // An engine whose WebCrypto lacks Ed25519, as older in-app webviews are.
+    await other.addInitScript(() => {
+      const subtle = globalThis.crypto.subtle;
+      const refuse = (orig) => function (alg, ...rest) {
+        const name = typeof alg === 'string' ? alg : alg?.name;
+        if (String(name).toLowerCase() === 'ed25519') return Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'));
+        return orig.call(subtle, alg, ...rest);
+      };
+      for (const m of ['generateKey', 'importKey']) subtle[m] = refuse(subtle[m]);
+    });
+    const p2 = await other.newPage();
+    await p2.goto(`${base}/#/me`);
+    await p2.locator('#me-phone-form').waitFor();
+    const second = reference('citizens.json').find((c) => c.phone !== person.phone);
+    const since = outboxLines();
+    await p2.fill('#me-phone', second.phone);
+    await p2.click('#me-phone-send');
+    await p2.locator('#me-code-form').waitFor({ state: 'visible' });
+    await p2.fill('#me-code', await smsCode(second.phone, 'phone', since));
+    await p2.click('#me-register');
+    await p2.locator('#me-real-form').waitFor({ timeout: 20_000 });
+    assert((await p2.locator('.me-key').innerText()).includes('兼容模式'), 'the screen says the key is in the fallback');
+    const who = await p2.locator('#me-party').innerText();
+    const mine = (await entries()).filter((e) => e.signed.actor === who);
+    assert(mine.length === 1 && mine[0].kind === 'PartyRegistered', 'registered with the fallback key');
+    await other.close();
+  });
+
   await check('read-your-writes: after a reload the list shows the cancelled verification', async () => {
     await page.reload();
     await page.locator('#me-properties .me-property').waitFor({ timeout: 20_000 });
