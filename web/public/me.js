@@ -140,7 +140,7 @@ function guarded(button, fn) {
     try {
       await fn();
     } catch (e) {
-      say(e?.pendingKept ? t('me_pending_kept') : errorText(e), true);
+      say(e?.pendingKept && e.status === 0 ? t('me_pending_kept') : errorText(e), true);
     } finally {
       button.disabled = false;
     }
