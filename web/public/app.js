@@ -667,6 +667,9 @@ async function route() {
       return documentPage();
     case 'log':
       return logPage();
+    // The participant's screen (me.js), loaded only when asked for.
+    case 'me':
+      return import('./me.js').then((m) => m.mePage(main));
     default:
       return searchPage('');
   }

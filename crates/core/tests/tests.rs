@@ -2,6 +2,7 @@
 
 mod bundle;
 mod checkpoint;
+mod commands_v2;
 mod common;
 mod edge_cases;
 mod format_doc;

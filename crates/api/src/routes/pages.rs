@@ -57,6 +57,9 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("pin.js", "text/javascript; charset=utf-8"),
     asset!("noble-ed25519.js", "text/javascript; charset=utf-8"),
     asset!("uqr.js", "text/javascript; charset=utf-8"),
+    asset!("keys.js", "text/javascript; charset=utf-8"),
+    asset!("sign.js", "text/javascript; charset=utf-8"),
+    asset!("me.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
