@@ -607,6 +607,7 @@ impl Client {
         log_key: &str,
         known: Option<&OpenedCheckpoint>,
     ) -> Result<Verified, ClientError> {
+        let code = &log_form(code);
         self.verify_at(
             &format!("/v1/verify/listing/{}", encode_segment(code)),
             Asked::Listing(code),
@@ -626,6 +627,7 @@ impl Client {
         log_key: &str,
         known: Option<&OpenedCheckpoint>,
     ) -> Result<Verified, ClientError> {
+        let filing_code = &log_form(filing_code);
         self.verify_at(
             &format!("/v1/verify/contract/{}", encode_segment(filing_code)),
             Asked::Contract(filing_code),
@@ -946,6 +948,13 @@ fn parse_feed(path: &str, body: &[u8]) -> Result<Vec<FeedEntry>, ClientError> {
         }
     }
     Ok(out)
+}
+
+/// A code as the log carries it (the v1 form), when `code` reads as one: the server answers and
+/// the proofs bind the v1 form, whichever spelling a person typed. A code that does not read is
+/// sent as typed, for the server to refuse as mistyped.
+fn log_form(code: &str) -> String {
+    deedlog_domain::ids::parse_code(code).map_or_else(|_| code.to_owned(), |(_, v1)| v1)
 }
 
 #[cfg(test)]
