@@ -220,6 +220,20 @@ impl Client {
         self.http.call("GET", &path, &headers, None)?.json(&path)
     }
 
+    /// The filed contract as PDF (`GET /v1/contracts/{CT}/pdf`), signed by `actor` (the seller
+    /// or the buyer): the file's bytes, to check with `deedlog_pdf::check`.
+    ///
+    /// # Errors
+    /// As [`Client::signed_get`]: `401` unsigned, `403` for anyone but the two parties.
+    pub fn contract_pdf(&self, actor: &Actor, contract: &str) -> Result<Vec<u8>, ClientError> {
+        let path = format!(
+            "/v1/contracts/{}/pdf",
+            encode_segment(contract.trim_start_matches("contract/"))
+        );
+        let headers = request_headers(actor, "GET", &path, b"", now_ms());
+        Ok(self.http.call("GET", &path, &headers, None)?.body)
+    }
+
     /// `POST path` with a JSON body as a signed request by `actor`.
     ///
     /// # Errors

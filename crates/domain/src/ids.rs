@@ -240,7 +240,7 @@ pub const CODE_TEXT_MAX: usize = 64;
 /// Reads a code typed or scanned by a person and returns its tag and its form on the log (the
 /// `v1` hex form of [`derived_code`], which is what the entries carry and the indexes key on).
 ///
-/// Two spellings are read. The spoken form ([`spoken_code`]), e.g. `LV-0A1B2-C3D4E-5F60-7`:
+/// Two spellings are read. The spoken form ([`spoken_code`]), e.g. `FC-0M6SC-7N75Y-R3H$`:
 /// the prefix, 13 Crockford symbols and the check symbol, case-insensitive, `I`/`L` read as 1,
 /// `O` as 0, hyphens and spaces ignored. And the v1 form, `LV-` and 16 hex digits, read as
 /// before so that every code ever printed stays valid; it has no check symbol, so a typo in it
@@ -310,7 +310,7 @@ pub fn parse_code(text: &str) -> Result<(CodeTag, String), CodeError> {
 
 /// The spoken form of a code on the log (v1 form `PREFIX-` and 16 hex digits): the same 64 bits
 /// as 13 Crockford symbols and a check symbol, grouped 5-5-3+check for reading aloud, e.g.
-/// `LV-0A1B2-C3D4E-5F6-7`. `None` when `v1` is not a v1 code.
+/// `FC-0M6SC-7N75Y-R3H$` for `FC-0A1B2C3D4E5F6071`. `None` when `v1` is not a v1 code.
 ///
 /// The 64 bits are kept, not shortened: the spoken form is a lossless spelling of the code the
 /// log carries, so nothing on the log changes and every v1 code stays valid; and 64 bits keep a
@@ -358,6 +358,14 @@ mod tests {
         assert_ne!(a, derived_code(CodeTag::Listing, 7, "contract/CT-1"));
         assert_eq!(a.len(), 19);
         assert!(a.starts_with("FC-"));
+    }
+
+    #[test]
+    fn the_documented_example_holds() {
+        assert_eq!(
+            spoken_code("FC-0A1B2C3D4E5F6071").as_deref(),
+            Some("FC-0M6SC-7N75Y-R3H$")
+        );
     }
 
     #[test]
