@@ -55,7 +55,7 @@ pub(crate) fn verify_routes() -> Vec<RouteSpec> {
                 Content::Json(|| json!({"type": "object", "required": ["filing_code", "sha256", "genuine", "status", "current", "proof", "latest"],
                     "properties": {"filing_code": {"type": "string"}, "sha256": {"type": "string"},
                         "genuine": {"type": "boolean", "description": "The hash is that of a copy the node renders for this filing"},
-                        "status": {"type": "string"}, "current": {"type": "boolean", "description": "The contract is still filed (not cancelled)"},
+                        "status": {"type": "string"}, "contract": {"type": "object", "description": "As in GET /v1/verify/contract/{filing_code}"}, "current": {"type": "boolean", "description": "The contract is still filed (not cancelled)"},
                         "proof": super::verify::bundle_schema(), "latest": super::verify::bundle_schema()}}))),
     ]
 }
@@ -231,6 +231,8 @@ async fn verify_pdf(
     Ok(view_json(
         applied,
         &json!({"filing_code": code, "sha256": sha, "genuine": genuine, "status": doc.status,
+            "contract": {"id": doc.id, "status": doc.status, "listing": doc.listing, "property": doc.property,
+                         "document_hash": doc.document_hash, "filed_seq": doc.filed_seq, "signatures": doc.signatures},
             "current": doc.status == "filed",
             "proof": to_value(&bundle(&state, filed)?)?, "latest": to_value(&bundle(&state, latest_seq.max(filed))?)?}),
     ))
