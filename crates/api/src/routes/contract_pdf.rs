@@ -157,7 +157,7 @@ fn render(input: &PdfInput) -> Result<Vec<u8>, ApiError> {
 
 fn contract_of(state: &AppState, id: &str) -> Result<ContractDoc, ApiError> {
     match state.node.views().doc(id)? {
-        Some(Doc::Contract(c)) => Ok(c),
+        Some(Doc::Contract(c)) => Ok(*c),
         _ => Err(ApiError::not_found(id)),
     }
 }
