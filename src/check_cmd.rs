@@ -154,7 +154,10 @@ fn check_code(args: &CheckArgs, text: &str) -> Outcome {
     };
     out.code = Some(v1.clone());
     let Some(server) = &args.server else {
-        return out.fail(Verdict::CouldNotCheck, "a code is checked against a server: give --server");
+        return out.fail(
+            Verdict::CouldNotCheck,
+            "a code is checked against a server: give --server",
+        );
     };
     let client = match Client::new(server) {
         Ok(c) => c,
@@ -201,19 +204,29 @@ fn check_code(args: &CheckArgs, text: &str) -> Outcome {
     }
     for (path, f) in &v.binding.fields {
         if let deedlog_client::proof::FieldCheck::Verified { seq } = f {
-            out.proved.push(format!("{path} is as the entry at seq {seq} says"));
+            out.proved
+                .push(format!("{path} is as the entry at seq {seq} says"));
         }
     }
     for (path, why) in v.binding.unverified() {
-        out.proved.push(format!("{path} is the server's word only ({why})"));
+        out.proved
+            .push(format!("{path} is the server's word only ({why})"));
     }
-    let notes: Vec<String> = v.bundles.iter().map(|b| b.checkpoint.note_text.clone()).collect();
+    let notes: Vec<String> = v
+        .bundles
+        .iter()
+        .map(|b| b.checkpoint.note_text.clone())
+        .collect();
     if let Err(e) = policy_check(args, &notes, &mut out) {
         return out.fail(Verdict::NotGenuine, e);
     }
     out.details = match tag {
-        CodeTag::Listing => json!({"status": v.answer["listing"]["status"], "listing": v.answer["listing"]["id"]}),
-        _ => json!({"status": v.answer["contract"]["status"], "contract": v.answer["contract"]["id"]}),
+        CodeTag::Listing => {
+            json!({"status": v.answer["listing"]["status"], "listing": v.answer["listing"]["id"]})
+        }
+        _ => {
+            json!({"status": v.answer["contract"]["status"], "contract": v.answer["contract"]["id"]})
+        }
     };
     out.verdict = Verdict::Genuine;
     out
@@ -260,7 +273,10 @@ fn check_pdf(args: &CheckArgs, path: &PathBuf) -> Outcome {
             Ok(_) => {
                 return out.fail(
                     Verdict::NotGenuine,
-                    format!("the PDF is the filed contract {}, not {code}", checked.spoken_code),
+                    format!(
+                        "the PDF is the filed contract {}, not {code}",
+                        checked.spoken_code
+                    ),
                 );
             }
             Err(e) => return out.fail(Verdict::NotGenuine, format!("{e} (code.mistyped)")),
@@ -269,14 +285,19 @@ fn check_pdf(args: &CheckArgs, path: &PathBuf) -> Outcome {
     out.code = Some(checked.filing_code.clone());
     out.proved.push(format!(
         "the filing entry at seq {} issued {} ({}) for {}, in the log of size {} under the log key",
-        checked.filed_seq, checked.spoken_code, checked.filing_code, checked.contract, checked.tree_size
+        checked.filed_seq,
+        checked.spoken_code,
+        checked.filing_code,
+        checked.contract,
+        checked.tree_size
     ));
     out.proved.push(format!(
         "the terms and document hash are those the parties signed; the property {} is registered at {}",
         checked.property, checked.address
     ));
     for (actor, seq) in &checked.signatures {
-        out.proved.push(format!("{actor} signed the document (seq {seq})"));
+        out.proved
+            .push(format!("{actor} signed the document (seq {seq})"));
     }
     out.proved.push(
         "the file is byte for byte the PDF rendered from that proof: nothing in it was changed"
@@ -311,12 +332,16 @@ fn check_pdf(args: &CheckArgs, path: &PathBuf) -> Outcome {
                         format!("the contract was filed but is now {status}"),
                     );
                 }
-                out.proved.push("the server's latest answer shows the contract still filed".into());
+                out.proved
+                    .push("the server's latest answer shows the contract still filed".into());
             }
             Err(e) => {
                 out.details = details;
                 let verdict = verdict_of(&e);
-                return out.fail(verdict, format!("the current status could not be proved: {e}"));
+                return out.fail(
+                    verdict,
+                    format!("the current status could not be proved: {e}"),
+                );
             }
         }
     }
@@ -330,10 +355,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let out = match (&args.pdf, &args.code) {
         (Some(pdf), _) => check_pdf(args, pdf),
         (None, Some(code)) => check_code(args, code),
-        (None, None) => Outcome::new("code").fail(
-            Verdict::CouldNotCheck,
-            "give a code, or --pdf FILE",
-        ),
+        (None, None) => {
+            Outcome::new("code").fail(Verdict::CouldNotCheck, "give a code, or --pdf FILE")
+        }
     };
     if args.json {
         let v = json!({
@@ -367,7 +391,11 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             println!("  proved: {p}");
         }
         if let Some(k) = &out.log_key {
-            let pin = if out.pinned { "pinned" } else { "NOT pinned (pass --log-key)" };
+            let pin = if out.pinned {
+                "pinned"
+            } else {
+                "NOT pinned (pass --log-key)"
+            };
             println!("  log key {k} ({pin})");
         }
     }

@@ -264,7 +264,7 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
         (&seller, &registry_actor),
         d,
         &report.deals[0],
-        &property.address,
+        &property.record.address,
     );
     let rated = client.agents_by_rating(None).expect("agents by rating");
     assert!(!rated["items"].as_array().expect("items").is_empty());
@@ -610,8 +610,14 @@ fn poppler(tool: &str, args: &[&str], file: &Path) -> String {
         .args(args)
         .arg(file)
         .output()
-        .unwrap_or_else(|e| panic!("{tool} (Debian poppler-utils; scripts/test.sh installs it): {e}"));
-    assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| {
+            panic!("{tool} (Debian poppler-utils; scripts/test.sh installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -637,16 +643,25 @@ fn filed_contract_pdf(
     assert_eq!(checked.address, address);
     assert!(checked.signatures.len() >= 2, "{checked:?}");
     // The same request again gives the same bytes: the PDF is a function of the log.
-    assert_eq!(client.contract_pdf(seller, &d.contract).expect("again"), pdf);
+    assert_eq!(
+        client.contract_pdf(seller, &d.contract).expect("again"),
+        pdf
+    );
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let file = dir.path().join("contract.pdf");
     std::fs::write(&file, &pdf).expect("written");
-    let text = poppler("pdftotext", &["-enc", "UTF-8"], &file);
+    // pdftotext writes FILE.txt beside the file.
+    poppler("pdftotext", &["-enc", "UTF-8"], &file);
+    let text =
+        std::fs::read_to_string(dir.path().join("contract.txt")).expect("pdftotext's output");
     let text = text.replace(char::is_whitespace, "");
-    let _ = std::fs::remove_file(dir.path().join("contract.txt"));
     let spoken = deedlog_domain::ids::spoken_code(&d.filing_code).expect("a v1 code");
-    assert!(text.contains(&spoken), "no filing code {spoken} in the text");
+    assert!(
+        text.contains(&spoken),
+        "no filing code {spoken} in the text: {}",
+        text.chars().take(400).collect::<String>()
+    );
     assert!(
         text.contains(&address.replace(char::is_whitespace, "")),
         "no address {address} in the text"
@@ -658,7 +673,10 @@ fn filed_contract_pdf(
         .unwrap_or_else(|| panic!("the CJK font is not listed:\n{fonts}"));
     // A subset's name carries a six-letter tag and `+`; the emb and sub columns say yes.
     assert!(line.contains('+'), "not a subset: {line}");
-    assert!(line.matches("yes").count() >= 2, "not embedded as a subset: {line}");
+    assert!(
+        line.matches("yes").count() >= 2,
+        "not embedded as a subset: {line}"
+    );
 
     // One byte changed anywhere fails.
     for at in [pdf.len() / 3, pdf.len() / 2, pdf.len() - 10] {
@@ -674,7 +692,10 @@ fn filed_contract_pdf(
     forged.check_url = forged.check_url.replace(&spoken, &other_spoken);
     let forged_pdf = deedlog_pdf::render(&forged).expect("renders");
     assert!(
-        matches!(deedlog_pdf::check(&forged_pdf, log_key), Err(deedlog_pdf::PdfError::Unbound(_))),
+        matches!(
+            deedlog_pdf::check(&forged_pdf, log_key),
+            Err(deedlog_pdf::PdfError::Unbound(_))
+        ),
         "another contract's filing code passed"
     );
     // Attack: the filing proof swapped for the (genuine) proof of an unrelated entry, here the
@@ -685,12 +706,18 @@ fn filed_contract_pdf(
     input.filing = serde_json::from_value(answer.answer["proof"].clone()).expect("a bundle");
     let swapped = deedlog_pdf::render(&input).expect("renders");
     assert!(
-        matches!(deedlog_pdf::check(&swapped, log_key), Err(deedlog_pdf::PdfError::Unbound(_) | deedlog_pdf::PdfError::Proof { .. })),
+        matches!(
+            deedlog_pdf::check(&swapped, log_key),
+            Err(deedlog_pdf::PdfError::Unbound(_) | deedlog_pdf::PdfError::Proof { .. })
+        ),
         "an unrelated proof passed"
     );
 
     // Only the parties download it.
-    let path = format!("/v1/contracts/{}/pdf", d.contract.trim_start_matches("contract/"));
+    let path = format!(
+        "/v1/contracts/{}/pdf",
+        d.contract.trim_start_matches("contract/")
+    );
     let unsigned = client.get(&path, None);
     assert_eq!(unsigned.err().and_then(|e| e.status()), Some(401));
     let stranger = Actor::generate("party/PA-NEVERSEEN");

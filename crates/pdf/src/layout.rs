@@ -27,6 +27,21 @@ impl<'a> Metrics<'a> {
             .map_or(1.0, |a| f32::from(a) / self.per_em)
     }
 
+    /// `text` with every character the font cannot draw replaced by `?`: PDF/A refuses a
+    /// document that draws the font's empty `.notdef` glyph, and a name or a term may hold a
+    /// character outside GB2312.
+    pub(crate) fn drawable(&self, text: &str) -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_control() || self.face.glyph_index(c).is_none() {
+                    '?'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
     /// The width of `text` at `size` points.
     pub(crate) fn width(&self, text: &str, size: f32) -> f32 {
         text.chars().map(|c| self.advance(c)).sum::<f32>() * size

@@ -318,7 +318,13 @@ pub fn check(pdf: &[u8], log_key: &str) -> Result<Checked, PdfError> {
     if d.signed.kind == "contract.draft" {
         for (key, want) in [
             ("buyer", d.signed.payload.get("buyer")),
-            ("property", input.contract.get("terms").and_then(|t| t.pointer("/property/property"))),
+            (
+                "property",
+                input
+                    .contract
+                    .get("terms")
+                    .and_then(|t| t.pointer("/property/property")),
+            ),
         ] {
             let shown = if key == "property" {
                 input.property.get("id")
@@ -332,13 +338,17 @@ pub fn check(pdf: &[u8], log_key: &str) -> Result<Checked, PdfError> {
             }
         }
     } else if input.contract.pointer("/terms/property/property") != input.property.get("id") {
-        return Err(PdfError::Unbound("the property shown is not the terms'".into()));
+        return Err(PdfError::Unbound(
+            "the property shown is not the terms'".into(),
+        ));
     }
     // The parties named in the terms are the parties shown.
     for role in ["seller", "buyer"] {
         let in_terms = input.contract.pointer(&format!("/terms/parties/{role}"));
         if in_terms.is_some() && in_terms != input.contract.get(role) {
-            return Err(PdfError::Unbound(format!("the {role} is not the terms' {role}")));
+            return Err(PdfError::Unbound(format!(
+                "the {role} is not the terms' {role}"
+            )));
         }
     }
 

@@ -2,13 +2,13 @@
 //! input), then written with krilla as PDF/A-3b with the input attached.
 
 use krilla::Document;
+use krilla::SerializeSettings;
 use krilla::configure::{Archival, ConfigurationBuilder};
 use krilla::embed::{AssociationKind, EmbeddedFile, MimeType};
 use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::{DateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::text::{Font, TextDirection};
-use krilla::SerializeSettings;
 use serde_json::Value;
 
 use crate::layout::{Metrics, date, utc, yuan};
@@ -28,8 +28,15 @@ const QR_Y: f32 = TOP - 8.0;
 
 /// One thing drawn on a page.
 enum Op {
-    Text { x: f32, y: f32, size: f32, text: String },
-    Rule { y: f32 },
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        text: String,
+    },
+    Rule {
+        y: f32,
+    },
 }
 
 /// Pages of text, filled top to bottom.
@@ -72,7 +79,8 @@ impl<'m> Flow<'m> {
     fn text(&mut self, text: &str, size: f32, indent: f32) {
         let lh = size * 1.55;
         let max = self.right - LEFT - indent;
-        for line in self.m.break_lines(text, size, max) {
+        let text = self.m.drawable(text);
+        for line in self.m.break_lines(&text, size, max) {
             self.room(lh);
             self.y += lh;
             let y = self.y - size * 0.35;
@@ -125,7 +133,7 @@ fn label(key: &str) -> String {
         "date_ms" => "交付日期 date",
         "condition" => "交付状况 condition",
         "apply_by_ms" => "申请过户期限 apply by",
-        "late_permyriad_per_day" => "逾期违约金（每日万分之）late, per day (‱)",
+        "late_permyriad_per_day" => "逾期违约金（每日万分之）late, per day (1/10000)",
         "default_penalty_fen" => "违约金 penalty",
         "venue" => "机构 venue",
         other => other,
@@ -222,13 +230,14 @@ fn lay_out(input: &PdfInput, m: &Metrics<'_>) -> Result<Vec<Vec<Op>>, PdfError> 
     flow.field("备案码 filing code", &input.spoken_code());
     flow.field("（日志中的形式 as on the log）", &input.filing_code);
     flow.field("合同 contract", s(c, "id"));
-    flow.field("备案 filed", &format!(
-        "seq {} · {}",
-        input.filing.seq,
-        input
-            .filing_recorded_at()
-            .map_or_else(String::new, utc)
-    ));
+    flow.field(
+        "备案 filed",
+        &format!(
+            "seq {} · {}",
+            input.filing.seq,
+            input.filing_recorded_at().map_or_else(String::new, utc)
+        ),
+    );
     flow.field("核验 check at", &input.check_url);
 
     for (key, title) in SECTIONS {
@@ -242,7 +251,11 @@ fn lay_out(input: &PdfInput, m: &Metrics<'_>) -> Result<Vec<Vec<Op>>, PdfError> 
                 for role in ["seller", "buyer"] {
                     flow.field(&label(role), s(c, role));
                     if let Some(n) = &input.names {
-                        let name = if role == "seller" { &n.seller } else { &n.buyer };
+                        let name = if role == "seller" {
+                            &n.seller
+                        } else {
+                            &n.buyer
+                        };
                         flow.field("  姓名 name", name);
                     }
                 }
@@ -322,7 +335,7 @@ fn lay_out(input: &PdfInput, m: &Metrics<'_>) -> Result<Vec<Vec<Op>>, PdfError> 
             x: LEFT,
             y: PAGE_H - 36.0,
             size: 8.0,
-            text: format!("备案码 {code} · 第 {} / {total} 页 page", i + 1),
+            text: m.drawable(&format!("备案码 {code} · 第 {} / {total} 页 page", i + 1)),
         });
     }
     Ok(flow.pages)
@@ -369,11 +382,9 @@ pub fn render(input: &PdfInput) -> Result<Vec<u8>, PdfError> {
     let pages = lay_out(input, &metrics)?;
     let font = Font::new(FONT.to_vec().into(), 0)
         .ok_or_else(|| PdfError::Render("the font does not load".into()))?;
-    let qr = qrcode::QrCode::with_error_correction_level(
-        qr_text(input)?.as_bytes(),
-        qrcode::EcLevel::M,
-    )
-    .map_err(|e| PdfError::Render(e.to_string()))?;
+    let qr =
+        qrcode::QrCode::with_error_correction_level(qr_text(input)?.as_bytes(), qrcode::EcLevel::M)
+            .map_err(|e| PdfError::Render(e.to_string()))?;
     let filed_ms = input.filing_recorded_at().unwrap_or(0);
 
     let configuration = ConfigurationBuilder::new()

@@ -6,7 +6,14 @@ use deedlog_pdf::{Names, PdfError, PdfInput, check, extract, render};
 use serde_json::json;
 
 fn bundle(seq: u64) -> ProofBundle {
-    ProofBundle::new(seq, b"{}", seq + 1, &[], "not a note", "example+00000000+AAAA")
+    ProofBundle::new(
+        seq,
+        b"{}",
+        seq + 1,
+        &[],
+        "not a note",
+        "example+00000000+AAAA",
+    )
 }
 
 fn input() -> PdfInput {
@@ -22,7 +29,10 @@ fn input() -> PdfInput {
                 "disputes": {"method": "court", "venue": "昆明市官渡区人民法院"}}}),
         property: json!({"id": "property/PR-1", "address": "官渡区柏林大道276号3栋1单元2104",
             "district": "官渡区", "community": "阳宗园"}),
-        names: Some(Names { seller: "王晶月".into(), buyer: "李四".into() }),
+        names: Some(Names {
+            seller: "王晶月".into(),
+            buyer: "李四".into(),
+        }),
         filing: bundle(9),
         document: bundle(3),
         registration: bundle(1),
@@ -53,11 +63,17 @@ fn proofs_that_do_not_verify_are_refused_and_limits_hold() {
         check(&pdf, "example+00000000+AAAA"),
         Err(PdfError::Proof { .. })
     ));
-    assert!(matches!(check(b"%PDF-1.7 nothing", "k"), Err(PdfError::NoAttachment)));
+    assert!(matches!(
+        check(b"%PDF-1.7 nothing", "k"),
+        Err(PdfError::NoAttachment)
+    ));
     let mut wrong_url = input();
     wrong_url.check_url = "https://deedlog.example/#/contract/FC-00000-00000-0000".into();
     assert!(matches!(render(&wrong_url), Err(PdfError::Input(_))));
     let mut long_name = input();
-    long_name.names = Some(Names { seller: "名".repeat(65), buyer: "李四".into() });
+    long_name.names = Some(Names {
+        seller: "名".repeat(65),
+        buyer: "李四".into(),
+    });
     assert!(matches!(render(&long_name), Err(PdfError::Input(_))));
 }

@@ -78,9 +78,13 @@ fn pdf_input(
     let filed = doc.filed_seq.ok_or_else(not_filed)?;
     let code = doc.filing_code.clone().ok_or_else(not_filed)?;
     let log = state.node.reader();
-    let cp = log
-        .checkpoint_at_or_after(filed + 1)?
-        .ok_or_else(|| ApiError::new(503, "ledger.unavailable", "the filing is not checkpointed yet"))?;
+    let cp = log.checkpoint_at_or_after(filed + 1)?.ok_or_else(|| {
+        ApiError::new(
+            503,
+            "ledger.unavailable",
+            "the filing is not checkpointed yet",
+        )
+    })?;
     let at = |who: &Reader, seq: u64| bundle_for(state, who, seq, cp.size, &cp.note);
     let document_seq = doc
         .documents
@@ -98,11 +102,12 @@ fn pdf_input(
     // node proves with the registration's payload (commitments and public facts, no personal
     // data in clear), opened as the housing authority that files the contract reads it.
     let registration = at(&Reader::Actor(ids::HOUSING.to_owned()), registration_seq)?;
+    // Whole either way: a version-1 entry carries its payload, a version-2 one its opening.
     let payload = registration
-        .opening
-        .as_ref()
-        .and_then(|o| o.get("payload"))
-        .cloned()
+        .verify(state.node.log_vkey())
+        .ok()
+        .and_then(|v| v.whole)
+        .map(|e| e.signed.payload)
         .unwrap_or(Value::Null);
     let mut property = serde_json::Map::new();
     property.insert("id".into(), json!(doc.property));
@@ -139,12 +144,7 @@ fn pdf_input(
 
 /// The parties' names from the vault, when the vault has both.
 fn names(state: &AppState, doc: &ContractDoc) -> Result<Option<Names>, ApiError> {
-    let name = |p: &str| {
-        state
-            .node
-            .party_name(p)
-            .map_err(|e| ApiError::internal(&e))
-    };
+    let name = |p: &str| state.node.party_name(p).map_err(|e| ApiError::internal(&e));
     Ok(match (name(&doc.seller)?, name(&doc.buyer)?) {
         (Some(seller), Some(buyer)) => Some(Names { seller, buyer }),
         _ => None,
