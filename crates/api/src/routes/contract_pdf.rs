@@ -55,7 +55,7 @@ pub(crate) fn verify_routes() -> Vec<RouteSpec> {
                 Content::Json(|| json!({"type": "object", "required": ["filing_code", "sha256", "genuine", "status", "current", "proof", "latest"],
                     "properties": {"filing_code": {"type": "string"}, "sha256": {"type": "string"},
                         "genuine": {"type": "boolean", "description": "The hash is that of a copy the node renders for this filing"},
-                        "status": {"type": "string"}, "contract": {"type": "object", "description": "As in GET /v1/verify/contract/{filing_code}"}, "current": {"type": "boolean", "description": "The contract is still filed (not cancelled)"},
+                        "status": {"type": "string"}, "contract": super::verify::filed_contract_schema(), "current": {"type": "boolean", "description": "The contract is still filed (not cancelled)"},
                         "proof": super::verify::bundle_schema(), "latest": super::verify::bundle_schema()}}))),
     ]
 }

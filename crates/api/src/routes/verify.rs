@@ -57,7 +57,7 @@ pub(crate) fn bundle_schema() -> Value {
 }
 
 /// The filed contract as `verify/contract` shows it: these fields of the `ContractDoc`.
-fn filed_contract_schema() -> Value {
+pub(crate) fn filed_contract_schema() -> Value {
     const SHOWN: [&str; 7] = [
         "id",
         "status",
