@@ -78,6 +78,12 @@ if [ -f scripts/schemathesis.sh ] && [ -f scripts/requirements-test.txt ]; then
     export DEEDLOG_TEST_VENV="$VENV"
 fi
 
+# poppler-utils (pdftotext, pdffonts): the end-to-end test reads the filed-contract PDF with them
+# (its text, its embedded font subset).
+if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdffonts >/dev/null 2>&1; then
+    apt_install poppler-utils
+fi
+
 step "cargo test --workspace --locked"
 summary="target/test-summary.txt"
 mkdir -p target

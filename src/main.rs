@@ -2,6 +2,7 @@
 
 mod audit_cmd;
 mod bench;
+mod check_cmd;
 mod demo_cmd;
 mod keyfile;
 mod reference;
@@ -41,6 +42,9 @@ enum Cmd {
     /// Exit status: 0 when everything holds, 1 when faults were found (each listed with its seq
     /// and kind), 2 on usage or I/O errors.
     Verify(verify_cmd::VerifyArgs),
+    /// Checks a listing code, a filing code or a filed-contract PDF, as the public pages do:
+    /// exit 0 genuine, 1 not genuine, 2 could not check.
+    Check(check_cmd::CheckArgs),
     /// Drive complete deals through a running server's API (agent-assisted, self-listed,
     /// offline fallback, proxy) and print their listing and filing codes.
     Demo(demo_cmd::DemoArgs),
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Cmd::Serve(args) => serve::serve(&args),
         Cmd::Replay(args) => serve::replay(&args),
         Cmd::Verify(args) => return verify_cmd::run(&args),
+        Cmd::Check(args) => return check_cmd::run(&args),
         Cmd::Export(args) => export(&args),
         Cmd::Bench(BenchCmd::Append(args)) => bench::append(&args),
         Cmd::Bench(BenchCmd::Open(args)) => bench::open(&args),

@@ -257,6 +257,15 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
         .private(&seller, &d.contract, None)
         .expect("the seller reads the contract");
     assert!(contract.to_string().contains(&d.filing_code), "{contract}");
+    let registry_actor = keys.actor("authority/registry").expect("registry key");
+    filed_contract_pdf(
+        &client,
+        &log_key,
+        (&seller, &registry_actor),
+        d,
+        &report.deals[0],
+        &property.record.address,
+    );
     let rated = client.agents_by_rating(None).expect("agents by rating");
     assert!(!rated["items"].as_array().expect("items").is_empty());
     let agent = report.deals[0].agent.clone().expect("an agent deal");
@@ -593,4 +602,142 @@ fn rejections_over_the_socket_are_typed_and_append_nothing() {
     // Not one of them appended anything.
     assert_eq!(client.checkpoint().expect("checkpoint").note, before);
     server.stop();
+}
+
+/// Runs a poppler tool on a file and returns what it printed.
+fn poppler(tool: &str, args: &[&str], file: &Path) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{tool} (Debian poppler-utils; scripts/test.sh installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The filed contract as PDF: the seller downloads it, it checks offline, poppler reads the
+/// filing code and the Chinese address in an embedded font subset; a one-byte change, another
+/// contract's filing code and a proof of an unrelated entry all fail; nobody but the parties
+/// downloads it; the public check by hash says genuine for the file and not for a changed one.
+fn filed_contract_pdf(
+    client: &Client,
+    log_key: &str,
+    (seller, non_party): (&Actor, &Actor),
+    d: &demo::DealReport,
+    other: &demo::DealReport,
+    address: &str,
+) {
+    let pdf = client
+        .contract_pdf(seller, &d.contract)
+        .expect("the seller downloads the PDF");
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let checked = deedlog_pdf::check(&pdf, log_key).expect("the PDF checks offline");
+    assert_eq!(checked.filing_code, d.filing_code);
+    assert_eq!(checked.contract, d.contract);
+    assert_eq!(checked.address, address);
+    assert!(checked.signatures.len() >= 2, "{checked:?}");
+    // The same request again gives the same bytes: the PDF is a function of the log.
+    assert_eq!(
+        client.contract_pdf(seller, &d.contract).expect("again"),
+        pdf
+    );
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("contract.pdf");
+    std::fs::write(&file, &pdf).expect("written");
+    // pdftotext writes FILE.txt beside the file.
+    poppler("pdftotext", &["-enc", "UTF-8"], &file);
+    let text =
+        std::fs::read_to_string(dir.path().join("contract.txt")).expect("pdftotext's output");
+    let text = text.replace(char::is_whitespace, "");
+    let spoken = deedlog_domain::ids::spoken_code(&d.filing_code).expect("a v1 code");
+    assert!(
+        text.contains(&spoken),
+        "no filing code {spoken} in the text: {}",
+        text.chars().take(400).collect::<String>()
+    );
+    assert!(
+        text.contains(&address.replace(char::is_whitespace, "")),
+        "no address {address} in the text"
+    );
+    let fonts = poppler("pdffonts", &[], &file);
+    let line = fonts
+        .lines()
+        .find(|l| l.contains("WenQuanYi") || l.contains("wqy"))
+        .unwrap_or_else(|| panic!("the CJK font is not listed:\n{fonts}"));
+    // A subset's name carries a six-letter tag and `+`; the emb and sub columns say yes.
+    assert!(line.contains('+'), "not a subset: {line}");
+    assert!(
+        line.matches("yes").count() >= 2,
+        "not embedded as a subset: {line}"
+    );
+
+    // One byte changed anywhere fails.
+    for at in [pdf.len() / 3, pdf.len() / 2, pdf.len() - 10] {
+        let mut changed = pdf.clone();
+        changed[at] ^= 0x01;
+        assert!(deedlog_pdf::check(&changed, log_key).is_err(), "byte {at}");
+    }
+    // Attack: the PDF re-rendered with another contract's filing code (and its check URL).
+    let mut input = deedlog_pdf::extract(&pdf).expect("the attached input");
+    let mut forged = input.clone();
+    let other_spoken = deedlog_domain::ids::spoken_code(&other.filing_code).expect("code");
+    forged.filing_code = other.filing_code.clone();
+    forged.check_url = forged.check_url.replace(&spoken, &other_spoken);
+    let forged_pdf = deedlog_pdf::render(&forged).expect("renders");
+    assert!(
+        matches!(
+            deedlog_pdf::check(&forged_pdf, log_key),
+            Err(deedlog_pdf::PdfError::Unbound(_))
+        ),
+        "another contract's filing code passed"
+    );
+    // Attack: the filing proof swapped for the (genuine) proof of an unrelated entry, here the
+    // other contract's filing.
+    let answer = client
+        .verify_contract(&other.filing_code, log_key, None)
+        .expect("the other contract verifies");
+    input.filing = serde_json::from_value(answer.answer["proof"].clone()).expect("a bundle");
+    let swapped = deedlog_pdf::render(&input).expect("renders");
+    assert!(
+        matches!(
+            deedlog_pdf::check(&swapped, log_key),
+            Err(deedlog_pdf::PdfError::Unbound(_) | deedlog_pdf::PdfError::Proof { .. })
+        ),
+        "an unrelated proof passed"
+    );
+
+    // Only the parties download it.
+    let path = format!(
+        "/v1/contracts/{}/pdf",
+        d.contract.trim_start_matches("contract/")
+    );
+    let unsigned = client.get(&path, None);
+    assert_eq!(unsigned.err().and_then(|e| e.status()), Some(401));
+    let stranger = Actor::generate("party/PA-NEVERSEEN");
+    let refused = client.contract_pdf(&stranger, &d.contract);
+    assert_eq!(refused.err().and_then(|e| e.status()), Some(401));
+    let refused = client.contract_pdf(non_party, &d.contract);
+    assert_eq!(refused.err().and_then(|e| e.status()), Some(403));
+
+    // The public check by hash: genuine for the file, not for a changed one.
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    let url = format!("/v1/verify/contract/{spoken}/pdf/{}", sha(&pdf));
+    let v = client.get(&url, None).expect("the hash check answers");
+    assert_eq!(v["genuine"], json!(true), "{v}");
+    assert_eq!(v["current"], json!(true), "{v}");
+    let mut changed = pdf.clone();
+    changed[pdf.len() / 2] ^= 1;
+    let url = format!("/v1/verify/contract/{spoken}/pdf/{}", sha(&changed));
+    let v = client.get(&url, None).expect("the hash check answers");
+    assert_eq!(v["genuine"], json!(false), "{v}");
 }

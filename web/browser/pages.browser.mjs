@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { spokenCode } from '../public/codes.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = join(here, '..', '..');
@@ -143,7 +144,7 @@ try {
     assert(v.state === 'green', `green, got ${v.state}: ${v.text}`);
     assert(v.text.includes(vkey), 'the log key is shown');
     assert(v.text.includes('首次使用'), 'says the key is trusted on first use');
-    assert((await page.locator('.code').innerText()) === open.listing_code, 'code as text');
+    assert((await page.locator('.code').innerText()) === spokenCode(open.listing_code), 'code as text, spoken form');
     assert((await page.locator('svg.qr path').count()) === 1, 'QR drawn');
     const checks = await page.locator('td.check').allInnerTexts();
     assert(checks.length >= 1 && checks.every((c) => c.startsWith('✔')), `price points checked: ${checks}`);
@@ -385,6 +386,26 @@ try {
   await check('an unknown filing code says not found', async () => {
     await visit(`/#/contract/FC-0000000000000000`);
     await page.locator('.error').waitFor();
+  });
+
+  await check('a mistyped filing code is told apart from an unknown one, before anything is asked', async () => {
+    const spoken = spokenCode(deal.filing_code);
+    const chars = [...spoken];
+    const n = chars.length;
+    [chars[n - 3], chars[n - 2]] = [chars[n - 2], chars[n - 3]];
+    const swapped = chars.join('');
+    const asked = [];
+    const onRequest = (r) => { if (r.url().includes('/v1/verify/contract')) asked.push(r.url()); };
+    page.on('request', onRequest);
+    if (swapped !== spoken) {
+      await visit(`/#/contract/${encodeURIComponent(swapped)}`);
+      await page.locator('#code-mistyped').waitFor();
+    }
+    page.off('request', onRequest);
+    assert(asked.length === 0, `a mistyped code is not sent: ${asked}`);
+    await visit(`/#/contract/${encodeURIComponent(spoken)}`);
+    const v = await verdict();
+    assert(v.state === 'green', `the spoken form is green: ${v.state}: ${v.text}`);
   });
 
   await check('the document check hashes in the browser and sends only the hash', async () => {

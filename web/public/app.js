@@ -10,6 +10,7 @@ import {
   parsePolicy, parseVkey, ProofError, requirePolicy,
 } from './verify.js';
 import { PINNED_LOG_KEYS, PINNED_WITNESS_POLICY } from './pin.js';
+import { parseCode, spokenCode } from './codes.js';
 import { encode as qrEncode } from './uqr.js';
 
 const main = document.getElementById('main');
@@ -76,8 +77,15 @@ async function api(path) {
 }
 
 function errorBox(e) {
-  const text = e instanceof HttpError && e.status === 404 ? t('not_found') + (e.body?.message ?? '') : t('error_load') + e.message;
+  const text = e instanceof HttpError && e.status === 404 ? t('not_found') + (e.body?.message ?? '')
+    : e instanceof HttpError && e.body?.code === 'code.mistyped' ? `${t('code_mistyped')}${e.body?.message ?? ''}`
+    : t('error_load') + e.message;
   return h('p', { class: 'error', role: 'alert' }, text);
+}
+
+/** A mistyped code, told here before anything is asked (the same rules as the server). */
+function mistypedBox(reason) {
+  return h('p', { class: 'error', role: 'alert', id: 'code-mistyped' }, `${t('code_mistyped')}${reason}`);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -350,7 +358,14 @@ async function listingById(ls) {
   }
 }
 
-async function listingPage(code) {
+async function listingPage(typed) {
+  const parsed = parseCode(typed);
+  if (!parsed.ok || parsed.tag !== 'LV') {
+    show(h('h1', {}, t('listing_title')), mistypedBox(parsed.ok ? 'not a listing code (LV-)' : parsed.reason));
+    return;
+  }
+  // The log and the proofs carry the v1 form; people see the spoken one.
+  const code = parsed.v1;
   show(h('h1', {}, t('listing_title')), h('p', {}, t('loading')));
   let answer;
   try {
@@ -370,7 +385,8 @@ async function listingPage(code) {
     return [p, cell];
   });
   const agent = l.agent;
-  const url = `${location.origin}/#/v/${code}`;
+  const spoken = spokenCode(code) ?? code;
+  const url = `${location.origin}/#/v/${spoken}`;
   const photoHashes = (Array.isArray(l.photos) ? l.photos : []).slice(0, PHOTOS_MAX);
   const photoSlots = photoHashes.map((hash, i) => [hash, h('figure', { class: 'photo' },
     h('div', { class: 'photo-frame', role: 'status' }, t('photo_loading', { n: i + 1 })),
@@ -383,8 +399,9 @@ async function listingPage(code) {
     b,
     h('section', { class: 'code-box', 'aria-labelledby': 'code-h' },
       h('h2', { id: 'code-h' }, t('code')),
-      h('p', { class: 'code mono' }, code),
-      qr(url, `${t('code_qr')}: ${code}`),
+      h('p', { class: 'code mono' }, spoken),
+      h('p', { class: 'small mono' }, `${t('code_v1')}: ${code}`),
+      qr(url, `${t('code_qr')}: ${spoken}`),
       h('p', { class: 'small' }, t('code_qr'))),
     dl([
       [t('status'), h('span', { class: `status status-${l.status}` }, statusWord(l.status))],
@@ -532,6 +549,12 @@ async function contractPage(code) {
     show(h('h1', {}, t('contract_title')), form);
     return;
   }
+  const parsed = parseCode(code);
+  if (!parsed.ok || parsed.tag !== 'FC') {
+    show(h('h1', {}, t('contract_title')), form, mistypedBox(parsed.ok ? 'not a filing code (FC-)' : parsed.reason));
+    return;
+  }
+  code = parsed.v1;
   const out = h('div', {}, h('p', {}, t('loading')));
   show(h('h1', {}, t('contract_title')), form, out);
   let answer;
@@ -544,7 +567,7 @@ async function contractPage(code) {
   const c = answer.contract;
   const b = badge();
   out.replaceChildren(b, dl([
-    [t('filing_code'), h('span', { class: 'mono' }, answer.filing_code)],
+    [t('filing_code'), h('span', { class: 'mono' }, spokenCode(answer.filing_code) ?? answer.filing_code)],
     [t('status'), statusWord(c.status)],
     [t('contract'), h('span', { class: 'mono' }, c.id)],
     [t('listing'), h('span', { class: 'mono' }, c.listing)],
@@ -552,11 +575,55 @@ async function contractPage(code) {
     [t('document_hash'), h('span', { class: 'mono small' }, c.document_hash)],
     [t('filed_seq'), String(c.filed_seq)],
     [t('signatures'), Object.entries(c.signatures ?? {}).map(([r, s]) => `${r} → ${s}`).join(', ')],
-  ]), qr(`${location.origin}/#/contract/${answer.filing_code}`, `${t('filing_code')}: ${answer.filing_code}`));
+  ]), qr(`${location.origin}/#/contract/${spokenCode(answer.filing_code) ?? answer.filing_code}`, `${t('filing_code')}: ${spokenCode(answer.filing_code) ?? answer.filing_code}`));
   await runCheck(b, async () => {
     const { key, pinned } = await trustedKey(answer.proof?.log_key);
     const { binding, bundles } = await bindContract(code, answer, key);
     return [...(await seenLine(key, bundles)), ...(await witnessLine(key, bundles.map((v) => v.cosignedNote))), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+  });
+}
+
+const PDF_MARK = '{"_format":"deedlog/contract-pdf/v1"';
+
+/** The filing code a filed-contract PDF names in its attached proof (read here, not sent). */
+function filedContractCode(bytes) {
+  if (bytes.length < 5 || String.fromCharCode(...bytes.subarray(0, 5)) !== '%PDF-') return null;
+  const text = new TextDecoder('latin1').decode(bytes);
+  const at = text.indexOf(PDF_MARK);
+  if (at < 0) return null;
+  const m = /"filing_code":"((?:LV|FC|PV)-[0-9A-F]{16})"/.exec(text.slice(at, at + (1 << 20)));
+  return m ? m[1] : null;
+}
+
+/**
+ * A filed-contract PDF: only its hash goes to the server, which renders the filed contract's PDF
+ * again and says whether the hashes match; the filing's proof is checked here as on the
+ * contract page.
+ */
+async function pdfCheck(out, code, hex) {
+  let answer;
+  try {
+    answer = await api(`/v1/verify/contract/${encodeURIComponent(code)}/pdf/${hex}`);
+  } catch (e) {
+    out.replaceChildren(dl([[t('sha256'), h('span', { class: 'mono small' }, hex)]]), errorBox(e));
+    return;
+  }
+  const b = badge();
+  out.replaceChildren(dl([
+    [t('sha256'), h('span', { class: 'mono small', id: 'doc-hash' }, hex)],
+    [t('filing_code'), h('span', { class: 'mono' }, spokenCode(code) ?? code)],
+    [t('status'), statusWord(answer.status)],
+  ]), b);
+  if (!answer.genuine) {
+    b.set('red', t('badge_red'), h('p', { class: 'reason' }, t('pdf_altered')));
+    return;
+  }
+  await runCheck(b, async () => {
+    const { key, pinned } = await trustedKey(answer.proof?.log_key);
+    const { binding, bundles } = await bindContract(code, answer, key);
+    const lines = [...(await seenLine(key, bundles)), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
+    if (!answer.current) throw new ProofError(t('pdf_not_current'));
+    return [h('p', {}, t('pdf_genuine')), ...lines];
   });
 }
 
@@ -567,11 +634,18 @@ async function documentPage() {
     if (!file) return;
     out.replaceChildren(h('p', {}, t('loading')));
     let hex;
+    let bytes;
     try {
       // Hashed here, in the browser; only the hash leaves it.
-      hex = toHex(await sha256(new Uint8Array(await file.arrayBuffer())));
+      bytes = new Uint8Array(await file.arrayBuffer());
+      hex = toHex(await sha256(bytes));
     } catch (e) {
       out.replaceChildren(errorBox(e));
+      return;
+    }
+    const filed = filedContractCode(bytes);
+    if (filed) {
+      await pdfCheck(out, filed, hex);
       return;
     }
     let answer;

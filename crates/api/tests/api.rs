@@ -552,6 +552,57 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
     );
     assert_eq!(s, 404);
 
+    // The spoken form finds the same listing; a mistyped one (one symbol changed, two swapped, a
+    // symbol outside the alphabet, a filing code where a listing code is asked) is `400
+    // code.mistyped`, told apart from a well-formed unknown code (`404`).
+    let spoken = deedlog_domain::ids::spoken_code(&listing_code).unwrap();
+    assert_eq!(v["spoken_code"], json!(spoken));
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/listing/{}", spoken.to_lowercase()))
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(json_of(&b)["code"], json!(listing_code));
+    let mut swapped: Vec<char> = spoken.chars().collect();
+    let n = swapped.len();
+    swapped.swap(n - 2, n - 1);
+    let swapped: String = swapped.into_iter().collect();
+    let mut changed: Vec<char> = spoken.chars().collect();
+    changed[4] = if changed[4] == '7' { '8' } else { '7' };
+    let changed: String = changed.into_iter().collect();
+    let unknown = deedlog_domain::ids::spoken_code("LV-0000000000000000").unwrap();
+    let filing_shaped = unknown.replacen("LV", "FC", 1);
+    for (typed, status) in [
+        (swapped.as_str(), 400),
+        (changed.as_str(), 400),
+        ("LV-0000U-00000-0000", 400),
+        (filing_shaped.as_str(), 400),
+        (unknown.as_str(), 404),
+    ] {
+        if typed == spoken {
+            continue;
+        }
+        let (s, b) = call!(
+            app,
+            web_test::TestRequest::get().uri(&format!("/v1/verify/listing/{typed}"))
+        );
+        assert_eq!(s, status, "{typed}: {}", String::from_utf8_lossy(&b));
+        let want = if status == 400 {
+            "code.mistyped"
+        } else {
+            "view.not_found"
+        };
+        assert_eq!(json_of(&b)["code"], json!(want), "{typed}");
+    }
+    let (s, b) = call!(
+        app,
+        web_test::TestRequest::get().uri(&format!("/v1/verify/contract/{swapped}"))
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (400, json!("code.mistyped"))
+    );
+
     // Every error class, each leaving the log as it was.
     let before = size();
     let base = sign(

@@ -235,6 +235,20 @@ impl Client {
         self.http.call("GET", &path, &headers, None)?.json(&path)
     }
 
+    /// The filed contract as PDF (`GET /v1/contracts/{CT}/pdf`), signed by `actor` (the seller
+    /// or the buyer): the file's bytes, to check with `deedlog_pdf::check`.
+    ///
+    /// # Errors
+    /// As [`Client::signed_get`]: `401` unsigned, `403` for anyone but the two parties.
+    pub fn contract_pdf(&self, actor: &Actor, contract: &str) -> Result<Vec<u8>, ClientError> {
+        let path = format!(
+            "/v1/contracts/{}/pdf",
+            encode_segment(contract.trim_start_matches("contract/"))
+        );
+        let headers = request_headers(actor, "GET", &path, b"", now_ms());
+        Ok(self.http.call("GET", &path, &headers, None)?.body)
+    }
+
     /// `POST path` with a JSON body as a signed request by `actor`.
     ///
     /// # Errors
@@ -622,6 +636,7 @@ impl Client {
         log_key: &str,
         known: Option<&OpenedCheckpoint>,
     ) -> Result<Verified, ClientError> {
+        let code = &log_form(code);
         self.verify_at(
             &format!("/v1/verify/listing/{}", encode_segment(code)),
             Asked::Listing(code),
@@ -641,6 +656,7 @@ impl Client {
         log_key: &str,
         known: Option<&OpenedCheckpoint>,
     ) -> Result<Verified, ClientError> {
+        let filing_code = &log_form(filing_code);
         self.verify_at(
             &format!("/v1/verify/contract/{}", encode_segment(filing_code)),
             Asked::Contract(filing_code),
@@ -969,6 +985,13 @@ fn parse_feed(path: &str, body: &[u8]) -> Result<Vec<FeedEntry>, ClientError> {
         }
     }
     Ok(out)
+}
+
+/// A code as the log carries it (the v1 form), when `code` reads as one: the server answers and
+/// the proofs bind the v1 form, whichever spelling a person typed. A code that does not read is
+/// sent as typed, for the server to refuse as mistyped.
+fn log_form(code: &str) -> String {
+    deedlog_domain::ids::parse_code(code).map_or_else(|_| code.to_owned(), |(_, v1)| v1)
 }
 
 #[cfg(test)]

@@ -149,7 +149,9 @@ pub enum CodeTag {
 }
 
 impl CodeTag {
-    fn prefix(self) -> &'static str {
+    /// The code's prefix, e.g. `LV`.
+    #[must_use]
+    pub fn prefix(self) -> &'static str {
         match self {
             Self::Verification => "PV",
             Self::Listing => "LV",
@@ -179,6 +181,158 @@ pub fn derived_code(tag: CodeTag, seq: u64, stream: &str) -> String {
     out
 }
 
+/// Crockford's base32 alphabet (digits and letters without I, L, O and U), in value order.
+pub const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// The five extra check symbols of Crockford's definition, for check values 32 to 36.
+const CHECK_EXTRA: &[u8; 5] = b"*~$=U";
+
+/// The value of one Crockford symbol when decoding: case-insensitive, `I` and `L` read as 1 and
+/// `O` as 0 (the letters a person most often writes for those digits).
+fn crockford_value(c: u8) -> Option<u8> {
+    let c = c.to_ascii_uppercase();
+    match c {
+        b'I' | b'L' => Some(1),
+        b'O' => Some(0),
+        _ => CROCKFORD
+            .iter()
+            .position(|&s| s == c)
+            .and_then(|v| u8::try_from(v).ok()),
+    }
+}
+
+/// The check symbol of `value`: `value mod 37` spelt with the 32 data symbols then `*~$=U`.
+///
+/// 37 is prime and larger than every symbol value, so changing one symbol (a difference of
+/// `d·32^i` with `0 < |d| < 32`) or swapping two adjacent ones (`(a−b)·31·32^i`) always changes
+/// the remainder: both kinds of mistake are caught, which the tests check exhaustively.
+#[must_use]
+pub fn crockford_check(value: u64) -> char {
+    let r = usize::try_from(value % 37).unwrap_or(0);
+    char::from(if r < 32 {
+        CROCKFORD[r]
+    } else {
+        CHECK_EXTRA[r - 32]
+    })
+}
+
+/// The 13 symbols of `value` in Crockford base32, most significant first (65 bits, so the
+/// first symbol is at most F).
+#[must_use]
+pub fn crockford_encode(value: u64) -> String {
+    (0..13)
+        .rev()
+        .map(|i| char::from(CROCKFORD[usize::try_from((value >> (5 * i)) & 31).unwrap_or(0)]))
+        .collect()
+}
+
+/// How a typed code failed to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    /// A symbol outside the alphabet, the wrong number of symbols, an unknown prefix, or a check
+    /// symbol that does not match: the code was mistyped (no code can look like this).
+    #[error("the code is mistyped: {0}")]
+    Mistyped(String),
+}
+
+/// The longest code text read (with hyphens and spaces); longer input is mistyped unread.
+pub const CODE_TEXT_MAX: usize = 64;
+
+/// Reads a code typed or scanned by a person and returns its tag and its form on the log (the
+/// `v1` hex form of [`derived_code`], which is what the entries carry and the indexes key on).
+///
+/// Two spellings are read. The spoken form ([`spoken_code`]), e.g. `FC-0M6SC-7N75Y-R3H$`:
+/// the prefix, 13 Crockford symbols and the check symbol, case-insensitive, `I`/`L` read as 1,
+/// `O` as 0, hyphens and spaces ignored. And the v1 form, `LV-` and 16 hex digits, read as
+/// before so that every code ever printed stays valid; it has no check symbol, so a typo in it
+/// can only be told as "unknown".
+///
+/// # Errors
+/// [`CodeError::Mistyped`] with the reason in words.
+pub fn parse_code(text: &str) -> Result<(CodeTag, String), CodeError> {
+    if text.len() > CODE_TEXT_MAX {
+        return Err(CodeError::Mistyped(format!(
+            "longer than {CODE_TEXT_MAX} characters"
+        )));
+    }
+    let t = text.trim();
+    let (head, rest) = t
+        .split_once('-')
+        .ok_or_else(|| CodeError::Mistyped("no prefix (LV-, FC- or PV-)".into()))?;
+    let tag = match head.to_ascii_uppercase().as_str() {
+        "LV" => CodeTag::Listing,
+        "FC" => CodeTag::Filing,
+        "PV" => CodeTag::Verification,
+        other => {
+            return Err(CodeError::Mistyped(format!(
+                "unknown prefix {other:?} (LV-, FC- or PV-)"
+            )));
+        }
+    };
+    // The v1 form: exactly 16 hex digits right after the prefix, no grouping.
+    if rest.len() == 16 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok((
+            tag,
+            format!("{}-{}", tag.prefix(), rest.to_ascii_uppercase()),
+        ));
+    }
+    let symbols: Vec<u8> = rest.bytes().filter(|b| *b != b'-' && *b != b' ').collect();
+    if symbols.len() != 14 {
+        return Err(CodeError::Mistyped(format!(
+            "{} symbols after the prefix, not 14",
+            symbols.len()
+        )));
+    }
+    let mut value: u64 = 0;
+    for (i, &c) in symbols[..13].iter().enumerate() {
+        let v = crockford_value(c).ok_or_else(|| {
+            CodeError::Mistyped(format!("{:?} is not a code symbol", char::from(c)))
+        })?;
+        if i == 0 && v > 15 {
+            // 13 symbols hold 65 bits; a code is 64, so the first symbol is at most F.
+            return Err(CodeError::Mistyped(
+                "the first symbol can only be 0 to F".into(),
+            ));
+        }
+        value = (value << 5) | u64::from(v);
+    }
+    let typed = symbols[13].to_ascii_uppercase();
+    let typed_value = match typed {
+        b'*' | b'~' | b'$' | b'=' | b'U' => Some(typed),
+        _ => crockford_value(typed).map(|v| CROCKFORD[usize::from(v)]),
+    };
+    if typed_value.map(char::from) != Some(crockford_check(value)) {
+        return Err(CodeError::Mistyped(
+            "the check symbol does not match: a symbol is wrong or two are swapped".into(),
+        ));
+    }
+    Ok((tag, format!("{}-{value:016X}", tag.prefix())))
+}
+
+/// The spoken form of a code on the log (v1 form `PREFIX-` and 16 hex digits): the same 64 bits
+/// as 13 Crockford symbols and a check symbol, grouped 5-5-3+check for reading aloud, e.g.
+/// `FC-0M6SC-7N75Y-R3H$` for `FC-0A1B2C3D4E5F6071`. `None` when `v1` is not a v1 code.
+///
+/// The 64 bits are kept, not shortened: the spoken form is a lossless spelling of the code the
+/// log carries, so nothing on the log changes and every v1 code stays valid; and 64 bits keep a
+/// guessed code worthless (a city's ten million codes fill 2^-40 of the space) and collisions
+/// negligible, while 14 symbols are still readable in one breath.
+#[must_use]
+pub fn spoken_code(v1: &str) -> Option<String> {
+    let (prefix, hex) = v1.split_once('-')?;
+    if !matches!(prefix, "LV" | "FC" | "PV") || hex.len() != 16 {
+        return None;
+    }
+    let value = u64::from_str_radix(hex, 16).ok()?;
+    let s = crockford_encode(value);
+    Some(format!(
+        "{prefix}-{}-{}-{}{}",
+        &s[..5],
+        &s[5..10],
+        &s[10..13],
+        crockford_check(value)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +358,61 @@ mod tests {
         assert_ne!(a, derived_code(CodeTag::Listing, 7, "contract/CT-1"));
         assert_eq!(a.len(), 19);
         assert!(a.starts_with("FC-"));
+    }
+
+    #[test]
+    fn the_documented_example_holds() {
+        assert_eq!(
+            spoken_code("FC-0A1B2C3D4E5F6071").as_deref(),
+            Some("FC-0M6SC-7N75Y-R3H$")
+        );
+    }
+
+    #[test]
+    fn spoken_codes_round_trip_and_read_both_forms() {
+        let v1 = derived_code(CodeTag::Listing, 42, "listing/LS-9");
+        let spoken = spoken_code(&v1).unwrap_or_default();
+        assert_eq!(spoken.len(), "LV-".len() + 14 + 2);
+        assert_eq!(parse_code(&spoken), Ok((CodeTag::Listing, v1.clone())));
+        assert_eq!(parse_code(&v1), Ok((CodeTag::Listing, v1.clone())));
+        assert_eq!(
+            parse_code(&v1.to_lowercase()),
+            Ok((CodeTag::Listing, v1.clone()))
+        );
+        let loose = spoken
+            .to_lowercase()
+            .replace('-', " ")
+            .replacen(' ', "-", 1);
+        assert_eq!(parse_code(&loose), Ok((CodeTag::Listing, v1.clone())));
+        // Crockford's aliases: I and L are 1, O is 0.
+        let zeros = spoken_code("FC-0000000000000001").unwrap_or_default();
+        assert_eq!(zeros, "FC-00000-00000-001".to_owned() + "1");
+        assert_eq!(
+            parse_code("fc-ooooo-ooooo-oolI"),
+            Ok((CodeTag::Filing, "FC-0000000000000001".into()))
+        );
+        assert!(matches!(
+            parse_code("XX-0000000000000001"),
+            Err(CodeError::Mistyped(_))
+        ));
+        assert!(matches!(
+            parse_code("FC-00000-00000-00U1"),
+            Err(CodeError::Mistyped(_))
+        ));
+        assert!(matches!(
+            parse_code("FC-G0000-00000-0011"),
+            Err(CodeError::Mistyped(_))
+        ));
+        assert!(matches!(
+            parse_code(&"F".repeat(65)),
+            Err(CodeError::Mistyped(_))
+        ));
+        // The largest value uses a check symbol beyond the data alphabet's range or not, but
+        // round-trips either way.
+        let max = spoken_code("PV-FFFFFFFFFFFFFFFF").unwrap_or_default();
+        assert_eq!(
+            parse_code(&max),
+            Ok((CodeTag::Verification, "PV-FFFFFFFFFFFFFFFF".into()))
+        );
     }
 }

@@ -571,6 +571,34 @@ impl Node {
         &self.inner.identity
     }
 
+    /// A party's name as the vault holds it, for the copy of a filed contract that only the
+    /// parties download: the party's phone subject, then the subjects linked to it (the ID
+    /// subject a real-name attestation linked). `None` when the vault has no name (a party that
+    /// never passed real-name verification, or one erased).
+    ///
+    /// # Errors
+    /// Vault and view errors.
+    pub fn party_name(&self, party: &str) -> Result<Option<String>, IdentityError> {
+        let Some(deedlog_views::Doc::Party(doc)) = self.views().doc(party)? else {
+            return Ok(None);
+        };
+        let Some(subject) = lock(&self.identity().phone_subjects)
+            .get(&doc.phone_commitment)
+            .copied()
+        else {
+            return Ok(None);
+        };
+        let vault = self.vault();
+        let mut subjects = vec![subject];
+        subjects.extend(vault.links(&subject)?);
+        for s in subjects {
+            if let Some(name) = vault.get(&s, "name")? {
+                return Ok(String::from_utf8(name).ok());
+            }
+        }
+        Ok(None)
+    }
+
     /// The SMS outbox (the operator's; the demo and the tests read codes from it).
     #[must_use]
     pub fn sms_outbox(&self) -> &Path {

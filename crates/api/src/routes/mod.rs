@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub mod commands;
+pub mod contract_pdf;
 pub mod directory;
 pub mod identity;
 pub mod listings;
@@ -380,12 +381,14 @@ pub fn all() -> &'static [RouteSpec] {
         let mut v = Vec::new();
         v.extend(ops::hot_routes());
         v.extend(commands::routes());
+        v.extend(contract_pdf::verify_routes());
         v.extend(verify::routes());
         v.extend(log::routes());
         v.extend(tiles::routes());
         v.extend(listings::routes());
         v.extend(photos::routes());
         v.extend(directory::routes());
+        v.extend(contract_pdf::routes());
         v.extend(private::routes());
         v.extend(identity::routes());
         v.extend(ops::routes());

@@ -19,7 +19,32 @@ use crate::error::ApiError;
 pub const MATCHES_MAX: usize = 20;
 
 fn code_schema(prefix: &'static str) -> Value {
-    json!({"type": "string", "pattern": format!("^{prefix}-[0-9A-F]{{16}}$")})
+    json!({"type": "string", "maxLength": deedlog_domain::ids::CODE_TEXT_MAX,
+        "description": format!("The spoken form ({prefix}- then 13 Crockford base32 symbols and a check symbol, \
+            hyphens and case ignored) or the v1 form ({prefix}- then 16 hex digits)")})
+}
+
+/// Reads a code from a path, expecting `tag`: `400 code.mistyped` when no code can look like it
+/// (a bad symbol, a wrong length or prefix, a check symbol that does not match), so that a typo is
+/// told apart from a well-formed code the log does not know (`404`). Returns the v1 form the log
+/// and the indexes carry.
+pub(crate) fn read_code(text: &str, tag: deedlog_domain::ids::CodeTag) -> Result<String, ApiError> {
+    let (got, v1) = deedlog_domain::ids::parse_code(text).map_err(|e| {
+        ApiError::bad_request("code.mistyped", e.to_string())
+            .with_details(json!({"code": text.chars().take(64).collect::<String>()}))
+    })?;
+    if got != tag {
+        return Err(ApiError::bad_request(
+            "code.mistyped",
+            format!(
+                "a {}- code was given where a {}- code is asked",
+                got.prefix(),
+                tag.prefix()
+            ),
+        )
+        .with_details(json!({"code": text})));
+    }
+    Ok(v1)
 }
 
 /// The proof bundle's shape.
@@ -35,7 +60,7 @@ pub(crate) fn bundle_schema() -> Value {
 }
 
 /// The filed contract as `verify/contract` shows it: these fields of the `ContractDoc`.
-fn filed_contract_schema() -> Value {
+pub(crate) fn filed_contract_schema() -> Value {
     const SHOWN: [&str; 7] = [
         "id",
         "status",
@@ -78,7 +103,8 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .param(after_seq_param())
             .reply(200, "The listing with the bundles of the entry that issued the code, of its last change, and (when that change is the seller's approval) of the approved proposal",
                 Content::Json(|| json!({"type": "object", "required": ["code", "listing", "proof", "current"],
-                    "properties": {"code": {"type": "string"}, "listing": super::listings::public_listing_schema(),
+                    "properties": {"code": {"type": "string", "description": "The code in the v1 form the log carries"},
+                        "spoken_code": {"type": "string", "description": "The same code in its spoken form"}, "listing": super::listings::public_listing_schema(),
                         "proof": bundle_schema(), "current": bundle_schema(),
                         "approved": bundle_schema()}}))),
         RouteSpec::new(Method::Get, "/v1/verify/contract/{filing_code}", Access::Public, "verify",
@@ -88,7 +114,8 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .param(after_seq_param())
             .reply(200, "The filed contract with the bundles of its filing and of its latest entry",
                 Content::Json(|| json!({"type": "object", "required": ["filing_code", "contract", "proof", "latest"],
-                    "properties": {"filing_code": {"type": "string"}, "contract": filed_contract_schema(),
+                    "properties": {"filing_code": {"type": "string", "description": "The code in the v1 form the log carries"},
+                        "spoken_code": {"type": "string", "description": "The same code in its spoken form"}, "contract": filed_contract_schema(),
                         "proof": bundle_schema(), "latest": bundle_schema()}}))),
         RouteSpec::new(Method::Post, "/v1/verify/document", Access::Public, "verify",
             "Find a file's SHA-256 on the log, with proof bundles", |r| r.to(verify_document))
@@ -136,9 +163,7 @@ async fn verify_listing(
     code: Path<String>,
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
-    if code.len() > 64 {
-        return Err(ApiError::not_found("that listing code"));
-    }
+    let code = read_code(&code, deedlog_domain::ids::CodeTag::Listing)?;
     let applied = super::views_at(&state, &after).await?;
     let at = answer_state(&state, applied);
     let key = format!("listing\0{}", code.as_str());
@@ -160,7 +185,7 @@ async fn verify_listing(
     };
     let proof = bundle_at_size(&state, doc.created_seq, at.1)?;
     let current = bundle_at_size(&state, doc.updated_seq, at.1)?;
-    let mut answer = json!({"code": code.as_str(), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?});
+    let mut answer = json!({"code": code.as_str(), "spoken_code": deedlog_domain::ids::spoken_code(&code), "listing": deedlog_views::public_listing_value(&doc), "proof": to_value(&proof)?, "current": to_value(&current)?});
     // When the last change shown is the seller's approval, the fields it made show come from
     // the approved proposal: its bundle lets a verifier prove them too.
     if let Some(proposal) = approved_proposal(&current) {
@@ -193,9 +218,7 @@ async fn verify_contract(
     code: Path<String>,
     after: Query<AfterSeq>,
 ) -> Result<HttpResponse, ApiError> {
-    if code.len() > 64 {
-        return Err(ApiError::not_found("that filing code"));
-    }
+    let code = read_code(&code, deedlog_domain::ids::CodeTag::Filing)?;
     let applied = super::views_at(&state, &after).await?;
     let views = state.node.views();
     let id = views
@@ -223,6 +246,7 @@ async fn verify_contract(
         applied,
         &json!({
             "filing_code": code.as_str(),
+            "spoken_code": deedlog_domain::ids::spoken_code(&code),
             "contract": {"id": doc.id, "status": doc.status, "listing": doc.listing, "property": doc.property,
                          "document_hash": doc.document_hash, "filed_seq": doc.filed_seq, "signatures": doc.signatures},
             "proof": to_value(&proof)?, "latest": to_value(&latest)?,
