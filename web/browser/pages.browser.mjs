@@ -213,7 +213,7 @@ try {
   });
 
   // A build that pins the log key: the file the server would serve for such a build.
-  const pin = (keys) => page.route('**/assets/pin.js', (r) => r.fulfill({ contentType: 'text/javascript', body: `export const PINNED_LOG_KEYS = ${JSON.stringify(keys)};` }));
+  const pin = (keys) => page.route('**/assets/pin.js', (r) => r.fulfill({ contentType: 'text/javascript', body: `export const PINNED_LOG_KEYS = ${JSON.stringify(keys)};\nexport const PINNED_WITNESS_POLICY = '';` }));
 
   await check('with the key pinned in the page code: green, and said to be pinned', async () => {
     await pin([vkey]);

@@ -52,6 +52,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("verify.js", "text/javascript; charset=utf-8"),
     asset!("state.js", "text/javascript; charset=utf-8"),
+    asset!("codes.js", "text/javascript; charset=utf-8"),
     asset!("canonical.js", "text/javascript; charset=utf-8"),
     asset!("crypto.js", "text/javascript; charset=utf-8"),
     asset!("pin.js", "text/javascript; charset=utf-8"),
