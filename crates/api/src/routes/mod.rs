@@ -293,7 +293,7 @@ pub fn query_required(name: &'static str, schema: SchemaFn, description: &'stati
 /// The schema of a `u64` request number.
 #[must_use]
 pub fn u64_schema() -> Value {
-    json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u64::MAX})
+    json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})
 }
 
 /// `?after_seq=`.
@@ -301,7 +301,7 @@ pub fn u64_schema() -> Value {
 pub fn after_seq_param() -> Param {
     query(
         "after_seq",
-        || json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u64::MAX}),
+        || json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
         "Wait (bounded) until the views have applied this entry; refused at once beyond the log",
     )
 }
