@@ -1158,3 +1158,158 @@ fn the_semantic_audit_replays_the_rules_as_a_registered_auditor() {
     assert_eq!(out.status.code(), Some(2));
     stop(server);
 }
+
+/// Signs `property.seize` as the housing authority (only the registry may seize) and writes it
+/// to the log through the store alone, past the rules — what an operator with the disk and one
+/// authority's key could do. Returns the forged entry's seq and its property stream.
+fn forge_a_seizure_by_the_wrong_authority(data: &Path, origin: &str) -> (u64, String) {
+    use deedlog_store::{
+        Context, Decider, Decision, LogOptions, LogWriter, NoteFormat, Rejection, Sequencer,
+        SequencerConfig,
+    };
+    use std::sync::Arc;
+
+    /// Records every command as a seizure, without asking the rules.
+    struct PastTheRules;
+    impl Decider for PastTheRules {
+        type Parsed = ();
+        type ApplyError = std::convert::Infallible;
+        fn decide(
+            &self,
+            _: &deedlog_core::SignedCommand,
+            _: &Context,
+        ) -> Result<Decision, Rejection> {
+            Ok(Decision {
+                kind: "PropertySeized".into(),
+                derived: serde_json::json!({}),
+                parsed: (),
+            })
+        }
+        fn apply(&mut self, _: &deedlog_core::Entry, (): ()) -> Result<(), Self::ApplyError> {
+            Ok(())
+        }
+    }
+
+    let keys = deedlog_node::NodeKeys::load_or_create(&data.join("keys"), true).expect("keys");
+    let format = NoteFormat::new(origin, keys.log().clone()).expect("format");
+    let (writer, reader, _) =
+        LogWriter::open(data, LogOptions::default(), Arc::new(format)).expect("the log opens");
+    let size = reader.size();
+    let property = reader
+        .entries(0, size)
+        .expect("entries")
+        .iter()
+        .map(|bytes| {
+            deedlog_core::entry::LoggedEntry::decode(bytes)
+                .expect("an entry")
+                .command_stream()
+                .to_owned()
+        })
+        .find(|stream| stream.starts_with("property/"))
+        .expect("the demo registered a property");
+    let housing = deedlog_client::Actor::new(
+        "authority/housing",
+        keys.get("authority/housing")
+            .expect("the housing authority's key")
+            .clone(),
+    );
+    let command = housing
+        .sign(
+            "property.seize",
+            &property,
+            serde_json::json!({"court": "昆明市中级人民法院", "case_no": "(2026)云01执9号"}),
+            None,
+        )
+        .expect("signed");
+    let sequencer =
+        Sequencer::start(writer, PastTheRules, SequencerConfig::default()).expect("starts");
+    let receipt = sequencer
+        .handle()
+        .submit_blocking(command)
+        .expect("written past the rules");
+    sequencer.shutdown();
+    (receipt.seq, property)
+}
+
+/// A signed but illegal step on a served log — the housing authority seizing a property, which
+/// only the registry may do — passes the structural audit (every byte, signature and proof is
+/// sound) and is caught by the semantic audit, which names the entry, exits 1 and does not
+/// advance its remembered state.
+#[test]
+fn the_semantic_audit_catches_a_signed_step_the_rules_refuse() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let state = dir.path().join("audit");
+    let auditor_key = dir.path().join("auditor.key");
+    let auditor_key_s = auditor_key.to_str().expect("utf-8");
+    let out = run(&["keygen", "--out", auditor_key_s]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
+    let auditor = format!("city={}", printed["public"].as_str().expect("a key"));
+    let (server, url) = serve_with(&data, &["--auditor", &auditor]);
+    let vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let vkey = vkey.trim().to_owned();
+    demo(&url, &data, 1);
+    let audit = |url: &str, state: &Path, semantic: bool| {
+        let mut args = vec![
+            "audit",
+            "--server",
+            url,
+            "--state",
+            state.to_str().expect("utf-8"),
+            "--log-key",
+            &vkey,
+            "--json",
+        ];
+        if semantic {
+            args.extend(["--semantic", "--as", "auditor/city", "--key", auditor_key_s]);
+        }
+        let out = run(&args);
+        let v: serde_json::Value =
+            serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, first, err) = audit(&url, &state, true);
+    assert_eq!(
+        (code, first["status"].as_str()),
+        (Some(0), Some("first")),
+        "{first} {err}"
+    );
+    stop(server);
+
+    let origin = vkey.split('+').next().expect("an origin").to_owned();
+    let (seq, property) = forge_a_seizure_by_the_wrong_authority(&data, &origin);
+    // The node opens over it (its replay applies what the log says) and serves it.
+    let (server, url) = serve_with(&data, &["--auditor", &auditor]);
+
+    // Structurally the log is sound: a fresh structural audit passes over the forged entry.
+    let (code, structural, err) = audit(&url, &dir.path().join("structural"), false);
+    assert_eq!(code, Some(0), "{structural} {err}");
+    assert!(structural["to"].as_u64().expect("size") > seq);
+
+    let before = std::fs::read(state.join("audit-state.json")).expect("state");
+    let (code, found, err) = audit(&url, &state, true);
+    assert_eq!(
+        (code, found["status"].as_str()),
+        (Some(1), Some("illegal")),
+        "{found} {err}"
+    );
+    let illegal = found["illegal"].as_array().expect("the illegal steps");
+    assert_eq!(illegal.len(), 1, "{found}");
+    assert_eq!(illegal[0]["seq"].as_u64(), Some(seq), "{found}");
+    assert_eq!(illegal[0]["stream"].as_str(), Some(property.as_str()));
+    assert_eq!(illegal[0]["command"].as_str(), Some("property.seize"));
+    let detail = found["detail"].as_str().expect("words");
+    assert!(detail.contains(&format!("seq {seq}")), "{detail}");
+    // The remembered state does not move past the finding: the next run finds it again.
+    assert_eq!(
+        std::fs::read(state.join("audit-state.json")).expect("state"),
+        before
+    );
+    let (code, again, _) = audit(&url, &state, true);
+    assert_eq!((code, again["status"].as_str()), (Some(1), Some("illegal")));
+    stop(server);
+}
