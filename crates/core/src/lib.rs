@@ -19,6 +19,7 @@ pub mod keys;
 pub mod limits;
 pub mod merkle;
 pub mod state_map;
+pub mod tlog_proof;
 pub mod verify;
 
 pub use command::{Command, Opening, SealedCommand, SignedCommand};

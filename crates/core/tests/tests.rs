@@ -12,5 +12,6 @@ mod merkle;
 mod parallel;
 mod signatures;
 mod state_map;
+mod tlog_proof;
 mod vectors;
 mod verify;
