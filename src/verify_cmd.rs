@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use deedlog_core::Entry;
+use deedlog_core::checkpoint::VerifierKey;
 use deedlog_core::entry::EntryError;
 use deedlog_core::verify::{self, Report};
 use serde::Serialize;
@@ -41,8 +42,9 @@ pub struct VerifyArgs {
     /// The key file of `--as` (see `deedlog keygen`).
     #[arg(long, requires = "reader")]
     key: Option<PathBuf>,
-    /// A proof bundle, or a saved API answer holding bundles (e.g. `/v1/verify/listing/…`),
-    /// verified offline against `--log-key` (or the policy's log key).
+    /// A proof bundle, a saved API answer holding bundles (e.g. `/v1/verify/listing/…`), or a
+    /// C2SP tlog-proof (`/v1/log/entries/{seq}/tlog-proof`), verified offline against
+    /// `--log-key` (or the policy's log key).
     #[arg(long)]
     bundle: Option<PathBuf>,
     /// A witness policy (C2SP tlog-policy): the checkpoint verified must carry the
@@ -554,8 +556,12 @@ fn verify_bundles(args: &VerifyArgs, path: &Path) -> anyhow::Result<bool> {
         (None, Some(p)) if p.logs.len() == 1 => p.logs[0].0.to_vkey(),
         _ => bail!("give --log-key (or a policy with one log) to verify bundles against"),
     };
-    let value: serde_json::Value = serde_json::from_slice(&read_limited(path)?)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let bytes = read_limited(path)?;
+    if bytes.starts_with(deedlog_core::tlog_proof::HEADER.as_bytes()) {
+        return verify_tlog_proof(args, &bytes, &vkey, policy.as_ref());
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is neither JSON nor a tlog-proof", path.display()))?;
     let bundles = deedlog_client::proof::find_bundles(&value);
     if bundles.is_empty() {
         bail!("{} holds no proof bundle", path.display());
@@ -599,6 +605,50 @@ fn verify_bundles(args: &VerifyArgs, path: &Path) -> anyhow::Result<bool> {
         println!("{}", json!({"ok": ok, "bundles": results}));
     } else {
         println!("{}", if ok { "OK" } else { "FAULTS FOUND" });
+    }
+    Ok(ok)
+}
+
+/// `deedlog verify --bundle FILE.tlog-proof`: a C2SP `tlog-proof` checked offline (the entry
+/// bytes it carries, their signature, the inclusion proof, the log's signature on the
+/// checkpoint) and, with `--policy`, the checkpoint's cosignatures held to the policy.
+fn verify_tlog_proof(
+    args: &VerifyArgs,
+    bytes: &[u8],
+    vkey: &str,
+    policy: Option<&deedlog_client::policy::Policy>,
+) -> anyhow::Result<bool> {
+    let key = VerifierKey::parse(vkey).map_err(|e| anyhow::anyhow!("the log key: {e}"))?;
+    let result = deedlog_core::tlog_proof::TlogProof::parse(bytes)
+        .and_then(|p| p.verify(&key).map(|v| (p, v)))
+        .map_err(|e| e.to_string())
+        .and_then(|(p, v)| match policy {
+            Some(policy) => deedlog_client::policy::require_policy(&p.checkpoint, policy)
+                .map(|verdict| (v, Some(verdict.cosigned_by)))
+                .map_err(|e| e.to_string()),
+            None => Ok((v, None)),
+        });
+    let ok = result.is_ok();
+    if args.json {
+        let item = match &result {
+            Ok((v, cosigned_by)) => json!({"ok": true, "format": "tlog-proof", "seq": v.entry.seq,
+                "tree_size": v.checkpoint.size, "cosigned_by": cosigned_by}),
+            Err(e) => json!({"ok": false, "format": "tlog-proof", "error": e}),
+        };
+        println!("{item}");
+    } else {
+        match &result {
+            Ok((v, cosigned_by)) => println!(
+                "tlog-proof of entry {}: OK (checkpoint of size {}{})\nOK",
+                v.entry.seq,
+                v.checkpoint.size,
+                cosigned_by
+                    .as_ref()
+                    .map(|c| format!(", cosigned by [{}]", c.join(", ")))
+                    .unwrap_or_default()
+            ),
+            Err(e) => println!("tlog-proof: FAILED: {e}\nFAULTS FOUND"),
+        }
     }
     Ok(ok)
 }

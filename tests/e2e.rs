@@ -678,6 +678,66 @@ fn filed_contract_pdf(
         "not embedded as a subset: {line}"
     );
 
+    // The filing entry's proof is attached a second time as a C2SP tlog-proof: poppler lists
+    // both attachments, and the one it saves verifies offline, in the library and in `deedlog
+    // verify --bundle`, as the proof of the filing entry.
+    let listed = poppler("pdfdetach", &["-list"], &file);
+    assert!(
+        listed.contains(deedlog_pdf::ATTACHMENT)
+            && listed.contains(deedlog_pdf::TLOG_PROOF_ATTACHMENT),
+        "{listed}"
+    );
+    let saved = dir.path().join("filing.tlog-proof");
+    poppler(
+        "pdfdetach",
+        &[
+            "-savefile",
+            deedlog_pdf::TLOG_PROOF_ATTACHMENT,
+            "-o",
+            saved.to_str().expect("utf-8"),
+        ],
+        &file,
+    );
+    let text = std::fs::read(&saved).expect("the saved tlog-proof");
+    let key = deedlog_core::checkpoint::VerifierKey::parse(log_key).expect("the log key");
+    let proved = deedlog_core::tlog_proof::TlogProof::parse(&text)
+        .and_then(|p| p.verify(&key))
+        .expect("the attached tlog-proof verifies");
+    let filing = deedlog_pdf::extract(&pdf)
+        .expect("the attached input")
+        .filing;
+    assert_eq!(proved.entry.seq, filing.seq);
+    assert_eq!(proved.entry.command_kind(), "contract.file");
+    let out = crate::common::run(&[
+        "verify",
+        "--bundle",
+        saved.to_str().expect("utf-8"),
+        "--log-key",
+        log_key,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut bent = text.clone();
+    let at = bent.len() / 2;
+    bent[at] ^= 0x01;
+    std::fs::write(&saved, &bent).expect("written");
+    let out = crate::common::run(&[
+        "verify",
+        "--bundle",
+        saved.to_str().expect("utf-8"),
+        "--log-key",
+        log_key,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     // One byte changed anywhere fails.
     for at in [pdf.len() / 3, pdf.len() / 2, pdf.len() - 10] {
         let mut changed = pdf.clone();

@@ -37,8 +37,12 @@ pub const EXTENSION: &str = "tlog-proof";
 /// stays far below it).
 pub const CHECKPOINT_BYTES_MAX: usize = 16 * 1024;
 /// The largest proof accepted, bytes: the entry in base64, the longest proof, the note.
-pub const TLOG_PROOF_BYTES_MAX: usize =
-    HEADER.len() + 8 + ENTRY_BYTES_MAX.div_ceil(3) * 4 + 32 + PROOF_HASHES_MAX * 45 + CHECKPOINT_BYTES_MAX;
+pub const TLOG_PROOF_BYTES_MAX: usize = HEADER.len()
+    + 8
+    + ENTRY_BYTES_MAX.div_ceil(3) * 4
+    + 32
+    + PROOF_HASHES_MAX * 45
+    + CHECKPOINT_BYTES_MAX;
 
 /// Why a text is not a proof, or does not prove what it claims.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,17 +181,13 @@ impl TlogProof {
         if lines.next() != Some(HEADER) {
             return Err(format_error(format!("the first line is not {HEADER}")));
         }
-        let mut line = lines
-            .next()
-            .ok_or_else(|| format_error("no index line"))?;
+        let mut line = lines.next().ok_or_else(|| format_error("no index line"))?;
         let extra = match line.strip_prefix("extra ") {
             Some(b64) => {
                 let extra = B64
                     .decode(b64)
                     .map_err(|_| format_error("the extra data is not standard base64"))?;
-                line = lines
-                    .next()
-                    .ok_or_else(|| format_error("no index line"))?;
+                line = lines.next().ok_or_else(|| format_error("no index line"))?;
                 Some(extra)
             }
             None => None,
@@ -253,8 +253,8 @@ impl TlogProof {
     /// [`TlogProof::verify_leaf`].
     pub fn verify(&self, log_key: &VerifierKey) -> Result<VerifiedTlogProof, TlogProofError> {
         let bytes = self.extra.as_deref().ok_or(TlogProofError::NoEntry)?;
-        let entry =
-            LoggedEntry::decode(bytes).map_err(|e: EntryError| TlogProofError::Entry(e.to_string()))?;
+        let entry = LoggedEntry::decode(bytes)
+            .map_err(|e: EntryError| TlogProofError::Entry(e.to_string()))?;
         if entry.seq != self.index {
             return Err(TlogProofError::Entry(format!(
                 "the bytes are entry {}, the proof is for index {}",

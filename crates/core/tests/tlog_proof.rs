@@ -59,7 +59,10 @@ fn every_entry_round_trips_and_verifies() {
             assert_eq!(v.checkpoint.size, *size);
             assert_eq!(v.leaf_hash, leaf_hash(&log.entries[seq as usize]));
             // Without `extra`, the proof still checks a leaf the reader has.
-            let bare = TlogProof { extra: None, ..back };
+            let bare = TlogProof {
+                extra: None,
+                ..back
+            };
             let bare = TlogProof::parse(bare.encode().as_bytes()).unwrap();
             assert_eq!(bare.extra, None);
             assert!(bare.verify_leaf(v.leaf_hash, &key).is_ok());
@@ -73,7 +76,10 @@ fn the_spec_example_parses() {
     let p = TlogProof::parse(SPEC_EXAMPLE.as_bytes()).unwrap();
     assert_eq!(p.index, 73894);
     assert_eq!(p.inclusion.len(), 5);
-    assert_eq!(p.extra.as_deref(), Some(&b"age-v1.2.1-darwin-arm64.tar.gz"[..]));
+    assert_eq!(
+        p.extra.as_deref(),
+        Some(&b"age-v1.2.1-darwin-arm64.tar.gz"[..])
+    );
     assert!(p.checkpoint.starts_with("example.com/fancylog\n109482\n"));
     assert_eq!(p.encode(), SPEC_EXAMPLE);
 }
@@ -87,11 +93,20 @@ fn the_grammar_is_held_strictly() {
         ("c2sp.org/tlog-proof@v1\nindex 07\n\nx\n", "leading zeroes"),
         ("c2sp.org/tlog-proof@v1\nindex -1\n\nx\n", "leading zeroes"),
         ("c2sp.org/tlog-proof@v1\nindex  1\n\nx\n", "leading zeroes"),
-        ("c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\nx\n", "out of range"),
+        (
+            "c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\nx\n",
+            "out of range",
+        ),
         ("c2sp.org/tlog-proof@v1\nidx 1\n\nx\n", "expected `index N`"),
-        ("c2sp.org/tlog-proof@v1\nextra !!\nindex 1\n\nx\n", "extra data"),
+        (
+            "c2sp.org/tlog-proof@v1\nextra !!\nindex 1\n\nx\n",
+            "extra data",
+        ),
         ("c2sp.org/tlog-proof@v1\nextra AA==\n\nx\n", "no index line"),
-        ("c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nx\n", "not 32 bytes"),
+        (
+            "c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nx\n",
+            "not 32 bytes",
+        ),
         ("c2sp.org/tlog-proof@v1\nindex 1\n@@@@\n\nx\n", "not base64"),
     ];
     for (text, words) in bad {

@@ -35,6 +35,8 @@ pub const FONT: &[u8] = include_bytes!("../../../ledger-data/fonts/WenQuanYiMicr
 pub const INPUT_FORMAT: &str = "deedlog/contract-pdf/v1";
 /// The attached file's name inside the PDF.
 pub const ATTACHMENT: &str = "deedlog-contract.json";
+/// The name inside the PDF of the filing entry's proof in the C2SP `tlog-proof` text.
+pub const TLOG_PROOF_ATTACHMENT: &str = "deedlog-filing.tlog-proof";
 /// The largest PDF [`check`] reads.
 pub const PDF_BYTES_MAX: usize = 16 << 20;
 /// The most signatures a contract shows (buyer, seller, agent, with room to spare).

@@ -12,7 +12,7 @@ use krilla::text::{Font, TextDirection};
 use serde_json::Value;
 
 use crate::layout::{Metrics, date, utc, yuan};
-use crate::{ATTACHMENT, FONT, PdfError, PdfInput, validate};
+use crate::{ATTACHMENT, FONT, PdfError, PdfInput, TLOG_PROOF_ATTACHMENT, validate};
 
 const PAGE_W: f32 = 595.0;
 const PAGE_H: f32 = 842.0;
@@ -315,12 +315,12 @@ fn lay_out(input: &PdfInput, m: &Metrics<'_>) -> Result<Vec<Vec<Op>>, PdfError> 
 
     flow.heading("验真 How to check");
     flow.text(
-        "本文件附有完整的离线证明（附件 deedlog-contract.json）。用 deedlog check --pdf 文件 校验：证明在日志公钥下成立，且文件与日志数据逐字节重新生成的结果一致。",
+        "本文件附有完整的离线证明（附件 deedlog-contract.json；备案记录的 C2SP tlog-proof 证明另见附件 deedlog-filing.tlog-proof）。用 deedlog check --pdf 文件 校验：证明在日志公钥下成立，且文件与日志数据逐字节重新生成的结果一致。",
         BODY,
         0.0,
     );
     flow.text(
-        "The full offline proof is attached (deedlog-contract.json). `deedlog check --pdf FILE` verifies it under the log key and renders this file again from the log data: any changed byte fails.",
+        "The full offline proof is attached (deedlog-contract.json; the filing entry's C2SP tlog-proof is attached as deedlog-filing.tlog-proof). `deedlog check --pdf FILE` verifies it under the log key and renders this file again from the log data: any changed byte fails.",
         BODY,
         0.0,
     );
@@ -468,5 +468,25 @@ pub fn render(input: &PdfInput) -> Result<Vec<u8>, PdfError> {
     };
     doc.embed_file(attached)
         .ok_or_else(|| PdfError::Render("the proof could not be attached".into()))?;
+    // The filing entry's proof again in the C2SP `tlog-proof` text, for tools that speak the C2SP
+    // formats and not this project's bundle. It is derived from the filing bundle alone, so the
+    // file stays a pure function of its input and the check's re-rendering covers it.
+    let tlog_proof = deedlog_core::tlog_proof::TlogProof::from_bundle(&input.filing)
+        .map_err(|e| PdfError::Input(e.to_string()))?;
+    let standard = EmbeddedFile {
+        path: TLOG_PROOF_ATTACHMENT.to_owned(),
+        mime_type: MimeType::new("text/plain"),
+        description: Some(
+            "The filing entry's inclusion proof, C2SP tlog-proof v1 (the entry's bytes as extra data)"
+                .to_owned(),
+        ),
+        association_kind: AssociationKind::Supplement,
+        data: tlog_proof.encode().into_bytes().into(),
+        modification_date: Some(pdf_date(filed_ms)),
+        compress: Some(false),
+        location: None,
+    };
+    doc.embed_file(standard)
+        .ok_or_else(|| PdfError::Render("the tlog-proof could not be attached".into()))?;
     doc.finish().map_err(|e| PdfError::Render(format!("{e:?}")))
 }

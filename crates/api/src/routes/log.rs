@@ -47,6 +47,10 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .param(path_param("seq", u64_schema, "The entry's seq"))
             .param(query("proof_size", u64_schema, "Prove against the first stored checkpoint of at least this size (default: the latest)"))
             .reply(200, "A proof bundle", Content::Json(super::verify::bundle_schema)),
+        RouteSpec::new(Method::Get, "/v1/log/entries/{seq}/tlog-proof", Access::Public, "log", "One entry's inclusion proof as a C2SP tlog-proof v1 text", |r| r.to(log_entry_tlog_proof))
+            .scope(s)
+            .param(path_param("seq", u64_schema, "The entry's seq"))
+            .reply(200, "c2sp.org/tlog-proof@v1: the entry's bytes as extra data, the proof, the newest cosigned checkpoint covering it (else the latest)", Content::Text("text/plain; charset=utf-8")),
         RouteSpec::new(Method::Get, "/v1/log/proof/consistency", Access::Public, "log", "A consistency proof between two tree sizes", |r| r.to(log_consistency))
             .scope(s)
             .param(query_required("from", u64_schema, "The older size"))
@@ -214,6 +218,38 @@ async fn log_entry(
     };
     let b = super::bundle_for(&state, &who, seq, cp.size, &cp.note)?;
     Ok(body_json(StatusCode::OK, &to_value(&b)?))
+}
+
+/// The entry's proof in the C2SP `tlog-proof` text, for tools that speak the C2SP formats rather
+/// than this project's bundle. Against the newest checkpoint the witnesses cosigned when it
+/// covers the entry, so the file carries their cosignatures; else against the latest.
+async fn log_entry_tlog_proof(
+    state: Data<AppState>,
+    seq: Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let seq = seq.into_inner();
+    if seq >= state.node.reader().size() {
+        return Err(ApiError::new(
+            404,
+            "log.out_of_range",
+            format!("entry {seq} is not on the log"),
+        ));
+    }
+    let cosigned = state
+        .config
+        .cosigned_checkpoint
+        .as_ref()
+        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
+        .filter(|(size, _)| seq < *size);
+    let bundle = match cosigned {
+        Some((size, note)) => super::bundle_at(&state, seq, size, note.as_bytes())?,
+        None => super::bundle(&state, seq)?,
+    };
+    let proof = deedlog_core::tlog_proof::TlogProof::from_bundle(&bundle)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(proof.encode()))
 }
 
 /// `?from=&to=`.
