@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { spokenCode } from '../public/codes.js';
+import { keyFromSeed } from '../public/keys.js';
+import { signRequest } from '../public/sign.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = join(here, '..', '..');
@@ -425,6 +427,53 @@ try {
     assert(sent.length === 1 && sent[0][0] === 'GET' && sent[0][1].endsWith(expect) && !sent[0][2], `only the hash sent: ${JSON.stringify(sent)}`);
     await shot('08-document');
     await audit('document');
+  });
+
+  // The seller's own copy, fetched here as the seller would (a signed request). The demo's
+  // citizens' keys are derived from the platform key of the data folder (see the demo's
+  // `derive_secret`): seed = SHA-256("deedlog/client/derived-key/v1\n" || parent seed || label).
+  const sellerPdf = async (d) => {
+    const derive = (seed, label) => new Uint8Array(createHash('sha256').update('deedlog/client/derived-key/v1\n').update(seed).update(label).digest());
+    const platform = JSON.parse(readFileSync(join(data, 'keys', 'platform.key'), 'utf8'));
+    const root = derive(Buffer.from(platform.seed, 'base64'), 'demo/citizens');
+    const owners = JSON.parse(readFileSync(join(repo, 'ledger-data', 'reference', 'properties.json'), 'utf8')).flatMap((p) => p.owners);
+    for (const o of owners) {
+      const seed = derive(root, `citizen/${o.id_number}`);
+      const probe = await keyFromSeed('party/x', seed);
+      const id = `party/PA-C${Buffer.from(probe.publicKey.subarray(0, 8)).toString('hex').toUpperCase()}`;
+      if (id !== d.seller) continue;
+      const key = await keyFromSeed(id, seed);
+      const path = `/v1/contracts/${d.contract.replace(/^contract\//, '')}/pdf`;
+      const res = await fetch(`${base}${path}`, { headers: await signRequest(key, 'GET', path) });
+      assert(res.ok, `the seller downloads the PDF: HTTP ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
+    }
+    throw new Error(`no reference owner is the seller ${d.seller}`);
+  };
+
+  await check('the document check: the filed PDF is genuine, and one changed byte is red', async () => {
+    const pdf = await sellerPdf(deal);
+    const original = join(work, 'contract.pdf');
+    writeFileSync(original, pdf);
+    await visit(`/#/document`);
+    await page.locator('#f-file').setInputFiles(original);
+    let v = await verdict();
+    assert(v.state === 'green', `the original: ${v.state}: ${v.text}`);
+    const main = await page.locator('main').innerText();
+    assert(main.includes('这份 PDF 与账本上已备案的合同逐字节一致'), 'said byte for byte');
+    assert(main.includes(spokenCode(deal.filing_code)), 'the filing code shown');
+    await shot('09-document-pdf-genuine');
+    await audit('document-pdf');
+    const bent = Uint8Array.from(pdf);
+    bent[bent.length - 40] ^= 0x01;
+    const changed = join(work, 'contract-changed.pdf');
+    writeFileSync(changed, bent);
+    await visit(`/#/document`);
+    await page.locator('#f-file').setInputFiles(changed);
+    v = await verdict();
+    assert(v.state === 'red', `one changed byte: ${v.state}: ${v.text}`);
+    assert(v.text.includes('文件被改动过'), `the reason in words: ${v.text}`);
+    await shot('10-document-pdf-changed');
   });
 
   await check('agents by rating and agencies with licence numbers', async () => {
