@@ -279,7 +279,13 @@ pub struct AppState {
     shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
     /// Public verification answers, valid for one (views applied, checkpoint size) state.
     pub(crate) answers: Arc<AnswerCache>,
+    /// Full tiles already served (they never change); bounded in bytes.
+    pub(crate) tiles: Arc<routes::tiles::TileCache>,
 }
+
+/// The bytes of full tiles kept in memory: 64 MiB holds ~8,000 hash tiles (the level-0 hashes of
+/// 2 million entries) or ~250 entry bundles of 1 KiB entries.
+const TILE_CACHE_BYTES: usize = 64 << 20;
 
 /// Public verification answers by code, for the current (views applied, checkpoint size): an
 /// answer is a pure function of that state, so a lookup repeated between two commits (what a
@@ -359,6 +365,7 @@ impl AppState {
             shutdown: rx,
             shutdown_tx: Arc::new(tx),
             answers: Arc::new(AnswerCache::default()),
+            tiles: Arc::new(routes::tiles::TileCache::new(TILE_CACHE_BYTES)),
         }
     }
 

@@ -92,10 +92,21 @@ fn tile_answer(state: &AppState, rest: &str) -> Result<HttpResponse, ApiError> {
     let rest = rest.replace("%2F", "/").replace("%2f", "/");
     let addr = TileAddr::parse(&rest)
         .map_err(|e| ApiError::bad_request("request.bad_path", e.to_string()))?;
-    let bytes = state.node.reader().tile(&addr).map_err(|e| match e {
-        deedlog_store::StoreError::OutOfRange(m) => ApiError::new(404, "tile.not_found", m),
-        other => ApiError::from(other),
-    })?;
+    let full = addr.width == 256;
+    let cached = if full { state.tiles.get(&rest) } else { None };
+    let bytes = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let bytes = web::Bytes::from(state.node.reader().tile(&addr).map_err(|e| match e {
+                deedlog_store::StoreError::OutOfRange(m) => ApiError::new(404, "tile.not_found", m),
+                other => ApiError::from(other),
+            })?);
+            if full {
+                state.tiles.put(rest, bytes.clone());
+            }
+            bytes
+        }
+    };
     // A tile's bytes never change once it exists (a partial tile of width W is the same W
     // hashes forever), so it may be cached for as long as a cache likes.
     Ok(HttpResponse::Ok()
@@ -113,4 +124,91 @@ async fn hash_tile(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespon
     let level = req.match_info().get("level").unwrap_or_default();
     let index = req.match_info().get("index").unwrap_or_default();
     tile_answer(&state, &format!("{level}/{index}"))
+}
+
+/// Full tiles already served, by their path: a full tile's bytes never change, so the cache never
+/// needs emptying, only bounding. Each read would otherwise gather 256 hashes or 256 entries from
+/// the store again. Partial tiles are not kept: they are superseded as the log grows.
+#[derive(Debug)]
+pub(crate) struct TileCache {
+    inner: std::sync::Mutex<TileCacheInner>,
+    bytes_max: usize,
+}
+
+#[derive(Debug, Default)]
+struct TileCacheInner {
+    tiles: std::collections::HashMap<String, web::Bytes>,
+    /// Insertion order, for eviction (oldest first): tiles are read mostly in order by
+    /// auditors and mirrors, so first-in first-out is close to least-recently-used here.
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+impl TileCache {
+    /// A cache holding at most `bytes_max` bytes of tiles.
+    pub(crate) fn new(bytes_max: usize) -> Self {
+        Self {
+            inner: std::sync::Mutex::default(),
+            bytes_max,
+        }
+    }
+
+    fn get(&self, path: &str) -> Option<web::Bytes> {
+        self.inner.lock().ok()?.tiles.get(path).cloned()
+    }
+
+    fn put(&self, path: String, bytes: web::Bytes) {
+        if bytes.len() > self.bytes_max {
+            return;
+        }
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.tiles.contains_key(&path) {
+            return;
+        }
+        while inner.bytes + bytes.len() > self.bytes_max {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(b) = inner.tiles.remove(&oldest) {
+                inner.bytes -= b.len();
+            }
+        }
+        inner.bytes += bytes.len();
+        inner.order.push_back(path.clone());
+        inner.tiles.insert(path, bytes);
+    }
+
+    /// Tiles held, and their bytes.
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
+        self.inner
+            .lock()
+            .map(|i| (i.tiles.len(), i.bytes))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tile_cache_stays_within_its_bytes_evicting_the_oldest() {
+        let cache = TileCache::new(10);
+        cache.put("a".into(), web::Bytes::from_static(b"1234"));
+        cache.put("b".into(), web::Bytes::from_static(b"5678"));
+        assert_eq!(cache.held(), (2, 8));
+        cache.put("c".into(), web::Bytes::from_static(b"90ab"));
+        assert_eq!(cache.held(), (2, 8));
+        assert!(cache.get("a").is_none());
+        assert_eq!(cache.get("c").as_deref(), Some(&b"90ab"[..]));
+        // Larger than the whole budget: not kept, nothing evicted for it.
+        cache.put("d".into(), web::Bytes::from_static(b"0123456789ab"));
+        assert_eq!(cache.held(), (2, 8));
+        // The same path twice is counted once.
+        cache.put("c".into(), web::Bytes::from_static(b"90ab"));
+        assert_eq!(cache.held(), (2, 8));
+    }
 }
