@@ -7,6 +7,7 @@
 // under the same nonce and the command lands exactly once. Every form is checked here with the
 // server's rules before anything is signed or sent, and every refusal is shown in words.
 
+import { h } from './dom.js';
 import { t } from './i18n.js';
 import {
   createKey, currentActor, dropPending, getMeta, loadKey, pendingOf, savePending, setCurrentActor, setMeta,
@@ -74,25 +75,6 @@ export function checkCertificate(text) {
   const ho = /^(.{2,10}?)房权证(.{1,10}?)字第([0-9]{6,12})号$/u.exec(s);
   if (ho && CJK.test(ho[1]) && CJK.test(ho[2])) return s;
   throw new InputError('me_in_certificate');
-}
-
-// ------------------------------------------------------------------------------------------
-// Page helpers (the same as app.js's: text is always put in as text, never as HTML).
-// ------------------------------------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
 }
 
 const word = (key, fallback) => (t(key) === key ? fallback : t(key));
