@@ -725,6 +725,14 @@ async function route() {
     // The participant's screen (me.js), loaded only when asked for.
     case 'me':
       return import('./me.js').then((m) => m.mePage(main));
+    // The role home screens (roles.js), loaded only when asked for.
+    case 'seller':
+    case 'buyer':
+    case 'agent':
+    case 'bank':
+    case 'office':
+    case 'authority':
+      return import('./roles.js').then((m) => m.rolePage(main, parts[0]));
     default:
       return searchPage('');
   }
