@@ -161,24 +161,25 @@ try {
         .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
       assert(found.length === 0, `${label}: accessibility violations: ${found.join('; ')}`);
     };
-    /** Opens a screen and weighs it (bytes of every answer body), cold the first time. */
+    // Bytes transferred per screen, as the browser counts them (CDP Network.loadingFinished:
+    // headers and bodies as received, so a revalidated asset counts only its 304). The follow
+    // stream never finishes loading and so is not counted.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    let transferred = 0;
+    cdp.on('Network.loadingFinished', (e) => {
+      transferred += e.encodedDataLength;
+    });
+    /** Opens a screen; resolves to the bytes transferred for it. */
     p.open = async (hash, ready) => {
-      let bytes = 0;
-      const pending = [];
-      const add = (res) => pending.push(res.body().then((b) => { bytes += b.length; }, () => {}));
-      page.on('response', add);
       await page.goto('about:blank');
+      const before = transferred;
       await page.goto(`${base}/${hash}`);
-      await page.locator(ready).first().waitFor({ timeout: 30_000 });
-      await page.waitForLoadState('networkidle').catch(() => {});
-      page.off('response', add);
-      await Promise.all(pending);
-      const label = hash.replace(/^#\//, '') || 'search';
-      const w = figures.page_weight_bytes[label] ?? {};
-      if (w.cold === undefined) w.cold = bytes;
-      else w.warm = bytes;
-      figures.page_weight_bytes[label] = w;
+      await page.locator(ready).first().waitFor({ state: 'attached', timeout: 30_000 });
+      await sleep(700);
+      return transferred - before;
     };
+    p.clearCache = () => cdp.send('Network.clearBrowserCache');
     /**
      * Fills and sends the form of step `kind` (inside `within`, a selector, when given), opening
      * it if folded; resolves to the receipt's seq once the screen shows it, or throws the
@@ -449,8 +450,8 @@ try {
         await p.page.goto('about:blank');
         await p.page.goto(`${base}/${hash}`);
         await p.page.locator('main h1').waitFor();
-        await p.page.waitForLoadState('networkidle').catch(() => {});
-        await sleep(300);
+        await p.page.locator('main .role-section .cards, main .role-section .empty, #me-properties, #me-property-form').first().waitFor({ state: 'attached', timeout: 20_000 }).catch(() => {});
+        await sleep(500);
         const text = await p.text();
         for (const [whose, s] of Object.entries(secrets)) {
           if (whose === p.name) continue;
@@ -466,11 +467,18 @@ try {
     assert(real.length === 0, `console errors: ${real.join(' | ')}`);
   });
 
-  // Warm-cache weights: the same screens opened again in the same contexts.
+  // Page weight of each screen, with the deal's data in it: cold (the browser's cache cleared
+  // first) and warm (opened again at once, the assets revalidated).
   stopped = false;
-  for (const [p, hash, ready] of [[seller, '#/seller', '#seller-props'], [buyer, '#/buyer', '#buyer-search'], [agent, '#/agent', '#agent-entrustments'], [bank, '#/bank', '#bank-queue'], [office, '#/office', '#office-contracts'], [housing, '#/authority', '#auth-file']]) {
-    if (!figures.page_weight_bytes[hash.slice(2)]) figures.page_weight_bytes[hash.slice(2)] = {};
-    await p.open(hash, ready).catch(() => {});
+  for (const [p, hash, ready] of [[seller, '#/me', '#me-properties'], [seller, '#/seller', '#seller-props .cards'], [buyer, '#/buyer', '#buyer-contracts .cards'], [agent, '#/agent', '#agent-contracts .cards'], [bank, '#/bank', '#bank-queue .empty'], [office, '#/office', '#office-contracts .empty'], [housing, '#/authority', '#auth-agents .cards']]) {
+    try {
+      await p.clearCache();
+      const cold = await p.open(hash, ready);
+      const warm = await p.open(hash, ready);
+      figures.page_weight_bytes[hash.slice(2)] = { cold, warm };
+    } catch (e) {
+      console.log(`note could not weigh ${hash}: ${e?.message ?? e}`);
+    }
   }
   writeFileSync(join(repo, 'target', 'browser-deal-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
   console.log(`figures written to target/browser-deal-figures.json: ${JSON.stringify(figures)}`);
