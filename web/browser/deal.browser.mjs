@@ -63,6 +63,9 @@ const reference = (name) => JSON.parse(readFileSync(join(repo, 'ledger-data', 'r
 const property = reference('properties.json').find((p) => p.certificate_no === '云(2024)昆明市不动产权第0707137号');
 const sellerPerson = property.owners[0];
 const owners = new Set(reference('properties.json').flatMap((p) => p.owners.map((o) => o.id_number)));
+const secondProperty = reference('properties.json').find((p) => p.owners.length === 1 && !p.mortgage && !p.seizure
+  && p.certificate_no !== property.certificate_no && reference('citizens.json').some((c) => c.id_number === p.owners[0].id_number));
+const seller2Person = secondProperty.owners[0];
 const buyerPerson = reference('citizens.json').find((c) => c.phone !== sellerPerson.phone && !owners.has(c.id_number)) ?? reference('citizens.json').find((c) => c.phone !== sellerPerson.phone);
 
 const port = await new Promise((resolve) => {
@@ -186,6 +189,9 @@ try {
      * refusal the screen shows.
      */
     p.step = async (kind, values = {}, within = null) => {
+      // A redraw after the last command (or a live update) is let finish first, so that the
+      // form filled is the one that will be sent.
+      await page.waitForFunction(() => !document.querySelector('[data-drawing]'), null, { timeout: 30_000 });
       const scope = within ? page.locator(within).first() : page;
       const form = scope.locator(`form[data-kind="${kind}"]`).first();
       await form.waitFor({ state: 'attached', timeout: 30_000 });
@@ -267,7 +273,8 @@ try {
   const bank = await person('bank');
   const office = await person('office');
   const housing = await person('authority');
-  const everyone = [seller, buyer, agent, bank, office, housing];
+  const seller2 = await person('seller2');
+  const everyone = [seller, buyer, agent, bank, office, housing, seller2];
   onFailure.push(...everyone);
   const AGENT = 'agent/AT-0001';
   const BANK = 'bank/BK-01';
@@ -419,15 +426,55 @@ try {
     await buyer.shot('buyer-03-filed');
   });
 
-  await check('#/office: the desk opens with its queues, axe-clean', async () => {
-    await office.open('#/office', '#office-contracts');
-    await office.page.locator('#office-proxies .empty, #office-proxies .role-card').first().waitFor({ timeout: 20_000 });
-    await office.shot('office-01-queues');
+  let listing2;
+  let contract2;
+  let filing2;
+  await check('a self-listed deal: the second seller lists the flat with the registry\'s facts and handles the viewing', async () => {
+    await enroll(seller2, seller2Person);
+    await seller2.page.fill('#me-cert', secondProperty.certificate_no);
+    await seller2.page.click('#me-verify');
+    await seller2.page.locator('#me-properties .me-property').waitFor({ timeout: 20_000 });
+    await seller2.open('#/seller', '#seller-props form[data-kind="listing.publish"]');
+    const png = await seller2.page.screenshot({ clip: { x: 0, y: 0, width: 100, height: 80 } });
+    await seller2.step('listing.publish', { price: '200', title: '自售房源 近地铁', description: '业主自售。', photos: [{ name: 'a.png', mimeType: 'image/png', buffer: png }] }, '#seller-props');
+    listing2 = await seller2.page.locator('#seller-listings .role-card').first().getAttribute('data-id');
+    const l = await (await fetch(`${base}/v1/listings/${listing2.split('/')[1]}`)).json();
+    assert(l.self_listed === true && l.status === 'active' && l.area_centi_m2 === secondProperty.area_centi_m2, `self-listed, active, the registry's area (${JSON.stringify(l).slice(0, 200)})`);
+    await buyer.open('#/buyer', `#buyer-search [data-id="${listing2}"]`);
+    const start = await buyer.page.evaluate(() => {
+      const d = new Date(Date.now() + 12_000);
+      const p = (n) => String(n).padStart(2, '0');
+      return { text: `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`, ms: Math.floor(d.getTime() / 1000) * 1000 };
+    });
+    await buyer.step('viewing.book', { slot_start: start.text, minutes: '30' }, `#buyer-search [data-id="${listing2}"]`);
+    await seller2.page.locator('#seller-viewings form[data-kind="viewing.confirm"]').waitFor({ timeout: 20_000 });
+    await seller2.step('viewing.confirm', {}, '#seller-viewings');
+    await sleep(Math.max(0, start.ms - Date.now() + 1500));
+    await seller2.step('viewing.record', { note: '业主带看。' }, '#seller-viewings');
+  });
+
+  await check('the seller drafts the contract; e-signing fails and the buyer moves it to paper; the office verifies the scan; filed', async () => {
+    await seller2.page.reload();
+    await seller2.step('contract.draft', { buyer: buyerId }, '#seller-listings');
+    contract2 = await seller2.page.locator('#seller-contracts .role-card').first().getAttribute('data-id');
+    const card2 = `#buyer-contracts [data-id="${contract2}"]`;
+    await buyer.page.locator(`${card2} form[data-kind="contract.confirm"]`).waitFor({ timeout: 20_000 });
+    await buyer.step('contract.confirm', {}, card2);
+    await buyer.step('contract.move_offline', { reason: '买方电子签名证书无法使用' }, card2);
+    await office.open('#/office', '#office-contracts form[data-kind="contract.verify_offline"]');
+    await office.shot('office-01-offline');
     await office.audit('#/office');
+    await office.step('contract.verify_offline', { scan: { name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 signed paper contract scan ' + contract2) } }, '#office-contracts');
+    await housing.page.locator(`#auth-file [data-id="${contract2}"] form[data-kind="contract.file"]`).waitFor({ timeout: 20_000 });
+    await housing.step('contract.file', {}, `#auth-file [data-id="${contract2}"]`);
+    await buyer.page.locator(`${card2} a[href^="#/contract/FC-"]`).waitFor({ timeout: 20_000 });
+    filing2 = (await buyer.page.locator(`${card2} a[href^="#/contract/FC-"]`).innerText()).trim();
+    const c = await (await fetch(`${base}/v1/verify/contract/${filing2}`)).json();
+    assert(c.contract?.status === 'filed', `filed (${JSON.stringify(c.contract)})`);
   });
 
   await check('the public pages of the listing and the contract show green', async () => {
-    for (const [p, hash] of [[buyer, `#/v/${listingCode}`], [buyer, `#/contract/${filingCode}`]]) {
+    for (const [p, hash] of [[buyer, `#/v/${listingCode}`], [buyer, `#/contract/${filingCode}`], [buyer, `#/contract/${filing2}`]]) {
       await p.page.goto('about:blank');
       await p.page.goto(`${base}/${hash}`);
       await p.page.waitForFunction(() => ['green', 'red', 'unknown'].includes(document.querySelector('.badge')?.dataset.state), null, { timeout: 60_000 });
@@ -443,8 +490,8 @@ try {
   });
 
   await check('no person\'s name, phone or ID number shows in another person\'s context', async () => {
-    const secrets = { seller: sellerPerson, buyer: buyerPerson };
-    const screens = { seller: ['#/me', '#/seller'], buyer: ['#/me', '#/buyer'], agent: ['#/agent'], bank: ['#/bank'], office: ['#/office'], authority: ['#/authority'] };
+    const secrets = { seller: sellerPerson, buyer: buyerPerson, seller2: seller2Person };
+    const screens = { seller: ['#/me', '#/seller'], seller2: ['#/me', '#/seller'], buyer: ['#/me', '#/buyer'], agent: ['#/agent'], bank: ['#/bank'], office: ['#/office'], authority: ['#/authority'] };
     for (const p of everyone) {
       for (const hash of screens[p.name]) {
         await p.page.goto('about:blank');
@@ -470,7 +517,7 @@ try {
   // Page weight of each screen, with the deal's data in it: cold (the browser's cache cleared
   // first) and warm (opened again at once, the assets revalidated).
   stopped = false;
-  for (const [p, hash, ready] of [[seller, '#/me', '#me-properties'], [seller, '#/seller', '#seller-props .cards'], [buyer, '#/buyer', '#buyer-contracts .cards'], [agent, '#/agent', '#agent-contracts .cards'], [bank, '#/bank', '#bank-queue .empty'], [office, '#/office', '#office-contracts .empty'], [housing, '#/authority', '#auth-agents .cards']]) {
+  for (const [p, hash, ready] of [[seller, '#/me', '#me-properties'], [seller, '#/seller', '#seller-listings .cards'], [buyer, '#/buyer', '#buyer-contracts .cards'], [agent, '#/agent', '#agent-contracts .cards'], [bank, '#/bank', '#bank-queue .empty'], [office, '#/office', '#office-contracts .empty'], [housing, '#/authority', '#auth-agents .cards']]) {
     try {
       await p.clearCache();
       const cold = await p.open(hash, ready);

@@ -324,7 +324,7 @@ export const STEPS = {
     signers: ['agent', 'party'], create: ['contract', 'CT'],
     fields: (ctx) => [
       { name: 'buyer', type: 'select', options: ctx.buyers },
-      { name: 'certificate', type: 'check', check: ctx.checkCertificate, max: 64 },
+      { name: 'certificate', type: 'check', check: ctx.checkCertificate, max: 64, value: ctx.certificate },
       ...termsFields(ctx),
     ],
     payload: async (v, ctx) => {
@@ -437,7 +437,7 @@ export function stepForm(kind, ctx, key, onDone) {
   const formId = `f-${kind.replace(/[._]/g, '-')}-${shortId(ctx.stream ?? ctx.item ?? 'new')}`;
   const fields = step.fields(ctx);
   const btn = h('button', { type: 'submit', id: `${formId}-go` }, t(`st_do_${kind.replace(/\./g, '_')}`));
-  const form = h('form', { class: 'search me-form step', id: formId, novalidate: true, 'data-kind': kind },
+  const form = h('form', { class: `search me-form step${fields.length ? '' : ' bare'}`, id: formId, novalidate: true, 'data-kind': kind },
     fields.map((f) => {
       const id = `${formId}-${f.name}`;
       const label = h('label', { for: id }, word(`st_f_${f.name}`, f.name));

@@ -4,7 +4,7 @@
 // acts with the key made at `#/me`; an institution signs in by importing its key file, which is
 // kept non-extractable from then on. The screens follow the log's stream and redraw what changed
 // without a reload (a seller sees a proposed price change appear; a buyer sees the contract ready
-// to sign), leaving alone a section whose form someone is typing in.
+// to sign), keeping whatever someone is typing in a form through the redraw.
 
 import { h } from './dom.js';
 import { currentLang, t } from './i18n.js';
@@ -58,11 +58,43 @@ function section(id, titleKey, load) {
   return { id, el, titleKey, load, shown: null };
 }
 
-async function draw(sec, force) {
-  if (!force && sec.el.querySelector('form[data-dirty]')) {
-    sec.el.dataset.stale = '1';
-    return;
+/** What a person has typed into the section's forms, to put back after a redraw. */
+function typed(el) {
+  const kept = [];
+  for (const form of el.querySelectorAll('form[data-dirty]')) {
+    const values = [...form.elements].filter((e) => e.name).map((e) => ({
+      name: e.name, type: e.type, value: e.value, checked: e.checked, files: e.type === 'file' ? e.files : null,
+    }));
+    kept.push({ id: form.id, values });
   }
+  return { kept, focus: el.contains(document.activeElement) ? document.activeElement.id : null };
+}
+
+function retype(el, { kept, focus }) {
+  for (const { id, values } of kept) {
+    const form = el.querySelector(`#${CSS.escape(id)}`);
+    if (!form) continue;
+    for (const v of values) {
+      const input = form.elements[v.name];
+      if (!input || input.type !== v.type) continue;
+      if (v.type === 'checkbox') input.checked = v.checked;
+      else if (v.type === 'file') input.files = v.files;
+      else input.value = v.value;
+    }
+    form.dataset.dirty = '1';
+    const details = form.closest('details');
+    if (details) details.open = true;
+  }
+  if (focus) document.getElementById(focus)?.focus({ preventScroll: true });
+}
+
+/**
+ * Redraws a section from a fresh read. A live update may land while someone is typing: what
+ * they typed and where the cursor was are carried over into the redrawn forms, so nothing is
+ * lost (the refreshed list around them shows the new state).
+ */
+async function draw(sec) {
+  sec.el.dataset.drawing = '1';
   let body;
   try {
     body = await sec.load();
@@ -70,18 +102,20 @@ async function draw(sec, force) {
     body = [h('p', { class: 'error', role: 'alert' }, errorText(e))];
   }
   const open = new Set([...sec.el.querySelectorAll('details[open]')].map((d) => d.id));
+  const was = typed(sec.el);
   sec.el.replaceChildren(h('h2', { id: `${sec.id}-h` }, t(sec.titleKey)), ...[body].flat().filter(Boolean));
   for (const d of sec.el.querySelectorAll('details')) if (open.has(d.id)) d.open = true;
-  delete sec.el.dataset.stale;
+  retype(sec.el, was);
+  delete sec.el.dataset.drawing;
 }
 
-async function redrawAll(force = true) {
+async function redrawAll() {
   if (!screen) return;
   document.getElementById('st-receipt')?.replaceWith(receiptBox());
-  await Promise.all(screen.sections.map((s) => draw(s, force)));
+  await Promise.all(screen.sections.map((s) => draw(s)));
 }
 
-const afterCommand = () => redrawAll(true);
+const afterCommand = () => redrawAll();
 
 const empty = (key) => h('p', { class: 'small empty' }, t(key));
 const facts = (rows) => h('dl', { class: 'facts' }, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, t(k)), h('dd', {}, v ?? '')]));
@@ -120,7 +154,7 @@ async function contractCard(c, key, role) {
   if (c.status === 'drafted' && genuine) {
     if (!c.confirmed.includes(mine)) forms.push(stepForm('contract.confirm', ctx, key, afterCommand));
     else if (c.signatures[mine] === undefined) forms.push(stepForm('contract.sign', ctx, key, afterCommand));
-    if (role === 'agent') {
+    if (role === 'agent' || !c.agent) {
       forms.push(folded('contract.amend', {
         ...ctx,
         priceWan: wanText(c.terms.price.total_fen),
@@ -203,9 +237,22 @@ function sellerScreen(key) {
         ['offered', 'accepted'].includes(e.status) ? folded('entrustment.revoke', { stream: e.id }, key, afterCommand) : null)));
     }),
     section('seller-listings', 'st_my_listings', async () => {
-      const page = await readAfter(key, `/v1/parties/${pa}/listings?limit=20`);
+      const [page, records, verifications] = await Promise.all([
+        readAfter(key, `/v1/parties/${pa}/listings?limit=20`),
+        readAfter(key, `/v1/parties/${pa}/viewing-records?limit=100`),
+        readAfter(key, `/v1/parties/${pa}/verifications?limit=20`),
+      ]);
       if (!page.items.length) return empty('st_none_yet');
       return list(page.items.map((l) => {
+        // A self-listing's seller drafts the contract with a buyer who viewed the flat.
+        const buyers = [...new Set(records.items.filter((v) => v.listing === l.id && v.status === 'completed').map((v) => v.buyer))]
+          .map((b) => ({ value: b, label: b }));
+        const cert = verifications.items.find((v) => v.id === l.verification)?.property?.certificate_no ?? '';
+        const draft = l.self_listed && l.status === 'active' && buyers.length ? folded('contract.draft', {
+          item: l.id, listing: l.id, buyers, checkCertificate, certificate: cert,
+          priceWan: wanText(l.price_fen), depositWan: wanText(Math.floor(l.price_fen / 20)), venue: `昆明市${l.district}人民法院`,
+          termsBase: { seller: l.seller, agent: null, property: l.property, area_centi_m2: l.area_centi_m2, mortgage: null },
+        }, key, afterCommand) : null;
         const pend = l.pending;
         const change = pend && (pend.change.type === 'price' ? t('st_pending_price', { v: fen(pend.change.price_fen) })
           : pend.change.type === 'photos' ? t('st_pending_photos', { n: pend.change.photos.length }) : t('st_pending_publication'));
@@ -215,15 +262,19 @@ function sellerScreen(key) {
             h('p', {}, h('strong', {}, t('st_pending'))), h('p', {}, change),
             stepForm('listing.approve', { stream: l.id, item: `${short(l.id)}-${pend.seq}`, proposalSeq: pend.seq }, key, afterCommand),
             stepForm('listing.reject', { stream: l.id, item: `${short(l.id)}-${pend.seq}`, proposalSeq: pend.seq }, key, afterCommand)) : null,
+          draft,
           ['active', 'pending_review'].includes(l.status) ? folded('listing.withdraw', { stream: l.id }, key, afterCommand) : null);
       }));
     }),
     section('seller-viewings', 'st_viewing_records', async () => {
       const page = await readAfter(key, `/v1/parties/${pa}/viewing-records?limit=20`);
       if (!page.items.length) return empty('st_none_yet');
+      // Without an agent the seller handles the viewings of a self-listing.
       return list(page.items.map((v) => card(v.id, `${t('st_viewing')} · ${when(v.slot_start_ms)}`,
-        h('p', {}, status(v.status)), v.note ? h('p', { class: 'small' }, v.note) : null,
-        v.stars ? h('p', { class: 'small' }, '★'.repeat(v.stars)) : null)));
+        h('p', {}, status(v.status), ` · ${short(v.listing)}`), v.note ? h('p', { class: 'small' }, v.note) : null,
+        v.stars ? h('p', { class: 'small' }, '★'.repeat(v.stars)) : null,
+        !v.agent && v.status === 'booked' ? stepForm('viewing.confirm', { stream: v.id }, key, afterCommand) : null,
+        !v.agent && ['booked', 'confirmed'].includes(v.status) ? folded('viewing.record', { stream: v.id }, key, afterCommand) : null)));
     }),
     section('seller-contracts', 'st_my_contracts', () => contractsSection(key, `/v1/parties/${pa}/contracts?limit=20`, 'party')),
   ];
@@ -478,7 +529,7 @@ function stopLive() {
 function soon() {
   if (!screen) return;
   clearTimeout(screen.debounce);
-  screen.debounce = setTimeout(() => redrawAll(false), 250);
+  screen.debounce = setTimeout(() => redrawAll(), 250);
 }
 
 async function startLive() {
@@ -570,6 +621,6 @@ export async function rolePage(main, role) {
   const sections = SCREENS[role](key);
   screen = { role, key, sections, follow: null, poll: null, debounce: null };
   frame(h('p', { class: 'small me-who' }, t('st_signed_in'), ' ', h('span', { class: 'mono' }, key.actor)), ...sections.map((s) => s.el));
-  await Promise.all(sections.map((s) => draw(s, true)));
+  await Promise.all(sections.map((s) => draw(s)));
   startLive();
 }
