@@ -453,6 +453,24 @@ try {
     await seller2.step('viewing.record', { note: '业主带看。' }, '#seller-viewings');
   });
 
+  await check('a purchase entrustment: the buyer entrusts the agent, who books a viewing for the buyer within its scope', async () => {
+    await buyer.page.reload();
+    await buyer.step('entrustment.purchase', { agent: AGENT, budget: '300', districts: secondProperty.district, days: '30' }, '#buyer-entrust');
+    await agent.open('#/agent', '#agent-entrustments form[data-kind="entrustment.accept"]');
+    await agent.step('entrustment.accept', {}, '#agent-entrustments');
+    const offer = `#agent-entrustments .purchase-offers [data-id="${listing2}"]`;
+    await agent.page.locator(offer).waitFor({ timeout: 20_000 });
+    const start = await agent.page.evaluate(() => {
+      const d = new Date(Date.now() + 2 * 86_400_000);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T10:00:00`;
+    });
+    await agent.step('viewing.book', { slot_start: start, minutes: '60' }, offer);
+    await agent.shot('agent-02-purchase');
+    await agent.audit('#/agent (purchase)');
+    await buyer.page.waitForFunction((l) => [...document.querySelectorAll('#buyer-viewings .role-card')].filter((c) => c.textContent.includes(l.split('/')[1])).length >= 2, listing2, { timeout: 20_000 });
+  });
+
   await check('the seller drafts the contract; e-signing fails and the buyer moves it to paper; the office verifies the scan; filed', async () => {
     await seller2.page.reload();
     await seller2.step('contract.draft', { buyer: buyerId }, '#seller-listings');

@@ -286,11 +286,15 @@ export const STEPS = {
   'listing.reject': { signers: ['party'], fields: () => [], payload: (v, ctx) => ({ proposal_seq: ctx.proposalSeq }) },
   'listing.withdraw': { signers: ['agent', 'party'], fields: () => [reason], payload: (v) => ({ reason: v.reason }) },
   'viewing.book': {
-    signers: ['party'], create: ['viewing', 'VW'],
+    // The buyer books; or the buyer's agent books for the buyer under an accepted purchase
+    // entrustment (`ctx.entrustment`), which the server holds to its districts and budget.
+    signers: ['party', 'agent'], create: ['viewing', 'VW'],
     fields: () => [{ name: 'slot_start', type: 'datetime' }, { name: 'minutes', type: 'int', min: 15, max: 240, value: 30 }],
     payload: (v, ctx) => {
       if (v.slot_start <= Date.now() || v.slot_start > Date.now() + 60 * DAY_MS) throw new InputError('st_in_slot');
-      return { listing: ctx.listing, slot_end_ms: v.slot_start + v.minutes * 60_000, slot_start_ms: v.slot_start };
+      const p = { listing: ctx.listing, slot_end_ms: v.slot_start + v.minutes * 60_000, slot_start_ms: v.slot_start };
+      if (ctx.entrustment) p.entrustment = ctx.entrustment;
+      return p;
     },
   },
   'viewing.confirm': { signers: ['agent', 'party'], fields: () => [], payload: () => ({}) },

@@ -291,6 +291,18 @@ function buyerScreen(key) {
         h('p', {}, h('span', { class: 'price' }, fen(l.price_fen)), ` · ${l.district} · ${l.community} · `, h('a', { href: `#/v/${l.code}` }, l.code)),
         folded('viewing.book', { item: l.id, listing: l.id }, key, afterCommand))));
     }),
+    section('buyer-entrust', 'st_purchase_entrust', async () => {
+      const [agents, page] = await Promise.all([agentOptions(), readAfter(key, `/v1/parties/${pa}/entrustments?limit=20`)]);
+      const mine = page.items.filter((e) => e.terms.type === 'purchase');
+      return [
+        h('p', { class: 'small' }, t('st_purchase_help')),
+        folded('entrustment.purchase', { item: 'purchase', agents }, key, afterCommand),
+        mine.length ? list(mine.map((e) => card(e.id, `${t('st_terms_purchase')} · ${short(e.agent)}`,
+          h('p', {}, status(e.status), ' ', t('st_budget', { v: fen(e.terms.budget_max_fen) }), e.terms.districts.length ? ` · ${e.terms.districts.join('、')}` : ''),
+          h('p', { class: 'small' }, t('st_until', { d: when(e.expires_at_ms) })),
+          ['offered', 'accepted'].includes(e.status) ? folded('entrustment.revoke', { stream: e.id }, key, afterCommand) : null))) : null,
+      ];
+    }),
     section('buyer-viewings', 'st_my_viewings', async () => {
       const page = await readAfter(key, `/v1/parties/${pa}/viewings?limit=20`);
       if (!page.items.length) return empty('st_none_yet');
@@ -328,13 +340,24 @@ function agentScreen(key) {
         readAfter(key, `/v1/agents/${at}/listings?limit=100`),
       ]);
       if (!page.items.length) return empty('st_none_yet');
+      // For an accepted purchase entrustment, the active listings within its districts and
+      // budget, each bookable for the buyer (the server checks the same scope).
+      const buying = page.items.some((e) => e.status === 'accepted' && e.terms.type === 'purchase');
+      const offers = buying ? (await publicGet('/v1/listings?limit=50')).items : [];
+      const inScope = (e) => offers.filter((l) => l.price_fen <= e.terms.budget_max_fen
+        && (!e.terms.districts.length || e.terms.districts.includes(l.district)));
       const listed = new Set(listings.items.filter((l) => ['active', 'pending_review'].includes(l.status)).map((l) => l.entrustment));
       return list(page.items.map((e) => card(e.id, `${t(`st_terms_${e.terms.type}`)} · ${short(e.principal)}`,
         h('p', {}, status(e.status), ' ', e.terms.floor_price_fen ? t('st_floor', { v: fen(e.terms.floor_price_fen) }) : null,
           e.terms.review_agent_edits ? ` · ${t('st_review_on')}` : null),
         h('p', { class: 'small' }, t('st_until', { d: when(e.expires_at_ms) })),
         e.status === 'offered' ? [stepForm('entrustment.accept', { stream: e.id }, key, afterCommand), folded('entrustment.decline', { stream: e.id }, key, afterCommand)] : null,
-        e.status === 'accepted' && e.terms.type === 'sale' && !listed.has(e.id) ? folded('listing.publish', { item: e.id, entrustment: e.id }, key, afterCommand, true) : null)));
+        e.status === 'accepted' && e.terms.type === 'sale' && !listed.has(e.id) ? folded('listing.publish', { item: e.id, entrustment: e.id }, key, afterCommand, true) : null,
+        e.status === 'accepted' && e.terms.type === 'purchase' ? h('div', { class: 'purchase-offers' },
+          h('p', { class: 'small' }, t('st_budget', { v: fen(e.terms.budget_max_fen) })),
+          inScope(e).length ? list(inScope(e).map((l) => card(l.id, l.title,
+            h('p', {}, h('span', { class: 'price' }, fen(l.price_fen)), ` · ${l.district} · ${l.community}`),
+            folded('viewing.book', { item: `${short(e.id)}-${short(l.id)}`, listing: l.id, entrustment: e.id }, key, afterCommand)))) : empty('no_results')) : null)));
     }),
     section('agent-listings', 'st_agent_listings', async () => {
       const [page, viewings] = await Promise.all([
