@@ -153,6 +153,8 @@ try {
     page.on('pageerror', (e) => consoleErrors.push(`${name}: ${e}`));
     const p = { name, context, page };
     p.shot = async (label) => {
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert(width <= 390, `${label}: no sideways scrolling at phone size (${width}px)`);
       await page.screenshot({ path: join(shots, `deal-${label}-phone.png`), fullPage: true });
       await page.setViewportSize({ width: 1280, height: 900 });
       await page.screenshot({ path: join(shots, `deal-${label}-desktop.png`), fullPage: true });

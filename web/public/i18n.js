@@ -473,6 +473,8 @@ const WORDS = {
   err_photo_not_an_image: ['这不是图片。', 'This is not an image.'],
   err_photo_quota_full: ['照片数量已达上限。', 'The photo quota is full.'],
   err_auth_role_not_allowed: ['此身份不能进行这一步。', 'This role may not take this step.'],
+  st_status_entrustment_completed: ['已完成', 'Fulfilled'],
+  st_status_entrustment_closed: ['已完成', 'Fulfilled'],
   st_purchase_entrust: ['委托经纪人买房', 'Entrust an agent to buy'],
   st_purchase_help: ['经纪人接受后，可在预算和区域内代您预约看房、确认合同条款；电子签名仍由您本人完成。', 'Once the agent accepts, it may book viewings and confirm contract terms for you within the budget and districts; you still e-sign yourself.'],
   st_budget: ['预算 {v}', 'budget {v}'],

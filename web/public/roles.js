@@ -28,7 +28,10 @@ const wanText = (n) => {
 };
 const when = (ms) => new Date(ms).toLocaleString(currentLang() === 'en' ? 'en-GB' : 'zh-CN', { hour12: false });
 const word = (key, fallback) => (t(key) === key ? fallback : t(key));
-const status = (s) => h('span', { class: `st-badge st-${s}` }, word(`status_${s}`, word(`st_status_${s}`, s)));
+// Status words are looked up for the aggregate first: a "completed" entrustment is fulfilled,
+// a "completed" viewing was held.
+const status = (s, kind = '') => h('span', { class: `st-badge st-${s}` },
+  word(`st_status_${kind}_${s}`, word(`status_${s}`, word(`st_status_${s}`, s))));
 const short = (id) => String(id ?? '').split('/').pop();
 const pathId = (id) => encodeURIComponent(short(id));
 
@@ -232,7 +235,7 @@ function sellerScreen(key) {
       const page = await readAfter(key, `/v1/parties/${pa}/entrustments?limit=20`);
       if (!page.items.length) return empty('st_none_yet');
       return list(page.items.map((e) => card(e.id, `${t(`st_terms_${e.terms.type}`)} · ${short(e.agent)}`,
-        h('p', {}, status(e.status), ' ', e.terms.floor_price_fen ? t('st_floor', { v: fen(e.terms.floor_price_fen) }) : null),
+        h('p', {}, status(e.status, 'entrustment'), ' ', e.terms.floor_price_fen ? t('st_floor', { v: fen(e.terms.floor_price_fen) }) : null),
         h('p', { class: 'small' }, t('st_until', { d: when(e.expires_at_ms) })),
         ['offered', 'accepted'].includes(e.status) ? folded('entrustment.revoke', { stream: e.id }, key, afterCommand) : null)));
     }),
@@ -298,7 +301,7 @@ function buyerScreen(key) {
         h('p', { class: 'small' }, t('st_purchase_help')),
         folded('entrustment.purchase', { item: 'purchase', agents }, key, afterCommand),
         mine.length ? list(mine.map((e) => card(e.id, `${t('st_terms_purchase')} · ${short(e.agent)}`,
-          h('p', {}, status(e.status), ' ', t('st_budget', { v: fen(e.terms.budget_max_fen) }), e.terms.districts.length ? ` · ${e.terms.districts.join('、')}` : ''),
+          h('p', {}, status(e.status, 'entrustment'), ' ', t('st_budget', { v: fen(e.terms.budget_max_fen) }), e.terms.districts.length ? ` · ${e.terms.districts.join('、')}` : ''),
           h('p', { class: 'small' }, t('st_until', { d: when(e.expires_at_ms) })),
           ['offered', 'accepted'].includes(e.status) ? folded('entrustment.revoke', { stream: e.id }, key, afterCommand) : null))) : null,
       ];
@@ -348,7 +351,7 @@ function agentScreen(key) {
         && (!e.terms.districts.length || e.terms.districts.includes(l.district)));
       const listed = new Set(listings.items.filter((l) => ['active', 'pending_review'].includes(l.status)).map((l) => l.entrustment));
       return list(page.items.map((e) => card(e.id, `${t(`st_terms_${e.terms.type}`)} · ${short(e.principal)}`,
-        h('p', {}, status(e.status), ' ', e.terms.floor_price_fen ? t('st_floor', { v: fen(e.terms.floor_price_fen) }) : null,
+        h('p', {}, status(e.status, 'entrustment'), ' ', e.terms.floor_price_fen ? t('st_floor', { v: fen(e.terms.floor_price_fen) }) : null,
           e.terms.review_agent_edits ? ` · ${t('st_review_on')}` : null),
         h('p', { class: 'small' }, t('st_until', { d: when(e.expires_at_ms) })),
         e.status === 'offered' ? [stepForm('entrustment.accept', { stream: e.id }, key, afterCommand), folded('entrustment.decline', { stream: e.id }, key, afterCommand)] : null,
