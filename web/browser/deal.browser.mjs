@@ -493,6 +493,33 @@ try {
     assert(c.contract?.status === 'filed', `filed (${JSON.stringify(c.contract)})`);
   });
 
+  await check('代理人备案: the buyer files a proxy for the second seller; the office checks the principal\'s ID card and verifies it', async () => {
+    const l2 = await (await fetch(`${base}/v1/listings/${listing2.split('/')[1]}`)).json();
+    const principal = l2.seller;
+    await buyer.open('#/seller', '#party-proxies form[data-kind="proxy.file"]');
+    await buyer.step('proxy.file', {
+      principal, property: l2.property, scope: 'contract', days: '60',
+      document: { name: 'power-of-attorney.pdf', mimeType: 'application/pdf', buffer: Buffer.from(`%PDF-1.4 授权委托书 ${principal}`) },
+    }, '#party-proxies');
+    const proxyId = await buyer.page.locator('#party-proxies .role-card').first().getAttribute('data-id');
+    await office.open('#/office', `#office-proxies [data-id="${proxyId}"] form`);
+    const id = proxyId.split('/')[1];
+    // A wrong ID card first: the identity authority refuses, nothing is signed.
+    await office.page.fill(`#f-proxy-check-${id}-name`, seller2Person.name);
+    await office.page.fill(`#f-proxy-check-${id}-id`, buyerPerson.id_number);
+    await office.page.click(`#f-proxy-check-${id}-go`);
+    await office.page.waitForFunction(() => document.getElementById('st-status')?.classList.contains('error'), null, { timeout: 20_000 });
+    await office.page.fill(`#f-proxy-check-${id}-name`, seller2Person.name);
+    await office.page.fill(`#f-proxy-check-${id}-id`, seller2Person.id_number);
+    await office.page.click(`#f-proxy-check-${id}-go`);
+    await office.page.locator(`#pv-${id} form[data-kind="proxy.verify"]`).waitFor({ timeout: 20_000 });
+    await office.shot('office-02-proxy');
+    await office.audit('#/office (proxy)');
+    await office.step('proxy.verify', {}, `#pv-${id}`);
+    await buyer.page.waitForFunction((p) => document.querySelector(`#party-proxies [data-id="${p}"]`)?.textContent.includes('已核验'), proxyId, { timeout: 20_000 });
+    await buyer.shot('buyer-04-proxy');
+  });
+
   await check('the public pages of the listing and the contract show green', async () => {
     for (const [p, hash] of [[buyer, `#/v/${listingCode}`], [buyer, `#/contract/${filingCode}`], [buyer, `#/contract/${filing2}`]]) {
       await p.page.goto('about:blank');

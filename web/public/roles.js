@@ -280,7 +280,23 @@ function sellerScreen(key) {
         !v.agent && ['booked', 'confirmed'].includes(v.status) ? folded('viewing.record', { stream: v.id }, key, afterCommand) : null)));
     }),
     section('seller-contracts', 'st_my_contracts', () => contractsSection(key, `/v1/parties/${pa}/contracts?limit=20`, 'party')),
+    proxiesSection(key),
   ];
+}
+
+/** 代理人备案: the filings where this party is the proxy or the principal, and a new filing. */
+function proxiesSection(key) {
+  return section('party-proxies', 'st_proxies', async () => {
+    const page = await readAfter(key, `/v1/parties/${pathId(key.actor)}/proxies?limit=20`);
+    return [
+      h('p', { class: 'small' }, t('st_proxy_help')),
+      folded('proxy.file', { item: 'proxy' }, key, afterCommand),
+      page.items.length ? list(page.items.map((p) => card(p.id, `${t('st_proxy')} ${short(p.id)}`,
+        h('p', {}, status(p.status, 'proxy'), ` · ${p.proxy === key.actor ? t('st_i_am_proxy') : t('st_i_am_principal')}`),
+        facts([['st_c_principal', p.principal], ['st_c_proxy', p.proxy], ['st_c_property', p.property],
+          ['st_c_scope', p.scope.map((x) => t(`st_scope_${x}`)).join('、')], ['st_c_expires', when(p.expires_at_ms)]])))) : null,
+    ];
+  });
 }
 
 function buyerScreen(key) {
@@ -407,6 +423,9 @@ function bankScreen(key) {
   ];
 }
 
+/** The ID commitments an office checked in person, by proxy filing, for this page's life. */
+const officeChecks = new Map();
+
 function officeScreen(key) {
   return [
     section('office-contracts', 'st_offline_contracts', async () => {
@@ -422,7 +441,10 @@ function officeScreen(key) {
       return list(page.items.map((p) => {
         // The office reads the principal's ID card in person; the identity authority turns name
         // and number into the commitments, which the office then signs into proxy.verify.
-        const slot = h('div', { id: `pv-${short(p.id)}` });
+        // A check already made survives the redraws that live updates cause.
+        const checked = officeChecks.get(p.id);
+        const slot = h('div', { id: `pv-${short(p.id)}` }, checked ? [h('p', { class: 'small status-active' }, t('st_id_checked')),
+          stepForm('proxy.verify', { stream: p.id, idCommitment: checked }, key, afterCommand)] : null);
         const btn = h('button', { type: 'submit', id: `f-proxy-check-${short(p.id)}-go` }, t('st_check_id'));
         const form = h('form', { class: 'search me-form', id: `f-proxy-check-${short(p.id)}`, novalidate: true },
           h('div', { class: 'field wide' }, h('label', { for: `f-proxy-check-${short(p.id)}-name` }, t('me_real_name')), h('input', { id: `f-proxy-check-${short(p.id)}-name`, name: 'name', maxlength: 40, autocomplete: 'off' })),
@@ -438,6 +460,7 @@ function officeScreen(key) {
             const answer = await signedFetch(key, 'POST', await withAfter('/v1/identity/office/commitments'), body);
             form.reset();
             delete form.dataset.dirty;
+            officeChecks.set(p.id, answer.id_commitment);
             slot.replaceChildren(h('p', { class: 'small status-active' }, t('st_id_checked')),
               stepForm('proxy.verify', { stream: p.id, idCommitment: answer.id_commitment }, key, afterCommand));
           } catch (e) {
