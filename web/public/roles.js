@@ -461,6 +461,7 @@ function officeScreen(key) {
             form.reset();
             delete form.dataset.dirty;
             officeChecks.set(p.id, answer.id_commitment);
+            say(t('st_id_checked'), false);
             slot.replaceChildren(h('p', { class: 'small status-active' }, t('st_id_checked')),
               stepForm('proxy.verify', { stream: p.id, idCommitment: answer.id_commitment }, key, afterCommand));
           } catch (e) {
