@@ -5,8 +5,8 @@
 #   2. scripts/fuzz.sh                          (each fuzz target for FUZZ_SECONDS, default 30)
 #   3. scripts/schemathesis.sh, when it exists  (the HTTP API against its OpenAPI document)
 #   4. the web pages: node's test runner over web/test/ (the in-browser verifier), then
-#      web/browser/pages.browser.mjs and web/browser/app.browser.mjs (Debian's chromium driven
-#      by playwright-core)
+#      web/browser/pages.browser.mjs, web/browser/app.browser.mjs and web/browser/deal.browser.mjs
+#      (Debian's chromium driven by playwright-core)
 # Non-interactive (no prompt, no stdin); every step prints what it does. The cargo test summary
 # is printed again at the very end, with one total line, because CI reads the last lines.
 #
@@ -145,14 +145,20 @@ set +e
 (cd web && node browser/app.browser.mjs </dev/null) 2>&1 | tee target/web-app-output.txt
 web_app_rc=${PIPESTATUS[0]}
 set -e
-if [ "$web_unit_rc" -ne 0 ] || [ "$web_browser_rc" -ne 0 ] || [ "$web_app_rc" -ne 0 ]; then
-    echo "test: the web page tests failed (unit exit $web_unit_rc, browser exit $web_browser_rc, app exit $web_app_rc)" >&2
+step "node web/browser/deal.browser.mjs (a whole deal, one browser context per person; screenshots in target/browser-screenshots/deal-*.png)"
+set +e
+(cd web && node browser/deal.browser.mjs </dev/null) 2>&1 | tee target/web-deal-output.txt
+web_deal_rc=${PIPESTATUS[0]}
+set -e
+if [ "$web_unit_rc" -ne 0 ] || [ "$web_browser_rc" -ne 0 ] || [ "$web_app_rc" -ne 0 ] || [ "$web_deal_rc" -ne 0 ]; then
+    echo "test: the web page tests failed (unit exit $web_unit_rc, browser exit $web_browser_rc, app exit $web_app_rc, deal exit $web_deal_rc)" >&2
     exit 1
 fi
 web_unit_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' target/web-unit-output.txt | tail -1)
 web_unit_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' target/web-unit-output.txt | tail -1)
 web_browser_line=$(grep -E '^pages: [0-9]+ passed, [0-9]+ failed$' target/web-browser-output.txt | tail -1)
 web_app_line=$(grep -E '^app: [0-9]+ passed, [0-9]+ failed$' target/web-app-output.txt | tail -1)
+web_deal_line=$(grep -E '^deal: [0-9]+ passed, [0-9]+ failed$' target/web-deal-output.txt | tail -1)
 
 step "all suites passed in $((SECONDS - started)) s; cargo test summary:"
 cat "$summary"
@@ -163,7 +169,8 @@ awk '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 
 echo "web unit tests: ${web_unit_pass:-0} passed, ${web_unit_fail:-0} failed"
 echo "web $web_browser_line"
 echo "web $web_app_line"
+echo "web $web_deal_line"
 # The one closing line over every part.
-awk -v wp="${web_unit_pass:-0}" -v wf="${web_unit_fail:-0}" -v bl="$web_browser_line" -v al="$web_app_line" \
+awk -v wp="${web_unit_pass:-0}" -v wf="${web_unit_fail:-0}" -v bl="$web_browser_line" -v al="$web_app_line" -v dl="$web_deal_line" \
     '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
-     END { split(bl, b, /[ ,]+/); split(al, a, /[ ,]+/); printf "tests: %d passed, %d failed\n", p + wp + b[2] + a[2], f + wf + b[4] + a[4] }' "$summary"
+     END { split(bl, b, /[ ,]+/); split(al, a, /[ ,]+/); split(dl, d, /[ ,]+/); printf "tests: %d passed, %d failed\n", p + wp + b[2] + a[2] + d[2], f + wf + b[4] + a[4] + d[4] }' "$summary"

@@ -307,6 +307,13 @@ try {
     assert(card.includes('已核验'), 'the status is verified');
     await noSideways('properties', 390);
     await shot('03-properties');
+    // The same state at desktop width. (A later check cancels this verification on purpose, to
+    // show a browser-signed command accepted; the English desktop shot after it shows that
+    // cancellation, which is why it reads "Cancelled" where this one reads verified.)
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await noSideways('properties (desktop)', 1280);
+    await shot('03-properties-desktop');
+    await page.setViewportSize({ width: 390, height: 844 });
     await audit('properties');
   });
 
@@ -405,7 +412,7 @@ try {
     await audit('properties (English)');
     await page.setViewportSize({ width: 1280, height: 900 });
     await noSideways('desktop', 1280);
-    await shot('05-desktop');
+    await shot('05-desktop-after-cancel');
     await page.click('#lang');
   });
 

@@ -3,6 +3,7 @@
 // badge is computed here by verify.js against the pinned log key.
 
 import { t, setLang, currentLang } from './i18n.js';
+import { h } from './dom.js';
 import { sha256, toHex } from './crypto.js';
 import { ed25519Engine } from './crypto.js';
 import {
@@ -25,26 +26,6 @@ const storage = (() => {
     return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)) };
   }
 })();
-
-// ------------------------------------------------------------------------------------------
-// DOM helpers.
-// ------------------------------------------------------------------------------------------
-
-/** An element with attributes (`on…` are listeners) and children (strings become text). */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
 
 // Focus moves to the new content after a navigation inside the page (so that a screen reader
 // reads it), but not on the first load, where it would skip the header and navigation.
@@ -744,6 +725,14 @@ async function route() {
     // The participant's screen (me.js), loaded only when asked for.
     case 'me':
       return import('./me.js').then((m) => m.mePage(main));
+    // The role home screens (roles.js), loaded only when asked for.
+    case 'seller':
+    case 'buyer':
+    case 'agent':
+    case 'bank':
+    case 'office':
+    case 'authority':
+      return import('./roles.js').then((m) => m.rolePage(main, parts[0]));
     default:
       return searchPage('');
   }

@@ -204,3 +204,45 @@ export async function pendingOf(actor) {
 export async function dropPending(nonce) {
   await tx(PENDING, 'readwrite', (s) => s.delete(nonce));
 }
+
+// ------------------------------------------------------------------------------------------
+// Institutions' keys: imported once from their key file, then kept non-extractable.
+// ------------------------------------------------------------------------------------------
+
+// PKCS #8 wrapping of a raw Ed25519 seed (RFC 8410): the only form WebCrypto imports a private
+// Ed25519 key from.
+const PKCS8_ED25519_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
+
+/**
+ * Imports the seed of an institution's key file (`{"format":"deedlog/key/v1","seed","public"}`)
+ * for `actor` and stores it: with WebCrypto Ed25519 as a non-extractable private key (the seed
+ * is dropped once imported, so no script can read it back), else as a seed for the fallback.
+ * Refuses a seed whose public key is not `publicKeyBase64`, and replaces an earlier import.
+ */
+export async function importSeedKey(actor, seed, publicKeyBase64) {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new KeyError('a seed is 32 bytes');
+  let record;
+  if (await hasWebcryptoKeys()) {
+    const der = new Uint8Array(PKCS8_ED25519_PREFIX.length + 32);
+    der.set(PKCS8_ED25519_PREFIX);
+    der.set(seed, PKCS8_ED25519_PREFIX.length);
+    const privateKey = await subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign']);
+    der.fill(0);
+    const pub = Uint8Array.from(atob(publicKeyBase64), (c) => c.charCodeAt(0));
+    const publicKey = await subtle.importKey('raw', pub, { name: 'Ed25519' }, true, ['verify']);
+    // The file's public key must be the seed's: a signature made with the imported private key
+    // has to verify under it, or the file is damaged or mixed up.
+    const probe = utf8Probe();
+    const sig = await subtle.sign({ name: 'Ed25519' }, privateKey, probe);
+    if (!(await subtle.verify({ name: 'Ed25519' }, publicKey, sig, probe))) throw new KeyError('the key file\'s public key is not its seed\'s');
+    record = { actor, engine: 'webcrypto', pair: { privateKey, publicKey }, created_ms: Date.now(), imported: true };
+  } else {
+    const key = await keyFromSeed(actor, seed);
+    if (key.publicKeyBase64 !== publicKeyBase64) throw new KeyError('the key file\'s public key is not its seed\'s');
+    record = { actor, engine: 'noble', seed: Uint8Array.from(seed), created_ms: Date.now(), imported: true };
+  }
+  await tx(KEYS, 'readwrite', (s) => s.put(record));
+  return keyFromRecord(record);
+}
+
+const utf8Probe = () => new TextEncoder().encode('deedlog/key-import-probe/v1');

@@ -7,22 +7,20 @@
 // under the same nonce and the command lands exactly once. Every form is checked here with the
 // server's rules before anything is signed or sent, and every refusal is shown in words.
 
+import { h } from './dom.js';
 import { t } from './i18n.js';
+import { createKey, currentActor, loadKey, setCurrentActor } from './keys.js';
+import { ApiError, randomId, signCommand, signedFetch } from './sign.js';
 import {
-  createKey, currentActor, dropPending, getMeta, loadKey, pendingOf, savePending, setCurrentActor, setMeta,
-} from './keys.js';
-import { ApiError, randomId, sendCommand, signCommand, signedFetch, SignError } from './sign.js';
+  errorText, flushPending, InputError, landed, readAfter, session, submit, withAfter,
+} from './session.js';
+
+export { errorText, InputError };
 
 // ------------------------------------------------------------------------------------------
 // Input rules, the server's (crates/domain/src/validate.rs), so that nothing malformed is signed.
 // ------------------------------------------------------------------------------------------
 
-export class InputError extends Error {
-  constructor(key) {
-    super(key);
-    this.key = key;
-  }
-}
 
 /** A mainland mobile number: 11 digits, `1[3-9]…`; a leading +86 is dropped. */
 export function checkPhone(text) {
@@ -76,46 +74,15 @@ export function checkCertificate(text) {
   throw new InputError('me_in_certificate');
 }
 
-// ------------------------------------------------------------------------------------------
-// Page helpers (the same as app.js's: text is always put in as text, never as HTML).
-// ------------------------------------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
 const word = (key, fallback) => (t(key) === key ? fallback : t(key));
-
-/** A refusal in words: the API's stable code mapped in i18n.js, else a generic sentence. */
-export function errorText(e) {
-  if (e instanceof InputError) return t(e.key);
-  if (e instanceof SignError) return `${t('err_not_signed')} ${e.message}`;
-  if (e instanceof ApiError) {
-    const key = `err_${e.code.replace(/[^a-z0-9]+/gi, '_')}`;
-    let text = word(key, t('err_generic', { code: e.code }));
-    if (e.code === 'identity.code_wrong' && Number.isInteger(e.details?.tries_left)) text += ` ${t('me_tries_left', { n: e.details.tries_left })}`;
-    return text;
-  }
-  return `${t('err_generic', { code: 'client' })} ${e?.message ?? e}`;
-}
 
 function field(id, label, attrs) {
   return h('div', { class: 'field wide' }, h('label', { for: id }, label), h('input', { id, name: id, required: true, ...attrs }));
 }
 
 let root;
-const state = { notice: null, challenge: null, realChallenge: null, lastReceipt: null };
+// The notice and the last receipt are the session's, shared with the other participant screens.
+const state = Object.assign(session, { challenge: null, realChallenge: null });
 
 function status() {
   return h('p', { id: 'me-status', class: 'me-status', role: 'status', 'aria-live': 'polite' }, state.notice ?? '');
@@ -145,79 +112,6 @@ function guarded(button, fn) {
       button.disabled = false;
     }
   };
-}
-
-// ------------------------------------------------------------------------------------------
-// Commands: signed, kept until their receipt, sent (and sent again) with the same bytes.
-// ------------------------------------------------------------------------------------------
-
-const afterSeq = async () => {
-  const seq = await getMeta('after_seq');
-  return Number.isSafeInteger(seq) ? seq : null;
-};
-const withAfter = async (path) => {
-  const seq = await afterSeq();
-  return seq === null ? path : `${path}${path.includes('?') ? '&' : '?'}after_seq=${seq}`;
-};
-
-/**
- * A signed private read after the last receipt (read-your-writes). A remembered seq the log has
- * not reached (a demo log started afresh) is forgotten and the read made again without it.
- */
-async function readAfter(key, path) {
-  try {
-    return await signedFetch(key, 'GET', await withAfter(path));
-  } catch (e) {
-    if (!(e instanceof ApiError && e.code === 'log.out_of_range')) throw e;
-    await setMeta('after_seq', null);
-    return signedFetch(key, 'GET', path);
-  }
-}
-
-async function landed(receipt, started) {
-  await setMeta('after_seq', receipt.seq);
-  state.lastReceipt = { ...receipt, ms: started === null ? null : Math.round(performance.now() - started) };
-}
-
-/** Whether a refusal is final (the command will never be taken) rather than "try again later". */
-const finalRefusal = (e) => e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429;
-
-/** Signs nothing: sends a signed command kept in IndexedDB, and forgets it once answered. */
-async function submit(signed, kind, started) {
-  const nonce = signed.body.nonce;
-  await savePending({ nonce, actor: signed.body.actor, kind, stream: signed.body.stream, bodyText: signed.bodyText });
-  let receipt;
-  try {
-    receipt = await sendCommand(signed.bodyText, kind);
-  } catch (e) {
-    if (finalRefusal(e)) await dropPending(nonce);
-    else e.pendingKept = true;
-    throw e;
-  }
-  await dropPending(nonce);
-  await landed(receipt, started);
-  return receipt;
-}
-
-/** Sends again every command of `actor` signed before a reload or a dropped connection. */
-async function flushPending(actor) {
-  for (const p of await pendingOf(actor)) {
-    try {
-      const receipt = await sendCommand(p.bodyText, p.kind);
-      await dropPending(p.nonce);
-      await landed(receipt, null);
-      state.notice = t('me_pending_landed', { kind: t(`me_kind_${p.kind.replace('.', '_')}`), seq: receipt.seq });
-    } catch (e) {
-      if (finalRefusal(e)) {
-        await dropPending(p.nonce);
-        state.notice = errorText(e);
-      } else {
-        state.notice = t('me_pending_kept');
-        return false;
-      }
-    }
-  }
-  return true;
 }
 
 // ------------------------------------------------------------------------------------------

@@ -389,6 +389,7 @@ impl Client {
             slot_start_ms,
             slot_end_ms,
             via_proxy: None,
+            entrustment: None,
         };
         self.submit(
             buyer,
@@ -534,6 +535,7 @@ impl Client {
         let payload = ContractDocument {
             document_hash: document_hash.to_owned(),
             via_proxy: via_proxy.map(str::to_owned),
+            entrustment: None,
         };
         self.submit(actor, "contract.confirm", contract, &payload, None)
     }
@@ -553,6 +555,7 @@ impl Client {
         let payload = ContractDocument {
             document_hash: document_hash.to_owned(),
             via_proxy: via_proxy.map(str::to_owned),
+            entrustment: None,
         };
         self.submit(actor, "contract.sign", contract, &payload, None)
     }

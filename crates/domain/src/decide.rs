@@ -11,7 +11,9 @@ use deedlog_core::{Entry, SignedCommand};
 use crate::ids::{self, IdKind, actor_kind};
 use crate::payload::Payload;
 use crate::rejection::{Rejection, codes as c};
-use crate::state::{CertStatus, Entrustment, EntrustmentStatus, KeyStatus, Listing, ProxyStatus};
+use crate::state::{
+    CertStatus, Entrustment, EntrustmentStatus, EntrustmentTerms, KeyStatus, Listing, ProxyStatus,
+};
 use crate::table::{self, CommandSpec, StreamUse};
 use crate::validate::ValidationError;
 use crate::{ApplyError, Context, Decision, State};
@@ -570,6 +572,59 @@ impl State {
             return Err(not_entrusted());
         }
         Ok(e)
+    }
+
+    /// The buyer a purchase agent acts for: the agent holds the accepted, unexpired purchase
+    /// entrustment `entrustment` (its agency and itself certified), and the listing is within
+    /// its scope — in one of its districts (any, when it names none) and at most its budget.
+    /// This is what gives "买方可在线委托经纪人代理购买房屋" its powers: booking viewings and
+    /// confirming the buyer's side of the contract for the principal.
+    pub(crate) fn purchase_agent(
+        &self,
+        c: &Cmd,
+        entrustment: Option<&str>,
+        listing: &Listing,
+    ) -> Result<Acting, Rejection> {
+        let e = self.agent_entrusted(c, entrustment)?;
+        let EntrustmentTerms::Purchase {
+            budget_max_fen,
+            districts,
+        } = &e.terms
+        else {
+            return Err(Rejection::new(
+                &c::PURCHASE_OUT_OF_SCOPE,
+                format!("{} is not a purchase entrustment", e.id),
+            ));
+        };
+        if !districts.is_empty() && !districts.contains(&listing.district) {
+            return Err(Rejection::new(
+                &c::PURCHASE_OUT_OF_SCOPE,
+                format!("{} is not in the districts of {}", listing.id, e.id),
+            )
+            .with(serde_json::json!({ "district": listing.district })));
+        }
+        if listing.price_fen > *budget_max_fen {
+            return Err(Rejection::new(
+                &c::PURCHASE_OUT_OF_SCOPE,
+                format!("{} is above the budget of {}", listing.id, e.id),
+            )
+            .with(serde_json::json!({ "price_fen": listing.price_fen })));
+        }
+        let principal = self
+            .parties
+            .get(&e.principal)
+            .ok_or_else(|| not_found(&c::PARTY_NOT_FOUND, &e.principal))?;
+        if principal.erased {
+            return Err(Rejection::new(
+                &c::PARTY_ERASED,
+                format!("{} was erased", principal.id),
+            ));
+        }
+        Ok(Acting {
+            party: principal.id.clone(),
+            proxy: None,
+            proxy_property: None,
+        })
     }
 
     /// Who acts on a listing: its entrusted agent, or the seller (or the seller's proxy).

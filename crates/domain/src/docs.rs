@@ -523,6 +523,24 @@ pub const FIELD_DOCS: &[(&str, &str, &str)] = &[
 /// Meanings that differ for one command kind: `(kind, field, type, meaning)`.
 pub const KIND_FIELD_DOCS: &[(&str, &str, &str, &str)] = &[
     (
+        "viewing.book",
+        "entrustment",
+        "id",
+        "an agent only: the buyer's accepted purchase entrustment it books under, `entrustment/EN-…`; the viewing is then its principal's",
+    ),
+    (
+        "contract.confirm",
+        "entrustment",
+        "id",
+        "an agent only: the buyer's accepted purchase entrustment under which it confirms the buyer's side, `entrustment/EN-…`",
+    ),
+    (
+        "contract.sign",
+        "entrustment",
+        "id",
+        "refused (`entrustment.out_of_scope`): only the buyer e-signs; present so that the payload matches `contract.confirm`'s",
+    ),
+    (
         "key.revoke",
         "key",
         "base64",

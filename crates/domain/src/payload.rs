@@ -476,6 +476,10 @@ pub struct ViewingBook {
     /// Acting through this proxy filing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via_proxy: Option<String>,
+    /// The accepted purchase entrustment under which an agent books for its principal (the
+    /// buyer); only an agent gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrustment: Option<String>,
 }
 
 /// `viewing.record`: the agent records that the viewing took place.
@@ -803,6 +807,10 @@ pub struct ContractDocument {
     /// Acting through this proxy filing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via_proxy: Option<String>,
+    /// The buyer's accepted purchase entrustment under which its agent confirms the buyer's
+    /// side (`contract.confirm` only: the e-signature stays the buyer's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrustment: Option<String>,
 }
 
 /// `contract.verify_offline`: a filing office checked the paper contract.

@@ -79,6 +79,7 @@ pub mod codes {
         ENTRUSTMENT_NOT_EXPIRED = "entrustment.not_expired", Conflict, "The entrustment's period has not ended yet.";
         ENTRUSTMENT_EXISTS = "entrustment.exists", Conflict, "A live sale entrustment already covers this verification.";
         NOT_ENTRUSTED = "entrustment.not_entrusted", Forbidden, "The agent is not the agent of an accepted, unexpired entrustment for this.";
+        PURCHASE_OUT_OF_SCOPE = "entrustment.out_of_scope", Forbidden, "The step is outside the purchase entrustment: a listing outside its districts or above its budget, another buyer's deal, or a step only the buyer takes.";
         NOT_PRINCIPAL = "entrustment.not_principal", Forbidden, "Only the party who entrusted (or their proxy) may take this step.";
         BAD_PERIOD = "time.bad_window", Unprocessable, "A time window is empty, in the past, or longer than allowed.";
         // Listings.

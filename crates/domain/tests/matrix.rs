@@ -655,7 +655,14 @@ fn rows() -> Vec<Row> {
             stage: Stage::Listed,
             allowed: &[Buyer, Stranger],
             others: "viewing.own_listing",
-            overrides: &[(Unverified, NV), (Newcomer, UA)],
+            // An agent books only under a purchase entrustment, which this payload does not name
+            // (tests/purchase.rs covers the buyer's agent).
+            overrides: &[
+                (Unverified, NV),
+                (Newcomer, UA),
+                (Agent, "entrustment.not_entrusted"),
+                (OtherAgent, "entrustment.not_entrusted"),
+            ],
             build: |w| {
                 (
                     "viewing/VW-9".into(),
@@ -2290,6 +2297,7 @@ fn every_rejection_code_is_exercised_by_a_test() {
         include_str!("scenarios.rs"),
         include_str!("audit.rs"),
         include_str!("reference.rs"),
+        include_str!("purchase.rs"),
     ]
     .concat();
     for c in deedlog_domain::codes::ALL {

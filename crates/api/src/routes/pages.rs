@@ -61,6 +61,10 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("keys.js", "text/javascript; charset=utf-8"),
     asset!("sign.js", "text/javascript; charset=utf-8"),
     asset!("me.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("session.js", "text/javascript; charset=utf-8"),
+    asset!("engine.js", "text/javascript; charset=utf-8"),
+    asset!("roles.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

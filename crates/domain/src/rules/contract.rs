@@ -191,6 +191,46 @@ impl State {
         ct: &Contract,
         via_proxy: Option<&str>,
     ) -> Result<Signatory, Rejection> {
+        self.signatory_for(c, ct, via_proxy, None)
+    }
+
+    /// As [`Self::signatory`]; with `purchase` (a purchase entrustment named by an agent), the
+    /// buyer's agent acting in the buyer's role, for that entrustment's principal only.
+    fn signatory_for(
+        &self,
+        c: &Cmd,
+        ct: &Contract,
+        via_proxy: Option<&str>,
+        purchase: Option<&str>,
+    ) -> Result<Signatory, Rejection> {
+        if let Some(entrustment) = purchase {
+            if !c.is_agent() {
+                return Err(Rejection::new(
+                    &c::BAD_FIELD,
+                    "only a buyer's agent acts under a purchase entrustment",
+                )
+                .with(json!({ "field": "entrustment" })));
+            }
+            if via_proxy.is_some() {
+                return Err(Rejection::new(
+                    &c::PROXY_NOT_ALLOWED,
+                    "agents do not act through proxies",
+                ));
+            }
+            reference("entrustment", entrustment, IdKind::Entrustment)?;
+            let l = self.listing_of(&ct.listing)?;
+            let acting = self.purchase_agent(c, Some(entrustment), l)?;
+            if acting.party != ct.buyer {
+                return Err(Rejection::new(
+                    &c::PURCHASE_OUT_OF_SCOPE,
+                    format!("{} is not the buyer of {}", acting.party, ct.id),
+                ));
+            }
+            return Ok(Signatory {
+                role: ContractRole::Buyer,
+                acting: None,
+            });
+        }
         if c.is_agent() {
             if via_proxy.is_some() {
                 return Err(Rejection::new(
@@ -365,7 +405,16 @@ impl State {
     ) -> Result<Out, Rejection> {
         check(validate::hex64("document_hash", &p.document_hash))?;
         let ct = self.contract_of(c.stream())?;
-        let who = self.signatory(c, ct, p.via_proxy.as_deref())?;
+        let purchase = p.entrustment.as_deref();
+        let who = self.signatory_for(c, ct, p.via_proxy.as_deref(), purchase)?;
+        if sign && purchase.is_some() {
+            // The e-signature is the buyer's own act: the buyer's agent confirms the terms for
+            // the buyer but never signs for them.
+            return Err(Rejection::new(
+                &c::PURCHASE_OUT_OF_SCOPE,
+                "only the buyer e-signs; the buyer's agent may confirm the terms",
+            ));
+        }
         if ct.status != ContractStatus::Drafted {
             return Err(status(&c::CONTRACT_STATUS, &ct.id, ct.status));
         }
@@ -383,7 +432,13 @@ impl State {
                     format!("{:?} already confirmed", who.role),
                 ));
             }
-            return Ok(who.annotate(Out::new("ContractConfirmed")));
+            let out = who.annotate(Out::new("ContractConfirmed"));
+            return Ok(match purchase {
+                Some(e) => out
+                    .with("on_behalf_of", ct.buyer.clone())
+                    .with("entrustment", e),
+                None => out,
+            });
         }
         if !ct.confirmed.contains(&who.role) {
             return Err(Rejection::new(

@@ -74,6 +74,16 @@ impl State {
             )
         })
         .map_err(|e| Rejection::new(&c::BAD_PERIOD, e.to_string()))?;
+        if c.is_agent() {
+            return self.decide_viewing_book_by_agent(c, p);
+        }
+        if p.entrustment.is_some() {
+            return Err(Rejection::new(
+                &c::BAD_FIELD,
+                "only a buyer's agent books under a purchase entrustment",
+            )
+            .with(serde_json::json!({ "field": "entrustment" })));
+        }
         let acting = self.acting_party(c, p.via_proxy.as_deref())?;
         let l = self.listing_of(&p.listing)?;
         acting.check_property(&l.property)?;
@@ -87,6 +97,39 @@ impl State {
             ));
         }
         Ok(acting.annotate(Out::new("ViewingBooked")))
+    }
+
+    /// `viewing.book` signed by the buyer's agent under an accepted purchase entrustment: the
+    /// viewing is the principal's (`derived.on_behalf_of`), and the listing must be within the
+    /// entrustment's districts and budget.
+    fn decide_viewing_book_by_agent(&self, c: &Cmd, p: &ViewingBook) -> Result<Out, Rejection> {
+        if p.via_proxy.is_some() {
+            return Err(Rejection::new(
+                &c::PROXY_NOT_ALLOWED,
+                "agents do not act through proxies",
+            ));
+        }
+        let Some(entrustment) = p.entrustment.as_deref() else {
+            return Err(Rejection::new(
+                &c::NOT_ENTRUSTED,
+                format!("{} names no purchase entrustment", c.actor()),
+            ));
+        };
+        reference("entrustment", entrustment, IdKind::Entrustment)?;
+        let l = self.listing_of(&p.listing)?;
+        if l.status != ListingStatus::Active {
+            return Err(status(&c::LISTING_STATUS, &l.id, l.status));
+        }
+        let acting = self.purchase_agent(c, Some(entrustment), l)?;
+        if acting.party == l.seller {
+            return Err(Rejection::new(
+                &c::OWN_LISTING,
+                "a seller cannot book a viewing of their own listing",
+            ));
+        }
+        Ok(Out::new("ViewingBooked")
+            .with("on_behalf_of", acting.party)
+            .with("entrustment", entrustment))
     }
 
     pub(crate) fn apply_viewing_book(&mut self, e: &Ev, p: &ViewingBook) -> Result<(), ApplyError> {
