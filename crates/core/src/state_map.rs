@@ -60,7 +60,9 @@ pub fn committed_root(derived: &serde_json::Value) -> Result<Option<Digest>, Sta
     match derived.get(STATE_ROOT_FIELD) {
         None => Ok(None),
         Some(serde_json::Value::String(s))
-            if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+            if s.len() == 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
         {
             from_hex(s).map(Some)
         }
