@@ -249,6 +249,16 @@ const WORDS = {
   err_ledger_unavailable: ['系统暂不可用，请稍后重试（指令已保存）。', 'The system is unavailable; try again later (the command is kept).'],
   err_views_behind: ['数据正在更新，请稍后刷新。', 'Data is still updating; reload in a moment.'],
   err_request_too_large: ['内容太大。', 'Too large.'],
+  current_checking: ['正在核对是否仍然有效…', 'Checking whether it is still current…'],
+  current_active: ['截至检查点 {n} 仍在挂牌', 'Active as of checkpoint {n}'],
+  current_filed: ['截至检查点 {n} 备案仍然有效', 'Filed and current as of checkpoint {n}'],
+  current_detail: ['本浏览器已用账本提交的状态根核对当前状态（状态证明）。', 'This browser checked the current status against the state root the log committed (the state proof).'],
+  current_not: ['已不再有效：截至检查点 {n} 为「{s}」', 'Not current: {s} as of checkpoint {n}'],
+  current_not_detail: ['内容是真实的，但此后已有变化。原因：', 'It is genuine, but it changed since. Reason: '],
+  current_unknown: ['无法核对是否仍然有效', 'Could not check whether it is still current'],
+  current_forged: ['状态证明不成立', 'The state proof is forged'],
+  status_sold: ['已售出', 'sold'],
+  status_seized: ['房产已查封', 'property seized'],
 };
 
 const STORE = 'deedlog.lang';
