@@ -450,12 +450,17 @@ async function listingPage(typed) {
   await photoChecks;
 }
 
-/** The "still current" badge, apart from the authenticity badge: a genuine listing may be withdrawn. */
+/**
+ * The "still current" badge, apart from the authenticity badge (a genuine listing may be
+ * withdrawn); its own class, so that `.badge` still names the one authenticity verdict.
+ */
 function currentBadge() {
-  const el = badge();
-  el.classList.add('current');
-  el.dataset.current = 'checking';
-  el.replaceChildren(h('strong', {}, t('current_checking')));
+  const el = h('section', { class: 'currency checking', role: 'status', 'aria-live': 'polite', 'data-current': 'checking' }, h('strong', {}, t('current_checking')));
+  el.set = (state, title, ...details) => {
+    el.className = `currency ${state}`;
+    const icon = { green: '✔', red: '✘', unknown: '?' }[state];
+    el.replaceChildren(h('strong', {}, h('span', { 'aria-hidden': 'true', class: 'icon' }, icon), ' ', title), ...details);
+  };
   return el;
 }
 
@@ -477,7 +482,6 @@ async function runCurrency(el, subject, answer, aggregate, shownBundles) {
     } else {
       el.set('unknown', t('current_unknown'), h('p', { class: 'reason' }, t('badge_unknown_detail'), h('span', { class: 'why' }, c.reason)));
     }
-    el.dataset.current = c.state;
   } catch (e) {
     if (e instanceof ProofError) {
       el.set('red', t('current_forged'), h('p', { class: 'reason' }, t('badge_red_detail'), h('span', { class: 'why' }, e.message)));
@@ -487,7 +491,6 @@ async function runCurrency(el, subject, answer, aggregate, shownBundles) {
       el.dataset.current = 'unknown';
     }
   }
-  el.classList.add('current');
 }
 
 /** Photos per listing, at most (the domain's limit; a longer list is not an answer of this API). */
