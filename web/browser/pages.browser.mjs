@@ -562,8 +562,9 @@ try {
       payload: { reason: '业主暂不出售' }, nonce: `withdraw-${Date.now()}`, issued_at_ms: Date.now() };
     const signed = execFileSync(bin, ['sign', '--key', keyFile], { input: JSON.stringify(command) }).toString();
     const r = await fetch(`${base}/v1/commands/listing.withdraw`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: signed });
-    assert(r.status === 201, `withdrawn: ${r.status} ${await r.text()}`);
-    const receipt = await r.json();
+    const replied = await r.text();
+    assert(r.status === 201, `withdrawn: ${r.status} ${replied}`);
+    const receipt = JSON.parse(replied);
     for (let i = 0; i < 100; i++) {
       const a = await get(`/v1/verify/listing/${open.listing_code}`);
       if (a.listing.status === 'withdrawn' && a.state && a.state.bundle.seq >= receipt.seq) break;
