@@ -307,10 +307,10 @@ fn replay(reader: &LogReader, views: &Views) -> Result<Replayed, NodeError> {
             let entry = reader
                 .whole_entry(last)
                 .map_err(|e| replay_error(last, &e))?;
-            if !entry
+            if entry
                 .derived
                 .get(deedlog_core::state_map::STATE_ROOT_FIELD)
-                .is_some()
+                .is_none()
             {
                 return Err(NodeError::StateRoot {
                     seq: last,
