@@ -57,9 +57,68 @@ pub struct AppendArgs {
     /// accept it for this measurement only), to measure what version 2 costs.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
     entry_format: u8,
+    /// Keep a state map as the node does (a status per stream hashed into a sparse Merkle
+    /// tree pre-filled with 100 000 keys, its root written into the last entry of each batch),
+    /// to measure what maintaining it costs.
+    #[arg(long)]
+    state_map: bool,
     /// Print the result as one JSON object on the last line.
     #[arg(long)]
     json: bool,
+}
+
+/// Accepts every command, as `AcceptAll` does, and keeps a state map as the node's decider
+/// does: each applied entry's stream gets a status (canonical JSON, hashed) in the map, and the
+/// root is committed at the end of each batch.
+struct AcceptAllWithStateMap {
+    map: deedlog_core::state_map::StateMap,
+}
+
+impl AcceptAllWithStateMap {
+    fn new() -> Self {
+        let mut map = deedlog_core::state_map::StateMap::new();
+        for i in 0..100_000u32 {
+            let id = format!("bench/filler-{i}");
+            map.insert(
+                deedlog_core::state_map::state_key(&id),
+                hash::sha256(id.as_bytes()),
+            );
+        }
+        map.root();
+        Self { map }
+    }
+}
+
+impl deedlog_store::Decider for AcceptAllWithStateMap {
+    type Parsed = ();
+    type ApplyError = deedlog_core::canonical::CanonicalError;
+
+    fn decide(
+        &self,
+        command: &SignedCommand,
+        ctx: &deedlog_store::Context,
+    ) -> Result<deedlog_store::Decision, deedlog_store::Rejection> {
+        <AcceptAll as deedlog_store::Decider>::decide(&AcceptAll, command, ctx)
+    }
+
+    fn apply(&mut self, entry: &deedlog_core::Entry, (): ()) -> Result<(), Self::ApplyError> {
+        let status = json!({"aggregate": entry.stream, "kind": "bench", "status": "active",
+            "updated_seq": entry.seq, "version": entry.stream_version});
+        let bytes = deedlog_core::canonical::to_vec(&status)?;
+        self.map.insert(
+            deedlog_core::state_map::state_key(&entry.stream),
+            hash::sha256(&bytes),
+        );
+        Ok(())
+    }
+
+    fn state_root(&mut self) -> Option<deedlog_core::state_map::Digest> {
+        Some(self.map.root())
+    }
+
+    fn commits_state(&self) -> bool {
+        true
+    }
 }
 
 /// The result of `deedlog bench append`.
@@ -187,6 +246,7 @@ fn open_log(
     verify_threads: usize,
     index_cache_mb: u64,
     accept_version_1: bool,
+    state_map: bool,
 ) -> anyhow::Result<Sequencer> {
     let format = NoteFormat::new(BENCH_ORIGIN, log_secret())?;
     std::fs::create_dir_all(dir)?;
@@ -209,6 +269,13 @@ fn open_log(
         accept_version_1,
         ..SequencerConfig::default()
     };
+    if state_map {
+        return Ok(Sequencer::start(
+            writer,
+            AcceptAllWithStateMap::new(),
+            config,
+        )?);
+    }
     Ok(Sequencer::start(writer, AcceptAll, config)?)
 }
 
@@ -289,6 +356,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         args.verify_threads,
         args.index_cache_mb,
         args.entry_format == 1,
+        args.state_map,
     )?;
     let handle = sequencer.handle();
     let (_, rss_start) = rss_mb();
@@ -411,7 +479,15 @@ pub struct CrashChildArgs {
 
 /// Appends until killed, printing `ACK <seq> <leaf hash>` for every acknowledged entry.
 pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
-    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1, 32, false)?;
+    let sequencer = open_log(
+        &args.data,
+        256,
+        Duration::from_micros(200),
+        1,
+        32,
+        false,
+        false,
+    )?;
     let keys: Arc<Vec<(SecretKey, String, String)>> = Arc::new(
         (0..16)
             .map(|i| {
@@ -540,6 +616,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             verify_threads: 2,
             index_cache_mb: 32,
             entry_format: 2,
+            state_map: false,
             json: false,
         })?;
     }

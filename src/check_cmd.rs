@@ -4,13 +4,17 @@
 //! witness policy when given); a PDF is checked offline from the proof it carries, then, with a
 //! server, for being still filed.
 //!
-//! Exit status: 0 genuine, 1 not genuine (a mistyped or unknown code, a proof that fails, an
-//! altered PDF), 2 could not check (no server, a transport failure, bad arguments).
+//! Exit status: 0 genuine and current, 1 not genuine (a mistyped or unknown code, a proof that
+//! fails, a forged state proof, an altered PDF), 2 could not check (no server, a transport
+//! failure, bad arguments, or a genuine answer whose currency cannot be proved: no state proof,
+//! or one older than what it shows), 3 genuine but not current (withdrawn, sold, the property
+//! seized, the filing cancelled), each "as of checkpoint N".
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use deedlog_client::proof::Currency;
 use deedlog_client::{Client, ClientError};
 use deedlog_domain::ids::{self, CodeTag};
 use serde_json::{Value, json};
@@ -42,6 +46,8 @@ pub struct CheckArgs {
 /// The outcome, as printed.
 struct Outcome {
     verdict: Verdict,
+    /// Whether it is still current, for a genuine code.
+    current: Option<deedlog_client::proof::Currency>,
     what: &'static str,
     code: Option<String>,
     reason: Option<String>,
@@ -80,6 +86,7 @@ impl Outcome {
     fn new(what: &'static str) -> Self {
         Self {
             verdict: Verdict::CouldNotCheck,
+            current: None,
             what,
             code: None,
             reason: None,
@@ -228,8 +235,48 @@ fn check_code(args: &CheckArgs, text: &str) -> Outcome {
             json!({"status": v.answer["contract"]["status"], "contract": v.answer["contract"]["id"]})
         }
     };
+    match &v.current {
+        Currency::Current { as_of, status } => out.proved.push(format!(
+            "{status} as of checkpoint {as_of} (the state map's proof)"
+        )),
+        Currency::NotCurrent { as_of, reason, .. } => out
+            .proved
+            .push(format!("not current as of checkpoint {as_of}: {reason}")),
+        Currency::CouldNotCheck { reason } => out.proved.push(format!(
+            "whether it is still current could not be checked: {reason}"
+        )),
+    }
+    out.current = Some(v.current.clone());
     out.verdict = Verdict::Genuine;
     out
+}
+
+fn currency_json(c: Option<&Currency>) -> Value {
+    match c {
+        None => Value::Null,
+        Some(Currency::Current { as_of, status }) => {
+            json!({"state": "current", "as_of_checkpoint": as_of, "status": status})
+        }
+        Some(Currency::NotCurrent {
+            as_of,
+            status,
+            reason,
+        }) => {
+            json!({"state": "not_current", "as_of_checkpoint": as_of, "status": status, "reason": reason})
+        }
+        Some(Currency::CouldNotCheck { reason }) => {
+            json!({"state": "could_not_check", "reason": reason})
+        }
+    }
+}
+
+/// The exit status: the verdict's, and for a genuine code its currency's.
+fn exit_of(out: &Outcome) -> ExitCode {
+    match (out.verdict, &out.current) {
+        (Verdict::Genuine, Some(Currency::NotCurrent { .. })) => ExitCode::from(3),
+        (Verdict::Genuine, Some(Currency::CouldNotCheck { .. })) => ExitCode::from(2),
+        (verdict, _) => verdict.exit(),
+    }
 }
 
 fn check_pdf(args: &CheckArgs, path: &PathBuf) -> Outcome {
@@ -370,6 +417,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             "details": out.details,
             "log_key": out.log_key,
             "log_key_pinned": out.pinned,
+            "current": currency_json(out.current.as_ref()),
         });
         println!("{v}");
     } else {
@@ -383,7 +431,17 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .as_deref()
             .map(|c| format!(" {}", ids::spoken_code(c).unwrap_or_else(|| c.to_owned())))
             .unwrap_or_default();
-        println!("{head}: {}{code}", out.what);
+        let current = match &out.current {
+            Some(Currency::Current { as_of, status }) => {
+                format!(", {status} as of checkpoint {as_of}")
+            }
+            Some(Currency::NotCurrent { as_of, status, .. }) => {
+                format!(", NOT CURRENT: {status} as of checkpoint {as_of}")
+            }
+            Some(Currency::CouldNotCheck { .. }) => ", currency COULD NOT BE CHECKED".to_owned(),
+            None => String::new(),
+        };
+        println!("{head}: {}{code}{current}", out.what);
         if let Some(r) = &out.reason {
             println!("  because {r}");
         }
@@ -399,5 +457,5 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             println!("  log key {k} ({pin})");
         }
     }
-    out.verdict.exit()
+    exit_of(&out)
 }

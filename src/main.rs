@@ -42,8 +42,10 @@ enum Cmd {
     /// Exit status: 0 when everything holds, 1 when faults were found (each listed with its seq
     /// and kind), 2 on usage or I/O errors.
     Verify(verify_cmd::VerifyArgs),
-    /// Checks a listing code, a filing code or a filed-contract PDF, as the public pages do:
-    /// exit 0 genuine, 1 not genuine, 2 could not check.
+    /// Checks a listing code, a filing code or a filed-contract PDF, as the public pages do,
+    /// and whether it is still current (the state map's proof): exit 0 genuine and current,
+    /// 1 not genuine (a forged proof included), 2 could not check (or its currency could not be
+    /// proved), 3 genuine but not current (withdrawn, sold, seized, filing cancelled).
     Check(check_cmd::CheckArgs),
     /// Drive complete deals through a running server's API (agent-assisted, self-listed,
     /// offline fallback, proxy) and print their listing and filing codes.

@@ -464,3 +464,120 @@ fn serve_demo_verify_and_replay_through_the_binary() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `deedlog check` against a served log: its exit codes (0 genuine and current, 1 not genuine,
+/// 2 could not check, 3 genuine but not current) and the shape of `--json`, with the state
+/// map's proof checked on this side.
+#[test]
+fn check_exit_codes_and_json_tell_genuine_current_and_not_current() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("store");
+    let data_s = data.to_str().expect("utf-8").to_owned();
+    let mut server = Command::new(deedlog())
+        .args(["serve", "--data", &data_s, "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = server.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve prints its URL")
+            .expect("readable output");
+        if let Some(rest) = line.strip_prefix("deedlog serving on ") {
+            break rest.split_whitespace().next().expect("a URL").to_owned();
+        }
+    };
+    let out = run(&[
+        "demo", "--server", &url, "--data", &data_s, "--deals", "1", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let demo: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    let open = demo["open_listings"][0]["listing_code"]
+        .as_str()
+        .expect("an open listing")
+        .to_owned();
+    let sold = demo["deals"][0]["listing_code"]
+        .as_str()
+        .expect("a deal")
+        .to_owned();
+    let filing = demo["deals"][0]["filing_code"]
+        .as_str()
+        .expect("a filing code")
+        .to_owned();
+    let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let check = |code: &str| {
+        let out = run(&[
+            "check",
+            code,
+            "--server",
+            &url,
+            "--log-key",
+            key.trim(),
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii())
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code(), v)
+    };
+
+    // A live listing: genuine and active as of a checkpoint.
+    let (code, v) = check(&open);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["verdict"], "genuine");
+    assert_eq!(v["what"], "listing");
+    assert_eq!(v["log_key_pinned"], true);
+    assert_eq!(v["current"]["state"], "current", "{v}");
+    assert_eq!(v["current"]["status"], "active");
+    let n = v["current"]["as_of_checkpoint"]
+        .as_u64()
+        .expect("a checkpoint");
+    assert!(n > 0);
+    for field in [
+        "code",
+        "spoken_code",
+        "reason",
+        "proved",
+        "details",
+        "log_key",
+    ] {
+        assert!(v.get(field).is_some(), "--json has {field}: {v}");
+    }
+    // A sold listing (its contract filed): genuine, not current, exit 3.
+    let (code, v) = check(&sold);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(v["verdict"], "genuine");
+    assert_eq!(v["current"]["state"], "not_current");
+    assert_eq!(v["current"]["status"], "sold");
+    assert!(v["current"]["as_of_checkpoint"].as_u64() >= Some(n));
+    // The filed contract: current.
+    let (code, v) = check(&filing);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["what"], "contract");
+    assert_eq!(v["current"]["status"], "filed");
+    // A mistyped code and an unknown one: not genuine, exit 1, no currency.
+    let (code, v) = check("LV-0000000000000001");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["verdict"], "not_genuine");
+    assert_eq!(v["current"], serde_json::Value::Null);
+    // No server: could not check, exit 2.
+    let out = run(&["check", &open, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert_eq!(v["verdict"], "could_not_check");
+    // The help names every exit code.
+    let help = String::from_utf8_lossy(&run(&["check", "--help"]).stdout).into_owned()
+        + &String::from_utf8_lossy(&run(&["--help"]).stdout);
+    assert!(help.contains("3 genuine but not current"), "{help}");
+
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -1159,18 +1159,22 @@ fn the_semantic_audit_replays_the_rules_as_a_registered_auditor() {
     stop(server);
 }
 
-/// Signs `property.seize` as the housing authority (only the registry may seize) and writes it
-/// to the log through the store alone, past the rules — what an operator with the disk and one
-/// authority's key could do. Returns the forged entry's seq and its property stream.
-fn forge_a_seizure_by_the_wrong_authority(data: &Path, origin: &str) -> (u64, String) {
+/// Signs `bank.register` as the land registry (only the housing authority registers banks) and
+/// writes it to the log through the store alone, past the rules — what an operator with the disk
+/// and one authority's key could do. The forged entry changes no listing, contract or property,
+/// so the state root it commits is the one before it, and the node opens over it. Returns the
+/// forged entry's seq and its stream.
+fn forge_a_bank_registered_by_the_wrong_authority(data: &Path, origin: &str) -> (u64, String) {
+    use deedlog_core::state_map::{Digest, committed_root};
     use deedlog_store::{
         Context, Decider, Decision, LogOptions, LogWriter, NoteFormat, Rejection, Sequencer,
         SequencerConfig,
     };
     use std::sync::Arc;
 
-    /// Records every command as a seizure, without asking the rules.
-    struct PastTheRules;
+    /// Records every command as a bank's registration, without asking the rules, committing
+    /// the state root it is given.
+    struct PastTheRules(Digest);
     impl Decider for PastTheRules {
         type Parsed = ();
         type ApplyError = std::convert::Infallible;
@@ -1180,7 +1184,7 @@ fn forge_a_seizure_by_the_wrong_authority(data: &Path, origin: &str) -> (u64, St
             _: &Context,
         ) -> Result<Decision, Rejection> {
             Ok(Decision {
-                kind: "PropertySeized".into(),
+                kind: "BankRegistered".into(),
                 derived: serde_json::json!({}),
                 parsed: (),
             })
@@ -1188,51 +1192,53 @@ fn forge_a_seizure_by_the_wrong_authority(data: &Path, origin: &str) -> (u64, St
         fn apply(&mut self, _: &deedlog_core::Entry, (): ()) -> Result<(), Self::ApplyError> {
             Ok(())
         }
+        fn state_root(&mut self) -> Option<Digest> {
+            Some(self.0)
+        }
+        fn commits_state(&self) -> bool {
+            true
+        }
     }
 
     let keys = deedlog_node::NodeKeys::load_or_create(&data.join("keys"), true).expect("keys");
     let format = NoteFormat::new(origin, keys.log().clone()).expect("format");
     let (writer, reader, _) =
         LogWriter::open(data, LogOptions::default(), Arc::new(format)).expect("the log opens");
-    let size = reader.size();
-    let property = reader
-        .entries(0, size)
-        .expect("entries")
-        .iter()
-        .map(|bytes| {
-            deedlog_core::entry::LoggedEntry::decode(bytes)
-                .expect("an entry")
-                .command_stream()
-                .to_owned()
-        })
-        .find(|stream| stream.starts_with("property/"))
-        .expect("the demo registered a property");
-    let housing = deedlog_client::Actor::new(
-        "authority/housing",
-        keys.get("authority/housing")
-            .expect("the housing authority's key")
+    let last = reader.entry(reader.size() - 1).expect("the last entry");
+    let root = committed_root(
+        &deedlog_core::entry::LoggedEntry::decode(&last)
+            .expect("an entry")
+            .derived,
+    )
+    .expect("a well-formed root")
+    .expect("the last entry of a batch commits the state root");
+    let registry = deedlog_client::Actor::new(
+        "authority/registry",
+        keys.get("authority/registry")
+            .expect("the registry's key")
             .clone(),
     );
-    let command = housing
+    let stream = "bank/BK-FORGED0001".to_owned();
+    let command = registry
         .sign(
-            "property.seize",
-            &property,
-            serde_json::json!({"court": "昆明市中级人民法院", "case_no": "(2026)云01执9号"}),
+            "bank.register",
+            &stream,
+            serde_json::json!({"name": "中国建设银行", "branch": "昆明五华支行"}),
             None,
         )
         .expect("signed");
     let sequencer =
-        Sequencer::start(writer, PastTheRules, SequencerConfig::default()).expect("starts");
+        Sequencer::start(writer, PastTheRules(root), SequencerConfig::default()).expect("starts");
     let receipt = sequencer
         .handle()
         .submit_blocking(command)
         .expect("written past the rules");
     sequencer.shutdown();
-    (receipt.seq, property)
+    (receipt.seq, stream)
 }
 
-/// A signed but illegal step on a served log — the housing authority seizing a property, which
-/// only the registry may do — passes the structural audit (every byte, signature and proof is
+/// A signed but illegal step on a served log — the land registry registering a bank, which only
+/// the housing authority may do — passes the structural audit (every byte, signature and proof is
 /// sound) and is caught by the semantic audit, which names the entry, exits 1 and does not
 /// advance its remembered state.
 #[test]
@@ -1281,7 +1287,7 @@ fn the_semantic_audit_catches_a_signed_step_the_rules_refuse() {
     stop(server);
 
     let origin = vkey.split('+').next().expect("an origin").to_owned();
-    let (seq, property) = forge_a_seizure_by_the_wrong_authority(&data, &origin);
+    let (seq, stream) = forge_a_bank_registered_by_the_wrong_authority(&data, &origin);
     // The node opens over it (its replay applies what the log says) and serves it.
     let (server, url) = serve_with(&data, &["--auditor", &auditor]);
 
@@ -1300,8 +1306,8 @@ fn the_semantic_audit_catches_a_signed_step_the_rules_refuse() {
     let illegal = found["illegal"].as_array().expect("the illegal steps");
     assert_eq!(illegal.len(), 1, "{found}");
     assert_eq!(illegal[0]["seq"].as_u64(), Some(seq), "{found}");
-    assert_eq!(illegal[0]["stream"].as_str(), Some(property.as_str()));
-    assert_eq!(illegal[0]["command"].as_str(), Some("property.seize"));
+    assert_eq!(illegal[0]["stream"].as_str(), Some(stream.as_str()));
+    assert_eq!(illegal[0]["command"].as_str(), Some("bank.register"));
     let detail = found["detail"].as_str().expect("words");
     assert!(detail.contains(&format!("seq {seq}")), "{detail}");
     // The remembered state does not move past the finding: the next run finds it again.

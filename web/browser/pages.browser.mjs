@@ -535,6 +535,101 @@ try {
     assert((await page.evaluate(() => document.activeElement?.getAttribute('href'))) === '#/', 'then the navigation');
   });
 
+  // "Still current": the state proof checked in the browser (state.js). Last, because the
+  // withdrawal below changes the open listing the checks above use.
+  const currentVerdict = async () => {
+    const c = page.locator('.currency');
+    await c.waitFor();
+    await page.waitForFunction(() => document.querySelector('.currency')?.dataset.current !== 'checking', null, { timeout: 30_000 });
+    return { state: await c.getAttribute('data-current'), text: await c.innerText() };
+  };
+  await check('a live listing is "active as of checkpoint N", proved in the browser', async () => {
+    await visit(`/#/v/${open.listing_code}`);
+    const v = await currentVerdict();
+    assert(v.state === 'current', `current, got ${v.state}: ${v.text}`);
+    const answer = await get(`/v1/verify/listing/${open.listing_code}`);
+    const n = answer.state.bundle.seq + 1;
+    assert(v.text.includes(`截至检查点 ${n} 仍在挂牌`), `says active as of checkpoint ${n}: ${v.text}`);
+    assert((await page.locator('.currency.green').count()) === 1, 'green');
+    await page.locator('.currency').scrollIntoViewIfNeeded();
+    await shot('20-listing-current');
+    await audit('listing current');
+  });
+
+  await check('a sold listing (contract filed) is genuine but "not current: sold"', async () => {
+    await visit(`/#/v/${deal.listing_code}`);
+    const b = await verdict();
+    assert(b.state === 'green', `still genuine: ${b.text}`);
+    const v = await currentVerdict();
+    assert(v.state === 'not_current', `not current, got ${v.state}: ${v.text}`);
+    assert(v.text.includes('已不再有效') && v.text.includes('已售出'), `says sold: ${v.text}`);
+    await page.locator('.currency').scrollIntoViewIfNeeded();
+    await shot('21-listing-sold');
+  });
+
+  await check('a forged state proof is red with the reason, a missing one "could not check"', async () => {
+    await page.route('**/v1/verify/listing/**', async (r) => {
+      const res = await r.fetch();
+      const body = await res.json();
+      const s = body.state.aggregates[0].proof.siblings;
+      s[0] = (s[0][0] === '0' ? '1' : '0') + s[0].slice(1);
+      await r.fulfill({ response: res, json: body });
+    });
+    await visit(`/#/v/${open.listing_code}`);
+    let v = await currentVerdict();
+    assert(v.state === 'forged' && (await page.locator('.currency.red').count()) === 1, `red, got ${v.state}: ${v.text}`);
+    assert(v.text.includes('状态证明不成立') && v.text.includes('committed root'), `the reason in words: ${v.text}`);
+    await page.unroute('**/v1/verify/listing/**');
+    await page.route('**/v1/verify/listing/**', async (r) => {
+      const res = await r.fetch();
+      const body = await res.json();
+      delete body.state;
+      await r.fulfill({ response: res, json: body });
+    });
+    await visit(`/#/v/${open.listing_code}`);
+    v = await currentVerdict();
+    await page.unroute('**/v1/verify/listing/**');
+    assert(v.state === 'unknown', `could not check, got ${v.state}: ${v.text}`);
+    assert(v.text.includes('无法核对是否仍然有效'), v.text);
+    await shot('22-listing-state-missing');
+  });
+
+  await check('a filed contract is "filed and current" on the contract page', async () => {
+    await visit(`/#/contract/${deal.filing_code}`);
+    const v = await currentVerdict();
+    assert(v.state === 'current', `current, got ${v.state}: ${v.text}`);
+  });
+
+  await check('a withdrawn listing is genuine but "not current: withdrawn"', async () => {
+    // The open listing's agent withdraws it (the demo agents' keys are in DATA/keys/).
+    const listing = await get(`/v1/verify/listing/${open.listing_code}`);
+    const agent = listing.listing.agent?.id;
+    assert(agent, 'the first open listing is an agent\'s');
+    const keyFile = join(data, 'keys', `${agent.replace(/\//g, '_')}.key`);
+    const { public: pub } = JSON.parse(readFileSync(keyFile, 'utf8'));
+    const command = { actor: agent, key: pub, kind: 'listing.withdraw', stream: listing.listing.id,
+      payload: { reason: '业主暂不出售' }, nonce: `withdraw-${Date.now()}`, issued_at_ms: Date.now() };
+    const signed = execFileSync(bin, ['sign', '--key', keyFile], { input: JSON.stringify(command) }).toString();
+    const r = await fetch(`${base}/v1/commands/listing.withdraw`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: signed });
+    const replied = await r.text();
+    assert(r.status === 201, `withdrawn: ${r.status} ${replied}`);
+    const receipt = JSON.parse(replied);
+    for (let i = 0; i < 100; i++) {
+      const a = await get(`/v1/verify/listing/${open.listing_code}`);
+      if (a.listing.status === 'withdrawn' && a.state && a.state.bundle.seq >= receipt.seq) break;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    await visit(`/#/v/${open.listing_code}`);
+    const b = await verdict();
+    assert(b.state === 'green', `still genuine: ${b.text}`);
+    const v = await currentVerdict();
+    assert(v.state === 'not_current', `not current, got ${v.state}: ${v.text}`);
+    assert(v.text.includes('已不再有效') && v.text.includes('已下架'), `says withdrawn: ${v.text}`);
+    await page.locator('.currency').scrollIntoViewIfNeeded();
+    await shot('23-listing-withdrawn');
+    await audit('listing withdrawn');
+  });
+
   await check('no request went to another host, and no script error', async () => {
     assert(foreign.length === 0, `foreign requests: ${foreign.join(', ')}`);
     const real = consoleErrors.filter((e) => !/Failed to load resource|net::ERR_FAILED|status of 404/.test(e));

@@ -7,7 +7,7 @@ import { h } from './dom.js';
 import { sha256, toHex } from './crypto.js';
 import { ed25519Engine } from './crypto.js';
 import {
-  bindContract, bindDocument, bindListing, bindPricePoint, checkAgainstSeen, checkPolicy, openCheckpoint,
+  bindContract, bindDocument, bindListing, bindPricePoint, checkAgainstSeen, checkPolicy, currency, openCheckpoint,
   parsePolicy, parseVkey, ProofError, requirePolicy,
 } from './verify.js';
 import { PINNED_LOG_KEYS, PINNED_WITNESS_POLICY } from './pin.js';
@@ -375,9 +375,11 @@ async function listingPage(typed) {
   const gallery = photoSlots.length ? h('section', { 'aria-labelledby': 'photo-h' }, h('h2', { id: 'photo-h' }, t('photos')),
     h('p', { class: 'small' }, t('photos_how')),
     h('div', { class: 'gallery' }, photoSlots.map(([, fig]) => fig))) : null;
+  const cb = currentBadge();
   show(
     h('h1', {}, l.title),
     b,
+    cb,
     h('section', { class: 'code-box', 'aria-labelledby': 'code-h' },
       h('h2', { id: 'code-h' }, t('code')),
       h('p', { class: 'code mono' }, spoken),
@@ -425,7 +427,51 @@ async function listingPage(typed) {
     return [...(await seenLine(key, proofs)), ...(await witnessLine(key, bundles.map((v) => v.cosignedNote))), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
   });
   for (const [, cell] of phCells) if (cell.textContent === '…') cell.textContent = '—';
+  await runCurrency(cb, 'listing', answer, l.id, [answer.proof, answer.current, answer.approved]);
   await photoChecks;
+}
+
+/**
+ * The "still current" badge, apart from the authenticity badge (a genuine listing may be
+ * withdrawn); its own class, so that `.badge` still names the one authenticity verdict.
+ */
+function currentBadge() {
+  const el = h('section', { class: 'currency checking', role: 'status', 'aria-live': 'polite', 'data-current': 'checking' }, h('strong', {}, t('current_checking')));
+  el.set = (state, title, ...details) => {
+    el.className = `currency ${state}`;
+    const icon = { green: '✔', red: '✘', unknown: '?' }[state];
+    el.replaceChildren(h('strong', {}, h('span', { 'aria-hidden': 'true', class: 'icon' }, icon), ' ', title), ...details);
+  };
+  return el;
+}
+
+/**
+ * Checks the answer's state proof in this browser (state.js) and sets `el`: green "active as of
+ * checkpoint N", red "not current: … as of checkpoint N", red for a forged state proof, and
+ * "could not check" when there is none or it is older than what the page shows.
+ */
+async function runCurrency(el, subject, answer, aggregate, shownBundles) {
+  const shownSeq = Math.max(-1, ...shownBundles.filter((x) => x && typeof x.seq === 'number').map((x) => x.seq));
+  try {
+    const { key } = await trustedKey(answer.proof?.log_key);
+    const c = await currency(subject, answer, aggregate, shownSeq, key);
+    el.dataset.current = c.state;
+    if (c.state === 'current') {
+      el.set('green', t(subject === 'listing' ? 'current_active' : 'current_filed', { n: c.asOf }), h('p', {}, t('current_detail')));
+    } else if (c.state === 'not_current') {
+      el.set('red', t('current_not', { s: statusWord(c.status), n: c.asOf }), h('p', { class: 'reason' }, t('current_not_detail'), h('span', { class: 'why' }, c.reason)));
+    } else {
+      el.set('unknown', t('current_unknown'), h('p', { class: 'reason' }, t('badge_unknown_detail'), h('span', { class: 'why' }, c.reason)));
+    }
+  } catch (e) {
+    if (e instanceof ProofError) {
+      el.set('red', t('current_forged'), h('p', { class: 'reason' }, t('badge_red_detail'), h('span', { class: 'why' }, e.message)));
+      el.dataset.current = 'forged';
+    } else {
+      el.set('unknown', t('current_unknown'), h('p', { class: 'reason' }, t('badge_unknown_detail'), h('span', { class: 'why' }, e?.message ?? String(e))));
+      el.dataset.current = 'unknown';
+    }
+  }
 }
 
 /** Photos per listing, at most (the domain's limit; a longer list is not an answer of this API). */
@@ -547,7 +593,8 @@ async function contractPage(code) {
   }
   const c = answer.contract;
   const b = badge();
-  out.replaceChildren(b, dl([
+  const cb = currentBadge();
+  out.replaceChildren(b, cb, dl([
     [t('filing_code'), h('span', { class: 'mono' }, spokenCode(answer.filing_code) ?? answer.filing_code)],
     [t('status'), statusWord(c.status)],
     [t('contract'), h('span', { class: 'mono' }, c.id)],
@@ -562,6 +609,7 @@ async function contractPage(code) {
     const { binding, bundles } = await bindContract(code, answer, key);
     return [...(await seenLine(key, bundles)), ...(await witnessLine(key, bundles.map((v) => v.cosignedNote))), keyLine(key.vkey, pinned), await engineLine(), ...fieldLists(binding)];
   });
+  await runCurrency(cb, 'contract', answer, c.id, [answer.proof, answer.latest]);
 }
 
 const PDF_MARK = '{"_format":"deedlog/contract-pdf/v1"';

@@ -486,6 +486,16 @@ const WORDS = {
   st_purchase_help: ['经纪人接受后，可在预算和区域内代您预约看房、确认合同条款；电子签名仍由您本人完成。', 'Once the agent accepts, it may book viewings and confirm contract terms for you within the budget and districts; you still e-sign yourself.'],
   st_budget: ['预算 {v}', 'budget {v}'],
   err_entrustment_out_of_scope: ['超出委托范围（区域、预算或只能由买方本人办理的步骤）。', 'Outside the entrustment (districts, budget, or a step only the buyer takes).'],
+  current_checking: ['正在核对是否仍然有效…', 'Checking whether it is still current…'],
+  current_active: ['截至检查点 {n} 仍在挂牌', 'Active as of checkpoint {n}'],
+  current_filed: ['截至检查点 {n} 备案仍然有效', 'Filed and current as of checkpoint {n}'],
+  current_detail: ['本浏览器已用账本提交的状态根核对当前状态（状态证明）。', 'This browser checked the current status against the state root the log committed (the state proof).'],
+  current_not: ['已不再有效：截至检查点 {n} 为「{s}」', 'Not current: {s} as of checkpoint {n}'],
+  current_not_detail: ['内容是真实的，但此后已有变化。原因：', 'It is genuine, but it changed since. Reason: '],
+  current_unknown: ['无法核对是否仍然有效', 'Could not check whether it is still current'],
+  current_forged: ['状态证明不成立', 'The state proof is forged'],
+  status_sold: ['已售出', 'sold'],
+  status_seized: ['房产已查封', 'property seized'],
 };
 
 const STORE = 'deedlog.lang';

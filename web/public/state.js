@@ -53,3 +53,19 @@ export async function verifyStateProof(proof, rootHex) {
   if (toHex(h) !== toHex(root)) throw new StateProofError('the state proof does not lead to the committed root');
   return value;
 }
+
+const KEY_TAG = 'deedlog/state-key/v1\n';
+
+/** The map key of an aggregate, as hex: SHA-256("deedlog/state-key/v1\n" || id). */
+export async function stateKey(aggregate) {
+  return toHex(await sha256(utf8(KEY_TAG + aggregate)));
+}
+
+/**
+ * Checks that `proof` is for `aggregate`'s key and leads to `rootHex`; answers the value as hex
+ * (null: absent), as `StateProof::verify_for` does.
+ */
+export async function verifyStateProofFor(proof, rootHex, aggregate) {
+  if (proof?.key !== (await stateKey(aggregate))) throw new StateProofError(`the state proof is for another key than ${aggregate}'s`);
+  return verifyStateProof(proof, rootHex);
+}

@@ -14,6 +14,7 @@ import {
   concat, equalBytes, fromBase64, hashFromHex, leafHash, nodeHash, sha256, toHex, utf8,
   verifyEd25519,
 } from './crypto.js';
+import { StateProofError, verifyStateProofFor } from './state.js';
 
 /** The `format` of a proof bundle. */
 export const BUNDLE_FORMAT = 'deedlog/proof-bundle/v1';
@@ -862,4 +863,89 @@ export async function checkAgainstSeen(storage, key, checkpoint, fetchConsistenc
   await verifyConsistency(seen.size, seenRoot, checkpoint.size, checkpoint.root, hashes(answer.proof, 'consistency'));
   remember(checkpoint);
   return { before: seen.size };
+}
+
+// ------------------------------------------------------------------------------------------
+// Still current: the answer's `state` (docs/FORMAT.md, "State map"), checked as
+// `currency` of crates/client/src/proof.rs checks it.
+// ------------------------------------------------------------------------------------------
+
+/** Most aggregates one answer's state proof may carry. */
+const STATE_AGGREGATES_MAX = 4;
+
+/**
+ * Verifies `answer.state`: its bundle, the root its entry commits (`derived.state_root`), each
+ * aggregate's proof for its own key against that root, and each status's SHA-256. Returns
+ * `{asOf, statuses}` (a Map from aggregate to its status object, or null when proved absent),
+ * or null when the answer has no state. A forged state throws ProofError.
+ */
+export async function verifyState(answer, key) {
+  const state = answer?.state;
+  if (state === undefined || state === null) return null;
+  const bad = (why) => fail(`the state proof: ${why}`);
+  const v = await verifyBundle(state.bundle, key);
+  const root = v.entry.derived?.state_root;
+  if (typeof root !== 'string' || !/^[0-9a-f]{64}$/.test(root)) bad(`entry ${v.entry.seq} commits no state root`);
+  const items = state.aggregates;
+  if (!Array.isArray(items) || items.length > STATE_AGGREGATES_MAX) bad('the aggregates are not a short list');
+  const statuses = new Map();
+  for (const item of items) {
+    const aggregate = item?.aggregate;
+    if (typeof aggregate !== 'string') bad('an aggregate without a name');
+    let value;
+    try {
+      value = await verifyStateProofFor(item.proof, root, aggregate);
+    } catch (e) {
+      if (e instanceof StateProofError) bad(`${aggregate}: ${e.message}`);
+      throw e;
+    }
+    const text = item.status;
+    if (value !== null) {
+      if (typeof text !== 'string') bad(`the status of ${aggregate} is missing`);
+      if (toHex(await sha256(utf8(text))) !== value) bad(`the status of ${aggregate} is not the one the proof commits`);
+      let s;
+      try {
+        s = JSON.parse(text);
+      } catch {
+        bad(`the status of ${aggregate} is not JSON`);
+      }
+      if (s?.aggregate !== aggregate) bad(`the status shown is not ${aggregate}'s`);
+      statuses.set(aggregate, s);
+    } else {
+      if (text !== null && text !== undefined) bad(`a status is shown for ${aggregate}, which the map proves absent`);
+      statuses.set(aggregate, null);
+    }
+  }
+  return { asOf: v.entry.seq + 1, statuses, checkpoint: v.checkpoint };
+}
+
+/**
+ * Whether a listing or contract (`subject`: 'listing' or 'contract'; `aggregate` its proved id;
+ * `shownSeq` the newest entry the page shows) is still current. Returns
+ * `{state: 'current'|'not_current'|'unknown', asOf, status, reason}`; a forged state proof
+ * throws ProofError.
+ */
+export async function currency(subject, answer, aggregate, shownSeq, key) {
+  const proved = await verifyState(answer, key);
+  if (proved === null) return { state: 'unknown', reason: 'the answer carries no state proof' };
+  const { asOf, statuses } = proved;
+  if (asOf <= shownSeq) {
+    return { state: 'unknown', reason: `the state proof (checkpoint ${asOf}) is older than the entry shown (seq ${shownSeq}): stale` };
+  }
+  if (!statuses.has(aggregate)) fail(`the state proof is not about ${aggregate}`);
+  const own = statuses.get(aggregate);
+  if (own === null) fail(`the state map proves ${aggregate} absent`);
+  const word = typeof own.status === 'string' ? own.status : 'unknown';
+  if (subject === 'listing') {
+    const property = own.property;
+    if (typeof property !== 'string') fail("the listing's status names no property");
+    const p = statuses.get(property);
+    if (!p) return { state: 'unknown', reason: `the state proof does not show ${property}` };
+    if (word === 'active' && p.seized !== true) return { state: 'current', asOf, status: word, checkpoint: proved.checkpoint };
+    if (word === 'active') return { state: 'not_current', asOf, status: 'seized', reason: `the property ${property} is seized`, checkpoint: proved.checkpoint };
+    if (word === 'closed') return { state: 'not_current', asOf, status: 'sold', reason: 'the listing was closed by a filed contract (sold)', checkpoint: proved.checkpoint };
+    return { state: 'not_current', asOf, status: word, reason: `the listing is ${word}`, checkpoint: proved.checkpoint };
+  }
+  if (word === 'filed') return { state: 'current', asOf, status: word, checkpoint: proved.checkpoint };
+  return { state: 'not_current', asOf, status: word, reason: `the contract is ${word}`, checkpoint: proved.checkpoint };
 }

@@ -727,11 +727,24 @@ impl Client {
             Some(policy) => proof::require_witnesses(&bundles, policy)?,
             None => Vec::new(),
         };
+        // Still current? A forged state proof fails the whole answer, like any forged proof;
+        // a missing or stale one leaves currency unknown.
+        let subject = binding.subject;
+        let current = match (subject, binding.proved.first()) {
+            (proof::Subject::Listing | proof::Subject::Contract, Some(p)) => {
+                let shown = bundles.iter().map(|b| b.entry.seq).max().unwrap_or(p.seq);
+                proof::currency(subject, &answer, &p.stream, shown, log_key)?
+            }
+            _ => proof::Currency::CouldNotCheck {
+                reason: "a document match carries no state proof".into(),
+            },
+        };
         Ok(Verified {
             answer,
             bundles,
             binding,
             witnesses,
+            current,
         })
     }
 
@@ -850,6 +863,8 @@ pub struct Verified {
     /// With a witness policy ([`Client::requiring`]): for each bundle, in order, the policy's
     /// verdict on its cosigned checkpoint (who signed). Empty without a policy.
     pub witnesses: Vec<crate::policy::PolicyVerdict>,
+    /// Whether what the answer shows is still current, as its state proof shows.
+    pub current: proof::Currency,
 }
 
 /// What a verification call asked for, so that its answer can be bound to it.

@@ -965,3 +965,227 @@ mod tests {
         assert!(parse_hashes(&["zz".to_owned()]).is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Still current: the answer's `state`, a bundle of the entry that committed a state root and
+// each aggregate's status proved against that root (FORMAT.md, "State map").
+// ---------------------------------------------------------------------------------------------
+
+/// Whether what an answer shows is still current, as its state proof shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Currency {
+    /// Active (a listing on a property not seized) or filed (a contract) as of the checkpoint
+    /// of size `as_of`.
+    Current {
+        /// The size of the checkpoint the state is proved at (the seq after the entry that
+        /// committed the root).
+        as_of: u64,
+        /// The aggregate's status (`active`, `filed`).
+        status: String,
+    },
+    /// Genuine but no longer current: withdrawn, sold (closed by a filed contract), the
+    /// property seized, the filing cancelled.
+    NotCurrent {
+        /// As [`Currency::Current::as_of`].
+        as_of: u64,
+        /// The status, in one word (`withdrawn`, `sold`, `seized`, `filing_cancelled`, …).
+        status: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The answer carries no state proof that can be checked (none, or one older than what it
+    /// shows): whether it is current is unknown.
+    CouldNotCheck {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One aggregate's status as its state proof proved it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvedStatus {
+    /// The aggregate id.
+    pub aggregate: String,
+    /// Its public status (`None`: the map proves it absent).
+    pub status: Option<Value>,
+}
+
+/// Most aggregates one answer's state proof may carry.
+const STATE_AGGREGATES_MAX: usize = 4;
+
+/// Verifies an answer's `state` against the trusted log key: the bundle, the root its entry
+/// commits, every aggregate's proof against that root (for its own key) and every status's
+/// digest. Returns the checkpoint size the state stands at and the statuses; `Ok(None)` when
+/// the answer has no `state`.
+///
+/// # Errors
+/// [`ClientError::Bundle`] when the bundle does not verify; [`ClientError::Proof`] when the
+/// entry commits no root, a proof does not lead to it or is for another key, or a status does
+/// not hash to the proved value.
+pub fn verify_state(
+    answer: &Value,
+    log_key: &str,
+) -> Result<Option<(u64, Vec<ProvedStatus>)>, ClientError> {
+    use deedlog_core::state_map::{StateProof, committed_root};
+    let Some(state) = answer.get("state").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |why: String| ClientError::Proof(format!("the state proof: {why}"));
+    let bundle: ProofBundle =
+        serde_json::from_value(state.get("bundle").cloned().unwrap_or(Value::Null))
+            .map_err(|e| bad(format!("its bundle is malformed: {e}")))?;
+    let verified = verify_bundle(&bundle, log_key)?;
+    let entry = whole(&verified)
+        .map(|e| e.derived.clone())
+        .unwrap_or_else(|_| verified.entry.derived.clone());
+    let root = committed_root(&entry)
+        .map_err(|e| bad(e.to_string()))?
+        .ok_or_else(|| {
+            bad(format!(
+                "entry {} commits no state root",
+                verified.entry.seq
+            ))
+        })?;
+    let items = state
+        .get("aggregates")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no aggregates".into()))?;
+    if items.len() > STATE_AGGREGATES_MAX {
+        return Err(bad("too many aggregates".into()));
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let aggregate = item
+            .get("aggregate")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("an aggregate without a name".into()))?;
+        let proof: StateProof =
+            serde_json::from_value(item.get("proof").cloned().unwrap_or(Value::Null))
+                .map_err(|e| bad(format!("the proof of {aggregate} is malformed: {e}")))?;
+        let value = proof
+            .verify_for(&root, aggregate)
+            .map_err(|e| bad(format!("{aggregate}: {e}")))?;
+        let text = item.get("status").and_then(Value::as_str);
+        let status = match (value, text) {
+            (Some(v), Some(t)) => {
+                if deedlog_core::hash::sha256(t.as_bytes()) != v {
+                    return Err(bad(format!(
+                        "the status of {aggregate} is not the one the proof commits"
+                    )));
+                }
+                let s: Value = serde_json::from_str(t)
+                    .map_err(|e| bad(format!("the status of {aggregate} is not JSON: {e}")))?;
+                if s.get("aggregate").and_then(Value::as_str) != Some(aggregate) {
+                    return Err(bad(format!("the status shown is not {aggregate}'s")));
+                }
+                Some(s)
+            }
+            (Some(_), None) => {
+                return Err(bad(format!("the status of {aggregate} is missing")));
+            }
+            (None, Some(_)) => {
+                return Err(bad(format!(
+                    "a status is shown for {aggregate}, which the map proves absent"
+                )));
+            }
+            (None, None) => None,
+        };
+        out.push(ProvedStatus {
+            aggregate: aggregate.to_owned(),
+            status,
+        });
+    }
+    Ok(Some((verified.entry.seq + 1, out)))
+}
+
+fn status_word(s: &Value) -> &str {
+    s.get("status").and_then(Value::as_str).unwrap_or("unknown")
+}
+
+/// Whether a listing or contract answer (already bound to its bundles) is still current.
+/// `aggregate` is the proved listing or contract; `shown_seq` the newest entry the answer shows
+/// (the state must be at least as new).
+///
+/// # Errors
+/// As [`verify_state`], and [`ClientError::Proof`] when the state proof is not about the
+/// aggregate asked (or, for a listing, its property).
+pub fn currency(
+    subject: Subject,
+    answer: &Value,
+    aggregate: &str,
+    shown_seq: u64,
+    log_key: &str,
+) -> Result<Currency, ClientError> {
+    let Some((as_of, statuses)) = verify_state(answer, log_key)? else {
+        return Ok(Currency::CouldNotCheck {
+            reason: "the answer carries no state proof".into(),
+        });
+    };
+    if as_of <= shown_seq {
+        return Ok(Currency::CouldNotCheck {
+            reason: format!(
+                "the state proof (checkpoint {as_of}) is older than the entry shown (seq {shown_seq}): stale"
+            ),
+        });
+    }
+    let find = |id: &str| statuses.iter().find(|s| s.aggregate == id);
+    let own = find(aggregate)
+        .ok_or_else(|| ClientError::Proof(format!("the state proof is not about {aggregate}")))?;
+    let Some(status) = &own.status else {
+        return Err(ClientError::Proof(format!(
+            "the state map proves {aggregate} absent"
+        )));
+    };
+    let word = status_word(status).to_owned();
+    match subject {
+        Subject::Listing => {
+            let property = status
+                .get("property")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ClientError::Proof("the listing's status names no property".into())
+                })?;
+            let seized = match find(property).and_then(|p| p.status.as_ref()) {
+                Some(p) => p.get("seized").and_then(Value::as_bool).unwrap_or(false),
+                None => {
+                    return Ok(Currency::CouldNotCheck {
+                        reason: format!("the state proof does not show {property}"),
+                    });
+                }
+            };
+            Ok(match (word.as_str(), seized) {
+                ("active", false) => Currency::Current {
+                    as_of,
+                    status: word,
+                },
+                ("active", true) => Currency::NotCurrent {
+                    as_of,
+                    status: "seized".into(),
+                    reason: format!("the property {property} is seized"),
+                },
+                ("closed", _) => Currency::NotCurrent {
+                    as_of,
+                    status: "sold".into(),
+                    reason: "the listing was closed by a filed contract (sold)".into(),
+                },
+                (other, _) => Currency::NotCurrent {
+                    as_of,
+                    status: other.to_owned(),
+                    reason: format!("the listing is {other}"),
+                },
+            })
+        }
+        Subject::Contract | Subject::Document => Ok(if word == "filed" {
+            Currency::Current {
+                as_of,
+                status: word,
+            }
+        } else {
+            Currency::NotCurrent {
+                as_of,
+                reason: format!("the contract is {word}"),
+                status: word,
+            }
+        }),
+    }
+}

@@ -223,6 +223,28 @@ pub trait Decider: Send + 'static {
     /// stops taking commands (as after a failed write) and only a reopen, which replays the log,
     /// is safe.
     fn apply(&mut self, entry: &Entry, parsed: Self::Parsed) -> Result<(), Self::ApplyError>;
+
+    /// The root of the state map after every entry applied so far, asked once per batch after
+    /// its last entry was applied; the sequencer writes it into that entry's `derived` (field
+    /// [`crate::state_map::STATE_ROOT_FIELD`]), so the checkpoint that ends the batch covers it.
+    /// `None` (the default) commits nothing, for deciders without a state map.
+    fn state_root(&mut self) -> Option<crate::state_map::Digest> {
+        None
+    }
+
+    /// Whether [`Decider::state_root`] commits a root; the sequencer then keeps room in every
+    /// entry for the field ([`crate::state_map::STATE_ROOT_RESERVE`]), so adding it to the last
+    /// entry of a batch never makes an entry too large.
+    fn commits_state(&self) -> bool {
+        false
+    }
+
+    /// Told when the log was published up to `size` (durable, with its checkpoint), so a decider
+    /// that serves proofs can move its published copy of the state to that point. The default
+    /// does nothing.
+    fn published(&mut self, size: u64) {
+        let _ = size;
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,44 @@ pub const EMPTY: Digest = [0; 32];
 
 const LEAF_TAG: &[u8] = b"\x00deedlog/state/v1";
 
+const KEY_TAG: &[u8] = b"deedlog/state-key/v1\n";
+
+/// The field of `derived` in which the last entry of each batch commits the map's root (64
+/// lower-case hex digits).
+pub const STATE_ROOT_FIELD: &str = "state_root";
+
+/// The bytes the field adds to an entry: `,"state_root":"` and 64 hex digits and `"`.
+pub const STATE_ROOT_RESERVE: usize = 80;
+
+/// The map key of an aggregate: `SHA-256("deedlog/state-key/v1\n" || id)`.
+#[must_use]
+pub fn state_key(aggregate: &str) -> Digest {
+    let mut buf = Vec::with_capacity(KEY_TAG.len() + aggregate.len());
+    buf.extend_from_slice(KEY_TAG);
+    buf.extend_from_slice(aggregate.as_bytes());
+    sha256(&buf)
+}
+
+/// The root an entry's `derived` commits, if it carries one.
+///
+/// # Errors
+/// When the field is there but is not 64 lower-case hex digits.
+pub fn committed_root(derived: &serde_json::Value) -> Result<Option<Digest>, StateProofError> {
+    match derived.get(STATE_ROOT_FIELD) {
+        None => Ok(None),
+        Some(serde_json::Value::String(s))
+            if s.len() == 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            from_hex(s).map(Some)
+        }
+        Some(_) => Err(StateProofError::Malformed(
+            "state_root is not 64 lower-case hex digits",
+        )),
+    }
+}
+
 /// The hash of leaf `(key, value)`.
 #[must_use]
 pub fn leaf_hash(key: &Digest, value: &Digest) -> Digest {
@@ -239,6 +277,7 @@ pub enum Terminal {
 /// A proof for one key: the siblings from the root down to where the key's path ends, and what
 /// is there.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StateProof {
     /// Hex of the key.
     pub key: String,
@@ -260,6 +299,9 @@ pub enum StateProofError {
     /// The recomputed root is not the committed one.
     #[error("the state proof does not lead to the committed root")]
     WrongRoot,
+    /// The proof is for another key than the aggregate's.
+    #[error("the state proof is for another key than the aggregate's")]
+    WrongKey,
 }
 
 fn from_hex(s: &str) -> Result<Digest, StateProofError> {
@@ -269,6 +311,22 @@ fn from_hex(s: &str) -> Result<Digest, StateProofError> {
 }
 
 impl StateProof {
+    /// Checks that the proof is for `aggregate`'s key ([`state_key`]) and leads to `root`, and
+    /// answers the aggregate's value (`None`: not in the map).
+    ///
+    /// # Errors
+    /// [`StateProofError::WrongKey`] for another key; otherwise as [`StateProof::verify`].
+    pub fn verify_for(
+        &self,
+        root: &Digest,
+        aggregate: &str,
+    ) -> Result<Option<Digest>, StateProofError> {
+        if from_hex(&self.key)? != state_key(aggregate) {
+            return Err(StateProofError::WrongKey);
+        }
+        self.verify(root)
+    }
+
     /// Checks the proof against `root` and answers the key's value (`None`: not in the map).
     ///
     /// # Errors

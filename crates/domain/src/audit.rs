@@ -8,7 +8,11 @@
 //!    `deedlog_core::decide::check_expected_version`), and
 //!    `decide(state, entry.signed, {seq, recorded_at_ms, stream_version})` accepts it and yields
 //!    exactly the entry's event `kind` and `derived`;
-//! 3. `apply` folds it in.
+//! 3. `apply` folds it in;
+//! 4. the state map of public statuses ([`crate::public_status`]) follows it, and a root the
+//!    entry commits in `derived.state_root` equals the recomputed root after it (`decide` never
+//!    derives that field: the sequencer adds it to the last entry of each batch, so it is left
+//!    out when `derived` is compared).
 //!
 //! A faulty entry is reported with its seq and skipped: its effects are not applied, but its seq
 //! and stream version are consumed, so one bad entry is reported once rather than cascading.
@@ -71,6 +75,13 @@ pub enum AuditFaultKind {
         /// The error.
         error: String,
     },
+    /// The state root the entry commits is not the root recomputed after it.
+    StateRoot {
+        /// What the entry commits (hex; the field's text when it is not a root).
+        committed: String,
+        /// What the replay computes (hex).
+        recomputed: String,
+    },
 }
 
 /// One illegal entry.
@@ -116,6 +127,8 @@ pub struct Auditor {
     faults: Vec<AuditFault>,
     entries: u64,
     last_time_ms: Option<i64>,
+    commitment: crate::public_status::Commitment,
+    roots: u64,
 }
 
 impl Auditor {
@@ -135,6 +148,17 @@ impl Auditor {
     #[must_use]
     pub fn faults(&self) -> &[AuditFault] {
         &self.faults
+    }
+
+    /// How many committed state roots were recomputed and matched so far.
+    #[must_use]
+    pub fn roots_checked(&self) -> u64 {
+        self.roots
+    }
+
+    /// The state map's root after the entries so far.
+    pub fn state_root(&mut self) -> deedlog_core::state_map::Digest {
+        self.commitment.root()
     }
 
     /// Checks the next entry; returns whether it was legal.
@@ -203,17 +227,46 @@ impl Auditor {
             Ok(d) if d.kind != entry.kind => {
                 return Some(AuditFaultKind::KindMismatch { decided: d.kind });
             }
-            Ok(d) if d.derived != entry.derived => {
+            Ok(d) if !derived_matches(&d.derived, &entry.derived) => {
                 return Some(AuditFaultKind::DerivedMismatch { decided: d.derived });
             }
             Ok(d) => d.parsed,
         };
-        self.state
-            .apply_parsed(entry, &parsed)
-            .err()
-            .map(|e| AuditFaultKind::Apply {
+        let mut affected = crate::public_status::affected(&self.state, entry);
+        if let Err(e) = self.state.apply_parsed(entry, &parsed) {
+            return Some(AuditFaultKind::Apply {
                 error: e.to_string(),
-            })
+            });
+        }
+        affected.extend(crate::public_status::affected(&self.state, entry));
+        if let Err(e) = self.commitment.update(&self.state, &affected) {
+            return Some(AuditFaultKind::Apply {
+                error: e.to_string(),
+            });
+        }
+        self.check_root(entry)
+    }
+
+    /// Compares the root an entry commits, if any, with the recomputed one.
+    fn check_root(&mut self, entry: &Entry) -> Option<AuditFaultKind> {
+        let field = entry
+            .derived
+            .get(deedlog_core::state_map::STATE_ROOT_FIELD)?;
+        let recomputed = self.commitment.root();
+        match deedlog_core::state_map::committed_root(&entry.derived) {
+            Ok(Some(root)) if root == recomputed => {
+                self.roots += 1;
+                None
+            }
+            Ok(Some(root)) => Some(AuditFaultKind::StateRoot {
+                committed: hex(root),
+                recomputed: hex(recomputed),
+            }),
+            Ok(None) | Err(_) => Some(AuditFaultKind::StateRoot {
+                committed: field.to_string(),
+                recomputed: hex(recomputed),
+            }),
+        }
     }
 
     /// The report.
@@ -224,6 +277,24 @@ impl Auditor {
             faults: self.faults,
             state: self.state,
         }
+    }
+}
+
+fn hex(d: deedlog_core::state_map::Digest) -> String {
+    deedlog_core::hash::to_hex(&deedlog_core::Hash(d))
+}
+
+/// Whether an entry's `derived` is what `decide` derived, leaving out the state root the
+/// sequencer adds to the last entry of a batch.
+#[must_use]
+pub fn derived_matches(decided: &Value, logged: &Value) -> bool {
+    match logged {
+        Value::Object(m) if m.contains_key(deedlog_core::state_map::STATE_ROOT_FIELD) => {
+            let mut m = m.clone();
+            m.remove(deedlog_core::state_map::STATE_ROOT_FIELD);
+            decided == &Value::Object(m)
+        }
+        other => decided == other,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod payload;
+pub mod public_status;
 pub mod rating;
 pub mod reference;
 pub mod rejection;

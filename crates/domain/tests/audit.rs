@@ -229,3 +229,62 @@ fn every_entry_reads_as_a_typed_event() {
     bad.kind = "ListingPublished".into();
     assert!(deedlog_domain::EventView::from_entry(&bad).is_err());
 }
+
+/// Every committed state root is recomputed: the right root on any entry passes, and a root
+/// with one byte changed, a root that is not hex, or the root of the state one entry earlier
+/// stops at that entry with a `state_root` fault naming both roots. (The entries are forged at
+/// the replay function: `derived.state_root` is outside the command's signature, so this is
+/// what a log whose sequencer lied about its state would hold.)
+#[test]
+fn a_wrong_committed_state_root_is_found_at_its_entry() {
+    let w = deal();
+    let entries = w.entries().to_vec();
+    let filed = find(&entries, "contract.file");
+    // The honest roots, entry by entry.
+    let mut auditor = Auditor::new();
+    let mut roots = Vec::new();
+    for e in &entries {
+        assert!(auditor.check(e));
+        roots.push(auditor.state_root());
+    }
+    let with_root = |root: String| {
+        let mut forged = entries.clone();
+        forged[filed]
+            .derived
+            .as_object_mut()
+            .expect("object")
+            .insert("state_root".into(), Value::String(root));
+        forged
+    };
+    let honest = with_root(hx(roots[filed]));
+    let report = audit(honest.iter());
+    assert!(report.is_clean(), "{:#?}", report.faults);
+
+    let mut flipped = roots[filed];
+    flipped[7] ^= 0x01;
+    for bad in [
+        hx(flipped),
+        hx(roots[filed - 1]),
+        "not a root".to_owned(),
+        hx(roots[filed]).to_uppercase(),
+    ] {
+        let report = audit(with_root(bad.clone()).iter());
+        assert_eq!(report.faults.len(), 1, "{bad}: {:#?}", report.faults);
+        let fault = &report.faults[0];
+        assert_eq!(fault.seq, filed as u64);
+        match &fault.fault {
+            AuditFaultKind::StateRoot {
+                committed,
+                recomputed,
+            } => {
+                assert_eq!(recomputed, &hx(roots[filed]));
+                assert_ne!(committed, recomputed);
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+fn hx(d: [u8; 32]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -37,6 +37,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use deedlog_core::{Command, Entry, SignedCommand, hash};
+use deedlog_domain::public_status::{self, Change, Commitment, Published};
 use deedlog_domain::{Decision, Payload, State};
 use deedlog_store::{
     Context, Decider, LogOptions, LogReader, LogWriter, NoteFormat, Receipt, Rejection, Sequencer,
@@ -82,6 +83,15 @@ pub enum NodeError {
         /// The entry.
         seq: u64,
         /// What failed.
+        message: String,
+    },
+    /// A state root the log commits is not the root its replay computes, or a checkpoint does
+    /// not end at an entry that commits one.
+    #[error("the state map does not match the log at entry {seq}: {message}")]
+    StateRoot {
+        /// The entry.
+        seq: u64,
+        /// What differs.
         message: String,
     },
     /// A command was refused (by the sequencer, the domain, or an identity check).
@@ -148,9 +158,15 @@ impl NodeOptions {
 
 /// The domain rules as the store's decider: the domain's `decide` and `apply_parsed`, speaking
 /// the core's contract directly, so codes, classes, messages and details reach the caller as the
-/// rules wrote them.
+/// rules wrote them. It also keeps the state map of public statuses, whose root the last entry
+/// of each batch commits, and hands each batch's changes to the published copy once the batch
+/// is durable (readers prove against the published copy, never against a batch in flight).
 struct DomainDecider {
     state: State,
+    commitment: Commitment,
+    /// Batches decided and not yet published: the log size after each, with its changes.
+    pending: std::collections::VecDeque<(u64, Vec<Change>)>,
+    published: Arc<Mutex<Published>>,
 }
 
 impl Decider for DomainDecider {
@@ -162,7 +178,34 @@ impl Decider for DomainDecider {
     }
 
     fn apply(&mut self, entry: &Entry, parsed: Payload) -> Result<(), Self::ApplyError> {
-        self.state.apply_parsed(entry, &parsed)
+        let mut ids = public_status::affected(&self.state, entry);
+        self.state.apply_parsed(entry, &parsed)?;
+        ids.extend(public_status::affected(&self.state, entry));
+        self.commitment
+            .update(&self.state, &ids)
+            .map_err(|e| deedlog_domain::ApplyError::Payload(format!("public status: {e}")))
+    }
+
+    fn state_root(&mut self) -> Option<deedlog_core::state_map::Digest> {
+        let changes = self.commitment.take_changes();
+        self.pending.push_back((self.state.next_seq(), changes));
+        Some(self.commitment.root())
+    }
+
+    fn commits_state(&self) -> bool {
+        true
+    }
+
+    fn published(&mut self, size: u64) {
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while self.pending.front().is_some_and(|(at, _)| *at <= size) {
+            if let Some((at, changes)) = self.pending.pop_front() {
+                published.apply(at, changes);
+            }
+        }
     }
 }
 
@@ -179,6 +222,7 @@ struct Inner {
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     sequencer: Mutex<Option<Sequencer>>,
     projector: Mutex<Option<projector::Projector>>,
+    published: Arc<Mutex<Published>>,
 }
 
 /// A running ledger node. Cheap to clone; [`Node::shutdown`] stops it for every clone.
@@ -197,29 +241,126 @@ impl std::fmt::Debug for Node {
     }
 }
 
-fn replay(reader: &LogReader, views: &Views) -> Result<(State, State), NodeError> {
+/// What the replay on open rebuilds: the state, the state at the views' cursor, and the state
+/// map (checked against every root the log commits).
+struct Replayed {
+    state: State,
+    at_views: State,
+    commitment: Commitment,
+    /// The log size after the last entry that committed a root (0: none did).
+    committed_size: u64,
+}
+
+fn replay(reader: &LogReader, views: &Views) -> Result<Replayed, NodeError> {
     let size = reader.size();
     let mut state = State::default();
+    let mut commitment = Commitment::keeping_changes();
     let mut at_views = None;
+    let mut committed_size = 0;
+    let mut first_root = None;
     let applied = views.applied();
+    let replay_error = |seq, e: &dyn std::fmt::Display| NodeError::Replay {
+        seq,
+        message: e.to_string(),
+    };
     for seq in 0..size {
         if seq == applied {
             at_views = Some(state.clone());
         }
-        let entry = reader.whole_entry(seq).map_err(|e| NodeError::Replay {
-            seq,
-            message: e.to_string(),
+        let entry = reader.whole_entry(seq).map_err(|e| replay_error(seq, &e))?;
+        let mut ids = public_status::affected(&state, &entry);
+        state.apply(&entry).map_err(|e| replay_error(seq, &e))?;
+        ids.extend(public_status::affected(&state, &entry));
+        commitment
+            .update(&state, &ids)
+            .map_err(|e| replay_error(seq, &e))?;
+        let committed = deedlog_core::state_map::committed_root(&entry.derived).map_err(|e| {
+            NodeError::StateRoot {
+                seq,
+                message: e.to_string(),
+            }
         })?;
-        state.apply(&entry).map_err(|e| NodeError::Replay {
-            seq,
-            message: e.to_string(),
-        })?;
+        if let Some(root) = committed {
+            let recomputed = commitment.root();
+            if root != recomputed {
+                return Err(NodeError::StateRoot {
+                    seq,
+                    message: format!(
+                        "the entry commits the root {}, the replay computes {}",
+                        hex(root),
+                        hex(recomputed)
+                    ),
+                });
+            }
+            committed_size = seq + 1;
+            first_root.get_or_insert(seq);
+        }
         if seq > 0 && seq % 100_000 == 0 {
             tracing::info!(seq, size, "replaying the log");
         }
     }
+    // Every checkpoint since the first committed root ends at an entry that commits one: the
+    // checkpoint then covers the root of the state it shows.
+    if let Some(first) = first_root {
+        for cp in reader.checkpoints(first + 1, size)? {
+            let last = cp.size - 1;
+            let entry = reader
+                .whole_entry(last)
+                .map_err(|e| replay_error(last, &e))?;
+            if entry
+                .derived
+                .get(deedlog_core::state_map::STATE_ROOT_FIELD)
+                .is_none()
+            {
+                return Err(NodeError::StateRoot {
+                    seq: last,
+                    message: format!(
+                        "the checkpoint of size {} ends at an entry that commits no state root",
+                        cp.size
+                    ),
+                });
+            }
+        }
+    }
+    commitment.take_changes();
     let at_views = at_views.unwrap_or_else(|| state.clone());
-    Ok((state, at_views))
+    Ok(Replayed {
+        state,
+        at_views,
+        commitment,
+        committed_size,
+    })
+}
+
+fn hex(d: deedlog_core::state_map::Digest) -> String {
+    hash::to_hex(&deedlog_core::Hash(d))
+}
+
+/// The published copy of the state map at the end of the replayed log, holding every
+/// aggregate's status.
+fn published_at(state: &State, committed_size: u64) -> Result<Published, NodeError> {
+    let mut changes = Vec::new();
+    let ids = state
+        .listings()
+        .map(|l| l.id.clone())
+        .chain(state.contracts().map(|c| c.id.clone()))
+        .chain(state.properties().map(|p| p.id.clone()));
+    for id in ids {
+        if let Some(status) = public_status::status(state, &id) {
+            let (bytes, value) = public_status::encode(&status).map_err(|e| NodeError::Replay {
+                seq: 0,
+                message: e.to_string(),
+            })?;
+            changes.push(Change {
+                aggregate: id,
+                status: bytes,
+                value,
+            });
+        }
+    }
+    let mut published = Published::new();
+    published.apply(committed_size, changes);
+    Ok(published)
 }
 
 impl Node {
@@ -273,7 +414,18 @@ impl Node {
             );
             views.clear()?;
         }
-        let (state, at_views) = replay(&reader, &views)?;
+        let Replayed {
+            state,
+            at_views,
+            commitment,
+            committed_size,
+        } = replay(&reader, &views)?;
+        // Committed roots stand only for the log up to them; one older than the log (a log
+        // written before roots were committed) is not served, until the next batch commits one.
+        let published = Arc::new(Mutex::new(published_at(
+            &state,
+            if committed_size == size { size } else { 0 },
+        )?));
         if size > 0 && !state.has_genesis() {
             return Err(NodeError::Replay {
                 seq: 0,
@@ -295,8 +447,16 @@ impl Node {
             }
         }
         let clock = options.sequencer.clock.clone();
-        let sequencer =
-            Sequencer::start(writer, DomainDecider { state }, options.sequencer.clone())?;
+        let sequencer = Sequencer::start(
+            writer,
+            DomainDecider {
+                state,
+                commitment,
+                pending: std::collections::VecDeque::new(),
+                published: published.clone(),
+            },
+            options.sequencer.clone(),
+        )?;
         let handle = sequencer.handle();
         let projection = Projection::new(views.clone(), at_views)?;
         let projector = projector::Projector::start(projection, reader.clone())?;
@@ -314,6 +474,7 @@ impl Node {
                 clock,
                 sequencer: Mutex::new(Some(sequencer)),
                 projector: Mutex::new(Some(projector)),
+                published,
             }),
         };
         if !data.join(init::INITIALIZED).exists() {
@@ -331,6 +492,28 @@ impl Node {
             }
         }
         Ok(node)
+    }
+
+    /// The status and state proof of each of `aggregates` against the newest committed state
+    /// root, all against the same root, with the log size after the entry that committed it
+    /// (`None` while no root is committed for the log as it stands).
+    #[must_use]
+    pub fn state_proofs(
+        &self,
+        aggregates: &[&str],
+    ) -> Option<(u64, Vec<public_status::StatusProof>)> {
+        let mut published = self
+            .inner
+            .published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match published.size() {
+            0 => None,
+            size => Some((
+                size,
+                aggregates.iter().map(|a| published.prove(a)).collect(),
+            )),
+        }
     }
 
     /// Submits commands.

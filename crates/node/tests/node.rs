@@ -128,3 +128,88 @@ fn the_published_log_vkey_is_never_overwritten() {
     std::fs::write(&path, &vkey).unwrap();
     Node::open(options).unwrap().shutdown();
 }
+
+/// Every batch's last entry commits the state map's root, the reopen recomputes it, and a log
+/// whose committed root differs (a wrongly rooted batch written through the store directly,
+/// with valid signatures, chain and checkpoint) refuses to open, naming the entry.
+#[test]
+fn a_committed_state_root_that_differs_from_the_replay_refuses_to_open() {
+    use deedlog_store::{LogOptions, LogWriter, NoteFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = None;
+    let node = Node::open(options.clone()).unwrap();
+    let cmd = node
+        .sign_as("authority/housing", "agency.certify", "agency/AG-9", serde_json::json!({
+            "name": "昆明测试房产经纪有限公司", "licence_no": "KMJJ-2023-0009", "district": "五华区", "address": "五华区东风西路1号"}), Some(0))
+        .unwrap();
+    let receipt = node.handle().submit_blocking(cmd).unwrap();
+    assert!(
+        receipt.derived["state_root"].is_string(),
+        "the batch's last entry commits the root: {:?}",
+        receipt.derived
+    );
+    let entries: Vec<_> = (0..node.reader().size())
+        .map(|s| node.reader().whole_entry(s).unwrap())
+        .collect();
+    for e in &entries {
+        assert!(
+            e.derived["state_root"].is_string(),
+            "entry {} ends a batch",
+            e.seq
+        );
+    }
+    node.shutdown();
+    drop(node);
+    // A clean reopen recomputes every root.
+    Node::open(options.clone()).unwrap().shutdown();
+
+    // The same log, its last root changed, written through the store with the node's keys.
+    let forged_dir = dir.path().join("forged");
+    std::fs::create_dir_all(forged_dir.join("keys")).unwrap();
+    for f in std::fs::read_dir(dir.path().join("data/keys")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), forged_dir.join("keys").join(f.file_name())).unwrap();
+    }
+    std::fs::copy(
+        dir.path().join("data/log.vkey"),
+        forged_dir.join("log.vkey"),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.path().join("data/initialized"),
+        forged_dir.join("initialized"),
+    )
+    .unwrap();
+    let secret = deedlog_node::keys::read(&forged_dir.join("keys/log.key")).unwrap();
+    let format = NoteFormat::new(&options.origin, secret).unwrap();
+    let (mut writer, _, _) = LogWriter::open(
+        &forged_dir,
+        LogOptions::default(),
+        std::sync::Arc::new(format),
+    )
+    .unwrap();
+    let last = entries.len() - 1;
+    let mut prev = deedlog_core::hash::ZERO_HASH;
+    for (i, e) in entries.iter().enumerate() {
+        let mut e = e.clone();
+        e.prev_hash = prev;
+        if i == last {
+            e.derived["state_root"] = serde_json::json!("ab".repeat(32));
+        }
+        let (bytes, opening) = e.encode_record().unwrap();
+        prev = writer.stage(&e, &bytes, opening.as_deref()).unwrap();
+        writer.commit(e.recorded_at_ms).unwrap();
+    }
+    drop(writer);
+    let mut forged = options.clone();
+    forged.data_dir = forged_dir;
+    let err = Node::open(forged).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "the state map does not match the log at entry {last}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&"ab".repeat(32)), "{err}");
+}

@@ -420,7 +420,24 @@ impl LogWriter {
         // checkpoint. A checkpoint record past the damage proves the damaged bytes were
         // acknowledged (it was written after them, in the same or a later fdatasync).
         let last = segments.last().expect("at least one segment").clone();
-        let scan = segment::scan(&last.path, 0)?;
+        let mut scan = segment::scan(&last.path, 0)?;
+        // Entries after the last checkpoint record are a batch whose sync did not finish: none
+        // of them was acknowledged (a batch is acknowledged only once its checkpoint is
+        // durable), so they are part of the torn tail. Cutting them whole, rather than keeping
+        // them and signing a checkpoint over them, keeps every checkpoint at the end of a
+        // sequencer batch, where the last entry carries the state map's root.
+        let unfinished = match scan
+            .records
+            .iter()
+            .rposition(|r| r.kind == RecordKind::Checkpoint)
+        {
+            Some(i) => scan.records.get(i + 1).map(|r| r.offset),
+            None => scan.records.first().map(|r| r.offset),
+        };
+        if let Some(at) = unfinished {
+            scan.records.retain(|r| r.offset < at);
+            scan.good_len = at;
+        }
         let size = last.first_seq + scan.entries();
         if scan.good_len < scan.file_len {
             if let Some(at) = scan.checkpoint_after_damage {

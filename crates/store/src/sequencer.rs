@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use deedlog_core::command::Prepared;
+use deedlog_core::state_map::{STATE_ROOT_FIELD, STATE_ROOT_RESERVE};
 use deedlog_core::{Entry, SignedCommand, hash};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -659,7 +660,46 @@ impl<D: Decider> SequencerState<D> {
                 }
             }
         }
+        self.commit_state(&mut batch);
         batch
+    }
+
+    /// Writes the state map's root after the batch into the `derived` of its last entry, so the
+    /// checkpoint that ends the batch covers the root of the state it shows. Only the last entry
+    /// changes: no entry after it links to its hash yet, so re-encoding it breaks no chain.
+    fn commit_state(&mut self, batch: &mut Batch) {
+        if self.dead.is_some() || batch.prepared.is_empty() {
+            return;
+        }
+        let Some(root) = self.decider.state_root() else {
+            return;
+        };
+        let Some((_, last)) = batch.prepared.last_mut() else {
+            return;
+        };
+        let root = hash::to_hex(&deedlog_core::Hash(root));
+        if let Value::Object(derived) = &mut last.entry.derived {
+            derived.insert(STATE_ROOT_FIELD.to_owned(), Value::String(root));
+        }
+        match last.entry.encode_record() {
+            Ok((bytes, opening)) => {
+                let leaf = hash::leaf_hash(&bytes);
+                last.bytes = bytes;
+                last.opening = opening;
+                last.receipt.derived = last.entry.derived.clone();
+                last.receipt.leaf_hash = hash::to_hex(&leaf);
+                self.head_leaf = leaf;
+            }
+            Err(error) => {
+                // The room was kept when the entry was encoded, so this does not happen; if it
+                // did, the batch could not be committed as decided, and only a reopen is safe.
+                tracing::error!(%error, "the batch's last entry cannot carry the state root");
+                self.stop(format!(
+                    "the ledger stopped: entry {} cannot carry the state root: {error}",
+                    last.entry.seq
+                ));
+            }
+        }
     }
 
     /// Waits for the in-flight batch's sync, publishes it and acknowledges its commands.
@@ -669,6 +709,7 @@ impl<D: Decider> SequencerState<D> {
             .unwrap_or_else(|_| Err(StoreError::Config("the sync thread stopped".into())));
         match self.writer.commit_end(result) {
             Ok(checkpoint) => {
+                self.decider.published(checkpoint.size);
                 for (reply, i) in f.waiting {
                     if let Some((_, r)) = f.staged.get(i) {
                         let mut receipt = r.clone();
@@ -856,6 +897,19 @@ impl<D: Decider> SequencerState<D> {
             }
             other => Rejection::new(&codes::MALFORMED, other.to_string()),
         })?;
+        // Room for the state root, which the last entry of the batch will carry.
+        if self.decider.commits_state() {
+            let got = bytes.len() + opening.as_ref().map_or(0, Vec::len) + STATE_ROOT_RESERVE;
+            if got > deedlog_core::limits::ENTRY_BYTES_MAX {
+                return Err(Rejection::new(
+                    &codes::TOO_LARGE,
+                    format!(
+                        "the entry would be {got} bytes with the state root, over the limit of {}",
+                        deedlog_core::limits::ENTRY_BYTES_MAX
+                    ),
+                ));
+            }
+        }
         // The state follows the log: the entry is applied once it is accepted and encoded, and
         // a failure to apply stops the sequencer, since from here the state and the log may
         // differ and only a reopen (which replays the log) is safe. Entries prepared before it

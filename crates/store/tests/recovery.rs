@@ -239,10 +239,11 @@ fn a_real_torn_tail_after_the_last_checkpoint_is_still_cut() {
     }
 }
 
-/// The last checkpoint itself damaged, nothing after it: its entries are intact and stay; the
-/// checkpoint is cut and signed again.
+/// The last checkpoint itself damaged, nothing after it: its batch was never acknowledged (a
+/// batch is acknowledged once its checkpoint is durable), so the batch is cut whole with it, and
+/// every checkpoint stays at the end of a batch.
 #[test]
-fn a_damaged_last_checkpoint_loses_no_entry() {
+fn a_damaged_last_checkpoint_cuts_its_unacknowledged_batch() {
     let opts = options(64 << 20);
     let dir = tempfile::tempdir().expect("temp dir");
     make(dir.path(), &opts, 6, 5);
@@ -253,8 +254,19 @@ fn a_damaged_last_checkpoint_loses_no_entry() {
     flip(&path, last.offset + 20, 0x08);
     remove_derived(dir.path());
     let (size, report) = open(dir.path(), &opts).expect("opens");
-    assert_eq!(size, 30);
-    assert!(report.torn_tail_bytes > 0 && report.checkpoint_added);
+    // The size of the checkpoint before the damaged one: the entries before its record.
+    let before = scan
+        .records
+        .iter()
+        .rposition(|r| r.kind == RecordKind::Checkpoint && r.offset < last.offset)
+        .expect("an earlier checkpoint");
+    let kept = scan.records[..before]
+        .iter()
+        .filter(|r| r.kind == RecordKind::Entry)
+        .count() as u64;
+    assert!(kept < 30);
+    assert_eq!(size, kept);
+    assert!(report.torn_tail_bytes > 0 && !report.checkpoint_added);
     assert!(verify_report(dir.path()).is_clean());
 }
 

@@ -59,6 +59,33 @@ pub(crate) fn bundle_schema() -> Value {
                     "consistency": {"type": "array", "items": {"type": "string"}}}}}})
 }
 
+/// The `state` of a verify answer: the bundle of the entry that committed the newest state root
+/// and, against that root, the status and state proof of each aggregate the answer is about.
+pub(crate) fn state_schema() -> Value {
+    json!({"type": "object", "required": ["bundle", "aggregates"],
+        "description": "Still current? The bundle of the last entry of the newest batch at or below the checkpoint served (its derived.state_root is the root of the state map after it) and, against that root, each aggregate's public status and its sparse Merkle proof (FORMAT.md, \"State map\")",
+        "properties": {"bundle": bundle_schema(),
+            "aggregates": {"type": "array", "maxItems": 2, "items": {"type": "object", "required": ["aggregate", "status", "proof"],
+                "properties": {"aggregate": {"type": "string"},
+                    "status": {"type": ["string", "null"], "description": "The canonical JSON text of the public status; its SHA-256 is the proof's value (null: not in the map)"},
+                    "proof": {"type": "object", "required": ["key", "siblings", "terminal"],
+                        "properties": {"key": {"type": "string"}, "siblings": {"type": "array", "maxItems": 256, "items": {"type": "string"}},
+                            "terminal": {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string", "enum": ["member", "empty", "other"]},
+                                "key": {"type": "string"}, "value": {"type": "string"}}}}}}}}}})
+}
+
+/// The `state` of an answer about `aggregates`: `None` while the log commits no root for its
+/// current size (a log written before roots were committed, until its next batch).
+fn state_answer(state: &AppState, aggregates: &[&str]) -> Result<Option<Value>, ApiError> {
+    let Some((size, proofs)) = state.node.state_proofs(aggregates) else {
+        return Ok(None);
+    };
+    let bundle = bundle_at_size(state, size - 1, size)?;
+    Ok(Some(
+        json!({"bundle": to_value(&bundle)?, "aggregates": serde_json::to_value(&proofs).map_err(|e| ApiError::internal(&e))?}),
+    ))
+}
+
 /// The filed contract as `verify/contract` shows it: these fields of the `ContractDoc`.
 pub(crate) fn filed_contract_schema() -> Value {
     const SHOWN: [&str; 7] = [
@@ -101,22 +128,22 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             .scope("/v1/verify")
             .param(path_param("code", || code_schema("LV"), "The listing verification code (房源验真码)"))
             .param(after_seq_param())
-            .reply(200, "The listing with the bundles of the entry that issued the code, of its last change, and (when that change is the seller's approval) of the approved proposal",
+            .reply(200, "The listing with the bundles of the entry that issued the code, of its last change, and (when that change is the seller's approval) of the approved proposal; and `state`: the listing's and its property's current public status, proved against the newest committed state root",
                 Content::Json(|| json!({"type": "object", "required": ["code", "listing", "proof", "current"],
                     "properties": {"code": {"type": "string", "description": "The code in the v1 form the log carries"},
                         "spoken_code": {"type": "string", "description": "The same code in its spoken form"}, "listing": super::listings::public_listing_schema(),
                         "proof": bundle_schema(), "current": bundle_schema(),
-                        "approved": bundle_schema()}}))),
+                        "approved": bundle_schema(), "state": state_schema()}}))),
         RouteSpec::new(Method::Get, "/v1/verify/contract/{filing_code}", Access::Public, "verify",
             "Authenticity of a filed contract, with proof bundles", |r| r.to(verify_contract))
             .scope("/v1/verify")
             .param(path_param("filing_code", || code_schema("FC"), "The contract filing code (备案码)"))
             .param(after_seq_param())
-            .reply(200, "The filed contract with the bundles of its filing and of its latest entry",
+            .reply(200, "The filed contract with the bundles of its filing and of its latest entry; and `state`: its current public status, proved against the newest committed state root",
                 Content::Json(|| json!({"type": "object", "required": ["filing_code", "contract", "proof", "latest"],
                     "properties": {"filing_code": {"type": "string", "description": "The code in the v1 form the log carries"},
                         "spoken_code": {"type": "string", "description": "The same code in its spoken form"}, "contract": filed_contract_schema(),
-                        "proof": bundle_schema(), "latest": bundle_schema()}}))),
+                        "proof": bundle_schema(), "latest": bundle_schema(), "state": state_schema()}}))),
         RouteSpec::new(Method::Post, "/v1/verify/document", Access::Public, "verify",
             "Find a file's SHA-256 on the log, with proof bundles", |r| r.to(verify_document))
             .scope("/v1/verify")
@@ -191,9 +218,22 @@ async fn verify_listing(
     if let Some(proposal) = approved_proposal(&current) {
         answer["approved"] = to_value(&bundle_at_size(&state, proposal, at.1)?)?;
     }
+    let committed = state_answer(&state, &[doc.id.as_str(), doc.property.as_str()])?;
+    // Cached only when the state stands at the checkpoint served: the published state map
+    // follows a batch's publication by a moment, and an answer cached in that moment would
+    // keep the older state for as long as the checkpoint does not move.
+    let fresh = committed
+        .as_ref()
+        .and_then(|c| c["bundle"]["tree_size"].as_u64())
+        == Some(at.1);
+    if let Some(c) = committed {
+        answer["state"] = c;
+    }
     let bytes =
         Bytes::from(deedlog_core::canonical::encode(&answer).map_err(|e| ApiError::internal(&e))?);
-    state.answers.put(at, key, bytes.clone());
+    if fresh {
+        state.answers.put(at, key, bytes.clone());
+    }
     Ok(cached_view_json(applied, bytes))
 }
 
@@ -242,16 +282,17 @@ async fn verify_contract(
     };
     let proof = bundle(&state, filed)?;
     let latest = bundle(&state, latest_seq.max(filed))?;
-    Ok(view_json(
-        applied,
-        &json!({
-            "filing_code": code.as_str(),
-            "spoken_code": deedlog_domain::ids::spoken_code(&code),
-            "contract": {"id": doc.id, "status": doc.status, "listing": doc.listing, "property": doc.property,
-                         "document_hash": doc.document_hash, "filed_seq": doc.filed_seq, "signatures": doc.signatures},
-            "proof": to_value(&proof)?, "latest": to_value(&latest)?,
-        }),
-    ))
+    let mut answer = json!({
+        "filing_code": code.as_str(),
+        "spoken_code": deedlog_domain::ids::spoken_code(&code),
+        "contract": {"id": doc.id, "status": doc.status, "listing": doc.listing, "property": doc.property,
+                     "document_hash": doc.document_hash, "filed_seq": doc.filed_seq, "signatures": doc.signatures},
+        "proof": to_value(&proof)?, "latest": to_value(&latest)?,
+    });
+    if let Some(c) = state_answer(&state, &[doc.id.as_str()])? {
+        answer["state"] = c;
+    }
+    Ok(view_json(applied, &answer))
 }
 
 async fn verify_document(

@@ -64,6 +64,29 @@ pub fn assert_audit_clean(l: &Ledger) {
         l.state.canonical_bytes().expect("state encodes"),
         "the audit's replay reached another state"
     );
+    assert_state_map_follows(l);
+}
+
+/// The state map kept entry by entry (as the sequencer and the audit keep it, from the
+/// aggregates each entry affects) has, after every entry, the root recomputed from every
+/// aggregate's status: no entry changes a status that `affected` does not name.
+pub fn assert_state_map_follows(l: &Ledger) {
+    use deedlog_domain::public_status::{Commitment, affected, root_from_scratch};
+    let mut state = deedlog_domain::State::default();
+    let mut map = Commitment::new();
+    for entry in &l.entries {
+        let mut ids = affected(&state, entry);
+        state.apply(entry).expect("applies");
+        ids.extend(affected(&state, entry));
+        map.update(&state, &ids).expect("encodes");
+        assert_eq!(
+            map.root(),
+            root_from_scratch(&state).expect("encodes"),
+            "entry {} ({}) changed a status its affected set misses",
+            entry.seq,
+            entry.kind
+        );
+    }
 }
 
 /// A world with every kind of actor and one sale-ready property.
