@@ -1,24 +1,20 @@
-//! `deedlog bench append` and the crash test's child: drive the real append path (batch signature
+//! `deedlog bench append`, `open` and `verify`: drive the real append path (batch signature
 //! verification, sequencing, hashing, Merkle stored hashes, durable group commit, signed
-//! checkpoints) with pre-signed commands.
+//! checkpoints) with pre-signed commands on the benchmark log of `deedlog_tools::benchlog`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use deedlog_core::{Command, SecretKey, SignedCommand, hash};
-use deedlog_store::sequencer::system_clock;
-use deedlog_store::{AcceptAll, LogOptions, LogWriter, NoteFormat, Sequencer, SequencerConfig};
+use deedlog_core::SignedCommand;
+use deedlog_store::{LogOptions, LogWriter, NoteFormat};
+use deedlog_tools::benchlog::{BENCH_ORIGIN, BenchLogConfig, log_secret, make_command};
 use serde::Serialize;
-use serde_json::json;
 
 type Ack = tokio::sync::oneshot::Receiver<Result<deedlog_store::Receipt, deedlog_store::Rejection>>;
 
-/// The origin of benchmark and crash-test logs.
-pub const BENCH_ORIGIN: &str = "bench.deedlog.example/log";
 const PRESIGN_MAX: u64 = 2_000_000;
 
 /// Arguments of `deedlog bench append`.
@@ -49,9 +45,6 @@ pub struct AppendArgs {
     /// Signature-verification threads.
     #[arg(long, default_value_t = 2)]
     verify_threads: usize,
-    /// The sled index's page cache, MB.
-    #[arg(long, default_value_t = 32)]
-    index_cache_mb: u64,
     /// The entry format to write: 2 (the payload signed through its salted digest, stored
     /// beside the entry) or 1 (the old format, payload signed in clear; the sequencer is told to
     /// accept it for this measurement only), to measure what version 2 costs.
@@ -93,44 +86,6 @@ pub struct AppendResult {
     pub verify_threads: usize,
     /// The entry format written (1 or 2).
     pub entry_format: u8,
-}
-
-fn key_for(i: usize) -> SecretKey {
-    let mut seed = [0u8; 32];
-    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    seed[8..16].copy_from_slice(b"benchkey");
-    SecretKey::from_seed(&hash::sha256(&seed))
-}
-
-fn log_secret() -> SecretKey {
-    SecretKey::from_seed(&hash::sha256(b"deedlog bench log key"))
-}
-
-/// A command from actor `i % keys` with a filler sized for `entry_bytes`.
-fn make_command(
-    keys: &[(SecretKey, String, String)],
-    n: u64,
-    filler: &str,
-    run: u64,
-    format: u8,
-) -> SignedCommand {
-    let (secret, actor, key) = &keys[(n % keys.len() as u64) as usize];
-    let command = Command {
-        actor: actor.clone(),
-        key: key.clone(),
-        kind: "bench.note".into(),
-        stream: format!("bench/S-{}", n % 4096),
-        expected_version: None,
-        payload: json!({"n": n, "filler": filler}),
-        nonce: format!("r{run:x}-{n:012}"),
-        issued_at_ms: (system_clock())(),
-    };
-    let signed = if format == 1 {
-        command.sign_v1(secret)
-    } else {
-        command.sign(secret)
-    };
-    signed.expect("bench commands are well-formed")
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.
@@ -180,38 +135,6 @@ impl Histogram {
     }
 }
 
-fn open_log(
-    dir: &Path,
-    batch_max: usize,
-    batch_wait: Duration,
-    verify_threads: usize,
-    index_cache_mb: u64,
-    accept_version_1: bool,
-) -> anyhow::Result<Sequencer> {
-    let format = NoteFormat::new(BENCH_ORIGIN, log_secret())?;
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("log.vkey"), format!("{}\n", format.vkey()))?;
-    let options = LogOptions {
-        index_cache_bytes: index_cache_mb << 20,
-        ..LogOptions::default()
-    };
-    let (writer, _, report) = LogWriter::open(dir, options, Arc::new(format))?;
-    if report.torn_tail_bytes > 0 {
-        eprintln!(
-            "recovered: cut a torn tail of {} bytes",
-            report.torn_tail_bytes
-        );
-    }
-    let config = SequencerConfig {
-        batch_max,
-        batch_wait,
-        verify_threads,
-        accept_version_1,
-        ..SequencerConfig::default()
-    };
-    Ok(Sequencer::start(writer, AcceptAll, config)?)
-}
-
 /// `deedlog bench append`.
 pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
     if args.entries == 0 || args.keys == 0 || args.inflight == 0 {
@@ -230,14 +153,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let keys: Vec<(SecretKey, String, String)> = (0..args.keys)
-        .map(|i| {
-            let k = key_for(i);
-            let actor = format!("bench/{}", k.public().key_id());
-            let public = k.public().to_base64();
-            (k, actor, public)
-        })
-        .collect();
+    let keys = deedlog_tools::benchlog::actors(args.keys);
     let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
     // Size the filler so that entries come out near --entry-bytes.
     let probe = make_command(&keys, 0, "", run, args.entry_format);
@@ -282,13 +198,14 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         );
     }
 
-    let sequencer = open_log(
+    let sequencer = deedlog_tools::benchlog::open_log(
         &dir,
-        args.batch_max,
-        Duration::from_micros(args.batch_wait_us),
-        args.verify_threads,
-        args.index_cache_mb,
-        args.entry_format == 1,
+        BenchLogConfig {
+            batch_max: args.batch_max,
+            batch_wait: Duration::from_micros(args.batch_wait_us),
+            verify_threads: args.verify_threads,
+            accept_version_1: args.entry_format == 1,
+        },
     )?;
     let handle = sequencer.handle();
     let (_, rss_start) = rss_mb();
@@ -398,60 +315,6 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Arguments of the hidden `deedlog crash-child`.
-#[derive(Args, Debug)]
-pub struct CrashChildArgs {
-    /// The data folder to append to (created if new, recovered if not).
-    #[arg(long)]
-    data: PathBuf,
-    /// Submitting threads.
-    #[arg(long, default_value_t = 8)]
-    threads: usize,
-}
-
-/// Appends until killed, printing `ACK <seq> <leaf hash>` for every acknowledged entry.
-pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
-    let sequencer = open_log(&args.data, 256, Duration::from_micros(200), 1, 32, false)?;
-    let keys: Arc<Vec<(SecretKey, String, String)>> = Arc::new(
-        (0..16)
-            .map(|i| {
-                let k = key_for(i);
-                let actor = format!("bench/{}", k.public().key_id());
-                let public = k.public().to_base64();
-                (k, actor, public)
-            })
-            .collect(),
-    );
-    let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
-    println!("READY");
-    std::io::stdout().flush()?;
-    std::thread::scope(|s| {
-        for t in 0..args.threads as u64 {
-            let handle = sequencer.handle();
-            let keys = Arc::clone(&keys);
-            s.spawn(move || {
-                let mut n = t;
-                loop {
-                    let command = make_command(&keys, n, "crash", run, 2);
-                    match handle.submit_blocking(command) {
-                        Ok(receipt) => {
-                            let mut out = std::io::stdout().lock();
-                            let _ = writeln!(out, "ACK {} {}", receipt.seq, receipt.leaf_hash);
-                            let _ = out.flush();
-                        }
-                        Err(r) => {
-                            eprintln!("rejected: {} {}", r.code, r.message);
-                            return;
-                        }
-                    }
-                    n += args.threads as u64;
-                }
-            });
-        }
-    });
-    Ok(())
-}
-
 /// Arguments of `deedlog bench open`.
 #[derive(Args, Debug)]
 pub struct OpenArgs {
@@ -538,7 +401,6 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             keys: 1000,
             inflight: 8192,
             verify_threads: 2,
-            index_cache_mb: 32,
             entry_format: 2,
             json: false,
         })?;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use deedlog_client::demo::{self, DemoOptions, DemoReport};
-use deedlog_client::loadgen::{self, LoadOptions};
 use deedlog_node::{Node, NodeOptions};
+use deedlog_tools::demo::{self, DemoOptions, DemoReport};
+use deedlog_tools::loadgen::{self, LoadOptions};
 
 /// Arguments of `deedlog demo`.
 #[derive(Args, Debug)]

@@ -69,9 +69,6 @@ enum Cmd {
     /// Run a witness (C2SP tlog-witness v1): cosign each log's checkpoints only when they
     /// extend the last one it cosigned, with a consistency proof.
     Witness(witness_cmd::WitnessArgs),
-    /// Internal: append continuously and print acknowledged seqs (used by the crash test).
-    #[command(hide = true)]
-    CrashChild(bench::CrashChildArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,7 +131,6 @@ fn main() -> ExitCode {
         Cmd::Audit(args) => return audit_cmd::run(&args),
         Cmd::VerifyEvidence(args) => return audit_cmd::verify_evidence(&args),
         Cmd::Witness(args) => witness_cmd::run(&args),
-        Cmd::CrashChild(args) => bench::crash_child(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,6 @@
 
 mod cli;
 mod common;
-mod crash;
 mod docs;
 mod e2e;
 mod tamper;
