@@ -137,6 +137,7 @@ impl Histogram {
 
 /// `deedlog bench append`.
 pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
+    crate::progress::quiet_if(args.json);
     if args.entries == 0 || args.keys == 0 || args.inflight == 0 {
         bail!("--entries, --keys and --inflight must be positive");
     }
@@ -212,10 +213,10 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (tx, rx) = crossbeam_channel::bounded::<(Instant, Ack)>(args.inflight);
     let total = args.entries;
+    let bar = crate::progress::bar("acknowledged", Some(total));
     let collector = std::thread::spawn(move || -> anyhow::Result<(Histogram, u64)> {
         let mut hist = Histogram::new();
         let mut acked = 0u64;
-        let mut last_report = Instant::now();
         for (sent, receiver) in rx {
             let receipt = receiver
                 .blocking_recv()
@@ -224,15 +225,11 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
             hist.record(sent.elapsed());
             acked += 1;
             let _ = receipt;
-            if last_report.elapsed() > Duration::from_secs(2) {
-                let secs = started.elapsed().as_secs_f64();
-                eprintln!(
-                    "  {acked}/{total} acknowledged, {:.0} entries/s",
-                    acked as f64 / secs
-                );
-                last_report = Instant::now();
-            }
+            // Setting the position is an atomic store and indicatif redraws at its own pace, so a
+            // call per entry costs little.
+            bar.set_position(acked);
         }
+        bar.finish_and_clear();
         Ok((hist, acked))
     });
     let submit = |command: SignedCommand| -> anyhow::Result<()> {
@@ -389,6 +386,7 @@ pub struct VerifyRun {
 /// `deedlog bench verify`: times the offline verifier over a data folder at each thread count,
 /// and checks that every count gives the same report.
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    crate::progress::quiet_if(args.json);
     if let Some(entries) = args.entries
         && !args.data.join("log").exists()
     {
@@ -418,15 +416,17 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             threads,
             ..deedlog_core::verify::Parallelism::default()
         };
+        let bar = crate::progress::bar(&format!("verified at {threads} threads"), None);
         let started = Instant::now();
         let report = deedlog_store::audit::verify_segments_with(
             &log_dir,
             &origin,
             &vkey,
             parallelism,
-            &mut |_| {},
+            &mut |n| bar.set_position(n),
         )?;
         let seconds = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
         let run = VerifyRun {
             threads,
             entries: report.entries,

@@ -5,6 +5,7 @@ mod bench;
 mod check_cmd;
 mod demo_cmd;
 mod keyfile;
+mod progress;
 mod reference;
 mod serve;
 mod verify_cmd;
@@ -27,6 +28,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// No progress bars (they are drawn only when standard error is a terminal, and never
+    /// with `--json`).
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    progress::quiet_if(cli.quiet);
     let result = match cli.command {
         Cmd::Serve(args) => serve::serve(&args),
         Cmd::Replay(args) => serve::replay(&args),
