@@ -122,10 +122,23 @@ impl SyncJob {
         if let Some(fault) = &self.fault {
             fault(self.size).map_err(|e| StoreError::io(&self.path, e))?;
         }
-        self.file
+        if let Err(error) = self
+            .file
             .write_all_at(&self.buf, self.offset)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| StoreError::io(&self.path, e))?;
+        {
+            // A write cut short (a full disk) leaves part of a record at the tail. No later
+            // batch is written after a failed one (the sequencer finishes each batch before it
+            // launches the next, and a failure poisons the writer), so cutting the tail at once
+            // rather than at the next open keeps the segment to whole, acknowledged records for
+            // anyone who reads it meanwhile (`deedlog verify --data`, a backup). Shrinking a
+            // file needs no free space; if the cut fails too, the next open cuts.
+            let _ = self
+                .file
+                .set_len(self.offset)
+                .and_then(|()| self.file.sync_data());
+            return Err(StoreError::io(&self.path, error));
+        }
         Ok(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 }
