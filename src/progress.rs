@@ -36,15 +36,22 @@ pub fn bar(what: &str, total: Option<u64>) -> ProgressBar {
     let (bar, template) = match total {
         Some(n) => (
             ProgressBar::new(n),
-            "{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)",
+            "{msg} [{bar:30}] {human_pos}/{human_len} ({rate}, {eta} left)",
         ),
         None => (
             ProgressBar::new_spinner(),
-            "{spinner} {msg} {human_pos} ({per_sec}, {elapsed})",
+            "{spinner} {msg} {human_pos} ({rate}, {elapsed})",
         ),
     };
     // A constant template cannot fail to parse; the default style is the fallback regardless.
     if let Ok(style) = ProgressStyle::with_template(template) {
+        // Whole units a second: indicatif's own `per_sec` shows four decimals.
+        let style = style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        );
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_draw_target(ProgressDrawTarget::stderr());
