@@ -157,14 +157,14 @@ pub fn assert_views_catch_up(url: &str, within: Duration, when: &str) {
     let mut last = serde_json::Value::Null;
     while Instant::now() < deadline {
         // `/readyz` answers 503 while the views lag; the body says by how much either way.
-        if let Ok(answer) = client.http().call_once("GET", "/readyz", &[], None) {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer.body) {
-                let (size, applied) = (v["log_size"].as_u64(), v["views_applied"].as_u64());
-                if size.is_some() && size == applied {
-                    return;
-                }
-                last = v;
+        if let Ok(answer) = client.http().call_once("GET", "/readyz", &[], None)
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer.body)
+        {
+            let (size, applied) = (v["log_size"].as_u64(), v["views_applied"].as_u64());
+            if size.is_some() && size == applied {
+                return;
             }
+            last = v;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
