@@ -18,8 +18,9 @@ use std::time::Duration;
 use deedlog_client::actor::{now_ms, random_suffix};
 use deedlog_client::deal::{self, DAY_MS, PropertyFacts, Publisher};
 use deedlog_client::keys::KeyDir;
-use deedlog_client::{Client, ClientError, Outbox, Receipt, demo, people};
+use deedlog_client::{Client, ClientError, Outbox, Receipt};
 use deedlog_domain::payload::EntrustSale;
+use deedlog_tools::{demo, people};
 
 fn main() -> ExitCode {
     match run() {

@@ -229,6 +229,7 @@ impl Semantic {
     ) -> anyhow::Result<Option<String>> {
         let mut edge = Edge::default();
         let mut next = 0;
+        let bar = crate::progress::bar("audit: replayed remembered entries", Some(size));
         while next < size {
             let page = client
                 .entries_as(Some(&self.reader), next, size.min(next + PAGE))
@@ -244,10 +245,9 @@ impl Semantic {
                 self.check(item)?;
                 next += 1;
             }
-            if next % 100_000 < PAGE {
-                eprintln!("audit: replayed {next}/{size} remembered entries");
-            }
+            bar.set_position(next);
         }
+        bar.finish_and_clear();
         Ok((edge.root() != root).then(|| {
             format!(
                 "the entries served for the semantic replay do not rebuild the remembered root \
@@ -296,6 +296,7 @@ fn open(note: &str, key: &VerifierKey) -> anyhow::Result<OpenedCheckpoint> {
 
 /// `deedlog audit`: 0 when everything holds, 1 on an inconsistency or a fault, 2 on errors.
 pub fn run(args: &AuditArgs) -> ExitCode {
+    crate::progress::quiet_if(args.json);
     match audit(args) {
         Ok(outcome) => {
             if args.json {
@@ -513,6 +514,10 @@ fn audit_checkpoint(
     let mut verifier = LogVerifier::new(key.name(), &vkey).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut faults = Vec::new();
     let mut next = from;
+    let bar = crate::progress::bar(
+        "audit: fetched new entries",
+        Some(new.size.saturating_sub(from)),
+    );
     while next < new.size {
         let reader = semantic.as_ref().map(|s| &s.reader);
         let page = client
@@ -558,15 +563,9 @@ fn audit_checkpoint(
         if got == 0 {
             bail!("the server returned no entries from {next}");
         }
-        // Progress on long runs: every 100 000 entries, and at the end.
-        if (next - from) % 100_000 < PAGE || next == new.size {
-            eprintln!(
-                "audit: fetched {}/{} new entries",
-                next - from,
-                new.size - from
-            );
-        }
+        bar.set_position(next - from);
     }
+    bar.finish_and_clear();
     faults.extend(
         verifier
             .finish()

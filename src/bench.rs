@@ -1,24 +1,20 @@
-//! `deedlog bench append` and the crash test's child: drive the real append path (batch signature
+//! `deedlog bench append`, `open` and `verify`: drive the real append path (batch signature
 //! verification, sequencing, hashing, Merkle stored hashes, durable group commit, signed
-//! checkpoints) with pre-signed commands.
+//! checkpoints) with pre-signed commands on the benchmark log of `deedlog_tools::benchlog`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use deedlog_core::{Command, SecretKey, SignedCommand, hash};
-use deedlog_store::sequencer::system_clock;
-use deedlog_store::{AcceptAll, LogOptions, LogWriter, NoteFormat, Sequencer, SequencerConfig};
+use deedlog_core::SignedCommand;
+use deedlog_store::{LogOptions, LogWriter, NoteFormat};
+use deedlog_tools::benchlog::{BENCH_ORIGIN, BenchLogConfig, log_secret, make_command};
 use serde::Serialize;
-use serde_json::json;
 
 type Ack = tokio::sync::oneshot::Receiver<Result<deedlog_store::Receipt, deedlog_store::Rejection>>;
 
-/// The origin of benchmark and crash-test logs.
-pub const BENCH_ORIGIN: &str = "bench.deedlog.example/log";
 const PRESIGN_MAX: u64 = 2_000_000;
 
 /// Arguments of `deedlog bench append`.
@@ -49,9 +45,6 @@ pub struct AppendArgs {
     /// Signature-verification threads.
     #[arg(long, default_value_t = 2)]
     verify_threads: usize,
-    /// The sled index's page cache, MB.
-    #[arg(long, default_value_t = 32)]
-    index_cache_mb: u64,
     /// The entry format to write: 2 (the payload signed through its salted digest, stored
     /// beside the entry) or 1 (the old format, payload signed in clear; the sequencer is told to
     /// accept it for this measurement only), to measure what version 2 costs.
@@ -65,60 +58,6 @@ pub struct AppendArgs {
     /// Print the result as one JSON object on the last line.
     #[arg(long)]
     json: bool,
-}
-
-/// Accepts every command, as `AcceptAll` does, and keeps a state map as the node's decider
-/// does: each applied entry's stream gets a status (canonical JSON, hashed) in the map, and the
-/// root is committed at the end of each batch.
-struct AcceptAllWithStateMap {
-    map: deedlog_core::state_map::StateMap,
-}
-
-impl AcceptAllWithStateMap {
-    fn new() -> Self {
-        let mut map = deedlog_core::state_map::StateMap::new();
-        for i in 0..100_000u32 {
-            let id = format!("bench/filler-{i}");
-            map.insert(
-                deedlog_core::state_map::state_key(&id),
-                hash::sha256(id.as_bytes()),
-            );
-        }
-        map.root();
-        Self { map }
-    }
-}
-
-impl deedlog_store::Decider for AcceptAllWithStateMap {
-    type Parsed = ();
-    type ApplyError = deedlog_core::canonical::CanonicalError;
-
-    fn decide(
-        &self,
-        command: &SignedCommand,
-        ctx: &deedlog_store::Context,
-    ) -> Result<deedlog_store::Decision, deedlog_store::Rejection> {
-        <AcceptAll as deedlog_store::Decider>::decide(&AcceptAll, command, ctx)
-    }
-
-    fn apply(&mut self, entry: &deedlog_core::Entry, (): ()) -> Result<(), Self::ApplyError> {
-        let status = json!({"aggregate": entry.stream, "kind": "bench", "status": "active",
-            "updated_seq": entry.seq, "version": entry.stream_version});
-        let bytes = deedlog_core::canonical::to_vec(&status)?;
-        self.map.insert(
-            deedlog_core::state_map::state_key(&entry.stream),
-            hash::sha256(&bytes),
-        );
-        Ok(())
-    }
-
-    fn state_root(&mut self) -> Option<deedlog_core::state_map::Digest> {
-        Some(self.map.root())
-    }
-
-    fn commits_state(&self) -> bool {
-        true
-    }
 }
 
 /// The result of `deedlog bench append`.
@@ -152,44 +91,6 @@ pub struct AppendResult {
     pub verify_threads: usize,
     /// The entry format written (1 or 2).
     pub entry_format: u8,
-}
-
-fn key_for(i: usize) -> SecretKey {
-    let mut seed = [0u8; 32];
-    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    seed[8..16].copy_from_slice(b"benchkey");
-    SecretKey::from_seed(&hash::sha256(&seed))
-}
-
-fn log_secret() -> SecretKey {
-    SecretKey::from_seed(&hash::sha256(b"deedlog bench log key"))
-}
-
-/// A command from actor `i % keys` with a filler sized for `entry_bytes`.
-fn make_command(
-    keys: &[(SecretKey, String, String)],
-    n: u64,
-    filler: &str,
-    run: u64,
-    format: u8,
-) -> SignedCommand {
-    let (secret, actor, key) = &keys[(n % keys.len() as u64) as usize];
-    let command = Command {
-        actor: actor.clone(),
-        key: key.clone(),
-        kind: "bench.note".into(),
-        stream: format!("bench/S-{}", n % 4096),
-        expected_version: None,
-        payload: json!({"n": n, "filler": filler}),
-        nonce: format!("r{run:x}-{n:012}"),
-        issued_at_ms: (system_clock())(),
-    };
-    let signed = if format == 1 {
-        command.sign_v1(secret)
-    } else {
-        command.sign(secret)
-    };
-    signed.expect("bench commands are well-formed")
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.
@@ -239,48 +140,9 @@ impl Histogram {
     }
 }
 
-fn open_log(
-    dir: &Path,
-    batch_max: usize,
-    batch_wait: Duration,
-    verify_threads: usize,
-    index_cache_mb: u64,
-    accept_version_1: bool,
-    state_map: bool,
-) -> anyhow::Result<Sequencer> {
-    let format = NoteFormat::new(BENCH_ORIGIN, log_secret())?;
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("log.vkey"), format!("{}\n", format.vkey()))?;
-    let options = LogOptions {
-        index_cache_bytes: index_cache_mb << 20,
-        ..LogOptions::default()
-    };
-    let (writer, _, report) = LogWriter::open(dir, options, Arc::new(format))?;
-    if report.torn_tail_bytes > 0 {
-        eprintln!(
-            "recovered: cut a torn tail of {} bytes",
-            report.torn_tail_bytes
-        );
-    }
-    let config = SequencerConfig {
-        batch_max,
-        batch_wait,
-        verify_threads,
-        accept_version_1,
-        ..SequencerConfig::default()
-    };
-    if state_map {
-        return Ok(Sequencer::start(
-            writer,
-            AcceptAllWithStateMap::new(),
-            config,
-        )?);
-    }
-    Ok(Sequencer::start(writer, AcceptAll, config)?)
-}
-
 /// `deedlog bench append`.
 pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
+    crate::progress::quiet_if(args.json);
     if args.entries == 0 || args.keys == 0 || args.inflight == 0 {
         bail!("--entries, --keys and --inflight must be positive");
     }
@@ -297,14 +159,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let keys: Vec<(SecretKey, String, String)> = (0..args.keys)
-        .map(|i| {
-            let k = key_for(i);
-            let actor = format!("bench/{}", k.public().key_id());
-            let public = k.public().to_base64();
-            (k, actor, public)
-        })
-        .collect();
+    let keys = deedlog_tools::benchlog::actors(args.keys);
     let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
     // Size the filler so that entries come out near --entry-bytes.
     let probe = make_command(&keys, 0, "", run, args.entry_format);
@@ -349,24 +204,25 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         );
     }
 
-    let sequencer = open_log(
+    let sequencer = deedlog_tools::benchlog::open_log(
         &dir,
-        args.batch_max,
-        Duration::from_micros(args.batch_wait_us),
-        args.verify_threads,
-        args.index_cache_mb,
-        args.entry_format == 1,
-        args.state_map,
+        BenchLogConfig {
+            batch_max: args.batch_max,
+            batch_wait: Duration::from_micros(args.batch_wait_us),
+            verify_threads: args.verify_threads,
+            accept_version_1: args.entry_format == 1,
+            state_map: args.state_map,
+        },
     )?;
     let handle = sequencer.handle();
     let (_, rss_start) = rss_mb();
     let started = Instant::now();
     let (tx, rx) = crossbeam_channel::bounded::<(Instant, Ack)>(args.inflight);
     let total = args.entries;
+    let bar = crate::progress::bar("acknowledged", Some(total));
     let collector = std::thread::spawn(move || -> anyhow::Result<(Histogram, u64)> {
         let mut hist = Histogram::new();
         let mut acked = 0u64;
-        let mut last_report = Instant::now();
         for (sent, receiver) in rx {
             let receipt = receiver
                 .blocking_recv()
@@ -375,15 +231,11 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
             hist.record(sent.elapsed());
             acked += 1;
             let _ = receipt;
-            if last_report.elapsed() > Duration::from_secs(2) {
-                let secs = started.elapsed().as_secs_f64();
-                eprintln!(
-                    "  {acked}/{total} acknowledged, {:.0} entries/s",
-                    acked as f64 / secs
-                );
-                last_report = Instant::now();
-            }
+            // Setting the position is an atomic store and indicatif redraws at its own pace, so a
+            // call per entry costs little.
+            bar.set_position(acked);
         }
+        bar.finish_and_clear();
         Ok((hist, acked))
     });
     let submit = |command: SignedCommand| -> anyhow::Result<()> {
@@ -466,68 +318,6 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Arguments of the hidden `deedlog crash-child`.
-#[derive(Args, Debug)]
-pub struct CrashChildArgs {
-    /// The data folder to append to (created if new, recovered if not).
-    #[arg(long)]
-    data: PathBuf,
-    /// Submitting threads.
-    #[arg(long, default_value_t = 8)]
-    threads: usize,
-}
-
-/// Appends until killed, printing `ACK <seq> <leaf hash>` for every acknowledged entry.
-pub fn crash_child(args: &CrashChildArgs) -> anyhow::Result<()> {
-    let sequencer = open_log(
-        &args.data,
-        256,
-        Duration::from_micros(200),
-        1,
-        32,
-        false,
-        false,
-    )?;
-    let keys: Arc<Vec<(SecretKey, String, String)>> = Arc::new(
-        (0..16)
-            .map(|i| {
-                let k = key_for(i);
-                let actor = format!("bench/{}", k.public().key_id());
-                let public = k.public().to_base64();
-                (k, actor, public)
-            })
-            .collect(),
-    );
-    let run: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
-    println!("READY");
-    std::io::stdout().flush()?;
-    std::thread::scope(|s| {
-        for t in 0..args.threads as u64 {
-            let handle = sequencer.handle();
-            let keys = Arc::clone(&keys);
-            s.spawn(move || {
-                let mut n = t;
-                loop {
-                    let command = make_command(&keys, n, "crash", run, 2);
-                    match handle.submit_blocking(command) {
-                        Ok(receipt) => {
-                            let mut out = std::io::stdout().lock();
-                            let _ = writeln!(out, "ACK {} {}", receipt.seq, receipt.leaf_hash);
-                            let _ = out.flush();
-                        }
-                        Err(r) => {
-                            eprintln!("rejected: {} {}", r.code, r.message);
-                            return;
-                        }
-                    }
-                    n += args.threads as u64;
-                }
-            });
-        }
-    });
-    Ok(())
-}
-
 /// Arguments of `deedlog bench open`.
 #[derive(Args, Debug)]
 pub struct OpenArgs {
@@ -602,6 +392,7 @@ pub struct VerifyRun {
 /// `deedlog bench verify`: times the offline verifier over a data folder at each thread count,
 /// and checks that every count gives the same report.
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    crate::progress::quiet_if(args.json);
     if let Some(entries) = args.entries
         && !args.data.join("log").exists()
     {
@@ -614,7 +405,6 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             keys: 1000,
             inflight: 8192,
             verify_threads: 2,
-            index_cache_mb: 32,
             entry_format: 2,
             state_map: false,
             json: false,
@@ -633,15 +423,17 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             threads,
             ..deedlog_core::verify::Parallelism::default()
         };
+        let bar = crate::progress::bar(&format!("verified at {threads} threads"), None);
         let started = Instant::now();
         let report = deedlog_store::audit::verify_segments_with(
             &log_dir,
             &origin,
             &vkey,
             parallelism,
-            &mut |_| {},
+            &mut |n| bar.set_position(n),
         )?;
         let seconds = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
         let run = VerifyRun {
             threads,
             entries: report.entries,

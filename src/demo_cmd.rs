@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use deedlog_client::demo::{self, DemoOptions, DemoReport};
-use deedlog_client::loadgen::{self, LoadOptions};
 use deedlog_node::{Node, NodeOptions};
+use deedlog_tools::demo::{self, DemoEvent, DemoOptions, DemoReport};
+use deedlog_tools::loadgen::{self, LoadOptions};
 
 /// Arguments of `deedlog demo`.
 #[derive(Args, Debug)]
@@ -54,8 +54,22 @@ fn print_report(report: &DemoReport) {
     }
 }
 
+/// Shows one demo event: a step becomes the bar's message while a bar is drawn; everything
+/// else (and every step when none is) is a line on standard error, printed above the bar.
+fn show_event(bar: &indicatif::ProgressBar, event: &DemoEvent) {
+    match event {
+        DemoEvent::Step { .. } if !bar.is_hidden() => bar.set_message(event.to_string()),
+        DemoEvent::DealDone(_) | DemoEvent::DealFailed(_) => {
+            bar.suspend(|| eprintln!("{event}"));
+            bar.inc(1);
+        }
+        _ => bar.suspend(|| eprintln!("{event}")),
+    }
+}
+
 /// `deedlog demo`: exit 0 when every deal completed, 1 when some failed, 2 on errors.
 pub fn demo(args: &DemoArgs) -> ExitCode {
+    crate::progress::quiet_if(args.json);
     let mut options = DemoOptions::new(args.server.clone(), &args.data);
     options.deals = args.deals.clamp(1, 10_000);
     if let Some(outbox) = &args.outbox {
@@ -68,7 +82,10 @@ pub fn demo(args: &DemoArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    match demo::run(&options, &mut |e| eprintln!("{e}")) {
+    let bar = crate::progress::bar("deals", Some(options.deals as u64));
+    let result = demo::run(&options, &mut |e| show_event(&bar, e));
+    bar.finish_and_clear();
+    match result {
         Ok(report) => {
             if args.json {
                 match serde_json::to_string(&report) {
@@ -125,6 +142,7 @@ pub struct HttpArgs {
 
 /// `deedlog bench http`.
 pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
+    crate::progress::quiet_if(args.json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -170,8 +188,10 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             demo_options.deals = 4;
             demo_options.open_listings = 8;
             demo_options.reference_dir = reference;
-            let report = demo::run(&demo_options, &mut |e| eprintln!("{e}"))
+            let bar = crate::progress::bar("demo deals", Some(4));
+            let report = demo::run(&demo_options, &mut |e| show_event(&bar, e))
                 .context("filling the node with a demo")?;
+            bar.finish_and_clear();
             options.listing_codes = report
                 .deals
                 .iter()
@@ -181,7 +201,14 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             Some((node, running, dir))
         }
     };
-    let report = loadgen::run(&options, &mut |line| eprintln!("{line}"))?;
+    // The load generator's phases are timed, not counted: a spinner shows the one running, and
+    // each phase's line is printed above it.
+    let bar = crate::progress::bar("measuring", None);
+    let mut phase = |line: &str| {
+        bar.set_message(line.to_owned());
+        bar.suspend(|| eprintln!("{line}"));
+    };
+    let report = loadgen::run(&options, &mut phase)?;
     // Each extra route is measured like the ceiling (a plain GET, same connections and time),
     // right after it in the same run, so the ratio compares like with like.
     let mut extra = Vec::new();
@@ -192,7 +219,7 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             commands: 0,
             ..options.clone()
         };
-        let r = loadgen::run(&only, &mut |line| eprintln!("{line}"))?;
+        let r = loadgen::run(&only, &mut phase)?;
         if let Some(m) = r.ceiling {
             let ratio = report
                 .ceiling
@@ -201,6 +228,7 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
             extra.push((m, ratio));
         }
     }
+    bar.finish_and_clear();
     if let Some((node, running, dir)) = own {
         runtime.block_on(running.stop())?;
         node.shutdown();

@@ -5,6 +5,7 @@ mod bench;
 mod check_cmd;
 mod demo_cmd;
 mod keyfile;
+mod progress;
 mod reference;
 mod serve;
 mod verify_cmd;
@@ -27,6 +28,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// No progress bars (they are drawn only when standard error is a terminal, and never
+    /// with `--json`).
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,9 +76,6 @@ enum Cmd {
     /// Run a witness (C2SP tlog-witness v1): cosign each log's checkpoints only when they
     /// extend the last one it cosigned, with a consistency proof.
     Witness(witness_cmd::WitnessArgs),
-    /// Internal: append continuously and print acknowledged seqs (used by the crash test).
-    #[command(hide = true)]
-    CrashChild(bench::CrashChildArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +122,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    progress::quiet_if(cli.quiet);
     let result = match cli.command {
         Cmd::Serve(args) => serve::serve(&args),
         Cmd::Replay(args) => serve::replay(&args),
@@ -136,7 +139,6 @@ fn main() -> ExitCode {
         Cmd::Audit(args) => return audit_cmd::run(&args),
         Cmd::VerifyEvidence(args) => return audit_cmd::verify_evidence(&args),
         Cmd::Witness(args) => witness_cmd::run(&args),
-        Cmd::CrashChild(args) => bench::crash_child(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

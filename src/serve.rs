@@ -175,12 +175,19 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
             }
         }
         eprintln!("derived store files dropped; re-deriving from the log …");
-        let entries = deedlog_node::rebuild_views(options(args.data.clone(), None))?;
+        // The node's rebuild reports no position, so a spinner shows that it runs and how long.
+        let bar = crate::progress::bar("rebuilding from the log", None);
+        let entries = deedlog_node::rebuild_views(options(args.data.clone(), None));
+        bar.finish_and_clear();
+        let entries = entries?;
         println!("rebuilt the index, stored hashes, offsets and views from {entries} entries");
         return Ok(());
     }
+    let bar = crate::progress::bar("replaying the log", None);
     let node = Node::open(options(args.data.clone(), None))?;
-    let report = deedlog_node::semantic_audit(node.reader())?;
+    let report = deedlog_node::semantic_audit(node.reader());
+    bar.finish_and_clear();
+    let report = report?;
     node.shutdown();
     println!(
         "replayed {} entries; {} illegal",

@@ -220,6 +220,7 @@ struct SemanticOutput {
 
 /// Runs `deedlog verify`; exit 0 clean, 1 faults, 2 usage or I/O errors.
 pub fn run(args: &VerifyArgs) -> ExitCode {
+    crate::progress::quiet_if(args.json);
     match verify(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -299,6 +300,7 @@ fn verify_server(
     let mut root_at = RootAt::new(size);
     let mut pending = checkpoints.into_iter().peekable();
     let mut next = 0u64;
+    let bar = crate::progress::bar("fetched entries", Some(size));
     while next < size {
         let page = client
             .entries_as(reader, next, size.min(next + 1000))
@@ -335,10 +337,9 @@ fn verify_server(
                 pending.next();
             }
         }
-        if next % 100_000 < 1000 {
-            eprintln!("fetched {next}/{size} entries");
-        }
+        bar.set_position(next);
     }
+    bar.finish_and_clear();
     let semantic = auditor.map(|a| {
         let report = a.finish();
         SemanticOutput {
@@ -396,13 +397,16 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
             if !dir.is_dir() {
                 bail!("{} is not a folder", dir.display());
             }
-            deedlog_store::audit::verify_segments_with(
+            let bar = crate::progress::bar("verified entries", None);
+            let report = deedlog_store::audit::verify_segments_with(
                 dir,
                 &origin_of(vkey)?,
                 vkey,
                 parallelism(args),
-                &mut |_| {},
-            )?
+                &mut |n| bar.set_position(n),
+            )?;
+            bar.finish_and_clear();
+            report
         }
         Source::Export(path) => {
             let mut io_error = None;

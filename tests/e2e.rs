@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use deedlog_api::{ApiConfig, Running};
 use deedlog_client::actor::{self, Actor};
-use deedlog_client::demo::{self, DealKind, DemoEvent, DemoOptions, DemoReport};
 use deedlog_client::keys::KeyDir;
-use deedlog_client::{Client, ClientError, loadgen, people, proof};
+use deedlog_client::{Client, ClientError, proof};
 use deedlog_core::verify::LogVerifier;
 use deedlog_node::{Node, NodeOptions};
+use deedlog_tools::demo::{self, DealKind, DemoEvent, DemoOptions, DemoReport};
+use deedlog_tools::{loadgen, people};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {

@@ -1,9 +1,11 @@
 //! Integration tests of the `deedlog` binary and the whole system, one module per theme.
 
+mod campaign;
 mod cli;
 mod common;
-mod crash;
+mod disk_full;
 mod docs;
 mod e2e;
+mod serving;
 mod tamper;
 mod transparency;

@@ -97,11 +97,13 @@ impl From<Rejection> for ApiError {
             // An unavailable ledger's message can carry the storage failure (file paths, OS
             // errors): that is logged for the operator and never sent to a caller.
             tracing::error!(code = %r.code, message = %r.message, "unavailable");
-            let mut e = Self::new(
-                status,
-                r.code,
-                "the ledger is unavailable; the cause was logged; retry later",
-            );
+            let message = if r.code == deedlog_core::decide::codes::STORAGE_FULL.code {
+                "the ledger's storage is full: nothing was appended; retry once the operator has \
+                 freed space and restarted the node"
+            } else {
+                "the ledger is unavailable; the cause was logged; retry later"
+            };
+            let mut e = Self::new(status, r.code, message);
             e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
             return e;
         }

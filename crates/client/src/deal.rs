@@ -13,12 +13,12 @@ use deedlog_domain::payload::{
     TermsProperty, TermsTaxes, TermsTitle, TermsTransfer, ViewingBook, ViewingRate, ViewingRecord,
     WithReason,
 };
+use deedlog_domain::reference::PropertyRecord;
 use sha2::{Digest as _, Sha256};
 
 use crate::actor::{Actor, random_suffix};
 use crate::client::{Client, Receipt};
 use crate::error::ClientError;
-use crate::people::RegistryProperty;
 
 /// One day in ms.
 pub const DAY_MS: i64 = 86_400_000;
@@ -62,12 +62,14 @@ pub struct PropertyFacts {
     pub mortgage: Option<Mortgage>,
 }
 
-impl From<&RegistryProperty> for PropertyFacts {
-    fn from(p: &RegistryProperty) -> Self {
-        let r = &p.record;
+impl PropertyFacts {
+    /// The facts of a registry record, under its id on the log (`property/PR-…`) and its
+    /// certificate number in normal form.
+    #[must_use]
+    pub fn from_record(id: &str, certificate_no: &str, r: &PropertyRecord) -> Self {
         Self {
-            id: p.id.clone(),
-            certificate_no: p.certificate_no.clone(),
+            id: id.to_owned(),
+            certificate_no: certificate_no.to_owned(),
             district: r.district.clone(),
             community: r.community.clone(),
             area_centi_m2: r.area_centi_m2,
@@ -688,43 +690,5 @@ impl Client {
                 path: format!("/v1/log/entries/{attest_seq}"),
                 reason: "not an identity attestation".into(),
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    #[test]
-    fn payloads_follow_the_registry_and_encode_canonically() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger-data/reference");
-        let props = crate::people::properties(&dir).unwrap();
-        let mortgaged = props.iter().find(|p| p.record.mortgage.is_some()).unwrap();
-        let facts = PropertyFacts::from(mortgaged);
-        assert!(
-            facts
-                .mortgage
-                .as_ref()
-                .unwrap()
-                .bank
-                .starts_with("bank/BK-")
-        );
-        let t = lump_sum_terms(&facts, "party/PA-1", "party/PA-2", None, 100_000_000, 1_000);
-        assert!(t.title.discharge_before_transfer);
-        assert_eq!(document_hash(&t).unwrap().len(), 64);
-        let p = listing_payload(
-            &facts,
-            &Publisher::Seller {
-                verification: "verification/PV-1",
-                via_proxy: None,
-            },
-            100_000_000,
-            "title",
-        );
-        let v = serde_json::to_value(&p).unwrap();
-        assert!(deedlog_core::canonical::encode(&v).is_ok());
-        assert!(v.get("entrustment").is_none());
-        assert!(new_id(IdKind::Listing).starts_with("listing/LS-"));
     }
 }

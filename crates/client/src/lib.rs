@@ -1,8 +1,8 @@
 //! deedlog's Rust client: builds and signs commands with an actor's key, calls every route of
 //! the HTTP API, and checks the server's proofs on the client side with core's verifier.
 //!
-//! Also here, because they are clients of the API too: the demo that drives whole deals through
-//! a server ([`demo`]) and the loopback load generator behind `deedlog bench http` ([`loadgen`]).
+//! It holds only what a real client of the platform needs; the demo, the load generator and the
+//! generated people are in `deedlog-tools`.
 //!
 //! Architecture invariant: nothing the server says is trusted where a proof can be checked: a
 //! proof bundle, a checkpoint and a consistency proof are verified against a log key the caller
@@ -12,17 +12,13 @@
 pub mod actor;
 pub mod client;
 pub mod deal;
-pub mod demo;
 pub mod error;
 pub mod http;
 pub mod identity;
 pub mod keys;
-pub mod loadgen;
-pub mod people;
 pub mod photos;
 pub mod policy;
 pub mod proof;
-pub mod wire;
 pub mod witnessing;
 
 pub use actor::Actor;

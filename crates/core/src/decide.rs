@@ -149,6 +149,7 @@ pub mod codes {
         STALE = "command.stale", Unprocessable, "issued_at_ms is further from the server clock than the window allows (details: server_time_ms, window_ms); a retry of an old command is answered from its entry when that is still found, else with this code.";
         VERSION_CONFLICT = "stream.version_conflict", Conflict, "expected_version differs from the stream's current version (details: expected, actual).";
         UNAVAILABLE = "ledger.unavailable", Unavailable, "The ledger cannot take commands now: it is shutting down, or it stopped after a storage or apply failure (the cause is logged for the operator).";
+        STORAGE_FULL = "ledger.storage_full", Unavailable, "The ledger's storage is full: the write failed, nothing of the command was appended, and the node takes no commands until its operator frees space and restarts it (every entry acknowledged before is kept).";
         BUSY = "ledger.busy", Unavailable, "The command queue is full; retry after the Retry-After seconds.";
     }
 }

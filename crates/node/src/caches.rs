@@ -22,7 +22,7 @@ pub struct SledCaches {
 impl Default for SledCaches {
     fn default() -> Self {
         Self {
-            index_bytes: deedlog_store::LogOptions::default().index_cache_bytes,
+            index_bytes: deedlog_store::INDEX_CACHE_BYTES_DEFAULT,
             views_bytes: deedlog_views::CACHE_BYTES_DEFAULT,
             vault_bytes: deedlog_vault::CACHE_BYTES_DEFAULT,
         }

@@ -124,7 +124,7 @@ pub struct NodeOptions {
     pub platform_name: String,
     /// The sequencer's tunables and clock.
     pub sequencer: SequencerConfig,
-    /// The log's tunables (its `index_cache_bytes` is taken from `caches`, not from here).
+    /// The log's tunables (the index's page cache is in `caches`).
     pub log: LogOptions,
     /// The page caches of the index, the views and the vault, in one place.
     pub caches: SledCaches,
@@ -379,11 +379,12 @@ impl Node {
         let format = NoteFormat::new(&options.origin, keys.log().clone())?;
         let log_vkey = format.vkey();
         keys::publish_vkey(&data, &log_vkey)?;
-        let log_options = LogOptions {
-            index_cache_bytes: options.caches.index_bytes,
-            ..options.log.clone()
-        };
-        let (writer, reader, report) = LogWriter::open(&data, log_options, Arc::new(format))?;
+        let (writer, reader, report) = LogWriter::open_with_index_cache(
+            &data,
+            options.log.clone(),
+            Arc::new(format),
+            options.caches.index_bytes,
+        )?;
         tracing::info!(
             entries = report.entries,
             torn_tail_bytes = report.torn_tail_bytes,

@@ -75,6 +75,21 @@ impl From<sled::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether this is the file system running out of space (or of the user's quota): the one
+    /// storage failure an operator can cure by freeing space, told apart so that callers can
+    /// say so.
+    #[must_use]
+    pub fn is_storage_full(&self) -> bool {
+        matches!(
+            self,
+            Self::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                )
+        )
+    }
+
     /// An I/O error on `path`.
     #[must_use]
     pub fn io(path: &Path, source: std::io::Error) -> Self {

@@ -18,8 +18,8 @@ pub mod tiles;
 
 pub use error::{IndexStoreError, StoreError};
 pub use log::{
-    CheckpointFormat, LogOptions, LogReader, LogWriter, OpenReport, StoredCheckpoint, SyncFault,
-    SyncJob,
+    CheckpointFormat, INDEX_CACHE_BYTES_DEFAULT, LogOptions, LogReader, LogWriter, OpenReport,
+    StoredCheckpoint, SyncFault, SyncJob,
 };
 pub use note::NoteFormat;
 pub use sequencer::{

@@ -47,13 +47,17 @@ pub trait CheckpointFormat: Send + Sync {
 /// that write as the disk would. Fault injection for tests of what is acknowledged when.
 pub type SyncFault = Arc<dyn Fn(u64) -> std::io::Result<()> + Send + Sync>;
 
+/// The page cache of the log's sled index (`DATA/index/`) when the caller names none, bytes.
+/// A node takes its size from its one list of sled caches (`deedlog_node::SledCaches`) and
+/// passes it to [`LogWriter::open_with_index_cache`]; it is not one of the [`LogOptions`], so
+/// that no second setting can disagree with that list.
+pub const INDEX_CACHE_BYTES_DEFAULT: u64 = 32 << 20;
+
 /// Tunables of the log.
 #[derive(Clone)]
 pub struct LogOptions {
     /// A new segment starts once the current one reaches this size (a batch is never split).
     pub segment_bytes_max: u64,
-    /// sled's page cache.
-    pub index_cache_bytes: u64,
     /// Fault injection before each batch's write and sync (`None` in a real node).
     pub sync_fault: Option<SyncFault>,
 }
@@ -62,7 +66,6 @@ impl std::fmt::Debug for LogOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogOptions")
             .field("segment_bytes_max", &self.segment_bytes_max)
-            .field("index_cache_bytes", &self.index_cache_bytes)
             .field("sync_fault", &self.sync_fault.is_some())
             .finish()
     }
@@ -72,7 +75,6 @@ impl Default for LogOptions {
     fn default() -> Self {
         Self {
             segment_bytes_max: 64 << 20,
-            index_cache_bytes: 32 << 20,
             sync_fault: None,
         }
     }
@@ -120,10 +122,23 @@ impl SyncJob {
         if let Some(fault) = &self.fault {
             fault(self.size).map_err(|e| StoreError::io(&self.path, e))?;
         }
-        self.file
+        if let Err(error) = self
+            .file
             .write_all_at(&self.buf, self.offset)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| StoreError::io(&self.path, e))?;
+        {
+            // A write cut short (a full disk) leaves part of a record at the tail. No later
+            // batch is written after a failed one (the sequencer finishes each batch before it
+            // launches the next, and a failure poisons the writer), so cutting the tail at once
+            // rather than at the next open keeps the segment to whole, acknowledged records for
+            // anyone who reads it meanwhile (`deedlog verify --data`, a backup). Shrinking a
+            // file needs no free space; if the cut fails too, the next open cuts.
+            let _ = self
+                .file
+                .set_len(self.offset)
+                .and_then(|()| self.file.sync_data());
+            return Err(StoreError::io(&self.path, error));
+        }
         Ok(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 }
@@ -362,6 +377,19 @@ impl LogWriter {
         options: LogOptions,
         format: Arc<dyn CheckpointFormat>,
     ) -> Result<(Self, LogReader, OpenReport), StoreError> {
+        Self::open_with_index_cache(dir, options, format, INDEX_CACHE_BYTES_DEFAULT)
+    }
+
+    /// [`LogWriter::open`] with the sled index's page cache of `index_cache_bytes`.
+    ///
+    /// # Errors
+    /// As [`LogWriter::open`].
+    pub fn open_with_index_cache(
+        dir: &Path,
+        options: LogOptions,
+        format: Arc<dyn CheckpointFormat>,
+        index_cache_bytes: u64,
+    ) -> Result<(Self, LogReader, OpenReport), StoreError> {
         if options.segment_bytes_max < 4096 {
             return Err(StoreError::Config(
                 "segment_bytes_max must be at least 4096".into(),
@@ -373,14 +401,14 @@ impl LogWriter {
 
         // The index first: its high-water mark is a lower bound on acknowledged entries.
         let index_dir = dir.join("index");
-        let index = match Index::open(&index_dir, options.index_cache_bytes) {
+        let index = match Index::open(&index_dir, index_cache_bytes) {
             Ok(index) => index,
             Err(error) => {
                 tracing::warn!(%error, "the sled index does not open; rebuilding it from the log");
                 let aside = dir.join(format!("index.broken.{}", std::process::id()));
                 fs::rename(&index_dir, &aside).map_err(|e| StoreError::io(&index_dir, e))?;
                 report.index_rebuilt = true;
-                Index::open(&index_dir, options.index_cache_bytes)?
+                Index::open(&index_dir, index_cache_bytes)?
             }
         };
         let index_hwm = index.hwm()?;

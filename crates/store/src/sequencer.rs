@@ -159,6 +159,8 @@ pub struct SequencerHandle {
     jobs: Sender<Job>,
     closed: Arc<AtomicBool>,
     stopped: Arc<OnceLock<String>>,
+    /// Set before `stopped` when the failure was a full file system.
+    storage_full: Arc<AtomicBool>,
     reader: LogReader,
 }
 
@@ -208,6 +210,7 @@ impl Sequencer {
             }
         };
         let stopped = Arc::new(OnceLock::new());
+        let storage_full = Arc::new(AtomicBool::new(false));
         let (writer_next, writer_leaf) = (writer.next_seq(), writer.last_leaf());
         let state = SequencerState {
             writer,
@@ -215,6 +218,7 @@ impl Sequencer {
             config,
             last_recorded_ms,
             dead: None,
+            storage_full: storage_full.clone(),
             stopped: stopped.clone(),
             busy_ns: 0,
             versions: HashMap::new(),
@@ -232,6 +236,7 @@ impl Sequencer {
                 jobs,
                 closed: Arc::new(AtomicBool::new(false)),
                 stopped,
+                storage_full,
                 reader,
             },
             stop,
@@ -282,6 +287,9 @@ impl SequencerHandle {
 
     fn check_open(&self) -> Result<(), Rejection> {
         if let Some(why) = self.failure() {
+            if self.storage_full.load(Ordering::SeqCst) {
+                return Err(Rejection::new(&codes::STORAGE_FULL, why.to_owned()));
+            }
             return Err(Rejection::unavailable(why.to_owned()));
         }
         if self.closed.load(Ordering::SeqCst) {
@@ -330,7 +338,7 @@ impl SequencerHandle {
 
     /// Why the sequencer stopped taking commands after a failure (a write, a sync, or an
     /// accepted entry that did not apply), if it did; the node reports it, and every submit is
-    /// then answered `ledger.unavailable`.
+    /// then answered `ledger.unavailable` (`ledger.storage_full` when the disk was full).
     #[must_use]
     pub fn failure(&self) -> Option<&str> {
         self.stopped.get().map(String::as_str)
@@ -460,6 +468,9 @@ struct SequencerState<D: Decider> {
     config: SequencerConfig,
     last_recorded_ms: i64,
     dead: Option<String>,
+    /// Whether the failure that stopped it was a full file system (answered
+    /// `ledger.storage_full` rather than `ledger.unavailable`); shared with the handles.
+    storage_full: Arc<AtomicBool>,
     stopped: Arc<OnceLock<String>>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
@@ -598,11 +609,23 @@ impl<D: Decider> SequencerState<D> {
     }
 
     fn unavailable(&self) -> Rejection {
-        Rejection::unavailable(
-            self.dead
-                .clone()
-                .unwrap_or_else(|| "the sequencer stopped".to_owned()),
-        )
+        let why = self
+            .dead
+            .clone()
+            .unwrap_or_else(|| "the sequencer stopped".to_owned());
+        if self.storage_full.load(Ordering::SeqCst) {
+            Rejection::new(&codes::STORAGE_FULL, why)
+        } else {
+            Rejection::unavailable(why)
+        }
+    }
+
+    /// The reason a storage failure stops the sequencer, noting whether the disk is full.
+    fn storage_failure(&mut self, error: &StoreError) -> String {
+        if self.dead.is_none() && error.is_storage_full() {
+            self.storage_full.store(true, Ordering::SeqCst);
+        }
+        format!("the ledger stopped after a storage failure: {error}")
     }
 
     /// Stops taking commands for good, and tells every handle why.
@@ -725,9 +748,8 @@ impl<D: Decider> SequencerState<D> {
             }
             Err(error) => {
                 tracing::error!(%error, "commit failed; the sequencer stops taking commands");
-                self.stop(format!(
-                    "the ledger stopped after a storage failure: {error}"
-                ));
+                let why = self.storage_failure(&error);
+                self.stop(why);
                 for (reply, _) in f.staged {
                     let _ = reply.send(Err(self.unavailable()));
                 }
@@ -745,13 +767,15 @@ impl<D: Decider> SequencerState<D> {
         }
         let mut failure = self.dead.clone();
         if failure.is_none() {
+            let mut staging = None;
             for (_, p) in &batch.prepared {
                 if let Err(error) = self.writer.stage(&p.entry, &p.bytes, p.opening.as_deref()) {
-                    failure = Some(format!(
-                        "the ledger stopped after a storage failure: {error}"
-                    ));
+                    staging = Some(error);
                     break;
                 }
+            }
+            if let Some(error) = staging {
+                failure = Some(self.storage_failure(&error));
             }
         }
         if failure.is_none() {
@@ -762,9 +786,7 @@ impl<D: Decider> SequencerState<D> {
                     }
                 }
                 Err(error) => {
-                    failure = Some(format!(
-                        "the ledger stopped after a storage failure: {error}"
-                    ));
+                    failure = Some(self.storage_failure(&error));
                 }
             }
         }

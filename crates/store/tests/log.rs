@@ -758,3 +758,43 @@ fn no_receipt_is_sent_before_its_batch_is_durable() {
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(reader.size(), 3, "the failed batch left nothing behind");
 }
+
+#[test]
+fn a_full_disk_is_answered_storage_full_by_every_later_submit() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[29; 32]);
+    // The batch that would reach size 2 finds the file system full.
+    let options = LogOptions {
+        sync_fault: Some(Arc::new(|size| {
+            if size < 2 {
+                Ok(())
+            } else {
+                Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            }
+        })),
+        ..LogOptions::default()
+    };
+    let (writer, _, _) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let seq = Sequencer::start(writer, AcceptAll, config(clock)).unwrap();
+    let h = seq.handle();
+    h.submit_blocking(command(&key, 0, "test/S-1", None))
+        .unwrap();
+    let r = h
+        .submit_blocking(command(&key, 1, "test/S-1", None))
+        .unwrap_err();
+    assert_eq!(
+        (r.code, r.class.http_status()),
+        ("ledger.storage_full", 503)
+    );
+    // Every later submit says the same, from the handle, without reaching the writer.
+    let r = h
+        .submit_blocking(command(&key, 2, "test/S-1", None))
+        .unwrap_err();
+    assert_eq!(r.code, "ledger.storage_full");
+    assert_eq!(h.reader().size(), 1);
+    seq.shutdown();
+    let (_w, reader, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(reader.size(), 1, "nothing of the refused batch is there");
+}

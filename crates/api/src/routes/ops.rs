@@ -149,7 +149,7 @@ async fn readyz(state: Data<AppState>) -> HttpResponse {
 
 async fn metrics(state: Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(crate::metrics::Metrics::content_type())
         .body(
             state
                 .metrics

@@ -25,10 +25,10 @@ use serde_json::json;
 
 use deedlog_domain::ids::IdKind;
 
-use crate::actor::{Actor, random_suffix};
-use crate::client::encode_segment;
-use crate::error::ClientError;
 use crate::wire::{Connection, request};
+use deedlog_client::ClientError;
+use deedlog_client::actor::{Actor, random_suffix};
+use deedlog_client::client::encode_segment;
 
 /// Most connections a run may open.
 pub const CONNECTIONS_MAX: usize = 1024;
@@ -336,7 +336,7 @@ pub fn presign_registrations(
                                         &id,
                                         &actor.key(),
                                         &commitment,
-                                        crate::actor::now_ms(),
+                                        deedlog_client::actor::now_ms(),
                                     ));
                             }
                             let signed = actor.sign("party.register", &id, payload, Some(0))?;

@@ -12,7 +12,7 @@ use rand_core::{OsRng, RngCore as _};
 use deedlog_domain::reference::{Person, PropertyRecord};
 use deedlog_domain::validate;
 
-use crate::error::ClientError;
+use deedlog_client::ClientError;
 
 /// Kunming's district codes (the first six digits of a resident ID number).
 const REGION_CODES: [&str; 7] = [
@@ -57,6 +57,13 @@ impl RegistryProperty {
                 phone: o.phone.clone(),
             })
             .collect()
+    }
+}
+
+/// The deal helpers take a property's facts; a registry property gives them as its record says.
+impl From<&RegistryProperty> for deedlog_client::deal::PropertyFacts {
+    fn from(p: &RegistryProperty) -> Self {
+        Self::from_record(&p.id, &p.certificate_no, &p.record)
     }
 }
 
@@ -149,6 +156,11 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    use deedlog_client::deal::{
+        PropertyFacts, Publisher, document_hash, listing_payload, lump_sum_terms, new_id,
+    };
+    use deedlog_domain::ids::IdKind;
+
     fn reference_dir() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger-data/reference")
     }
@@ -179,5 +191,37 @@ mod tests {
             .count();
         assert!(owners > 0);
         assert!(citizens(Path::new("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn payloads_follow_the_registry_and_encode_canonically() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ledger-data/reference");
+        let props = properties(&dir).unwrap();
+        let mortgaged = props.iter().find(|p| p.record.mortgage.is_some()).unwrap();
+        let facts = PropertyFacts::from(mortgaged);
+        assert!(
+            facts
+                .mortgage
+                .as_ref()
+                .unwrap()
+                .bank
+                .starts_with("bank/BK-")
+        );
+        let t = lump_sum_terms(&facts, "party/PA-1", "party/PA-2", None, 100_000_000, 1_000);
+        assert!(t.title.discharge_before_transfer);
+        assert_eq!(document_hash(&t).unwrap().len(), 64);
+        let p = listing_payload(
+            &facts,
+            &Publisher::Seller {
+                verification: "verification/PV-1",
+                via_proxy: None,
+            },
+            100_000_000,
+            "title",
+        );
+        let v = serde_json::to_value(&p).unwrap();
+        assert!(deedlog_core::canonical::encode(&v).is_ok());
+        assert!(v.get("entrustment").is_none());
+        assert!(new_id(IdKind::Listing).starts_with("listing/LS-"));
     }
 }

@@ -20,7 +20,7 @@
 //! commitment from the vault) and passes real-name verification through the identity endpoint.
 //!
 //! Commands are retried through transport failures with the same signed bytes (see
-//! [`crate::http`]), so a server restart in the middle of a run loses nothing and duplicates
+//! [`deedlog_client::http`]), so a server restart in the middle of a run loses nothing and duplicates
 //! nothing.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -34,12 +34,12 @@ use serde_json::Value;
 use deedlog_domain::payload::{EntrustSale, ListingPublish, LoanResult, ProxyAction};
 use deedlog_domain::reference::Person;
 
-use crate::actor::{Actor, derive_secret, now_ms, random_suffix};
-use crate::client::{Client, Receipt};
-use crate::deal::{self, DAY_MS, PropertyFacts, Publisher};
-use crate::error::ClientError;
-use crate::keys::KeyDir;
 use crate::people::{self, RegistryProperty};
+use deedlog_client::ClientError;
+use deedlog_client::actor::{Actor, derive_secret, now_ms, random_suffix};
+use deedlog_client::client::{Client, Receipt};
+use deedlog_client::deal::{self, DAY_MS, PropertyFacts, Publisher};
+use deedlog_client::keys::KeyDir;
 
 /// Most deals one run may drive.
 pub const DEALS_MAX: usize = 1000;
@@ -85,7 +85,7 @@ impl DemoOptions {
             retry_for: Duration::from_secs(30),
             viewing_lead: Duration::from_millis(1500),
             open_listings: 2,
-            outbox: crate::identity::Outbox::of_data_dir(data_dir)
+            outbox: deedlog_client::identity::Outbox::of_data_dir(data_dir)
                 .path()
                 .to_path_buf(),
         }
@@ -285,7 +285,7 @@ struct Shared<'a> {
     sellers_in_use: Mutex<BTreeSet<String>>,
     /// People of the population register who own nothing: the buyers and proxies.
     buyers: Mutex<VecDeque<Person>>,
-    outbox: crate::identity::Outbox,
+    outbox: deedlog_client::identity::Outbox,
     progress: Mutex<&'a mut (dyn FnMut(&DemoEvent) + Send)>,
     seqs: Mutex<Vec<u64>>,
 }
@@ -363,7 +363,7 @@ pub fn run(
         candidates: Mutex::new(candidates.into()),
         sellers_in_use: Mutex::new(BTreeSet::new()),
         buyers: Mutex::new(buyers.into()),
-        outbox: crate::identity::Outbox::new(options.outbox.clone()),
+        outbox: deedlog_client::identity::Outbox::new(options.outbox.clone()),
         progress: Mutex::new(progress),
         seqs: Mutex::new(Vec::new()),
     };
@@ -779,7 +779,7 @@ impl Run<'_, '_> {
         let rooms = u32::from(payload.rooms).clamp(1, 4) + 1;
         // Forty looks per community, whatever the run's size: an actor keeps at most a few
         // hundred distinct photos (the store's quota), and a demo of thousands of deals reuses them.
-        let look = crate::deal::sha256_hex(payload.community.as_bytes())
+        let look = deedlog_client::deal::sha256_hex(payload.community.as_bytes())
             .bytes()
             .fold(0u32, |a, b| (a * 31 + u32::from(b)) % 40);
         let mut photos = Vec::new();
