@@ -453,7 +453,9 @@ impl LogWriter {
         // of them was acknowledged (a batch is acknowledged only once its checkpoint is
         // durable), so they are part of the torn tail. Cutting them whole, rather than keeping
         // them and signing a checkpoint over them, keeps every checkpoint at the end of a
-        // sequencer batch, where the last entry carries the state map's root.
+        // sequencer batch, where the last entry carries the state map's root. Not when a
+        // checkpoint follows damage: the damaged bytes were acknowledged, the open refuses
+        // below, and the refusal must name the damaged record, not the start of its batch.
         let unfinished = match scan
             .records
             .iter()
@@ -462,7 +464,7 @@ impl LogWriter {
             Some(i) => scan.records.get(i + 1).map(|r| r.offset),
             None => scan.records.first().map(|r| r.offset),
         };
-        if let Some(at) = unfinished {
+        if let Some(at) = unfinished.filter(|_| scan.checkpoint_after_damage.is_none()) {
             scan.records.retain(|r| r.offset < at);
             scan.good_len = at;
         }
