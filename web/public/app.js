@@ -459,7 +459,10 @@ async function runCurrency(el, subject, answer, aggregate, shownBundles) {
     if (c.state === 'current') {
       el.set('green', t(subject === 'listing' ? 'current_active' : 'current_filed', { n: c.asOf }), h('p', {}, t('current_detail')));
     } else if (c.state === 'not_current') {
-      el.set('red', t('current_not', { s: statusWord(c.status), n: c.asOf }), h('p', { class: 'reason' }, t('current_not_detail'), h('span', { class: 'why' }, c.reason)));
+      // The reason in the page's language for the statuses the state map names; otherwise the
+      // verifier's own words.
+      const why = { sold: 'current_why_sold', seized: 'current_why_seized', withdrawn: 'current_why_withdrawn' }[c.status];
+      el.set('red', t('current_not', { s: statusWord(c.status), n: c.asOf }), h('p', { class: 'reason' }, t('current_not_detail'), h('span', { class: 'why' }, why ? t(why) : c.reason)));
     } else {
       el.set('unknown', t('current_unknown'), h('p', { class: 'reason' }, t('badge_unknown_detail'), h('span', { class: 'why' }, c.reason)));
     }

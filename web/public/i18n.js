@@ -496,6 +496,9 @@ const WORDS = {
   current_forged: ['状态证明不成立', 'The state proof is forged'],
   status_sold: ['已售出', 'sold'],
   status_seized: ['房产已查封', 'property seized'],
+  current_why_sold: ['房源已因备案合同成交关闭（已售出）。', 'the listing was closed by a filed contract (sold).'],
+  current_why_seized: ['该房产已被查封。', 'the property is seized.'],
+  current_why_withdrawn: ['房源已撤回。', 'the listing was withdrawn.'],
 };
 
 const STORE = 'deedlog.lang';
