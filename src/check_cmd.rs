@@ -370,17 +370,22 @@ fn check_pdf(args: &CheckArgs, path: &PathBuf) -> Outcome {
     if let Some(c) = &client {
         match c.verify_contract(&checked.filing_code, &key, None) {
             Ok(v) => {
-                let status = v.answer["contract"]["status"].clone();
-                details["status"] = status.clone();
-                if status != json!("filed") {
-                    out.details = details;
-                    return out.fail(
-                        Verdict::NotGenuine,
-                        format!("the contract was filed but is now {status}"),
-                    );
+                // Whether the filing still stands is proved by the state map's proof in the
+                // answer (checked by the client against the root the log committed), not taken
+                // from the server's word: a cancelled filing is genuine but not current (3).
+                details["status"] = v.answer["contract"]["status"].clone();
+                match &v.current {
+                    Currency::Current { as_of, status } => out.proved.push(format!(
+                        "{status} as of checkpoint {as_of} (the state map's proof)"
+                    )),
+                    Currency::NotCurrent { as_of, reason, .. } => out
+                        .proved
+                        .push(format!("not current as of checkpoint {as_of}: {reason}")),
+                    Currency::CouldNotCheck { reason } => out.proved.push(format!(
+                        "whether it is still current could not be checked: {reason}"
+                    )),
                 }
-                out.proved
-                    .push("the server's latest answer shows the contract still filed".into());
+                out.current = Some(v.current.clone());
             }
             Err(e) => {
                 out.details = details;

@@ -261,6 +261,7 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
     let registry_actor = keys.actor("authority/registry").expect("registry key");
     filed_contract_pdf(
         &client,
+        &server.url,
         &log_key,
         (&seller, &registry_actor),
         d,
@@ -628,6 +629,7 @@ fn poppler(tool: &str, args: &[&str], file: &Path) -> String {
 /// downloads it; the public check by hash says genuine for the file and not for a changed one.
 fn filed_contract_pdf(
     client: &Client,
+    url: &str,
     log_key: &str,
     (seller, non_party): (&Actor, &Actor),
     d: &demo::DealReport,
@@ -738,6 +740,33 @@ fn filed_contract_pdf(
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+
+    // `deedlog check --pdf` against the server: genuine, and still filed by the state map's
+    // proof (exit 0); the same file with one byte changed is not genuine (exit 1).
+    let check = |file: &Path| {
+        let out = crate::common::run(&[
+            "check",
+            "--pdf",
+            file.to_str().expect("utf-8"),
+            "--server",
+            url,
+            "--log-key",
+            log_key,
+            "--json",
+        ]);
+        let v: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap_or(Value::Null);
+        (out.status.code(), v)
+    };
+    let (code, v) = check(&file);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["current"]["state"], json!("current"), "{v}");
+    assert_eq!(v["current"]["status"], json!("filed"), "{v}");
+    let changed_file = dir.path().join("changed.pdf");
+    let mut changed = pdf.clone();
+    changed[pdf.len() / 2] ^= 0x01;
+    std::fs::write(&changed_file, &changed).expect("written");
+    let (code, v) = check(&changed_file);
+    assert_eq!(code, Some(1), "{v}");
 
     // One byte changed anywhere fails.
     for at in [pdf.len() / 3, pdf.len() / 2, pdf.len() - 10] {
