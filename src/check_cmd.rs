@@ -83,6 +83,22 @@ impl Verdict {
 }
 
 impl Outcome {
+    /// Records whether a genuine answer is still current, as its state proof showed.
+    fn note_currency(&mut self, current: &Currency) {
+        self.proved.push(match current {
+            Currency::Current { as_of, status } => {
+                format!("{status} as of checkpoint {as_of} (the state map's proof)")
+            }
+            Currency::NotCurrent { as_of, reason, .. } => {
+                format!("not current as of checkpoint {as_of}: {reason}")
+            }
+            Currency::CouldNotCheck { reason } => {
+                format!("whether it is still current could not be checked: {reason}")
+            }
+        });
+        self.current = Some(current.clone());
+    }
+
     fn new(what: &'static str) -> Self {
         Self {
             verdict: Verdict::CouldNotCheck,
@@ -235,18 +251,7 @@ fn check_code(args: &CheckArgs, text: &str) -> Outcome {
             json!({"status": v.answer["contract"]["status"], "contract": v.answer["contract"]["id"]})
         }
     };
-    match &v.current {
-        Currency::Current { as_of, status } => out.proved.push(format!(
-            "{status} as of checkpoint {as_of} (the state map's proof)"
-        )),
-        Currency::NotCurrent { as_of, reason, .. } => out
-            .proved
-            .push(format!("not current as of checkpoint {as_of}: {reason}")),
-        Currency::CouldNotCheck { reason } => out.proved.push(format!(
-            "whether it is still current could not be checked: {reason}"
-        )),
-    }
-    out.current = Some(v.current.clone());
+    out.note_currency(&v.current);
     out.verdict = Verdict::Genuine;
     out
 }
@@ -374,18 +379,7 @@ fn check_pdf(args: &CheckArgs, path: &PathBuf) -> Outcome {
                 // answer (checked by the client against the root the log committed), not taken
                 // from the server's word: a cancelled filing is genuine but not current (3).
                 details["status"] = v.answer["contract"]["status"].clone();
-                match &v.current {
-                    Currency::Current { as_of, status } => out.proved.push(format!(
-                        "{status} as of checkpoint {as_of} (the state map's proof)"
-                    )),
-                    Currency::NotCurrent { as_of, reason, .. } => out
-                        .proved
-                        .push(format!("not current as of checkpoint {as_of}: {reason}")),
-                    Currency::CouldNotCheck { reason } => out.proved.push(format!(
-                        "whether it is still current could not be checked: {reason}"
-                    )),
-                }
-                out.current = Some(v.current.clone());
+                out.note_currency(&v.current);
             }
             Err(e) => {
                 out.details = details;

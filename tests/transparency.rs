@@ -1071,6 +1071,14 @@ fn a_witness_killed_mid_request_keeps_a_whole_record_no_older_than_its_last_answ
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Writes a new key to `key_file` and returns the `serve --auditor` value registering it as
+/// `auditor/city`.
+fn auditor_city(key_file: &Path) -> String {
+    let out = run(&["keygen", "--out", key_file.to_str().expect("utf-8")]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
+    format!("city={}", printed["public"].as_str().expect("a key"))
+}
+
 /// `deedlog audit --semantic`: the rules replayed over the whole log as a registered auditor,
 /// remembered structurally between runs; a reader the server does not know is refused.
 #[test]
@@ -1080,9 +1088,7 @@ fn the_semantic_audit_replays_the_rules_as_a_registered_auditor() {
     let state = dir.path().join("audit");
     let auditor_key = dir.path().join("auditor.key");
     let auditor_key_s = auditor_key.to_str().expect("utf-8");
-    let out = run(&["keygen", "--out", auditor_key_s]);
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
-    let auditor = format!("city={}", printed["public"].as_str().expect("a key"));
+    let auditor = auditor_city(&auditor_key);
     let (server, url) = serve_with(&data, &["--auditor", &auditor]);
     let key = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
     let key = key.trim();
@@ -1248,9 +1254,7 @@ fn the_semantic_audit_catches_a_signed_step_the_rules_refuse() {
     let state = dir.path().join("audit");
     let auditor_key = dir.path().join("auditor.key");
     let auditor_key_s = auditor_key.to_str().expect("utf-8");
-    let out = run(&["keygen", "--out", auditor_key_s]);
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keygen JSON");
-    let auditor = format!("city={}", printed["public"].as_str().expect("a key"));
+    let auditor = auditor_city(&auditor_key);
     let (server, url) = serve_with(&data, &["--auditor", &auditor]);
     let vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
     let vkey = vkey.trim().to_owned();

@@ -98,11 +98,7 @@ async fn log_checkpoint(state: Data<AppState>) -> Result<HttpResponse, ApiError>
 /// The note served for the latest checkpoint: its cosigned copy once the witnesses answered
 /// (see `ApiConfig::cosigned_checkpoint`); until then, or without witnesses, the log's own.
 fn served_note(state: &AppState, cp: &deedlog_store::StoredCheckpoint) -> Vec<u8> {
-    state
-        .config
-        .cosigned_checkpoint
-        .as_ref()
-        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
+    super::cosigned(state)
         .filter(|(size, _)| *size == cp.size)
         .map_or_else(|| cp.note.clone(), |(_, note)| note.into_bytes())
 }
@@ -235,12 +231,7 @@ async fn log_entry_tlog_proof(
             format!("entry {seq} is not on the log"),
         ));
     }
-    let cosigned = state
-        .config
-        .cosigned_checkpoint
-        .as_ref()
-        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
-        .filter(|(size, _)| seq < *size);
+    let cosigned = super::cosigned(&state).filter(|(size, _)| seq < *size);
     let bundle = match cosigned {
         Some((size, note)) => super::bundle_at(&state, seq, size, note.as_bytes())?,
         None => super::bundle(&state, seq)?,

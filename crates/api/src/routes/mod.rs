@@ -778,17 +778,22 @@ pub(crate) fn bundle_for(
     }
 }
 
+/// The newest checkpoint the witnesses cosigned, `(size, note)`, when the node has witnesses and
+/// they have answered (see `ApiConfig::cosigned_checkpoint`).
+pub(crate) fn cosigned(state: &AppState) -> Option<(u64, String)> {
+    state
+        .config
+        .cosigned_checkpoint
+        .as_ref()
+        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
+}
+
 /// The bundle with the newest checkpoint the witnesses cosigned, when it covers the entry, so an
 /// offline verifier can check the witnesses too. The cosigner lags the log by a round, so the
 /// cosigned checkpoint is usually a little older than the bundle's; an entry newer than it gets
 /// no witnessed checkpoint (the verifier's policy then says so) until the next round.
 fn with_witnessed(state: &AppState, bundle: ProofBundle) -> Result<ProofBundle, ApiError> {
-    let Some((cosigned_size, note)) = state
-        .config
-        .cosigned_checkpoint
-        .as_ref()
-        .and_then(|slot| slot.read().ok().and_then(|s| s.clone()))
-    else {
+    let Some((cosigned_size, note)) = cosigned(state) else {
         return Ok(bundle);
     };
     if bundle.seq >= cosigned_size {
