@@ -158,11 +158,32 @@ fn recover_compaction(dir: &Path) -> Result<(), VaultError> {
 /// The vault database's page cache unless the caller says otherwise.
 pub const CACHE_BYTES_DEFAULT: u64 = 64 << 20;
 
+/// How long [`open_db`] waits for the database's file lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the vault's sled database.
+///
+/// sled 0.34 finishes writing a dropped database on its own background threads, which hold the
+/// file lock for a short while after the last handle is gone; a reopen in the same process (a
+/// compaction, a test) can meet that lock. This waits for it up to [`LOCK_WAIT`]; a lock still
+/// held after that is another process's, and its error is returned.
 fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, VaultError> {
-    Ok(sled::Config::new()
-        .path(path)
-        .cache_capacity(cache_bytes)
-        .open()?)
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return Ok(r?),
+        }
+    }
 }
 
 impl Vault {
