@@ -231,7 +231,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         ),
         scoped(
             "/v1/proxies/{PX}/contracts",
-            "/v1/proxies",
+            "",
             "The principal's contracts a proxy may act on",
             "PX",
             || id_schema(IdKind::Proxy),
@@ -239,7 +239,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         ),
         scoped(
             "/v1/entrustments/{EN}/contracts",
-            "/v1/entrustments",
+            "",
             "The buyer's contracts its purchase agent may confirm",
             "EN",
             || id_schema(IdKind::Entrustment),
