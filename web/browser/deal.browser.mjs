@@ -627,6 +627,56 @@ try {
     await agent2.shot('agent2-03-accepted');
   });
 
+  await check('a lost phone: the seller\'s storage is cleared, #/me offers a new device; a new key is bound after the code to the phone on file, the old one revoked; the new key signs, the old one is refused', async () => {
+    const { page } = seller;
+    await seller.open('#/me', '#me-property-form');
+    // A command signed with the old key, to send once the key is replaced.
+    const oldBody = await page.evaluate(async () => {
+      const { currentActor, loadKey } = await import('/assets/keys.js');
+      const { randomId, signCommand } = await import('/assets/sign.js');
+      const key = await loadKey(await currentActor());
+      const signed = await signCommand(key, {
+        kind: 'entrustment.purchase', stream: randomId('entrustment', 'EN'), expected_version: 0,
+        payload: { agent: 'agent/AT-0001', budget_max_fen: 100_000_000, districts: [], expires_at_ms: Date.now() + 30 * 86_400_000 },
+      });
+      return signed.bodyText;
+    });
+    // The browser's storage is cleared (a new phone looks the same to the server).
+    await page.goto(`${base}/healthz`);
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      localStorage.clear();
+      const req = indexedDB.deleteDatabase('deedlog-keys');
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error);
+      req.onblocked = () => reject(new Error('blocked'));
+    }));
+    await seller.open('#/me', '#me-recover-form');
+    await seller.shot('seller-05-new-device');
+    await seller.audit('#/me (new device)');
+    const since = outboxLines();
+    await page.fill('#me-recover-name', sellerPerson.name);
+    await page.fill('#me-recover-id', sellerPerson.id_number);
+    await page.click('#me-recover-send');
+    await page.locator('#me-recover-code-form').waitFor({ state: 'visible', timeout: 20_000 });
+    await page.fill('#me-recover-code', await smsCode(sellerPerson.phone, 'recover', since));
+    await page.click('#me-recover-go');
+    await page.locator('#me-property-form').waitFor({ timeout: 20_000 });
+    const party = (await page.locator('#me-party').innerText()).trim();
+    assert(party === sellerId, `the same party, now on this device (${party} vs ${sellerId})`);
+    const seq = Number(await page.locator('.me-receipt').getAttribute('data-seq'));
+    const bound = await entryAt(seq);
+    const revoked = await entryAt(seq - 1);
+    assert(bound.signed.kind === 'key.bind' && bound.signed.actor === 'authority/identity' && bound.stream === sellerId, `key.bind by the identity authority (${JSON.stringify(bound.signed)})`);
+    assert(revoked.signed.kind === 'key.revoke' && revoked.stream === sellerId, `the old key revoked first (${JSON.stringify(revoked.signed)})`);
+    await seller.shot('seller-06-recovered');
+    // The new key signs a step; the command the old key signed is refused.
+    await seller.open('#/buyer', '#buyer-entrust form[data-kind="entrustment.purchase"]');
+    await seller.step('entrustment.purchase', { agent: AGENT, budget: '100', districts: '', days: '30' }, '#buyer-entrust');
+    const res = await fetch(`${base}/v1/commands/entrustment.purchase`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: oldBody });
+    const body = await res.json();
+    assert(res.status === 401 && body.code === 'auth.key_revoked', `the old key is refused (${res.status} ${JSON.stringify(body)})`);
+  });
+
   await check('the public pages of the listing and the contract show green', async () => {
     for (const [p, hash] of [[buyer, `#/v/${listingCode}`], [buyer, `#/contract/${filingCode}`], [buyer, `#/contract/${filing2}`]]) {
       await p.page.goto('about:blank');
