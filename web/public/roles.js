@@ -217,8 +217,19 @@ async function contractsSection(key, path, role) {
 // The screens.
 // ------------------------------------------------------------------------------------------
 
-const agentOptions = async () => (await publicGet('/v1/agents?limit=50')).items.filter((a) => a.offered)
-  .map((a) => ({ value: a.id, label: `${a.agency_name} · ${a.licence_no} · ★${(a.score_x100 / 100).toFixed(2)} (${a.rating_count})` }));
+/** Most agents the choice lists (best rated first), read a page of 100 at a time. */
+const AGENTS_LISTED_MAX = 500;
+
+async function agentOptions() {
+  const all = [];
+  for (let offset = 0; offset !== null && all.length < AGENTS_LISTED_MAX;) {
+    const page = await publicGet(`/v1/agents?limit=100&offset=${offset}`);
+    all.push(...page.items);
+    offset = page.next_offset;
+  }
+  return all.filter((a) => a.offered)
+    .map((a) => ({ value: a.id, label: `${a.agency_name} · ${a.licence_no} · ★${(a.score_x100 / 100).toFixed(2)} (${a.rating_count})` }));
+}
 const bankOptions = async () => (await publicGet('/v1/banks')).items.map((b) => ({ value: b.id, label: `${b.name} ${b.branch}` }));
 
 function sellerScreen(key) {
@@ -718,7 +729,7 @@ function newAgentView(main, role) {
     box.replaceChildren(h('h2', {}, t('st_new_agent')),
       h('p', { class: 'small' }, t('st_new_agent_code_help', { actor })),
       h('label', { for: 'new-agent-code' }, t('st_f_binding')),
-      h('textarea', { id: 'new-agent-code', readonly: true, rows: 4, class: 'mono' }, code),
+      h('textarea', { id: 'new-agent-code', readonly: true, rows: 6, class: 'mono' }, code),
       qr(code, t('st_f_binding')), go);
     return true;
   };

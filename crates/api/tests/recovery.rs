@@ -311,10 +311,10 @@ async fn a_lost_device_is_replaced_only_by_the_person_with_the_phone_on_file() {
         std::fs::read_to_string(&outbox)
             .ok()?
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|l| l["challenge"] == json!(challenge))
+            .find(|l| l["challenge"] == json!(challenge))
             .map(|l| l["to"].as_str().unwrap_or("").to_owned())
-            .last()
     };
     let ask = |name: &str, id: &str, key: &SecretKey| json!({"name": name, "id_number": id, "key": key.public().to_base64()});
     let window = 11 * 60 * 1000;

@@ -514,10 +514,10 @@ fn scoped_contracts(
         let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
             continue;
         };
-        if let Some(Doc::Contract(c)) = views.doc(id)? {
-            if keep(&c)? {
-                kept.push(item);
-            }
+        if let Some(Doc::Contract(c)) = views.doc(id)?
+            && keep(&c)?
+        {
+            kept.push(item);
         }
     }
     let next = (paging.offset + paging.limit < kept.len()).then_some(paging.offset + paging.limit);
