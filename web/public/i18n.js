@@ -542,7 +542,7 @@ const WORDS = {
   st_f_agent_id: ['经纪人编号', 'Agent id'],
   st_find_agent: ['查找经纪人', 'Find an agent'],
   me_step_recover: ['换了新手机或清除了浏览器数据？', 'A new phone, or cleared this browser?'],
-  me_recover_help: ['本浏览器没有您的密钥。输入姓名和身份证号，我们会把验证码发到户籍登记的手机号；验证后为本设备绑定新密钥，旧密钥在账本上作废。', 'This browser holds no key of yours. Give your name and ID number: a code goes to the phone on file; once verified, a new key for this device is bound and the old one is revoked on the log.'],
+  me_recover_help: ['本浏览器没有您的密钥。输入姓名和身份证号，验证码将发到您在人口信息库中登记的手机号；验证后为本设备绑定新密钥，旧密钥在账本上作废。', 'This browser holds no key of yours. Give your name and ID number: a code goes to the phone on file; once verified, a new key for this device is bound and the old one is revoked on the log.'],
   me_recover_go: ['绑定本设备', 'Bind this device'],
   me_recovered: ['已为本设备绑定新密钥，旧密钥已作废。', 'This device\'s new key is bound; the old key is revoked.'],
   err_party_erased: ['该账户已注销，不能恢复。', 'This account was erased and cannot be recovered.'],
