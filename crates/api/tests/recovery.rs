@@ -625,6 +625,122 @@ async fn a_lost_device_is_replaced_only_by_the_person_with_the_phone_on_file() {
 }
 
 #[actix_web::test]
+async fn at_an_office_the_clerks_check_proves_the_recovery() {
+    let fx = fixture();
+    let node = Node::open(fx.options.clone()).unwrap();
+    let app = web_test::init_service(deedlog_api::app(AppState::new(
+        node.clone(),
+        ApiConfig::default(),
+    )))
+    .await;
+    let now = || fx.clock.load(Ordering::SeqCst);
+    let size = || node.reader().size();
+    assert!(
+        node.views()
+            .wait_applied(size(), Duration::from_secs(10))
+            .await
+    );
+    let seller = "party/PA-seller";
+    let old_key = deedlog_node::keys::generate();
+    let (s, r) = register!(
+        app,
+        node,
+        seller,
+        &old_key,
+        SELLER.2,
+        now(),
+        "office-nonce-0001"
+    );
+    assert_eq!(s, 201, "{r}");
+    let seq = r["seq"].as_u64().unwrap();
+    let (s, b) = attest!(app, node, seller, &old_key, SELLER, Some(seq), now());
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    let office = node.keys().get("office/OF-01").cloned().unwrap();
+    let new_key = deedlog_node::keys::generate();
+    let uri = "/v1/identity/office/recover";
+    let body = |name: &str, id: &str| {
+        json!({"name": name, "id_number": id, "key": new_key.public().to_base64()}).to_string()
+    };
+    let before = size();
+    // Only an office; the person must be on the register; and must have a verified party.
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &old_key,
+            seller,
+            uri,
+            now(),
+            body(SELLER.0, SELLER.1).as_bytes()
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (403, json!("request.forbidden"))
+    );
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &office,
+            "office/OF-01",
+            uri,
+            now(),
+            body(BUYER.0, SELLER.1).as_bytes()
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (422, json!("identity.not_on_register"))
+    );
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &office,
+            "office/OF-01",
+            uri,
+            now(),
+            body(BUYER.0, BUYER.1).as_bytes()
+        )
+    );
+    assert_eq!(
+        (s, json_of(&b)["code"].clone()),
+        (422, json!("identity.no_party"))
+    );
+    assert_eq!(size(), before);
+    let (s, b) = call!(
+        app,
+        signed_post(
+            &office,
+            "office/OF-01",
+            uri,
+            now(),
+            body(SELLER.0, SELLER.1).as_bytes()
+        )
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let proven = json_of(&b);
+    assert_eq!(proven["party"], json!(seller));
+    let proof = deedlog_domain::keys::prove_possession(&new_key, seller);
+    let (s, r) = post_json!(
+        app,
+        "/v1/identity/recover/bind",
+        json!({"challenge": proven["challenge"], "proof": proof})
+    );
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(size(), before + 2);
+    let (s, r) = post_json!(
+        app,
+        "/v1/identity/recover/bind",
+        json!({"challenge": proven["challenge"], "proof": proof})
+    );
+    assert_eq!(
+        (s, r["code"].clone()),
+        (422, json!("identity.challenge_invalid")),
+        "spent: {r}"
+    );
+    assert_eq!(size(), before + 2);
+}
+
+#[actix_web::test]
 async fn only_the_housing_authority_gets_a_new_agents_commitments_and_certifies_it_with_its_own_key()
  {
     let fx = fixture();

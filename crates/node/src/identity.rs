@@ -1222,6 +1222,95 @@ impl Node {
         })
     }
 
+    /// `POST /v1/identity/office/recover` (signed by a filing office): the office checked the
+    /// person's ID card in person and read the new device's public key off its screen; after
+    /// checking name and number against the register, the recovery is proven at once (the
+    /// office's check stands in for the SMS code) and the answer names the challenge and the
+    /// party, which the office hands to the device for `recover/bind`.
+    ///
+    /// # Errors
+    /// `403 request.forbidden` (not an office), `400 identity.invalid`, `422
+    /// identity.not_on_register`, `422 identity.no_party` (the person has no live, verified
+    /// party), `429 rate.limited`, node errors.
+    pub fn office_recover(
+        &self,
+        office: &str,
+        name: &str,
+        id_number: &str,
+        key: &str,
+    ) -> Result<RecoveryProven, IdentityError> {
+        if !IdKind::Office.matches(office) || self.views().doc(office)?.is_none() {
+            return Err(refused(
+                403,
+                "request.forbidden",
+                format!("{office} is not a filing office"),
+            ));
+        }
+        if id_number.len() > 32 || name.len() > 200 || key.len() > 64 {
+            return Err(invalid("name, id_number or key too long"));
+        }
+        let parsed =
+            deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
+        if parsed.to_base64() != key {
+            return Err(invalid("key must be standard padded base64"));
+        }
+        let number = validate::resident_id("id_number", id_number)
+            .map_err(|e| invalid(e.to_string()))?
+            .number;
+        let name = validate::nfc(name.trim());
+        let id = self.identity();
+        let now = self.now_ms();
+        {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                now,
+                format!("office\n{office}"),
+                id.limits.per_client_max,
+                "office",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("recover\n{number}"),
+                id.limits.per_number_max,
+                "ID number",
+            )?;
+        }
+        if !id.register.get(&number).is_some_and(|e| e.name == name) {
+            // The office is trusted and checked the card itself: it may be told plainly.
+            return Err(refused(
+                422,
+                "identity.not_on_register",
+                "this name and ID number are not on the population register",
+            ));
+        }
+        let Some(party) = self.party_of_person(&number)? else {
+            return Err(refused(
+                422,
+                "identity.no_party",
+                "this person has no live, real-name-verified party to recover",
+            ));
+        };
+        let challenge = format!("ch-{}", hex::encode(random_bytes::<16>()));
+        let mut m = lock(&id.memory);
+        if m.recovered.len() >= id.limits.challenges_max {
+            m.recovered.retain(|_, r| r.expires_at_ms > now);
+            if m.recovered.len() >= id.limits.challenges_max {
+                return Err(limited("server (too many recoveries waiting)", 60));
+            }
+        }
+        m.recovered.insert(
+            challenge.clone(),
+            Recovered {
+                party: party.clone(),
+                key: key.to_owned(),
+                expires_at_ms: now + id.limits.office_pending_ttl_ms,
+            },
+        );
+        Ok(RecoveryProven { challenge, party })
+    }
+
     /// `POST /v1/identity/recover/bind` (public): the new key's proof of possession for the
     /// party of a proven recovery. The identity authority signs `key.revoke` of the party's
     /// current key (if it has one) and `key.bind` of the new key, after checking, before

@@ -227,6 +227,31 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         ),
         RouteSpec::new(
             Method::Post,
+            "/v1/identity/office/recover",
+            Access::Signed,
+            "identity",
+            "A lost or new device at an office: the clerk's in-person check proves the recovery",
+            |r| r.to(office_recover),
+        )
+        .scope(SCOPE)
+        .param(after_seq_param())
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["name", "id_number", "key"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
+                    "key": {"type": "string", "maxLength": 44}}})
+        }))
+        .reply(
+            200,
+            "The recovery is proven",
+            Content::Json(|| {
+                json!({"type": "object", "required": ["challenge", "party"], "properties": {
+                    "challenge": {"type": "string"}, "party": super::id_schema(IdKind::Party)}})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
             "/v1/identity/agent/commitments",
             Access::Signed,
             "identity",
@@ -486,6 +511,22 @@ async fn recover_verify(
 ) -> Result<HttpResponse, ApiError> {
     let body: CodeBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
     let proven = state.node.recover_verify(&body.challenge, &body.code)?;
+    Ok(answer(StatusCode::OK, &to_value(&proven)?))
+}
+
+async fn office_recover(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, body): (String, RecoverBody) =
+        signed(&req, &state, payload, &after, IdKind::Office).await?;
+    let node = state.node.clone();
+    let proven =
+        web::block(move || node.office_recover(&actor, &body.name, &body.id_number, &body.key))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
     Ok(answer(StatusCode::OK, &to_value(&proven)?))
 }
 
