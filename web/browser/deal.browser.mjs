@@ -677,6 +677,43 @@ try {
     assert(res.status === 401 && body.code === 'auth.key_revoked', `the old key is refused (${res.status} ${JSON.stringify(body)})`);
   });
 
+  await check('at a filing office: the buyer\'s storage is cleared; the clerk checks the ID card and the new device\'s key; the device binds with the recovery code', async () => {
+    const { page } = buyer;
+    await page.goto(`${base}/healthz`);
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      localStorage.clear();
+      const req = indexedDB.deleteDatabase('deedlog-keys');
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error);
+      req.onblocked = () => reject(new Error('blocked'));
+    }));
+    await buyer.open('#/me', '#me-office-show');
+    await page.click('#me-office-show');
+    await page.locator('#me-office-key').waitFor({ timeout: 20_000 });
+    const deviceKey = await page.inputValue('#me-office-key');
+    await office.open('#/office', '#f-office-recover');
+    // A card that is not the person's: refused in words, nothing made.
+    await office.page.fill('#f-office-recover-name', buyerPerson.name);
+    await office.page.fill('#f-office-recover-id', sellerPerson.id_number);
+    await office.page.fill('#f-office-recover-key', deviceKey);
+    await office.page.click('#f-office-recover-go');
+    await office.page.waitForFunction(() => document.getElementById('st-status')?.classList.contains('error'), null, { timeout: 20_000 });
+    await office.page.fill('#f-office-recover-id', buyerPerson.id_number);
+    await office.page.click('#f-office-recover-go');
+    await office.page.locator('#office-recover-text').waitFor({ timeout: 20_000 });
+    await office.shot('office-03-recover');
+    await office.audit('#/office (new device)');
+    await page.fill('#me-office-code', await office.page.inputValue('#office-recover-text'));
+    await page.click('#me-office-go');
+    await page.locator('#me-property-form').waitFor({ timeout: 20_000 });
+    const party = (await page.locator('#me-party').innerText()).trim();
+    assert(party === buyerId, `the same party, now on this device (${party} vs ${buyerId})`);
+    const bound = await entryAt(Number(await page.locator('.me-receipt').getAttribute('data-seq')));
+    assert(bound.signed.kind === 'key.bind' && bound.stream === buyerId, `key.bind of the new key (${JSON.stringify(bound.signed)})`);
+    const onLog = await (await fetch(`${base}/v1/actors/key?actor=${encodeURIComponent(buyerId)}`)).json();
+    assert(onLog.key === deviceKey, 'the device\'s key is the party\'s current key');
+  });
+
   await check('the public pages of the listing and the contract show green', async () => {
     for (const [p, hash] of [[buyer, `#/v/${listingCode}`], [buyer, `#/contract/${filingCode}`], [buyer, `#/contract/${filing2}`]]) {
       await p.page.goto('about:blank');

@@ -546,6 +546,19 @@ const WORDS = {
   me_recover_go: ['绑定本设备', 'Bind this device'],
   me_recovered: ['已为本设备绑定新密钥，旧密钥已作废。', 'This device\'s new key is bound; the old key is revoked.'],
   err_party_erased: ['该账户已注销，不能恢复。', 'This account was erased and cannot be recovered.'],
+  me_office_recover: ['或到办理点办理', 'Or at a filing office'],
+  me_office_recover_help: ['在办理点出示身份证，并让工作人员录入本设备的新公钥；再把工作人员屏幕上的恢复码填到这里。', 'Show your ID card at a filing office and let the clerk take this device\'s new public key; then enter the recovery code from the clerk\'s screen here.'],
+  me_office_show_key: ['显示本设备的新公钥', 'Show this device\'s new public key'],
+  me_office_key: ['新设备公钥', 'New device\'s public key'],
+  me_office_key_shown: ['新公钥已生成，请交给工作人员。', 'The new key is made: show it to the clerk.'],
+  me_office_code: ['恢复码', 'Recovery code'],
+  me_in_office_code: ['恢复码无效：请从工作人员屏幕完整复制，或扫描其二维码。', 'Not a valid recovery code: copy it whole from the clerk\'s screen, or scan its QR code.'],
+  st_office_recover: ['新设备绑定（核对身份证）', 'New device (ID card checked here)'],
+  st_office_recover_help: ['当面核对身份证后，录入姓名、身份证号和其新设备显示的公钥；把生成的恢复码交给其设备。', 'After checking the ID card in person, enter the name, the ID number and the public key the new device shows; give the recovery code to the device.'],
+  st_office_recover_go: ['核验并生成恢复码', 'Check and make the recovery code'],
+  st_office_recover_done: ['已核验：请让其设备扫描或输入恢复码。', 'Checked: let the device scan or enter the recovery code.'],
+  st_in_device_key: ['公钥无效：44 个字符的 base64。', 'Not a public key: 44 characters of base64.'],
+  err_identity_no_party: ['此人没有可恢复的已实名账户。', 'This person has no real-name-verified account to recover.'],
 };
 
 const STORE = 'deedlog.lang';

@@ -81,5 +81,49 @@ export function recoverView({ checkName, checkIdNumber, checkCode }, say, done) 
     session.notice = t('me_recovered');
     await done();
   }));
-  return [h('h2', {}, t('me_step_recover')), h('p', { class: 'small' }, t('me_recover_help')), ask, codeForm];
+  return [h('h2', {}, t('me_step_recover')), h('p', { class: 'small' }, t('me_recover_help')), ask, codeForm, ...atOffice(guarded, say, done)];
+}
+
+/**
+ * The same at a filing office: this device shows its new public key (text and QR code) for the
+ * clerk, who checks the ID card; the clerk's screen then gives the recovery code
+ * (`{"challenge","party"}`), typed or scanned here, and this device binds its key with it.
+ */
+function atOffice(guarded, say, done) {
+  const shown = h('div', { id: 'me-office-key-box' });
+  const showBtn = h('button', { type: 'button', id: 'me-office-show', class: 'secondary' }, t('me_office_show_key'));
+  showBtn.addEventListener('click', guarded(showBtn, async () => {
+    await forgetKey(WAITING);
+    const key = await createKey(WAITING);
+    const { qr } = await import('./app.js');
+    shown.replaceChildren(h('label', { for: 'me-office-key' }, t('me_office_key')),
+      h('textarea', { id: 'me-office-key', readonly: true, rows: 2, class: 'mono' }, key.publicKeyBase64),
+      qr(key.publicKeyBase64, t('me_office_key')));
+    say(t('me_office_key_shown'), false);
+  }));
+  const goBtn = h('button', { type: 'submit', id: 'me-office-go' }, t('me_recover_go'));
+  const form = h('form', { class: 'search me-form', id: 'me-office-form', novalidate: true },
+    h('div', { class: 'field wide' }, h('label', { for: 'me-office-code' }, t('me_office_code')),
+      h('textarea', { id: 'me-office-code', name: 'me-office-code', rows: 3, maxlength: 300 })),
+    goBtn);
+  form.addEventListener('submit', guarded(goBtn, async () => {
+    let code;
+    try {
+      code = JSON.parse(String(form.elements['me-office-code'].value).trim());
+    } catch {
+      throw new InputError('me_in_office_code');
+    }
+    if (!code || typeof code.challenge !== 'string' || code.challenge.length > 64
+      || !/^party\/PA-[A-Za-z0-9-]{1,64}$/.test(code.party ?? '')) throw new InputError('me_in_office_code');
+    if (!(await loadKey(WAITING))) throw new InputError('me_in_no_challenge');
+    const started = performance.now();
+    const key = await renameKey(WAITING, code.party);
+    const proof = toBase64(await key.sign(possessionMessage(code.party, key.publicKeyBase64)));
+    const receipts = await post('/v1/identity/recover/bind', { challenge: code.challenge, proof });
+    await setCurrentActor(code.party);
+    await landed(receipts.bind, started);
+    session.notice = t('me_recovered');
+    await done();
+  }));
+  return [h('h3', {}, t('me_office_recover')), h('p', { class: 'small' }, t('me_office_recover_help')), showBtn, shown, form];
 }

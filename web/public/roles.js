@@ -499,8 +499,48 @@ function bankScreen(key) {
 /** The ID commitments an office checked in person, by proxy filing, for this page's life. */
 const officeChecks = new Map();
 
+/** The last recovery code this office made, kept across the redraws live updates cause. */
+let officeRecovery = null;
+
+/** 新设备绑定: the clerk checks the ID card and the new device's key; the device then binds. */
+function officeRecoverSection(key) {
+  return section('office-recover', 'st_office_recover', async () => {
+    const btn = h('button', { type: 'submit', id: 'f-office-recover-go' }, t('st_office_recover_go'));
+    const out = h('div', { id: 'office-recover-code' });
+    const showCode = (text) => out.replaceChildren(h('p', { class: 'small status-active' }, t('st_office_recover_done')),
+      h('label', { for: 'office-recover-text' }, t('me_office_code')),
+      h('textarea', { id: 'office-recover-text', readonly: true, rows: 3, class: 'mono' }, text), qr(text, t('me_office_code')));
+    if (officeRecovery) showCode(officeRecovery);
+    const form = h('form', { class: 'search me-form', id: 'f-office-recover', novalidate: true },
+      h('div', { class: 'field wide' }, h('label', { for: 'f-office-recover-name' }, t('me_real_name')), h('input', { id: 'f-office-recover-name', name: 'name', maxlength: 40, autocomplete: 'off' })),
+      h('div', { class: 'field wide' }, h('label', { for: 'f-office-recover-id' }, t('me_id_number')), h('input', { id: 'f-office-recover-id', name: 'id', maxlength: 18, autocomplete: 'off' })),
+      h('div', { class: 'field wide' }, h('label', { for: 'f-office-recover-key' }, t('me_office_key')), h('input', { id: 'f-office-recover-key', name: 'key', maxlength: 44, autocomplete: 'off', class: 'mono' })),
+      btn);
+    form.addEventListener('input', () => { form.dataset.dirty = '1'; });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const { checkName, checkIdNumber } = await import('./me.js');
+        const k = String(form.elements.key.value).trim();
+        if (!/^[A-Za-z0-9+/]{43}=$/.test(k)) throw new InputError('st_in_device_key');
+        const body = { name: checkName(form.elements.name.value), id_number: checkIdNumber(form.elements.id.value), key: k };
+        const answer = await signedFetch(key, 'POST', await withAfter('/v1/identity/office/recover'), body);
+        form.reset();
+        delete form.dataset.dirty;
+        officeRecovery = canonical({ challenge: answer.challenge, party: answer.party });
+        showCode(officeRecovery);
+        say(t('st_office_recover_done'), false);
+      } catch (e) {
+        say(errorText(e), true);
+      }
+    });
+    return [h('p', { class: 'small' }, t('st_office_recover_help')), form, out];
+  });
+}
+
 function officeScreen(key) {
   return [
+    officeRecoverSection(key),
     section('office-contracts', 'st_offline_contracts', async () => {
       const page = await readAfter(key, '/v1/queues/offline-contracts?limit=20');
       if (!page.items.length) return empty('st_queue_empty');

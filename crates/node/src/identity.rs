@@ -1277,7 +1277,7 @@ impl Node {
                 "ID number",
             )?;
         }
-        if !id.register.get(&number).is_some_and(|e| e.name == name) {
+        if id.register.get(&number).is_none_or(|e| e.name != name) {
             // The office is trusted and checked the card itself: it may be told plainly.
             return Err(refused(
                 422,
