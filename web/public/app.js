@@ -212,7 +212,7 @@ function fieldLists(binding) {
 // QR codes (uqr from npm, drawn as SVG rectangles: no inline styles, so the strict CSP holds).
 // ------------------------------------------------------------------------------------------
 
-function qr(text, label) {
+export function qr(text, label) {
   const { data, size } = qrEncode(text, { ecc: 'M', border: 4 });
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');

@@ -11,7 +11,7 @@
 
 import { h } from './dom.js';
 import { t } from './i18n.js';
-import { sha256, toBase64, toHex, utf8 } from './crypto.js';
+import { ed25519Engine, fromBase64, sha256, toBase64, toHex, utf8, verifyEd25519 } from './crypto.js';
 import { ApiError, canonical, randomId, REQUEST_DOMAIN, signCommand } from './sign.js';
 import { errorText, InputError, session, submit } from './session.js';
 
@@ -95,6 +95,42 @@ export function checkId(raw, kind, prefix) {
   return s;
 }
 
+/** A licence (备案) number: 1–40 characters of letters, digits and dashes. */
+export function checkLicence(raw) {
+  const s = String(raw ?? '').trim();
+  if (!/^[A-Za-z0-9-]{1,40}$/.test(s)) throw new InputError('st_in_licence');
+  return s;
+}
+
+/** The proof of possession a new key signs for `actor` (the domain's `key-possession/v1`). */
+export const possessionMessage = (actor, key) => utf8(`deedlog/key-possession/v1\n${canonical({ actor, key })}`);
+
+/**
+ * A key binding code as a new agent's browser shows it: `{"actor","key","proof"}` (the agent id,
+ * its public key, the proof of possession), typed, pasted or read off its QR code.
+ */
+export function parseBinding(raw) {
+  let v;
+  try {
+    v = JSON.parse(String(raw ?? '').trim());
+  } catch {
+    throw new InputError('st_in_binding');
+  }
+  const b64 = (s, n) => typeof s === 'string' && s.length === n && /^[A-Za-z0-9+/]+={0,2}$/.test(s);
+  if (!v || typeof v !== 'object' || Object.keys(v).sort().join() !== 'actor,key,proof'
+    || !/^agent\/AT-[A-Za-z0-9-]{1,64}$/.test(v.actor) || !b64(v.key, 44) || !b64(v.proof, 88)) throw new InputError('st_in_binding');
+  return v;
+}
+
+/** Whether a binding code's proof verifies under its key for its actor. */
+export async function proofHolds(b) {
+  try {
+    return await verifyEd25519(fromBase64(b.key), possessionMessage(b.actor, b.key), fromBase64(b.proof), await ed25519Engine());
+  } catch {
+    return false;
+  }
+}
+
 /** The SHA-256 (hex) of the bytes. */
 export const hashBytes = async (bytes) => toHex(await sha256(bytes));
 
@@ -176,6 +212,8 @@ async function readField(f, el, key) {
 // ------------------------------------------------------------------------------------------
 
 const reason = { name: 'reason', type: 'textarea', max: 500 };
+/** The payload with `via_proxy` when the screen acts through a proxy filing. */
+const proxied = (p, ctx) => (ctx.viaProxy ? { ...p, via_proxy: ctx.viaProxy } : p);
 const days = (def) => ({ name: 'days', type: 'int', min: 1, max: 366, value: def });
 const expires = (d) => Date.now() + d * DAY_MS;
 
@@ -344,9 +382,14 @@ export const STEPS = {
       return { document_hash: await documentHash(terms), terms };
     },
   },
-  'contract.confirm': { signers: ['agent', 'party'], fields: () => [], payload: (v, ctx) => ({ document_hash: ctx.documentHash }) },
-  'contract.sign': { signers: ['agent', 'party'], fields: () => [], payload: (v, ctx) => ({ document_hash: ctx.documentHash }) },
-  'contract.move_offline': { signers: ['agent', 'party'], fields: () => [reason], payload: (v) => ({ reason: v.reason }) },
+  // A proxy acts for its principal with `ctx.viaProxy` (the filing); the buyer's agent confirms
+  // the buyer's side with `ctx.entrustment` (its accepted purchase entrustment).
+  'contract.confirm': {
+    signers: ['agent', 'party'], fields: () => [],
+    payload: (v, ctx) => proxied({ document_hash: ctx.documentHash, ...(ctx.entrustment ? { entrustment: ctx.entrustment } : {}) }, ctx),
+  },
+  'contract.sign': { signers: ['agent', 'party'], fields: () => [], payload: (v, ctx) => proxied({ document_hash: ctx.documentHash }, ctx) },
+  'contract.move_offline': { signers: ['agent', 'party'], fields: () => [reason], payload: (v, ctx) => proxied({ reason: v.reason }, ctx) },
   'contract.verify_offline': { signers: ['office'], fields: () => [{ name: 'scan', type: 'file-hash' }], payload: (v) => ({ scan_hash: v.scan }) },
   'contract.file': { signers: ['authority'], fields: () => [], payload: () => ({}) },
   'proxy.file': {
@@ -361,6 +404,39 @@ export const STEPS = {
     payload: (v) => ({ document_hashes: [v.document], expires_at_ms: expires(v.days), principal: v.principal, property: v.property, scope: [v.scope] }),
   },
   'proxy.verify': { signers: ['office'], fields: () => [], payload: (v, ctx) => ({ principal_id_commitment: ctx.idCommitment }) },
+  'agency.certify': {
+    signers: ['authority'], create: ['agency', 'AG'],
+    fields: () => [
+      { name: 'agency_name', type: 'text', max: 100 },
+      { name: 'licence_no', type: 'check', check: checkLicence, max: 40 },
+      { name: 'district', type: 'text', max: 20 },
+      { name: 'address', type: 'text', max: 200 },
+    ],
+    payload: (v) => ({ address: v.address, district: v.district, licence_no: v.licence_no, name: v.agency_name }),
+  },
+  'agent.certify': {
+    // The new agent's key was made in the agent's own browser, which shows its binding code:
+    // the agent id it chose, the public key and the key's proof of possession for that id. The
+    // authority checks the proof here, then has the identity authority turn the name and ID
+    // number it checked into commitments; neither ever reaches the log in clear.
+    signers: ['authority'],
+    streamOf: (v) => v.binding.actor,
+    fields: (ctx) => [
+      { name: 'agency', type: 'select', options: ctx.agencies },
+      { name: 'licence_no', type: 'check', check: checkLicence, max: 40 },
+      { name: 'person_name', type: 'check', check: ctx.checkName, max: 40 },
+      { name: 'person_id', type: 'check', check: ctx.checkIdNumber, max: 18 },
+      { name: 'binding', type: 'check', check: parseBinding, max: 400 },
+    ],
+    payload: async (v, ctx) => {
+      if (!(await proofHolds(v.binding))) throw new InputError('st_in_binding');
+      const c = await ctx.commitments(v.person_name, v.person_id);
+      return {
+        agency: v.agency, id_commitment: c.id_commitment, key: { key: v.binding.key, proof: v.binding.proof },
+        licence_no: v.licence_no, name_commitment: c.name_commitment, phone_commitment: c.phone_commitment,
+      };
+    },
+  },
   'agent.suspend': { signers: ['authority'], fields: () => [reason], payload: (v) => ({ reason: v.reason }) },
   'agent.reinstate': { signers: ['authority'], fields: () => [], payload: () => ({}) },
   'agency.suspend': { signers: ['authority'], fields: () => [reason], payload: (v) => ({ reason: v.reason }) },
@@ -462,9 +538,10 @@ export function stepForm(kind, ctx, key, onDone) {
       const values = {};
       for (const f of fields) values[f.name] = await readField(f, form.elements[f.name], key);
       const payload = await step.payload(values, ctx);
-      const stream = step.create ? randomId(...step.create) : ctx.stream;
+      const stream = step.create ? randomId(...step.create) : step.streamOf ? step.streamOf(values, ctx) : ctx.stream;
       const started = performance.now();
-      const signed = await signCommand(key, { kind, stream, payload, expected_version: step.create ? 0 : undefined });
+      const fresh = Boolean(step.create || step.streamOf);
+      const signed = await signCommand(key, { kind, stream, payload, expected_version: fresh ? 0 : undefined });
       const receipt = await submit(signed, kind, started);
       delete form.dataset.dirty;
       say(t('st_done', { kind: word(`st_do_${kind.replace(/\./g, '_')}`, kind), seq: receipt.seq }), false);

@@ -163,6 +163,20 @@ export async function forgetKey(actor) {
   await tx(KEYS, 'readwrite', (s) => s.delete(actor));
 }
 
+/**
+ * Stores the key of `from` under `to` instead (a new device's key, made before the identity
+ * authority named the party it is bound to) and returns it; the private key is moved as the
+ * record it is, never exported.
+ */
+export async function renameKey(from, to) {
+  const record = await tx(KEYS, 'readonly', (s) => s.get(from));
+  if (!record) throw new KeyError(`this browser holds no key for ${from}`);
+  const moved = { ...record, actor: to };
+  await tx(KEYS, 'readwrite', (s) => s.put(moved));
+  await tx(KEYS, 'readwrite', (s) => s.delete(from));
+  return keyFromRecord(moved);
+}
+
 /** The actor this browser acts as, or null. */
 export async function currentActor() {
   const row = await tx(META, 'readonly', (s) => s.get('actor'));

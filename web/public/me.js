@@ -292,7 +292,9 @@ export async function mePage(main) {
     return;
   }
   if (!key) {
-    render(...registerView(null));
+    // A person whose key is gone (a new phone, cleared storage) binds a new one instead.
+    const { recoverView } = await import('./recover.js');
+    render(...registerView(null), ...recoverView({ checkName, checkIdNumber, checkCode }, say, () => mePage(root)));
     return;
   }
   if (!(await flushPending(actor))) {

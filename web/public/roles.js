@@ -8,12 +8,13 @@
 
 import { h } from './dom.js';
 import { currentLang, t } from './i18n.js';
-import { currentActor, importSeedKey, loadKey, setCurrentActor } from './keys.js';
-import { ApiError, signRequest } from './sign.js';
-import { fromBase64 } from './crypto.js';
-import { actorKind, documentHash, folded, receiptBox, say, statusLine, stepForm } from './engine.js';
+import { createKey, currentActor, getMeta, importSeedKey, loadKey, setCurrentActor, setMeta } from './keys.js';
+import { ApiError, canonical, randomId, signedFetch, signRequest } from './sign.js';
+import { fromBase64, toBase64 } from './crypto.js';
+import { actorKind, documentHash, folded, possessionMessage, receiptBox, say, statusLine, stepForm } from './engine.js';
 import { errorText, flushPending, InputError, readAfter, session, withAfter } from './session.js';
 import { checkCertificate } from './me.js';
+import { qr } from './app.js';
 
 const ROLES = {
   seller: 'party', buyer: 'party', agent: 'agent', bank: 'bank', office: 'office', authority: 'authority',
@@ -148,16 +149,25 @@ function termsTable(terms) {
   ]);
 }
 
-async function contractCard(c, key, role) {
+/**
+ * One contract card. `on` says for whom the card acts: `{viaProxy, principal}` when a proxy
+ * acts for its principal (the principal's role, each step carrying `via_proxy`), or
+ * `{entrustment}` when the buyer's agent confirms the buyer's side (confirm only: the
+ * e-signature stays the buyer's own).
+ */
+async function contractCard(c, key, role, on = {}) {
   const shownHash = await documentHash(c.terms);
   const genuine = shownHash === c.document_hash;
-  const mine = role === 'agent' ? 'agent' : c.seller === key.actor ? 'seller' : 'buyer';
-  const ctx = { stream: c.id, documentHash: c.document_hash };
+  const forWhom = on.principal ?? key.actor;
+  const mine = on.entrustment ? 'buyer' : role === 'agent' ? 'agent' : c.seller === forWhom ? 'seller' : 'buyer';
+  const ctx = { stream: c.id, documentHash: c.document_hash, viaProxy: on.viaProxy, entrustment: on.entrustment };
   const forms = [];
-  if (c.status === 'drafted' && genuine) {
+  if (c.status === 'drafted' && genuine && on.entrustment) {
+    if (!c.confirmed.includes('buyer')) forms.push(stepForm('contract.confirm', ctx, key, afterCommand));
+  } else if (c.status === 'drafted' && genuine) {
     if (!c.confirmed.includes(mine)) forms.push(stepForm('contract.confirm', ctx, key, afterCommand));
     else if (c.signatures[mine] === undefined) forms.push(stepForm('contract.sign', ctx, key, afterCommand));
-    if (role === 'agent' || !c.agent) {
+    if (!on.viaProxy && (role === 'agent' || !c.agent)) {
       forms.push(folded('contract.amend', {
         ...ctx,
         priceWan: wanText(c.terms.price.total_fen),
@@ -169,7 +179,7 @@ async function contractCard(c, key, role) {
     forms.push(folded('contract.move_offline', ctx, key, afterCommand));
   }
   let pdf = null;
-  if (c.status === 'filed' && role !== 'agent') {
+  if (c.status === 'filed' && role !== 'agent' && !on.viaProxy) {
     pdf = h('button', {
       type: 'button', id: `pdf-${short(c.id)}`, class: 'secondary',
       onclick: async () => {
@@ -187,6 +197,7 @@ async function contractCard(c, key, role) {
     }, t('st_pdf'));
   }
   return card(c.id, `${t('st_contract')} ${short(c.id)}`,
+    on.principal || on.entrustment ? h('p', { class: 'small acting-as' }, t('st_acting_as', { role: t(`st_role_${mine}`), who: on.principal ?? c.buyer })) : null,
     h('p', {}, status(c.status), ' ', c.filing_code ? h('a', { href: `#/contract/${c.filing_code}` }, c.filing_code) : null),
     h('details', { class: 'doc', id: `doc-${short(c.id)}` }, h('summary', {}, t('st_document')), termsTable(c.terms)),
     h('p', { class: `small doc-hash ${genuine ? 'status-active' : 'error'}`, 'data-genuine': genuine ? '1' : '0' },
@@ -206,8 +217,19 @@ async function contractsSection(key, path, role) {
 // The screens.
 // ------------------------------------------------------------------------------------------
 
-const agentOptions = async () => (await publicGet('/v1/agents?limit=50')).items.filter((a) => a.offered)
-  .map((a) => ({ value: a.id, label: `${a.agency_name} · ${a.licence_no} · ★${(a.score_x100 / 100).toFixed(2)} (${a.rating_count})` }));
+/** Most agents the choice lists (best rated first), read a page of 100 at a time. */
+const AGENTS_LISTED_MAX = 500;
+
+async function agentOptions() {
+  const all = [];
+  for (let offset = 0; offset !== null && all.length < AGENTS_LISTED_MAX;) {
+    const page = await publicGet(`/v1/agents?limit=100&offset=${offset}`);
+    all.push(...page.items);
+    offset = page.next_offset;
+  }
+  return all.filter((a) => a.offered)
+    .map((a) => ({ value: a.id, label: `${a.agency_name} · ${a.licence_no} · ★${(a.score_x100 / 100).toFixed(2)} (${a.rating_count})` }));
+}
 const bankOptions = async () => (await publicGet('/v1/banks')).items.map((b) => ({ value: b.id, label: `${b.name} ${b.branch}` }));
 
 function sellerScreen(key) {
@@ -281,6 +303,7 @@ function sellerScreen(key) {
     }),
     section('seller-contracts', 'st_my_contracts', () => contractsSection(key, `/v1/parties/${pa}/contracts?limit=20`, 'party')),
     proxiesSection(key),
+    actingSection(key),
   ];
 }
 
@@ -297,6 +320,42 @@ function proxiesSection(key) {
           ['st_c_scope', p.scope.map((x) => t(`st_scope_${x}`)).join('、')], ['st_c_expires', when(p.expires_at_ms)]])))) : null,
     ];
   });
+}
+
+/** The filing chosen in the "acting for" list, kept for this page's life across redraws. */
+let actingChoice = '';
+
+/**
+ * 代为办理: a proxy's verified, unexpired filings to choose from; for the chosen one, the
+ * principal's items within its scope and property (today: its contracts, for `contract`),
+ * each step signed by the proxy with `via_proxy`. The server holds every step to the same
+ * scope, property, expiry and revocation, and reads nothing else out to the proxy.
+ */
+function actingSection(key) {
+  const sec = section('party-acting', 'st_acting', async () => {
+    const page = await readAfter(key, `/v1/parties/${pathId(key.actor)}/proxies?limit=100`);
+    const usable = page.items.filter((p) => p.proxy === key.actor && p.status === 'verified' && p.expires_at_ms > Date.now());
+    if (!usable.length) return [h('p', { class: 'small' }, t('st_acting_help')), empty('st_acting_none')];
+    if (!usable.some((p) => p.id === actingChoice)) actingChoice = usable[0].id;
+    const chosen = usable.find((p) => p.id === actingChoice);
+    const select = h('select', { id: 'acting-for', name: 'acting-for' },
+      usable.map((p) => h('option', { value: p.id, selected: p.id === actingChoice ? true : null },
+        `${short(p.principal)} · ${short(p.property)} · ${p.scope.map((x) => t(`st_scope_${x}`)).join('、')}`)));
+    select.addEventListener('change', () => {
+      actingChoice = select.value;
+      draw(sec);
+    });
+    const body = [
+      h('p', { class: 'small' }, t('st_acting_help')),
+      h('div', { class: 'field wide' }, h('label', { for: 'acting-for' }, t('st_acting_for')), select),
+      h('p', { class: 'small' }, t('st_acting_scope', { d: when(chosen.expires_at_ms) })),
+    ];
+    if (!chosen.scope.includes('contract')) return [...body, empty('st_acting_nothing')];
+    const contracts = await readAfter(key, `/v1/proxies/${pathId(chosen.id)}/contracts?limit=20`);
+    if (!contracts.items.length) return [...body, empty('st_no_contracts')];
+    return [...body, list(await Promise.all(contracts.items.map((c) => contractCard(c, key, 'party', { viaProxy: chosen.id, principal: chosen.principal }))))];
+  });
+  return sec;
 }
 
 function buyerScreen(key) {
@@ -347,6 +406,7 @@ function buyerScreen(key) {
         h('p', { class: 'assessment' }, p.assessment ? `${t(`st_result_${p.assessment.result}`)}${p.assessment.amount_fen ? ` · ${fen(p.assessment.amount_fen)}` : ''}` : t('st_waiting')))));
     }),
     section('buyer-contracts', 'st_my_contracts', () => contractsSection(key, `/v1/parties/${pa}/contracts?limit=20`, 'party')),
+    actingSection(key),
   ];
 }
 
@@ -408,6 +468,19 @@ function agentScreen(key) {
         ['booked', 'confirmed'].includes(v.status) ? folded('viewing.record', { stream: v.id }, key, afterCommand) : null)));
     }),
     section('agent-contracts', 'st_my_contracts', () => contractsSection(key, `/v1/agents/${at}/contracts?limit=20`, 'agent')),
+    section('agent-buyer-contracts', 'st_buyer_contracts', async () => {
+      // The contracts of the buyers who entrusted this agent to buy, within each accepted,
+      // unexpired purchase entrustment's districts and budget; the agent confirms the buyer's
+      // side (the buyer still e-signs).
+      const page = await readAfter(key, `/v1/agents/${at}/entrustments?limit=100`);
+      const live = page.items.filter((e) => e.terms.type === 'purchase' && e.status === 'accepted' && e.expires_at_ms > Date.now());
+      const cards = [];
+      for (const e of live) {
+        const contracts = await readAfter(key, `/v1/entrustments/${pathId(e.id)}/contracts?limit=20`);
+        for (const c of contracts.items) cards.push(await contractCard(c, key, 'agent', { entrustment: e.id }));
+      }
+      return [h('p', { class: 'small' }, t('st_buyer_contracts_help')), cards.length ? list(cards) : empty('st_no_contracts')];
+    }),
   ];
 }
 
@@ -426,8 +499,48 @@ function bankScreen(key) {
 /** The ID commitments an office checked in person, by proxy filing, for this page's life. */
 const officeChecks = new Map();
 
+/** The last recovery code this office made, kept across the redraws live updates cause. */
+let officeRecovery = null;
+
+/** 新设备绑定: the clerk checks the ID card and the new device's key; the device then binds. */
+function officeRecoverSection(key) {
+  return section('office-recover', 'st_office_recover', async () => {
+    const btn = h('button', { type: 'submit', id: 'f-office-recover-go' }, t('st_office_recover_go'));
+    const out = h('div', { id: 'office-recover-code' });
+    const showCode = (text) => out.replaceChildren(h('p', { class: 'small status-active' }, t('st_office_recover_done')),
+      h('label', { for: 'office-recover-text' }, t('me_office_code')),
+      h('textarea', { id: 'office-recover-text', readonly: true, rows: 3, class: 'mono' }, text), qr(text, t('me_office_code')));
+    if (officeRecovery) showCode(officeRecovery);
+    const form = h('form', { class: 'search me-form', id: 'f-office-recover', novalidate: true },
+      h('div', { class: 'field wide' }, h('label', { for: 'f-office-recover-name' }, t('me_real_name')), h('input', { id: 'f-office-recover-name', name: 'name', maxlength: 40, autocomplete: 'off' })),
+      h('div', { class: 'field wide' }, h('label', { for: 'f-office-recover-id' }, t('me_id_number')), h('input', { id: 'f-office-recover-id', name: 'id', maxlength: 18, autocomplete: 'off' })),
+      h('div', { class: 'field wide' }, h('label', { for: 'f-office-recover-key' }, t('me_office_key')), h('input', { id: 'f-office-recover-key', name: 'key', maxlength: 44, autocomplete: 'off', class: 'mono' })),
+      btn);
+    form.addEventListener('input', () => { form.dataset.dirty = '1'; });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const { checkName, checkIdNumber } = await import('./me.js');
+        const k = String(form.elements.key.value).trim();
+        if (!/^[A-Za-z0-9+/]{43}=$/.test(k)) throw new InputError('st_in_device_key');
+        const body = { name: checkName(form.elements.name.value), id_number: checkIdNumber(form.elements.id.value), key: k };
+        const answer = await signedFetch(key, 'POST', await withAfter('/v1/identity/office/recover'), body);
+        form.reset();
+        delete form.dataset.dirty;
+        officeRecovery = canonical({ challenge: answer.challenge, party: answer.party });
+        showCode(officeRecovery);
+        say(t('st_office_recover_done'), false);
+      } catch (e) {
+        say(errorText(e), true);
+      }
+    });
+    return [h('p', { class: 'small' }, t('st_office_recover_help')), form, out];
+  });
+}
+
 function officeScreen(key) {
   return [
+    officeRecoverSection(key),
     section('office-contracts', 'st_offline_contracts', async () => {
       const page = await readAfter(key, '/v1/queues/offline-contracts?limit=20');
       if (!page.items.length) return empty('st_queue_empty');
@@ -477,6 +590,37 @@ function officeScreen(key) {
   ];
 }
 
+/** The agents the housing authority's desk keeps in view (see the agents section). */
+const AUTHORITY_AGENTS = 'authority-agents';
+const AGENTS_KEPT_MAX = 200;
+
+async function rememberAgent(id) {
+  const kept = (await getMeta(AUTHORITY_AGENTS)) ?? [];
+  if (!kept.includes(id)) await setMeta(AUTHORITY_AGENTS, [id, ...kept].slice(0, AGENTS_KEPT_MAX));
+}
+
+/** Looks an agent up by its id (a suspended one is in no public list) and keeps it in view. */
+function findAgentForm() {
+  const form = h('form', { class: 'search me-form', id: 'f-agent-find', novalidate: true },
+    h('div', { class: 'field wide' }, h('label', { for: 'f-agent-find-id' }, t('st_f_agent_id')),
+      h('input', { id: 'f-agent-find-id', name: 'id', maxlength: 80, autocomplete: 'off', placeholder: 'agent/AT-…' })),
+    h('button', { type: 'submit', id: 'f-agent-find-go', class: 'secondary' }, t('st_find_agent')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const id = String(form.elements.id.value).trim();
+      if (!/^agent\/AT-[A-Za-z0-9-]{1,64}$/.test(id)) throw new InputError('st_in_id', { what: 'agent/AT-…' });
+      await publicGet(`/v1/agents/${pathId(id)}`);
+      await rememberAgent(id);
+      form.reset();
+      await afterCommand();
+    } catch (e) {
+      say(errorText(e), true);
+    }
+  });
+  return form;
+}
+
 function authorityScreen(key) {
   return [
     section('auth-file', 'st_to_file', async () => {
@@ -485,14 +629,43 @@ function authorityScreen(key) {
       return list(page.items.map((c) => card(c.id, `${t('st_contract')} ${short(c.id)}`,
         h('p', {}, status(c.status)), termsTable(c.terms), stepForm('contract.file', { stream: c.id }, key, afterCommand))));
     }),
+    section('auth-certify', 'st_certify', async () => {
+      const agencies = (await publicGet('/v1/agencies')).items.filter((a) => a.status === 'certified')
+        .map((a) => ({ value: a.id, label: `${a.name} · ${a.licence_no}` }));
+      const { checkName, checkIdNumber } = await import('./me.js');
+      // The person is checked against the population register by the identity authority,
+      // which answers only the commitments `agent.certify` carries.
+      const commitments = async (name, id_number) => signedFetch(key, 'POST', await withAfter('/v1/identity/agent/commitments'), { name, id_number });
+      return [
+        folded('agency.certify', { item: 'agency' }, key, afterCommand),
+        h('p', { class: 'small' }, t('st_certify_agent_help')),
+        folded('agent.certify', { item: 'agent', agencies, checkName, checkIdNumber, commitments }, key, async (receipt) => {
+          await rememberAgent(receipt.stream);
+          await afterCommand(receipt);
+        }),
+      ];
+    }),
     section('auth-agents', 'st_agents_agencies', async () => {
       const [agencies, agents] = await Promise.all([publicGet('/v1/agencies'), publicGet('/v1/agents?limit=50')]);
-      return list([
-        ...agencies.items.map((a) => card(a.id, `${a.name} · ${a.licence_no}`, h('p', {}, status(a.status)),
-          a.status === 'certified' ? folded('agency.suspend', { stream: a.id }, key, afterCommand) : stepForm('agency.reinstate', { stream: a.id }, key, afterCommand))),
-        ...agents.items.map((a) => card(a.id, `${a.licence_no} · ${a.agency_name}`, h('p', {}, status(a.status)),
-          a.status === 'certified' ? folded('agent.suspend', { stream: a.id }, key, afterCommand) : stepForm('agent.reinstate', { stream: a.id }, key, afterCommand))),
-      ]);
+      // The public list holds only the agents offered to sellers: a suspended agent (or one of
+      // a suspended agency) drops out of it, so the agents this desk suspended, certified or
+      // looked up are kept here and read one by one, to be reinstated.
+      const kept = (await getMeta(AUTHORITY_AGENTS)) ?? [];
+      const listed = new Set(agents.items.map((a) => a.id));
+      const more = (await Promise.all(kept.filter((id) => !listed.has(id)).map((id) => publicGet(`/v1/agents/${pathId(id)}`).catch(() => null)))).filter(Boolean);
+      const keep = (id) => async (receipt) => {
+        await rememberAgent(id);
+        await afterCommand(receipt);
+      };
+      return [
+        findAgentForm(),
+        list([
+          ...agencies.items.map((a) => card(a.id, `${a.name} · ${a.licence_no}`, h('p', {}, status(a.status)),
+            a.status === 'certified' ? folded('agency.suspend', { stream: a.id }, key, afterCommand) : stepForm('agency.reinstate', { stream: a.id }, key, afterCommand))),
+          ...[...more, ...agents.items].map((a) => card(a.id, `${a.licence_no} · ${a.agency_name}`, h('p', {}, status(a.status)),
+            a.status === 'certified' ? folded('agent.suspend', { stream: a.id }, key, keep(a.id)) : stepForm('agent.reinstate', { stream: a.id }, key, afterCommand))),
+        ]),
+      ];
     }),
   ];
 }
@@ -560,7 +733,60 @@ function importView(main, role) {
       btn.disabled = false;
     }
   });
-  return [h('p', { class: 'small' }, t('st_import_help')), form];
+  return [h('p', { class: 'small' }, t('st_import_help')), form, kind === 'agent' ? newAgentView(main, role) : null];
+}
+
+/**
+ * A new agent makes its key here, in its own browser: non-extractable where WebCrypto has
+ * Ed25519, under an agent id it draws at random. The page shows the binding code (the id, the
+ * public key and the key's proof of possession for that id) as text and as a QR code, for the
+ * housing authority to certify the agent with; the private key never leaves this browser, and
+ * nobody else ever holds it. Once the authority certified the agent, the key is its current
+ * key on the log and the agent signs in with it.
+ */
+function newAgentView(main, role) {
+  const box = h('div', { id: 'new-agent', class: 'step-box' });
+  const show = async (actor) => {
+    const k = await loadKey(actor);
+    if (!k) return false;
+    const proof = toBase64(await k.sign(possessionMessage(actor, k.publicKeyBase64)));
+    const code = canonical({ actor, key: k.publicKeyBase64, proof });
+    const go = h('button', { type: 'button', id: 'new-agent-go' }, t('st_new_agent_signin'));
+    go.addEventListener('click', async () => {
+      try {
+        const onLog = await publicGet(`/v1/actors/key?actor=${encodeURIComponent(actor)}`).catch((e) => {
+          if (e instanceof ApiError && e.status === 404) throw new InputError('st_in_not_certified_yet');
+          throw e;
+        });
+        if (onLog.key !== k.publicKeyBase64) throw new InputError('st_in_key_not_current');
+        await setCurrentActor(actor);
+        session.notice = t('st_imported', { actor });
+        await rolePage(main, role);
+      } catch (e) {
+        say(errorText(e), true);
+      }
+    });
+    box.replaceChildren(h('h2', {}, t('st_new_agent')),
+      h('p', { class: 'small' }, t('st_new_agent_code_help', { actor })),
+      h('label', { for: 'new-agent-code' }, t('st_f_binding')),
+      h('textarea', { id: 'new-agent-code', readonly: true, rows: 6, class: 'mono' }, code),
+      qr(code, t('st_f_binding')), go);
+    return true;
+  };
+  const make = h('button', { type: 'button', id: 'new-agent-make', class: 'secondary' }, t('st_new_agent_make'));
+  make.addEventListener('click', async () => {
+    try {
+      const actor = randomId('agent', 'AT');
+      await createKey(actor);
+      await setMeta('new-agent', actor);
+      await show(actor);
+    } catch (e) {
+      say(errorText(e), true);
+    }
+  });
+  box.append(h('h2', {}, t('st_new_agent')), h('p', { class: 'small' }, t('st_new_agent_help')), make);
+  getMeta('new-agent').then((actor) => (actor ? show(actor) : false)).catch(() => false);
+  return box;
 }
 
 // ------------------------------------------------------------------------------------------

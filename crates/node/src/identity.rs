@@ -199,6 +199,18 @@ pub struct OfficeCommitments {
     pub method: IdentityMethod,
 }
 
+/// What the housing authority gets for a new agent's name and ID number it checked: the three
+/// commitments `agent.certify` carries (the phone is the one on file in the register).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentCommitments {
+    /// Commitment to the name.
+    pub name_commitment: String,
+    /// Commitment to the ID number.
+    pub id_commitment: String,
+    /// Commitment to the phone on file.
+    pub phone_commitment: String,
+}
+
 #[derive(Clone)]
 struct RegisterEntry {
     name: String,
@@ -210,6 +222,37 @@ enum Purpose {
     Phone { phone: String },
     /// Proves the phone on file for an ID number, for `party`.
     RealName { party: String, id_number: String },
+    /// Proves the phone on file for an ID number, to bind `key` to the verified party of that
+    /// person (a lost or new device). `party` is `None` for a decoy: the person has no live,
+    /// verified party, and no code opens the challenge.
+    Recover { party: Option<String>, key: String },
+}
+
+/// A recovery whose code was proven: the key may now be bound, once, before it expires.
+struct Recovered {
+    party: String,
+    key: String,
+    expires_at_ms: i64,
+}
+
+/// What a proven recovery code answers: the party whose key the new device will replace (the
+/// device signs its proof of possession for this id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryProven {
+    /// The challenge, now proven; `recover/bind` names it.
+    pub challenge: String,
+    /// The party.
+    pub party: String,
+}
+
+/// The entries a recovery appended: the old key's revocation (when the party still had one)
+/// and the new key's binding.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryReceipts {
+    /// `key.revoke` of the old key, or `null` when the party had no current key.
+    pub revoke: Option<Receipt>,
+    /// `key.bind` of the new key.
+    pub bind: Receipt,
 }
 
 struct Pending {
@@ -233,6 +276,8 @@ struct Memory {
     counters: HashMap<String, (i64, u32)>,
     /// (office, party, id commitment) → the checked ID number.
     office: HashMap<(String, String, String), OfficeCheck>,
+    /// Proven recoveries by challenge, waiting for the new key's proof.
+    recovered: HashMap<String, Recovered>,
 }
 
 /// The embedded identity authority of a node.
@@ -508,7 +553,7 @@ impl IdentityAuthority {
             return Err(challenge_invalid());
         };
         let owner_ok = match (&p.purpose, owner) {
-            (Purpose::Phone { .. }, None) => true,
+            (Purpose::Phone { .. } | Purpose::Recover { .. }, None) => true,
             (Purpose::RealName { party, .. }, Some(o)) => party == o,
             _ => false,
         };
@@ -966,6 +1011,384 @@ impl Node {
             id_commitment,
             method: IdentityMethod::Office,
         })
+    }
+
+    /// `POST /v1/identity/agent/commitments` (signed by the housing authority): the commitments
+    /// of a new agent's name, ID number and the phone on file, after checking name and number
+    /// against the population register, for the authority to sign `agent.certify` with. The
+    /// person's fields go to the vault under their ID subject, as the reference loader stores
+    /// the reference agents', so that an erasure reaches them.
+    ///
+    /// # Errors
+    /// `403 request.forbidden` (not the housing authority), `400 identity.invalid`, `422
+    /// identity.not_on_register`, `429 rate.limited`, node errors.
+    pub fn agent_commitments(
+        &self,
+        authority: &str,
+        name: &str,
+        id_number: &str,
+    ) -> Result<AgentCommitments, IdentityError> {
+        if authority != ids::HOUSING {
+            return Err(refused(
+                403,
+                "request.forbidden",
+                format!("{authority} is not the housing authority"),
+            ));
+        }
+        if id_number.len() > 32 || name.len() > 200 {
+            return Err(invalid("name or id_number too long"));
+        }
+        let number = validate::resident_id("id_number", id_number)
+            .map_err(|e| invalid(e.to_string()))?
+            .number;
+        let name = validate::nfc(name.trim());
+        validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        let id = self.identity();
+        let Some(entry) = id.register.get(&number).filter(|e| e.name == name).cloned() else {
+            return Err(refused(
+                422,
+                "identity.not_on_register",
+                "this name and ID number are not on the population register",
+            ));
+        };
+        {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                self.now_ms(),
+                format!("authority\n{authority}"),
+                id.limits.per_client_max,
+                "authority",
+            )?;
+        }
+        let vault = self.vault();
+        let subject = vault.subject_by_id_number(&number)?;
+        for (field, value) in [
+            ("name", name.as_str()),
+            ("id_number", number.as_str()),
+            ("phone", entry.phone.as_str()),
+        ] {
+            if vault.get(&subject, field)?.as_deref() != Some(value.as_bytes()) {
+                vault.put(&subject, field, value.as_bytes())?;
+            }
+        }
+        Ok(AgentCommitments {
+            name_commitment: vault.commit(&subject, "name", &name)?.to_hex(),
+            id_commitment: vault.commit(&subject, "id_number", &number)?.to_hex(),
+            phone_commitment: vault.commit(&subject, "phone", &entry.phone)?.to_hex(),
+        })
+    }
+
+    /// The live, real-name-verified party of the person with this ID number, if any: the
+    /// person's ID subject, the phone subjects its attestation linked to it, and the party
+    /// registered with each of those phones (blocking: the vault).
+    fn party_of_person(&self, id_number: &str) -> Result<Option<String>, IdentityError> {
+        let vault = self.vault();
+        let subject = vault.subject_by_id_number(id_number)?;
+        for linked in vault.links(&subject)? {
+            let Some(phone) = vault.get(&linked, "phone")? else {
+                continue;
+            };
+            let Ok(phone) = String::from_utf8(phone) else {
+                continue;
+            };
+            let commitment = vault.commit(&linked, "phone", &phone)?.to_hex();
+            let Some(party) = self.views().party_by_phone(&commitment)? else {
+                continue;
+            };
+            if let Some(deedlog_views::Doc::Party(doc)) = self.views().doc(&party)?
+                && doc.verified
+                && !doc.erased
+            {
+                return Ok(Some(party));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `POST /v1/identity/recover/challenge` (public: the new device has no key on the log):
+    /// the person gives the name and ID number and the new device's public key; a code goes to
+    /// the phone **on file in the register** for that ID number, only if name and number match
+    /// it and the person has a live, verified party. The answer is the same in every case.
+    ///
+    /// # Errors
+    /// `400 identity.invalid` (malformed name, ID number or key), `429 rate.limited`, node errors.
+    pub fn recover_challenge(
+        &self,
+        name: &str,
+        id_number: &str,
+        key: &str,
+        client: &str,
+    ) -> Result<Challenge, IdentityError> {
+        if id_number.len() > 32 || name.len() > 200 || key.len() > 64 {
+            return Err(invalid("name, id_number or key too long"));
+        }
+        let parsed =
+            deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
+        if parsed.to_base64() != key {
+            return Err(invalid("key must be standard padded base64"));
+        }
+        let number = validate::resident_id("id_number", id_number)
+            .map_err(|e| invalid(e.to_string()))?
+            .number;
+        let name = validate::nfc(name.trim());
+        validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        let id = self.identity();
+        let now = self.now_ms();
+        // The counters first, so that a flood is refused before the vault is touched.
+        {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                now,
+                format!("client\n{client}"),
+                id.limits.per_client_max,
+                "client address",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("recover\n{number}"),
+                id.limits.per_number_max,
+                "ID number",
+            )?;
+        }
+        let on_file = id.register.get(&number).filter(|e| e.name == name).cloned();
+        // The vault is read only for a person on the register (a bounded set), so that made-up
+        // numbers create nothing.
+        let party = match &on_file {
+            Some(_) => self.party_of_person(&number)?,
+            None => None,
+        };
+        let code = party.as_ref().map(|_| random_code());
+        let answer = {
+            let mut m = lock(&id.memory);
+            id.remember(
+                &mut m,
+                now,
+                Purpose::Recover {
+                    party: party.clone(),
+                    key: key.to_owned(),
+                },
+                code,
+            )?
+        };
+        if let (Some(entry), Some(code)) = (on_file, code) {
+            id.send_sms(now, &answer.challenge, &entry.phone, &code, "recover")?;
+        }
+        Ok(answer)
+    }
+
+    /// `POST /v1/identity/recover/verify` (public): the code sent to the phone on file. On the
+    /// right code the recovery is proven (for the code's lifetime, once) and the answer names the
+    /// party, for the new device to sign its proof of possession for.
+    ///
+    /// # Errors
+    /// `422 identity.code_wrong`, `422 identity.challenge_invalid` (unknown, expired, used, void
+    /// after 3 wrong codes, or not a recovery), `429 rate.limited`.
+    pub fn recover_verify(
+        &self,
+        challenge: &str,
+        code: &str,
+    ) -> Result<RecoveryProven, IdentityError> {
+        check_code_shape(challenge, code)?;
+        let id = self.identity();
+        let now = self.now_ms();
+        let Purpose::Recover {
+            party: Some(party),
+            key,
+        } = id.prove(now, challenge, code, None)?
+        else {
+            return Err(challenge_invalid());
+        };
+        let mut m = lock(&id.memory);
+        if m.recovered.len() >= id.limits.challenges_max {
+            m.recovered.retain(|_, r| r.expires_at_ms > now);
+            if m.recovered.len() >= id.limits.challenges_max {
+                return Err(limited("server (too many recoveries waiting)", 60));
+            }
+        }
+        m.recovered.insert(
+            challenge.to_owned(),
+            Recovered {
+                party: party.clone(),
+                key,
+                expires_at_ms: now + id.limits.code_ttl_ms,
+            },
+        );
+        Ok(RecoveryProven {
+            challenge: challenge.to_owned(),
+            party,
+        })
+    }
+
+    /// `POST /v1/identity/office/recover` (signed by a filing office): the office checked the
+    /// person's ID card in person and read the new device's public key off its screen; after
+    /// checking name and number against the register, the recovery is proven at once (the
+    /// office's check stands in for the SMS code) and the answer names the challenge and the
+    /// party, which the office hands to the device for `recover/bind`.
+    ///
+    /// # Errors
+    /// `403 request.forbidden` (not an office), `400 identity.invalid`, `422
+    /// identity.not_on_register`, `422 identity.no_party` (the person has no live, verified
+    /// party), `429 rate.limited`, node errors.
+    pub fn office_recover(
+        &self,
+        office: &str,
+        name: &str,
+        id_number: &str,
+        key: &str,
+    ) -> Result<RecoveryProven, IdentityError> {
+        if !IdKind::Office.matches(office) || self.views().doc(office)?.is_none() {
+            return Err(refused(
+                403,
+                "request.forbidden",
+                format!("{office} is not a filing office"),
+            ));
+        }
+        if id_number.len() > 32 || name.len() > 200 || key.len() > 64 {
+            return Err(invalid("name, id_number or key too long"));
+        }
+        let parsed =
+            deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
+        if parsed.to_base64() != key {
+            return Err(invalid("key must be standard padded base64"));
+        }
+        let number = validate::resident_id("id_number", id_number)
+            .map_err(|e| invalid(e.to_string()))?
+            .number;
+        let name = validate::nfc(name.trim());
+        let id = self.identity();
+        let now = self.now_ms();
+        {
+            let mut m = lock(&id.memory);
+            id.count(
+                &mut m,
+                now,
+                format!("office\n{office}"),
+                id.limits.per_client_max,
+                "office",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("recover\n{number}"),
+                id.limits.per_number_max,
+                "ID number",
+            )?;
+        }
+        if id.register.get(&number).is_none_or(|e| e.name != name) {
+            // The office is trusted and checked the card itself: it may be told plainly.
+            return Err(refused(
+                422,
+                "identity.not_on_register",
+                "this name and ID number are not on the population register",
+            ));
+        }
+        let Some(party) = self.party_of_person(&number)? else {
+            return Err(refused(
+                422,
+                "identity.no_party",
+                "this person has no live, real-name-verified party to recover",
+            ));
+        };
+        let challenge = format!("ch-{}", hex::encode(random_bytes::<16>()));
+        let mut m = lock(&id.memory);
+        if m.recovered.len() >= id.limits.challenges_max {
+            m.recovered.retain(|_, r| r.expires_at_ms > now);
+            if m.recovered.len() >= id.limits.challenges_max {
+                return Err(limited("server (too many recoveries waiting)", 60));
+            }
+        }
+        m.recovered.insert(
+            challenge.clone(),
+            Recovered {
+                party: party.clone(),
+                key: key.to_owned(),
+                expires_at_ms: now + id.limits.office_pending_ttl_ms,
+            },
+        );
+        Ok(RecoveryProven { challenge, party })
+    }
+
+    /// `POST /v1/identity/recover/bind` (public): the new key's proof of possession for the
+    /// party of a proven recovery. The identity authority signs `key.revoke` of the party's
+    /// current key (if it has one) and `key.bind` of the new key, after checking, before
+    /// anything is appended, that the proof verifies, the key was never registered and the
+    /// party is still live and verified, so that a refusal appends nothing.
+    ///
+    /// # Errors
+    /// `422 identity.challenge_invalid` (not proven, expired or used), `400 identity.invalid`
+    /// (a proof that does not verify), `409 key.in_use`, `409 party.erased`, the domain's
+    /// rejections, `503 ledger.busy`, node errors.
+    pub async fn recover_bind(
+        &self,
+        challenge: &str,
+        proof: &str,
+    ) -> Result<RecoveryReceipts, IdentityError> {
+        if challenge.len() > 64 || proof.len() > 128 {
+            return Err(invalid("challenge or proof too long"));
+        }
+        let now = self.now_ms();
+        // Taken out at once: a proven recovery binds one key, once.
+        let recovered = {
+            let mut m = lock(&self.identity().memory);
+            m.recovered
+                .remove(challenge)
+                .filter(|r| r.expires_at_ms > now)
+        };
+        let Some(r) = recovered else {
+            return Err(challenge_invalid());
+        };
+        deedlog_domain::keys::check_possession(&r.party, &r.key, proof)
+            .map_err(|e| invalid(format!("the new key's proof: {e}")))?;
+        if let Some(user) = self.views().key_user(&r.key)? {
+            return Err(refused(
+                409,
+                "key.in_use",
+                format!("the key is, or was, registered to {user}; keys are never reused"),
+            ));
+        }
+        let Some(deedlog_views::Doc::Party(doc)) = self.views().doc(&r.party)? else {
+            return Err(challenge_invalid());
+        };
+        if doc.erased || !doc.verified {
+            return Err(refused(
+                409,
+                "party.erased",
+                format!("{} is erased or no longer verified", r.party),
+            ));
+        }
+        let secret = authority_key(self)?;
+        let nonce = |what: &str| format!("{what}-{}", hex::encode(random_bytes::<16>()));
+        let revoke = match doc.key {
+            Some(old) => {
+                let command = crate::sign(
+                    &secret,
+                    ids::IDENTITY,
+                    "key.revoke",
+                    &r.party,
+                    json!({"key": old, "reason": "新设备：实名重新核验后更换密钥"}),
+                    None,
+                    &nonce("recover-revoke"),
+                    self.now_ms(),
+                )?;
+                Some(self.submit_now(command).await?)
+            }
+            None => None,
+        };
+        let command = crate::sign(
+            &secret,
+            ids::IDENTITY,
+            "key.bind",
+            &r.party,
+            json!({"key": r.key, "proof": proof}),
+            None,
+            &nonce("recover-bind"),
+            self.now_ms(),
+        )?;
+        let bind = self.submit_now(command).await?;
+        Ok(RecoveryReceipts { revoke, bind })
     }
 
     /// `POST /v1/identity/office/attest` (a `party.attest_identity` signed by the office that

@@ -15,6 +15,7 @@
 //! c\0<code>                                    derived code -> id
 //! k\0<actor>                                   the actor's current key -> {actor, key, since_seq}
 //! p\0<phone commitment>                        -> party id
+//! u\0<public key base64>                       -> the actor it was ever registered to
 //! ```
 
 use crate::ViewError;
@@ -227,6 +228,14 @@ pub fn actor_key(actor: &str) -> Vec<u8> {
 pub fn shown(seq: u64) -> Vec<u8> {
     let mut k = b"s\0".to_vec();
     k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `u\0<public key>`: a key once registered (keys are never reused).
+#[must_use]
+pub fn key_user(key: &str) -> Vec<u8> {
+    let mut k = b"u\0".to_vec();
+    k.extend_from_slice(key.as_bytes());
     k
 }
 

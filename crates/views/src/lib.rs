@@ -566,7 +566,20 @@ impl Views {
         Ok(self.inner.tree.contains_key(keys::shown(seq))?)
     }
 
-    /// The party that registered with a phone commitment.
+    /// The actor a public key was ever registered to (current, rotated or revoked), if any.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn key_user(&self, key: &str) -> Result<Option<String>, ViewError> {
+        match self.get(&keys::key_user(key))? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|_| ViewError::Corrupt("a key index value is not UTF-8".into())),
+            None => Ok(None),
+        }
+    }
+
+    /// The party registered with this phone commitment, if any.
     ///
     /// # Errors
     /// sled errors.

@@ -168,9 +168,16 @@ impl Projection {
         for id in ids {
             if ids::actor_kind(id).is_some() {
                 let key = keys::actor_key(id);
-                let new = docs::key_doc(&self.state, id)
-                    .map(|d| encode(&d))
-                    .transpose()?;
+                let doc = docs::key_doc(&self.state, id);
+                // Every key is current at the entry that registers it, so noting each current
+                // key once names every key ever registered: what `key.in_use` refuses.
+                if let Some(d) = &doc {
+                    let used = keys::key_user(&d.key);
+                    if overlay.get(&used)?.is_none() {
+                        overlay.put(used, id.as_bytes().to_vec());
+                    }
+                }
+                let new = doc.as_ref().map(encode).transpose()?;
                 if overlay.get(&key)? != new {
                     match new {
                         Some(v) => overlay.put(key, v),

@@ -168,6 +168,114 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         ),
         RouteSpec::new(
             Method::Post,
+            "/v1/identity/recover/challenge",
+            Access::Public,
+            "identity",
+            "A lost or new device: ask for a code to the phone on file for this name and ID number",
+            |r| r.to(recover_challenge),
+        )
+        .scope(SCOPE)
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["name", "id_number", "key"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
+                    "key": {"type": "string", "maxLength": 44}}})
+        }))
+        .reply(202, "Always the same answer", Content::Json(challenge_reply)),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/recover/verify",
+            Access::Public,
+            "identity",
+            "The code of a recovery: names the party the new key will be bound to",
+            |r| r.to(recover_verify),
+        )
+        .scope(SCOPE)
+        .body(Body::Json(code_body))
+        .reply(
+            200,
+            "The recovery is proven",
+            Content::Json(|| {
+                json!({"type": "object", "required": ["challenge", "party"], "properties": {
+                    "challenge": {"type": "string"}, "party": super::id_schema(IdKind::Party)}})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/recover/bind",
+            Access::Public,
+            "identity",
+            "The new key's proof of possession: the identity authority revokes the old key and binds the new one",
+            |r| r.to(recover_bind),
+        )
+        .scope(SCOPE)
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["challenge", "proof"],
+                "properties": {"challenge": {"type": "string", "maxLength": 128},
+                    "proof": {"type": "string", "maxLength": 128}}})
+        }))
+        .reply(
+            201,
+            "The receipts of key.revoke (or null) and key.bind",
+            Content::Json(|| {
+                json!({"type": "object", "required": ["revoke", "bind"], "properties": {
+                    "revoke": {"oneOf": [super::commands::receipt_schema(), {"type": "null"}]},
+                    "bind": super::commands::receipt_schema()}})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/office/recover",
+            Access::Signed,
+            "identity",
+            "A lost or new device at an office: the clerk's in-person check proves the recovery",
+            |r| r.to(office_recover),
+        )
+        .scope(SCOPE)
+        .param(after_seq_param())
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["name", "id_number", "key"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
+                    "key": {"type": "string", "maxLength": 44}}})
+        }))
+        .reply(
+            200,
+            "The recovery is proven",
+            Content::Json(|| {
+                json!({"type": "object", "required": ["challenge", "party"], "properties": {
+                    "challenge": {"type": "string"}, "party": super::id_schema(IdKind::Party)}})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
+            "/v1/identity/agent/commitments",
+            Access::Signed,
+            "identity",
+            "The housing authority's check of a new agent: the commitments it signs agent.certify with",
+            |r| r.to(agent_commitments),
+        )
+        .scope(SCOPE)
+        .param(after_seq_param())
+        .body(Body::Json(|| {
+            json!({"type": "object", "additionalProperties": false,
+                "required": ["name", "id_number"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"}}})
+        }))
+        .reply(
+            200,
+            "What the authority signs into agent.certify",
+            Content::Json(|| {
+                json!({"type": "object",
+                    "required": ["name_commitment", "id_commitment", "phone_commitment"]})
+            }),
+        ),
+        RouteSpec::new(
+            Method::Post,
             "/v1/identity/office/attest",
             Access::Command,
             "identity",
@@ -370,6 +478,90 @@ async fn office_commitments(
     })
     .await
     .map_err(|e| ApiError::internal(&e))??;
+    Ok(answer(StatusCode::OK, &to_value(&c)?))
+}
+
+/// `{"name","id_number","key"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoverBody {
+    name: String,
+    id_number: String,
+    key: String,
+}
+
+async fn recover_challenge(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: RecoverBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
+    let client = client_of(&req, &state);
+    let node = state.node.clone();
+    let c =
+        web::block(move || node.recover_challenge(&body.name, &body.id_number, &body.key, &client))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
+    Ok(answer(StatusCode::ACCEPTED, &to_value(&c)?))
+}
+
+async fn recover_verify(
+    state: Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: CodeBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
+    let proven = state.node.recover_verify(&body.challenge, &body.code)?;
+    Ok(answer(StatusCode::OK, &to_value(&proven)?))
+}
+
+async fn office_recover(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, body): (String, RecoverBody) =
+        signed(&req, &state, payload, &after, IdKind::Office).await?;
+    let node = state.node.clone();
+    let proven =
+        web::block(move || node.office_recover(&actor, &body.name, &body.id_number, &body.key))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
+    Ok(answer(StatusCode::OK, &to_value(&proven)?))
+}
+
+/// `{"challenge","proof"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindBody {
+    challenge: String,
+    proof: String,
+}
+
+async fn recover_bind(
+    state: Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: BindBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
+    let receipts = state
+        .node
+        .recover_bind(&body.challenge, &body.proof)
+        .await?;
+    Ok(answer(StatusCode::CREATED, &to_value(&receipts)?))
+}
+
+async fn agent_commitments(
+    req: HttpRequest,
+    state: Data<AppState>,
+    payload: web::Payload,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, body): (String, RealNameBody) =
+        signed(&req, &state, payload, &after, IdKind::Authority).await?;
+    let node = state.node.clone();
+    let c = web::block(move || node.agent_commitments(&actor, &body.name, &body.id_number))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
     Ok(answer(StatusCode::OK, &to_value(&c)?))
 }
 

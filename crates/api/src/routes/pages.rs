@@ -61,6 +61,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("keys.js", "text/javascript; charset=utf-8"),
     asset!("sign.js", "text/javascript; charset=utf-8"),
     asset!("me.js", "text/javascript; charset=utf-8"),
+    asset!("recover.js", "text/javascript; charset=utf-8"),
     asset!("dom.js", "text/javascript; charset=utf-8"),
     asset!("session.js", "text/javascript; charset=utf-8"),
     asset!("engine.js", "text/javascript; charset=utf-8"),

@@ -229,6 +229,22 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             || page_of(doc_ref("ProxyDoc")),
             |r| r.to(|req, s, pg, a| queue(req, s, pg, a, docs::QUEUE_PROXIES)),
         ),
+        scoped(
+            "/v1/proxies/{PX}/contracts",
+            "",
+            "The principal's contracts a proxy may act on",
+            "PX",
+            || id_schema(IdKind::Proxy),
+            |r| r.to(proxy_contracts),
+        ),
+        scoped(
+            "/v1/entrustments/{EN}/contracts",
+            "",
+            "The buyer's contracts its purchase agent may confirm",
+            "EN",
+            || id_schema(IdKind::Entrustment),
+            |r| r.to(entrustment_contracts),
+        ),
         doc(
             "/v1/verifications/{PV}",
             "",
@@ -284,6 +300,26 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             private_doc!(IdKind::Proxy),
         ),
     ]
+}
+
+fn scoped(
+    path: &'static str,
+    scope: &'static str,
+    summary: &'static str,
+    name: &'static str,
+    schema: super::SchemaFn,
+    to: ListFn,
+) -> RouteSpec {
+    RouteSpec::new(Method::Get, path, Access::Signed, "private", summary, to)
+        .scope(scope)
+        .param(path_param(name, schema, "The id after the slash"))
+        .params(page_params())
+        .param(after_seq_param())
+        .reply(
+            200,
+            "A page, newest first",
+            Content::Json(|| page_of(doc_ref("ContractDoc"))),
+        )
 }
 
 fn queue_route(
@@ -450,4 +486,134 @@ async fn private_doc(
         return Err(forbidden(&actor));
     }
     Ok(view_json(applied, &to_value(&doc)?))
+}
+
+/// How many of a principal's newest contracts the scoped reads below look through: a person
+/// has a handful of contracts, and the bound keeps one request's work fixed.
+const SCOPED_SCAN: usize = deedlog_views::PAGE_LIMIT_MAX;
+
+/// The contracts of `party` (newest first, the newest [`SCOPED_SCAN`]) that `keep` admits,
+/// paged as the other lists are.
+fn scoped_contracts(
+    state: &AppState,
+    party: &str,
+    paging: deedlog_views::Paging,
+    keep: impl Fn(&deedlog_views::docs::ContractDoc) -> Result<bool, ApiError>,
+) -> Result<serde_json::Value, ApiError> {
+    let views = state.node.views();
+    let all = views.owned(
+        party,
+        Relation::Contracts,
+        deedlog_views::Paging {
+            offset: 0,
+            limit: SCOPED_SCAN,
+        },
+    )?;
+    let mut kept = Vec::new();
+    for item in all.items {
+        let Some(id) = item.get("id").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if let Some(Doc::Contract(c)) = views.doc(id)?
+            && keep(&c)?
+        {
+            kept.push(item);
+        }
+    }
+    let next = (paging.offset + paging.limit < kept.len()).then_some(paging.offset + paging.limit);
+    let items: Vec<_> = kept
+        .into_iter()
+        .skip(paging.offset)
+        .take(paging.limit)
+        .collect();
+    Ok(deedlog_views::Page {
+        items,
+        next_offset: next,
+    }
+    .to_value(paging.limit, paging.offset))
+}
+
+/// `GET /v1/proxies/{PX}/contracts`: what a proxy needs to act for its principal. Only the
+/// filing's proxy reads it, only while the filing is verified, unrevoked, unexpired and
+/// includes `contract`, and only the principal's contracts on the filing's property: the same
+/// bounds the domain holds a `via_proxy` step to, so a proxy sees nothing it could not act on.
+async fn proxy_contracts(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    page: Query<PageQuery>,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let id = full_id(IdKind::Proxy, &id)?;
+    let paging = page.paging()?;
+    let (actor, applied) = signed_at(&req, &state, &after).await?;
+    let Some(Doc::Proxy(p)) = state.node.views().doc(&id)? else {
+        return Err(ApiError::not_found(&id));
+    };
+    let covers = p
+        .scope
+        .as_array()
+        .is_some_and(|s| s.iter().any(|a| a == "contract"));
+    if p.proxy != actor
+        || p.status != "verified"
+        || state.node.now_ms() >= p.expires_at_ms
+        || !covers
+    {
+        return Err(forbidden(&actor));
+    }
+    let answer = scoped_contracts(&state, &p.principal, paging, |c| {
+        Ok(c.property == p.property && (c.seller == p.principal || c.buyer == p.principal))
+    })?;
+    Ok(view_json(applied, &answer))
+}
+
+/// `GET /v1/entrustments/{EN}/contracts`: the buyer's contracts its purchase agent may confirm
+/// for the buyer. Only the entrustment's agent reads it, only while the purchase entrustment is
+/// accepted and unexpired, and only contracts where the principal is the buyer on a listing
+/// within the entrustment's districts and budget (the domain's rule for `contract.confirm`
+/// with `entrustment`).
+async fn entrustment_contracts(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    page: Query<PageQuery>,
+    after: Query<AfterSeq>,
+) -> Result<HttpResponse, ApiError> {
+    let id = full_id(IdKind::Entrustment, &id)?;
+    let paging = page.paging()?;
+    let (actor, applied) = signed_at(&req, &state, &after).await?;
+    let Some(Doc::Entrustment(e)) = state.node.views().doc(&id)? else {
+        return Err(ApiError::not_found(&id));
+    };
+    let purchase = e.terms.get("type").and_then(|t| t.as_str()) == Some("purchase");
+    if e.agent != actor
+        || !purchase
+        || e.status != "accepted"
+        || state.node.now_ms() >= e.expires_at_ms
+    {
+        return Err(forbidden(&actor));
+    }
+    let budget = e
+        .terms
+        .get("budget_max_fen")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let districts: Vec<&str> = e
+        .terms
+        .get("districts")
+        .and_then(|d| d.as_array())
+        .map(|d| d.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    let views = state.node.views();
+    let answer = scoped_contracts(&state, &e.principal, paging, |c| {
+        if c.buyer != e.principal {
+            return Ok(false);
+        }
+        let Some(Doc::Listing(l)) = views.doc(&c.listing)? else {
+            return Ok(false);
+        };
+        Ok(l.price_fen <= budget
+            && (districts.is_empty() || districts.contains(&l.district.as_str())))
+    })?;
+    Ok(view_json(applied, &answer))
 }
