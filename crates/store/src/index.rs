@@ -84,17 +84,30 @@ fn stream_prefix(stream: &str) -> Vec<u8> {
     key
 }
 
-/// `"n" || SHA-256(actor || 0xff || nonce)[..16]`: short fixed-size keys keep sled's nodes small
-/// (its inserts copy whole nodes). A hit is confirmed against the entry itself by the caller, so
-/// a collision could only cost a look-up, never a wrong answer.
-fn nonce_key(actor: &str, nonce: &str) -> [u8; 17] {
+/// The name of an `(actor, nonce)` pair in the index and in the sequencer's memory:
+/// `SHA-256(actor || 0xff || nonce)[..16]`.
+pub type NonceDigest = [u8; 16];
+
+/// The [`NonceDigest`] of `(actor, nonce)`. The verify workers compute it, in parallel, so that
+/// the sequencer's thread neither hashes nor clones the two strings to look a command up.
+#[must_use]
+pub fn nonce_digest(actor: &str, nonce: &str) -> NonceDigest {
     let mut input = Vec::with_capacity(actor.len() + nonce.len() + 1);
     input.extend_from_slice(actor.as_bytes());
     input.push(SEP);
     input.extend_from_slice(nonce.as_bytes());
     let digest = deedlog_core::hash::sha256(&input);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// `"n" || nonce_digest(actor, nonce)`: short fixed-size keys keep sled's nodes small (its
+/// inserts copy whole nodes). A hit is confirmed against the entry itself by the caller, so a
+/// collision could only cost a look-up, never a wrong answer.
+fn nonce_key(digest: &NonceDigest) -> [u8; 17] {
     let mut key = [b'n'; 17];
-    key[1..].copy_from_slice(&digest[..16]);
+    key[1..].copy_from_slice(digest);
     key
 }
 
@@ -117,7 +130,7 @@ impl IndexBatch {
         let mut key = stream_prefix(&entry.stream);
         key.extend_from_slice(&be(entry.stream_version));
         self.batch.insert(key, &be(entry.seq));
-        let nonce = nonce_key(&entry.signed.actor, &entry.signed.nonce);
+        let nonce = nonce_key(&nonce_digest(&entry.signed.actor, &entry.signed.nonce));
         self.batch.insert(&nonce[..], &be(entry.seq));
         self.pending
             .streams
@@ -356,7 +369,20 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn nonce_seq(&self, actor: &str, nonce: &str) -> Result<Option<u64>, StoreError> {
-        let key = nonce_key(actor, nonce);
+        self.nonce_seq_of(&nonce_digest(actor, nonce))
+    }
+
+    /// The seq of the entry whose `(actor, nonce)` has `digest`, if any (unconfirmed: the caller
+    /// compares the entry's actor and nonce).
+    ///
+    /// Every entry of a batch that was published before the call is found: a batch enters the
+    /// overlay before its size is published, and leaves it only after sled has it, so reading
+    /// the overlay and then sled cannot fall between the two.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn nonce_seq_of(&self, digest: &NonceDigest) -> Result<Option<u64>, StoreError> {
+        let key = nonce_key(digest);
         let pending = read_overlay(&self.overlay)
             .batches
             .iter()

@@ -24,5 +24,5 @@ pub use log::{
 pub use note::NoteFormat;
 pub use sequencer::{
     AcceptAll, Context, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
-    SequencerConfig, SequencerHandle, codes,
+    SequencerConfig, SequencerHandle, SequencerStats, codes,
 };

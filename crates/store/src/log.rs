@@ -1332,6 +1332,28 @@ impl LogReader {
         Ok((entry.actor() == actor && entry.nonce() == nonce).then_some(seq))
     }
 
+    /// The look-up of an `(actor, nonce)` the sequencer's verify workers make, off the
+    /// sequencer's thread: the log size read *before* the look-up, which it covers (every entry
+    /// with a lower seq was visible to it, [`Index::nonce_seq_of`]), and the seq of an entry
+    /// below that size whose digest matches, if any. A hit is unconfirmed (the caller compares
+    /// the entry's actor and nonce); an entry at or past the covered size is left to the
+    /// sequencer, which holds the batches committed since in memory.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn nonce_probe(
+        &self,
+        digest: &crate::index::NonceDigest,
+    ) -> Result<(u64, Option<u64>), StoreError> {
+        let covered = self.size();
+        let hit = self
+            .inner
+            .index
+            .nonce_seq_of(digest)?
+            .filter(|&seq| seq < covered);
+        Ok((covered, hit))
+    }
+
     /// Stored checkpoints with sizes in `from..=to`.
     ///
     /// # Errors

@@ -11,8 +11,8 @@
 //! rejected command appends nothing. If a commit fails, the sequencer stops accepting work: its
 //! decider has already applied entries that may not be on disk, and only a reopen is safe.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::StoreError;
+use crate::index::{NonceDigest, nonce_digest};
 use crate::log::{LogReader, LogWriter};
 
 pub use deedlog_core::decide::{
@@ -93,6 +94,14 @@ pub struct SequencerConfig {
     /// --entry-format 1` sets it, to measure the cost of version 2 in the same run; a server
     /// never does, since a version-1 entry shows its payload to everyone.
     pub accept_version_1: bool,
+    /// How many of the most recently committed entries' `(actor, nonce)` digests the sequencer
+    /// keeps in memory (about 60 bytes each), so that a command the verify workers looked up
+    /// before those entries were committed is checked against them without the index. A
+    /// command that waited behind more entries than this is looked up in the index on the
+    /// sequencer's thread instead (counted in [`SequencerStats::nonce_fallbacks`]), which stays
+    /// correct, only slower. The default covers the whole verify queue at full batches; tests
+    /// set it tiny to force that path.
+    pub recent_nonces: usize,
 }
 
 impl std::fmt::Debug for SequencerConfig {
@@ -103,6 +112,7 @@ impl std::fmt::Debug for SequencerConfig {
             .field("queue_capacity", &self.queue_capacity)
             .field("verify_threads", &self.verify_threads)
             .field("issued_at_window_ms", &self.issued_at_window_ms)
+            .field("recent_nonces", &self.recent_nonces)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +137,47 @@ impl Default for SequencerConfig {
             issued_at_window_ms: 5 * 60 * 1000,
             clock: system_clock(),
             accept_version_1: false,
+            recent_nonces: RECENT_NONCES_DEFAULT,
+        }
+    }
+}
+
+/// The default of [`SequencerConfig::recent_nonces`]: more than the verify queue holds
+/// (16,384 commands waiting for a worker and 260 chunks of up to 256 verified ones), so that
+/// under full load a command is always checked from memory; about 8 MB.
+pub const RECENT_NONCES_DEFAULT: usize = 1 << 17;
+
+/// Counts of where the `(actor, nonce)` check was answered, since the sequencer started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SequencerStats {
+    /// Retries and reuses of a committed command answered by a verify worker from the index,
+    /// without reaching the sequencer.
+    pub nonce_answered_by_workers: u64,
+    /// Retries and reuses answered by the sequencer from memory (its batch, the batch being
+    /// synced, or the recently committed entries).
+    pub nonce_answered_from_memory: u64,
+    /// Commands whose `(actor, nonce)` the sequencer had to look up in the index on its own
+    /// thread, because they waited behind more committed entries than it keeps in memory.
+    pub nonce_fallbacks: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    by_workers: AtomicU64,
+    from_memory: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> SequencerStats {
+        SequencerStats {
+            nonce_answered_by_workers: self.by_workers.load(Ordering::Relaxed),
+            nonce_answered_from_memory: self.from_memory.load(Ordering::Relaxed),
+            nonce_fallbacks: self.fallbacks.load(Ordering::Relaxed),
         }
     }
 }
@@ -143,6 +194,11 @@ struct Verified {
     /// The opening and payload digest the verify pool built (version 2), reused to seal the
     /// entry so the sequencer thread does not hash the payload again.
     sealed: Option<(Vec<u8>, String)>,
+    /// The digest of its `(actor, nonce)`, computed by the worker.
+    digest: NonceDigest,
+    /// The log size the worker's index look-up covered: it found no entry of this actor and
+    /// nonce below it. Entries from here on are the sequencer's to check, from memory.
+    covered: u64,
     reply: Reply,
 }
 
@@ -161,6 +217,7 @@ pub struct SequencerHandle {
     stopped: Arc<OnceLock<String>>,
     /// Set before `stopped` when the failure was a full file system.
     storage_full: Arc<AtomicBool>,
+    counters: Arc<Counters>,
     reader: LogReader,
 }
 
@@ -184,15 +241,20 @@ impl Sequencer {
         let (verified_tx, verified_rx) = bounded::<Vec<Verified>>(config.queue_capacity / 64 + 4);
         let (stop, stop_rx) = bounded::<()>(0);
         let mut threads = Vec::new();
+        let counters = Arc::new(Counters::default());
         for i in 0..config.verify_threads {
             let rx = job_rx.clone();
             let tx = verified_tx.clone();
             let stop_rx = stop_rx.clone();
-            let accept_v1 = config.accept_version_1;
+            let worker = Worker {
+                accept_v1: config.accept_version_1,
+                reader: reader.clone(),
+                counters: Arc::clone(&counters),
+            };
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("verify-{i}"))
-                    .spawn(move || verify_worker(&rx, &tx, &stop_rx, accept_v1))
+                    .spawn(move || verify_worker(&rx, &tx, &stop_rx, &worker))
                     .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?,
             );
         }
@@ -212,6 +274,7 @@ impl Sequencer {
         let stopped = Arc::new(OnceLock::new());
         let storage_full = Arc::new(AtomicBool::new(false));
         let (writer_next, writer_leaf) = (writer.next_seq(), writer.last_leaf());
+        let recent = RecentNonces::new(config.recent_nonces, writer_next);
         let state = SequencerState {
             writer,
             decider,
@@ -224,6 +287,8 @@ impl Sequencer {
             versions: HashMap::new(),
             head_seq: writer_next,
             head_leaf: writer_leaf,
+            recent,
+            counters: Arc::clone(&counters),
         };
         threads.push(
             std::thread::Builder::new()
@@ -237,6 +302,7 @@ impl Sequencer {
                 closed: Arc::new(AtomicBool::new(false)),
                 stopped,
                 storage_full,
+                counters,
                 reader,
             },
             stop,
@@ -349,6 +415,13 @@ impl SequencerHandle {
     pub fn reader(&self) -> &LogReader {
         &self.reader
     }
+
+    /// Where the `(actor, nonce)` checks were answered so far (for tests, benchmarks and
+    /// metrics).
+    #[must_use]
+    pub fn stats(&self) -> SequencerStats {
+        self.counters.get()
+    }
 }
 
 const VERIFY_CHUNK: usize = 256;
@@ -378,12 +451,77 @@ impl KeyCache {
     }
 }
 
+/// What a verify worker needs besides its queues.
+struct Worker {
+    accept_v1: bool,
+    reader: LogReader,
+    counters: Arc<Counters>,
+}
+
+/// The answer to a command whose `(actor, nonce)` digest the index or the sequencer's memory
+/// names at the committed entry `seq`: the first receipt (`duplicate: true`) for the identical
+/// command, `409 command.nonce_reused` for another. `None` when that entry has another actor or
+/// nonce (the 16-byte digest collided), which is then no answer at all.
+fn answer_from_log(
+    reader: &LogReader,
+    seq: u64,
+    command: &SignedCommand,
+) -> Result<Option<Result<Receipt, Rejection>>, StoreError> {
+    let record = reader.record(seq)?;
+    let (bytes, opening) = deedlog_core::entry::split_record(&record);
+    let entry = Entry::decode_with(bytes, opening).map_err(|e| StoreError::BadEntry {
+        seq,
+        message: e.to_string(),
+    })?;
+    if entry.signed.actor != command.actor || entry.signed.nonce != command.nonce {
+        return Ok(None);
+    }
+    if entry.signed == *command {
+        return Ok(Some(Ok(Receipt {
+            seq,
+            stream: entry.stream,
+            stream_version: entry.stream_version,
+            kind: entry.kind,
+            derived: entry.derived,
+            leaf_hash: hash::to_hex(&hash::leaf_hash(bytes)),
+            checkpoint_size: reader.size(),
+            duplicate: true,
+        })));
+    }
+    Ok(Some(Err(Rejection::new(
+        &codes::NONCE_REUSED,
+        format!("this actor already used this nonce for entry {seq}"),
+    )
+    .with(json!({"seq": seq})))))
+}
+
+fn storage_rejection(error: &StoreError) -> Rejection {
+    Rejection::unavailable(format!("storage: {error}"))
+}
+
+/// The `(actor, nonce)` look-up of a verified command on a worker: either its answer (a retry
+/// or a reuse of a committed command), or the position the look-up covered.
+fn look_up_nonce(
+    reader: &LogReader,
+    digest: &NonceDigest,
+    command: &SignedCommand,
+) -> Result<Result<u64, Result<Receipt, Rejection>>, StoreError> {
+    let (covered, hit) = reader.nonce_probe(digest)?;
+    if let Some(seq) = hit
+        && let Some(answer) = answer_from_log(reader, seq, command)?
+    {
+        return Ok(Err(answer));
+    }
+    Ok(Ok(covered))
+}
+
 fn verify_worker(
     rx: &Receiver<Job>,
     tx: &Sender<Vec<Verified>>,
     stop: &Receiver<()>,
-    accept_v1: bool,
+    worker: &Worker,
 ) {
+    let accept_v1 = worker.accept_v1;
     let mut cache = KeyCache {
         keys: HashMap::new(),
     };
@@ -434,11 +572,26 @@ fn verify_worker(
         let mut out = Vec::with_capacity(ready.len());
         for ((job, good), p) in ready.into_iter().zip(ok).zip(prepared) {
             if good {
-                out.push(Verified {
-                    command: job.command,
-                    sealed: p.sealed,
-                    reply: job.reply,
-                });
+                // The nonce check's look-up, here rather than on the sequencer's thread: a
+                // retry or reuse of a committed command is answered now and never queues
+                // behind new work; a miss carries the position it covered.
+                let digest = nonce_digest(&job.command.actor, &job.command.nonce);
+                match look_up_nonce(&worker.reader, &digest, &job.command) {
+                    Ok(Ok(covered)) => out.push(Verified {
+                        command: job.command,
+                        sealed: p.sealed,
+                        digest,
+                        covered,
+                        reply: job.reply,
+                    }),
+                    Ok(Err(answer)) => {
+                        Counters::add(&worker.counters.by_workers);
+                        let _ = job.reply.send(answer);
+                    }
+                    Err(error) => {
+                        let _ = job.reply.send(Err(storage_rejection(&error)));
+                    }
+                }
             } else {
                 let _ = job.reply.send(Err(Rejection::new(
                     &codes::BAD_SIGNATURE,
@@ -478,6 +631,51 @@ struct SequencerState<D: Decider> {
     /// is being decided and the previous one is still being synced.
     head_seq: u64,
     head_leaf: deedlog_core::Hash,
+    /// The `(actor, nonce)` digests of the most recently committed entries.
+    recent: RecentNonces,
+    counters: Arc<Counters>,
+}
+
+/// The `(actor, nonce)` digests of the most recently committed entries, at most `max`, oldest
+/// evicted first. Every committed entry with seq at or above `floor` is here; a command whose
+/// worker look-up covered a position at or above `floor` is therefore checked in full by this
+/// map, the batch being synced and the batch being decided.
+struct RecentNonces {
+    map: HashMap<NonceDigest, u64>,
+    order: VecDeque<(NonceDigest, u64)>,
+    floor: u64,
+    max: usize,
+}
+
+impl RecentNonces {
+    fn new(max: usize, committed: u64) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            floor: committed,
+            max,
+        }
+    }
+
+    /// Records a committed entry (in seq order) and evicts the oldest past the bound.
+    fn push(&mut self, digest: NonceDigest, seq: u64) {
+        self.map.insert(digest, seq);
+        self.order.push_back((digest, seq));
+        while self.order.len() > self.max {
+            let Some((old, old_seq)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&old) == Some(&old_seq) {
+                self.map.remove(&old);
+            }
+            self.floor = old_seq + 1;
+        }
+    }
+
+    /// Whether every committed entry from `covered` on is here.
+    fn reaches(&self, covered: u64) -> bool {
+        covered >= self.floor
+    }
 }
 
 const STREAM_CACHE_MAX: usize = 1 << 18;
@@ -488,9 +686,12 @@ struct Accepted {
     bytes: Vec<u8>,
     opening: Option<Vec<u8>>,
     receipt: Receipt,
+    digest: NonceDigest,
 }
 
-type NonceMap = HashMap<(String, String), (usize, String)>;
+/// A batch's `(actor, nonce)` digests, each with its position in the batch and the command's
+/// signature (an identical command has the same signature).
+type NonceMap = HashMap<NonceDigest, (usize, String)>;
 
 /// One batch on its way: prepared entries (with their replies), identical retries waiting for
 /// one of them, and the nonces it used.
@@ -508,6 +709,8 @@ struct InFlight {
     staged: Vec<(Reply, Receipt)>,
     waiting: Vec<(Reply, usize)>,
     nonces: NonceMap,
+    /// The digests of `staged`, in its order (seq order).
+    digests: Vec<NonceDigest>,
 }
 
 type SyncResult = Result<(crate::log::SyncJob, u64), StoreError>;
@@ -664,6 +867,7 @@ impl<D: Decider> SequencerState<D> {
             match self.one(
                 item.command,
                 item.sealed,
+                (item.digest, item.covered),
                 now,
                 &mut batch,
                 inflight.as_deref(),
@@ -733,6 +937,9 @@ impl<D: Decider> SequencerState<D> {
         match self.writer.commit_end(result) {
             Ok(checkpoint) => {
                 self.decider.published(checkpoint.size);
+                for (digest, (_, r)) in f.digests.iter().zip(&f.staged) {
+                    self.recent.push(*digest, r.seq);
+                }
                 for (reply, i) in f.waiting {
                     if let Some((_, r)) = f.staged.get(i) {
                         let mut receipt = r.clone();
@@ -803,7 +1010,9 @@ impl<D: Decider> SequencerState<D> {
             }
             return None;
         }
+        let digests = batch.prepared.iter().map(|(_, p)| p.digest).collect();
         Some(InFlight {
+            digests,
             staged: batch
                 .prepared
                 .into_iter()
@@ -818,17 +1027,21 @@ impl<D: Decider> SequencerState<D> {
         &mut self,
         command: SignedCommand,
         sealed: Option<(Vec<u8>, String)>,
+        (digest, covered): (NonceDigest, u64),
         now: i64,
         batch: &mut Batch,
         inflight: Option<&InFlight>,
     ) -> Result<Outcome, Rejection> {
         let reader = self.writer.reader();
-        let internal = |e: StoreError| Rejection::unavailable(format!("storage: {e}"));
-        // Idempotency first: a retry of an acknowledged command gets the first result back.
-        let key = (command.actor.clone(), command.nonce.clone());
+        let internal = |e: StoreError| storage_rejection(&e);
+        // Idempotency first: a retry of an acknowledged command gets the first result back. The
+        // verify worker has looked the index up for entries below `covered`; what was committed
+        // since, and what is being synced or decided, is checked here, from memory.
+        //
         // The same nonce twice in this batch or in the one being synced: the identical command
         // shares the first one's receipt; a different command under a used nonce is refused.
-        if let Some((i, signature)) = batch.nonces.get(&key) {
+        if let Some((i, signature)) = batch.nonces.get(&digest) {
+            Counters::add(&self.counters.from_memory);
             if *signature == command.signature {
                 return Ok(Outcome::SameAsPrepared(*i));
             }
@@ -837,7 +1050,8 @@ impl<D: Decider> SequencerState<D> {
                 "this actor already used this nonce for another command",
             ));
         }
-        if let Some((i, signature)) = inflight.and_then(|f| f.nonces.get(&key)) {
+        if let Some((i, signature)) = inflight.and_then(|f| f.nonces.get(&digest)) {
+            Counters::add(&self.counters.from_memory);
             if *signature == command.signature {
                 return Ok(Outcome::SameAsInFlight(*i));
             }
@@ -846,35 +1060,24 @@ impl<D: Decider> SequencerState<D> {
                 "this actor already used this nonce for another command",
             ));
         }
-        if let Some(seq) = reader
-            .nonce_seq(&command.actor, &command.nonce)
-            .map_err(internal)?
+        // Committed since the worker's look-up: in the recent ring if it reaches back that far;
+        // otherwise (the command waited behind more entries than the ring keeps) the index is
+        // read here, as it was before the look-up moved to the workers. Either way the entry is
+        // read and compared before it answers, so a digest collision answers nothing.
+        let in_memory = self.recent.reaches(covered);
+        let hit = if in_memory {
+            self.recent.map.get(&digest).copied()
+        } else {
+            Counters::add(&self.counters.fallbacks);
+            reader.nonce_probe(&digest).map_err(internal)?.1
+        };
+        if let Some(seq) = hit
+            && let Some(answer) = answer_from_log(&reader, seq, &command).map_err(internal)?
         {
-            let record = reader.record(seq).map_err(internal)?;
-            let (bytes, opening) = deedlog_core::entry::split_record(&record);
-            let entry = Entry::decode_with(bytes, opening).map_err(|e| {
-                internal(StoreError::BadEntry {
-                    seq,
-                    message: e.to_string(),
-                })
-            })?;
-            if entry.signed == command {
-                return Ok(Outcome::Done(Receipt {
-                    seq,
-                    stream: entry.stream,
-                    stream_version: entry.stream_version,
-                    kind: entry.kind,
-                    derived: entry.derived,
-                    leaf_hash: hash::to_hex(&hash::leaf_hash(bytes)),
-                    checkpoint_size: reader.size(),
-                    duplicate: true,
-                }));
+            if in_memory {
+                Counters::add(&self.counters.from_memory);
             }
-            return Err(Rejection::new(
-                &codes::NONCE_REUSED,
-                format!("this actor already used this nonce for entry {seq}"),
-            )
-            .with(json!({"seq": seq})));
+            return answer.map(Outcome::Done);
         }
         // `abs_diff` cannot overflow, whatever the client put in `issued_at_ms` (i64::MIN against
         // a positive clock would overflow `(now - issued).abs()`); a negative window accepts
@@ -949,7 +1152,9 @@ impl<D: Decider> SequencerState<D> {
         self.head_seq += 1;
         self.head_leaf = leaf;
         self.versions.insert(entry.stream.clone(), current + 1);
-        batch.nonces.insert(key, (batch.prepared.len(), signature));
+        batch
+            .nonces
+            .insert(digest, (batch.prepared.len(), signature));
         let receipt = Receipt {
             seq: entry.seq,
             stream: entry.stream.clone(),
@@ -965,6 +1170,7 @@ impl<D: Decider> SequencerState<D> {
             bytes,
             opening,
             receipt,
+            digest,
         })))
     }
 }
