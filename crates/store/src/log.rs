@@ -1276,6 +1276,27 @@ impl LogReader {
         }
     }
 
+    /// The stored hashes at `indexes` (tlog stored-hash order, C2SP tlog-tiles), within the
+    /// published tree only: an index at or past `stored_hash_count(size())` is out of range,
+    /// even where the file already holds the hashes of a batch not yet published.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] past the published tree; I/O errors.
+    pub fn stored_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let count = tlog_tiles::stored_hash_count(self.size());
+        indexes
+            .iter()
+            .map(|&i| {
+                if i >= count {
+                    return Err(StoreError::OutOfRange(format!(
+                        "stored hash {i} is past the published tree ({count} stored hashes)"
+                    )));
+                }
+                self.inner.hashes.read(i).map(Hash)
+            })
+            .collect()
+    }
+
     fn check_size(&self, size: u64) -> Result<(), StoreError> {
         let have = self.size();
         if size > have {

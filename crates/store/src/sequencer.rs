@@ -24,9 +24,10 @@ use deedlog_core::{Entry, SignedCommand, hash};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::backend::{LogBackend, LogRead, SyncWork};
 use crate::error::StoreError;
 use crate::index::{NonceDigest, nonce_digest};
-use crate::log::{LogReader, LogWriter};
+use crate::log::LogReader;
 
 pub use deedlog_core::decide::{
     Context, Decider, Decision, Rejection, RejectionClass, check_expected_version, codes,
@@ -202,32 +203,34 @@ struct Verified {
     reply: Reply,
 }
 
-/// A running sequencer. Clone the [`SequencerHandle`] to submit from many places.
-pub struct Sequencer {
-    handle: SequencerHandle,
+/// A running sequencer over a log backend whose readers are `R` (the segment files' by
+/// default). Clone the [`SequencerHandle`] to submit from many places.
+pub struct Sequencer<R: LogRead = LogReader> {
+    handle: SequencerHandle<R>,
     stop: Sender<()>,
     threads: Vec<JoinHandle<()>>,
 }
 
 /// Submits commands to a running sequencer.
 #[derive(Clone)]
-pub struct SequencerHandle {
+pub struct SequencerHandle<R: LogRead = LogReader> {
     jobs: Sender<Job>,
     closed: Arc<AtomicBool>,
     stopped: Arc<OnceLock<String>>,
     /// Set before `stopped` when the failure was a full file system.
     storage_full: Arc<AtomicBool>,
     counters: Arc<Counters>,
-    reader: LogReader,
+    reader: R,
 }
 
-impl Sequencer {
-    /// Starts the verify workers and the sequencer thread over an opened log.
+impl<R: LogRead> Sequencer<R> {
+    /// Starts the verify workers and the sequencer thread over an opened log: the sequencer's
+    /// rules are written against the [`LogBackend`] contract alone.
     ///
     /// # Errors
     /// A bad configuration, or a thread that cannot be spawned.
-    pub fn start<D: Decider>(
-        writer: LogWriter,
+    pub fn start<B: LogBackend<Reader = R>, D: Decider>(
+        writer: B,
         decider: D,
         config: SequencerConfig,
     ) -> Result<Self, StoreError> {
@@ -263,7 +266,8 @@ impl Sequencer {
         let last_recorded_ms = match reader.size() {
             0 => 0,
             size => {
-                deedlog_core::LoggedEntry::decode(&reader.entry(size - 1)?)
+                let record = reader.record(size - 1)?;
+                deedlog_core::LoggedEntry::decode(deedlog_core::entry::split_record(&record).0)
                     .map_err(|e| StoreError::BadEntry {
                         seq: size - 1,
                         message: e.to_string(),
@@ -312,7 +316,7 @@ impl Sequencer {
 
     /// A handle to submit commands.
     #[must_use]
-    pub fn handle(&self) -> SequencerHandle {
+    pub fn handle(&self) -> SequencerHandle<R> {
         self.handle.clone()
     }
 
@@ -330,7 +334,7 @@ impl Sequencer {
     }
 }
 
-impl SequencerHandle {
+impl<R: LogRead> SequencerHandle<R> {
     /// Submits a command and waits for its receipt or rejection.
     ///
     /// # Errors
@@ -412,7 +416,7 @@ impl SequencerHandle {
 
     /// A reader of the log.
     #[must_use]
-    pub fn reader(&self) -> &LogReader {
+    pub fn reader(&self) -> &R {
         &self.reader
     }
 
@@ -452,9 +456,9 @@ impl KeyCache {
 }
 
 /// What a verify worker needs besides its queues.
-struct Worker {
+struct Worker<R> {
     accept_v1: bool,
-    reader: LogReader,
+    reader: R,
     counters: Arc<Counters>,
 }
 
@@ -462,8 +466,8 @@ struct Worker {
 /// names at the committed entry `seq`: the first receipt (`duplicate: true`) for the identical
 /// command, `409 command.nonce_reused` for another. `None` when that entry has another actor or
 /// nonce (the 16-byte digest collided), which is then no answer at all.
-fn answer_from_log(
-    reader: &LogReader,
+fn answer_from_log<R: LogRead>(
+    reader: &R,
     seq: u64,
     command: &SignedCommand,
 ) -> Result<Option<Result<Receipt, Rejection>>, StoreError> {
@@ -501,8 +505,8 @@ fn storage_rejection(error: &StoreError) -> Rejection {
 
 /// The `(actor, nonce)` look-up of a verified command on a worker: either its answer (a retry
 /// or a reuse of a committed command), or the position the look-up covered.
-fn look_up_nonce(
-    reader: &LogReader,
+fn look_up_nonce<R: LogRead>(
+    reader: &R,
     digest: &NonceDigest,
     command: &SignedCommand,
 ) -> Result<Result<u64, Result<Receipt, Rejection>>, StoreError> {
@@ -515,11 +519,11 @@ fn look_up_nonce(
     Ok(Ok(covered))
 }
 
-fn verify_worker(
+fn verify_worker<R: LogRead>(
     rx: &Receiver<Job>,
     tx: &Sender<Vec<Verified>>,
     stop: &Receiver<()>,
-    worker: &Worker,
+    worker: &Worker<R>,
 ) {
     let accept_v1 = worker.accept_v1;
     let mut cache = KeyCache {
@@ -615,8 +619,8 @@ fn verify_each(prepared: &[Prepared]) -> Vec<bool> {
     prepared.iter().map(|p| p.verify().is_ok()).collect()
 }
 
-struct SequencerState<D: Decider> {
-    writer: LogWriter,
+struct SequencerState<B: LogBackend, D: Decider> {
+    writer: B,
     decider: D,
     config: SequencerConfig,
     last_recorded_ms: i64,
@@ -713,15 +717,15 @@ struct InFlight {
     digests: Vec<NonceDigest>,
 }
 
-type SyncResult = Result<(crate::log::SyncJob, u64), StoreError>;
+type SyncResult<S> = Result<(S, u64), StoreError>;
 
-impl<D: Decider> SequencerState<D> {
+impl<B: LogBackend, D: Decider> SequencerState<B, D> {
     /// The pipeline: while batch k is written and synced on the sync thread, batch k+1 is
     /// gathered, decided and encoded here; then k is published and acknowledged, and k+1 staged
     /// and handed to the sync thread. No reply of a batch is sent before its sync succeeded.
     fn run(mut self, rx: &Receiver<Vec<Verified>>) {
-        let (sync_tx, sync_rx) = bounded::<crate::log::SyncJob>(1);
-        let (done_tx, done_rx) = bounded::<SyncResult>(1);
+        let (sync_tx, sync_rx) = bounded::<B::Sync>(1);
+        let (done_tx, done_rx) = bounded::<SyncResult<B::Sync>>(1);
         let syncer = std::thread::Builder::new()
             .name("segment-sync".into())
             .spawn(move || {
@@ -772,7 +776,7 @@ impl<D: Decider> SequencerState<D> {
             index_ms = stats.index_ns / 1_000_000,
             "sequencer stopped"
         );
-        if let Err(error) = self.writer.flush_derived() {
+        if let Err(error) = self.writer.flush() {
             tracing::warn!(%error, "flushing derived files at shutdown");
         }
     }
@@ -930,7 +934,7 @@ impl<D: Decider> SequencerState<D> {
     }
 
     /// Waits for the in-flight batch's sync, publishes it and acknowledges its commands.
-    fn finish(&mut self, f: InFlight, done: &Receiver<SyncResult>) {
+    fn finish(&mut self, f: InFlight, done: &Receiver<SyncResult<B::Sync>>) {
         let result = done
             .recv()
             .unwrap_or_else(|_| Err(StoreError::Config("the sync thread stopped".into())));
@@ -968,7 +972,7 @@ impl<D: Decider> SequencerState<D> {
     }
 
     /// Stages a prepared batch and hands its bytes to the sync thread.
-    fn launch(&mut self, batch: Batch, sync: &Sender<crate::log::SyncJob>) -> Option<InFlight> {
+    fn launch(&mut self, batch: Batch, sync: &Sender<B::Sync>) -> Option<InFlight> {
         if batch.prepared.is_empty() {
             return None;
         }
