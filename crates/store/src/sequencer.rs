@@ -96,7 +96,7 @@ pub struct SequencerConfig {
     /// never does, since a version-1 entry shows its payload to everyone.
     pub accept_version_1: bool,
     /// How many of the most recently committed entries' `(actor, nonce)` digests the sequencer
-    /// keeps in memory (about 60 bytes each), so that a command the verify workers looked up
+    /// keeps in memory (about 75 bytes each), so that a command the verify workers looked up
     /// before those entries were committed is checked against them without the index. A
     /// command that waited behind more entries than this is looked up in the index on the
     /// sequencer's thread instead (counted in [`SequencerStats::nonce_fallbacks`]), which stays
@@ -145,7 +145,7 @@ impl Default for SequencerConfig {
 
 /// The default of [`SequencerConfig::recent_nonces`]: more than the verify queue holds
 /// (16,384 commands waiting for a worker and 260 chunks of up to 256 verified ones), so that
-/// under full load a command is always checked from memory; about 8 MB.
+/// under full load a command is always checked from memory; about 10 MB.
 pub const RECENT_NONCES_DEFAULT: usize = 1 << 17;
 
 /// Counts of where the `(actor, nonce)` check was answered, since the sequencer started.
@@ -663,9 +663,13 @@ impl RecentNonces {
 
     /// Records a committed entry (in seq order) and evicts the oldest past the bound.
     fn push(&mut self, digest: NonceDigest, seq: u64) {
-        self.map.insert(digest, seq);
-        self.order.push_back((digest, seq));
-        while self.order.len() > self.max {
+        if self.max == 0 {
+            self.floor = seq + 1;
+            return;
+        }
+        // Evict before inserting, so that neither collection ever grows past `max` (and their
+        // capacities stay at it).
+        while self.order.len() >= self.max {
             let Some((old, old_seq)) = self.order.pop_front() else {
                 break;
             };
@@ -674,6 +678,8 @@ impl RecentNonces {
             }
             self.floor = old_seq + 1;
         }
+        self.map.insert(digest, seq);
+        self.order.push_back((digest, seq));
     }
 
     /// Whether every committed entry from `covered` on is here.
