@@ -95,6 +95,9 @@ pub struct AppendResult {
     /// (they waited behind more committed entries than it keeps in memory); 0 when every check
     /// ran on the verify workers and from the sequencer's memory.
     pub nonce_fallbacks: u64,
+    /// Commands whose stream version the sequencer read from the index on its own thread (the
+    /// worker's prefetched version could not be trusted).
+    pub stream_fallbacks: u64,
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.
@@ -265,7 +268,8 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("collector panicked"))??;
     let seconds = started.elapsed().as_secs_f64();
     let size = handle.reader().size();
-    let nonce_fallbacks = handle.stats().nonce_fallbacks;
+    let stats = handle.stats();
+    let (nonce_fallbacks, stream_fallbacks) = (stats.nonce_fallbacks, stats.stream_fallbacks);
     let log_bytes: u64 = deedlog_store::segment::list(&dir.join("log"))?
         .iter()
         .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()))
@@ -304,6 +308,7 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         batch_wait_us: args.batch_wait_us,
         verify_threads: args.verify_threads,
         nonce_fallbacks,
+        stream_fallbacks,
     };
     println!(
         "{} entries in {:.2} s: {:.0} durable entries/s; ack latency p50 {:.2} ms, p99 {:.2} ms; \

@@ -103,6 +103,11 @@ pub struct SequencerConfig {
     /// correct, only slower. The default covers the whole verify queue at full batches; tests
     /// set it tiny to force that path.
     pub recent_nonces: usize,
+    /// Most streams whose current version the sequencer keeps in memory; past it the cache is
+    /// emptied (keeping the batch in flight's). A stream not in it is read from the version
+    /// the verify worker prefetched, or from the index when that hint cannot be trusted
+    /// ([`SequencerStats::stream_fallbacks`]). Tests set it tiny to force that path.
+    pub stream_cache_max: usize,
 }
 
 impl std::fmt::Debug for SequencerConfig {
@@ -114,6 +119,7 @@ impl std::fmt::Debug for SequencerConfig {
             .field("verify_threads", &self.verify_threads)
             .field("issued_at_window_ms", &self.issued_at_window_ms)
             .field("recent_nonces", &self.recent_nonces)
+            .field("stream_cache_max", &self.stream_cache_max)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +145,7 @@ impl Default for SequencerConfig {
             clock: system_clock(),
             accept_version_1: false,
             recent_nonces: RECENT_NONCES_DEFAULT,
+            stream_cache_max: STREAM_CACHE_MAX,
         }
     }
 }
@@ -160,6 +167,10 @@ pub struct SequencerStats {
     /// Commands whose `(actor, nonce)` the sequencer had to look up in the index on its own
     /// thread, because they waited behind more committed entries than it keeps in memory.
     pub nonce_fallbacks: u64,
+    /// Commands whose stream's version the sequencer read from the index on its own thread
+    /// (the stream was not in its cache and the worker's prefetched version could not be
+    /// trusted, or there was none).
+    pub stream_fallbacks: u64,
 }
 
 #[derive(Debug, Default)]
@@ -167,6 +178,7 @@ struct Counters {
     by_workers: AtomicU64,
     from_memory: AtomicU64,
     fallbacks: AtomicU64,
+    stream_fallbacks: AtomicU64,
 }
 
 impl Counters {
@@ -179,6 +191,7 @@ impl Counters {
             nonce_answered_by_workers: self.by_workers.load(Ordering::Relaxed),
             nonce_answered_from_memory: self.from_memory.load(Ordering::Relaxed),
             nonce_fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            stream_fallbacks: self.stream_fallbacks.load(Ordering::Relaxed),
         }
     }
 }
@@ -200,7 +213,18 @@ struct Verified {
     /// The log size the worker's index look-up covered: it found no entry of this actor and
     /// nonce below it. Entries from here on are the sequencer's to check, from memory.
     covered: u64,
+    /// The stream's version the worker read from the index after that look-up (so covering at
+    /// least `covered`), if the read succeeded.
+    stream_hint: Option<u64>,
     reply: Reply,
+}
+
+/// What the verify worker looked up for a command, off the sequencer's thread.
+#[derive(Clone, Copy)]
+struct Lookups {
+    digest: NonceDigest,
+    covered: u64,
+    stream_hint: Option<u64>,
 }
 
 /// A running sequencer over a log backend whose readers are `R` (the segment files' by
@@ -289,6 +313,7 @@ impl<R: LogRead> Sequencer<R> {
             stopped: stopped.clone(),
             busy_ns: 0,
             versions: HashMap::new(),
+            versions_cleared_at: writer_next,
             head_seq: writer_next,
             head_leaf: writer_leaf,
             recent,
@@ -581,13 +606,19 @@ fn verify_worker<R: LogRead>(
                 // behind new work; a miss carries the position it covered.
                 let digest = nonce_digest(&job.command.actor, &job.command.nonce);
                 match look_up_nonce(&worker.reader, &digest, &job.command) {
-                    Ok(Ok(covered)) => out.push(Verified {
-                        command: job.command,
-                        sealed: p.sealed,
-                        digest,
-                        covered,
-                        reply: job.reply,
-                    }),
+                    Ok(Ok(covered)) => {
+                        // The stream's version too, for a stream the sequencer no longer has
+                        // in memory; read after the nonce look-up, so it covers `covered`.
+                        let stream_hint = worker.reader.stream_version(&job.command.stream).ok();
+                        out.push(Verified {
+                            command: job.command,
+                            sealed: p.sealed,
+                            digest,
+                            covered,
+                            stream_hint,
+                            reply: job.reply,
+                        });
+                    }
                     Ok(Err(answer)) => {
                         Counters::add(&worker.counters.by_workers);
                         let _ = job.reply.send(answer);
@@ -631,6 +662,9 @@ struct SequencerState<B: LogBackend, D: Decider> {
     stopped: Arc<OnceLock<String>>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
+    /// `head_seq` when `versions` was last emptied (at first, the log's size at start): a
+    /// stream missing from it had its last entry below this seq, committed by now.
+    versions_cleared_at: u64,
     /// The seq and leaf hash of the next entry to prepare: ahead of the writer's while a batch
     /// is being decided and the previous one is still being synced.
     head_seq: u64,
@@ -856,11 +890,13 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
         let now = (self.config.clock)().max(self.last_recorded_ms);
         self.last_recorded_ms = now;
         batch.now = now;
-        // Stream versions known to this thread; the index is only read for streams not seen
-        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX, keeping the streams
-        // of the batch in flight, which the index does not have yet.
-        if self.versions.len() > STREAM_CACHE_MAX {
+        // Stream versions known to this thread; for streams not seen recently the worker's
+        // prefetched version is used, or the index read. Bounded: cleared when it grows past
+        // `stream_cache_max`, keeping the streams of the batch in flight, which the index does
+        // not have yet.
+        if self.versions.len() > self.config.stream_cache_max {
             self.versions.clear();
+            self.versions_cleared_at = self.head_seq;
             if let Some(f) = inflight.as_deref() {
                 for (_, r) in &f.staged {
                     let v = self.versions.entry(r.stream.clone()).or_insert(0);
@@ -874,10 +910,15 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
                 let _ = item.reply.send(Err(self.unavailable()));
                 continue;
             }
+            let lookups = Lookups {
+                digest: item.digest,
+                covered: item.covered,
+                stream_hint: item.stream_hint,
+            };
             match self.one(
                 item.command,
                 item.sealed,
-                (item.digest, item.covered),
+                lookups,
                 now,
                 &mut batch,
                 inflight.as_deref(),
@@ -1037,13 +1078,18 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
         &mut self,
         command: SignedCommand,
         sealed: Option<(Vec<u8>, String)>,
-        (digest, covered): (NonceDigest, u64),
+        lookups: Lookups,
         now: i64,
         batch: &mut Batch,
         inflight: Option<&InFlight>,
     ) -> Result<Outcome, Rejection> {
         let reader = self.writer.reader();
         let internal = |e: StoreError| storage_rejection(&e);
+        let Lookups {
+            digest,
+            covered,
+            stream_hint,
+        } = lookups;
         // Idempotency first: a retry of an acknowledged command gets the first result back. The
         // verify worker has looked the index up for entries below `covered`; what was committed
         // since, and what is being synced or decided, is checked here, from memory.
@@ -1104,9 +1150,17 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
             )
             .with(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
         }
-        let current = match self.versions.get(&command.stream) {
-            Some(v) => *v,
-            None => reader.stream_version(&command.stream).map_err(internal)?,
+        // A stream missing from `versions` had its last entry below `versions_cleared_at`; if
+        // the worker's look-up covered that far, the version it read is the stream's current
+        // one (no entry of the stream was committed after it). Otherwise the index is read
+        // here.
+        let current = match (self.versions.get(&command.stream), stream_hint) {
+            (Some(v), _) => *v,
+            (None, Some(hint)) if covered >= self.versions_cleared_at => hint,
+            (None, _) => {
+                Counters::add(&self.counters.stream_fallbacks);
+                reader.stream_version(&command.stream).map_err(internal)?
+            }
         };
         check_expected_version(&command, current)?;
         let ctx = Context {

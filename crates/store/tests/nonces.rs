@@ -3,7 +3,8 @@
 //! batch being synced and the ring of recently committed entries, and falls back to the index
 //! when the ring does not reach back far enough. Each test races a retry and a reuse against
 //! their original at one place in the pipeline and shows that exactly one entry is appended,
-//! that the retry gets the original's receipt and that the reuse is refused.
+//! that the retry gets the original's receipt and that the reuse is refused. The last two
+//! tests do the same for the stream version the workers prefetch.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -458,4 +459,128 @@ fn retries_and_reuses_under_load_land_exactly_once_whatever_the_ring() {
         assert_eq!(nonces.len() as u64, total);
         seq.shutdown();
     }
+}
+
+// The stream's version, prefetched by the worker for a stream the sequencer no longer holds.
+
+fn on_stream(
+    key: &SecretKey,
+    nonce: &str,
+    stream: &str,
+    expected_version: Option<u64>,
+) -> SignedCommand {
+    Command {
+        actor: format!("test/{}", key.public().key_id()),
+        key: key.public().to_base64(),
+        kind: "test.note".into(),
+        stream: stream.into(),
+        expected_version,
+        payload: json!({}),
+        nonce: nonce.into(),
+        issued_at_ms: NOW,
+    }
+    .sign(key)
+    .expect("well-formed test command")
+}
+
+#[test]
+fn a_cold_stream_is_decided_from_the_version_the_worker_prefetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[5; 32]);
+    {
+        let (writer, _, _) =
+            LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+        let seq =
+            Sequencer::start(writer, AcceptAll, config(Arc::new(AtomicI64::new(NOW)))).unwrap();
+        for i in 0..3 {
+            seq.handle()
+                .submit_blocking(on_stream(&key, &format!("cold-{i:04}"), "test/X", None))
+                .unwrap();
+        }
+        seq.shutdown();
+    }
+    // After a reopen the sequencer holds no stream: test/X is cold.
+    let (writer, _, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    let seq = Sequencer::start(writer, AcceptAll, config(Arc::new(AtomicI64::new(NOW)))).unwrap();
+    let h = seq.handle();
+    let r = h
+        .submit_blocking(on_stream(&key, "cold-0010", "test/X", Some(1)))
+        .unwrap_err();
+    assert_eq!(r.code, "stream.version_conflict");
+    assert_eq!(r.details["actual"], 3);
+    let r = h
+        .submit_blocking(on_stream(&key, "cold-0011", "test/Y", Some(0)))
+        .unwrap();
+    assert_eq!(r.stream_version, 1);
+    assert_eq!(
+        h.stats().stream_fallbacks,
+        0,
+        "both decided from the hints, without reading the index on the sequencer's thread"
+    );
+    let r = h
+        .submit_blocking(on_stream(&key, "cold-0012", "test/X", Some(3)))
+        .unwrap();
+    assert_eq!((r.seq, r.stream_version), (4, 4));
+    seq.shutdown();
+}
+
+/// The worker reads stream X's version (0) while X's first entry is being synced; by the time
+/// the command is decided, that entry is committed and the sequencer's stream cache was
+/// emptied (a cache of 1 stream), so X is missing from it. The hint is stale and must not be
+/// trusted: the sequencer reads the index instead and gives the command version 2, not a
+/// second version 1.
+#[test]
+fn a_hint_older_than_the_last_emptying_of_the_stream_cache_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (options, gate) = gated(1);
+    let (writer, _, _) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let seq = Sequencer::start(
+        writer,
+        AcceptAll,
+        SequencerConfig {
+            batch_wait: Duration::from_millis(1),
+            batch_max: 1,
+            stream_cache_max: 1,
+            ..config(clock)
+        },
+    )
+    .unwrap();
+    let h = seq.handle();
+    let key = SecretKey::from_seed(&[6; 32]);
+    let a = h
+        .enqueue(on_stream(&key, "hint-0001", "test/X", None))
+        .unwrap();
+    gate.entered.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Another stream first, its own batch, so the cache holds two streams and is emptied
+    // before the next command is decided.
+    let c = h
+        .enqueue(on_stream(&key, "hint-0002", "test/Y", None))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let b = h
+        .enqueue(on_stream(&key, "hint-0003", "test/X", None))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        h.reader().size(),
+        0,
+        "the worker read X before its entry was visible"
+    );
+    gate.release.send(()).unwrap();
+    let a = wait(a).unwrap();
+    let c = wait(c).unwrap();
+    let b = wait(b).unwrap();
+    assert_eq!((a.stream.as_str(), a.stream_version), ("test/X", 1));
+    assert_eq!((c.stream.as_str(), c.stream_version), ("test/Y", 1));
+    assert_eq!(
+        (b.stream.as_str(), b.stream_version),
+        ("test/X", 2),
+        "the stale hint (0) would have made a second version 1"
+    );
+    assert!(h.stats().stream_fallbacks >= 1);
+    assert_eq!(h.reader().stream_version("test/X").unwrap(), 2);
+    seq.shutdown();
 }
