@@ -108,6 +108,11 @@ pub struct SequencerConfig {
     /// the verify worker prefetched, or from the index when that hint cannot be trusted
     /// ([`SequencerStats::stream_fallbacks`]). Tests set it tiny to force that path.
     pub stream_cache_max: usize,
+    /// Have the verify workers prefetch the stream version of every command, even for streams
+    /// the sequencer probably holds. Off by default, since that read is then wasted work on a
+    /// core the sequencer shares; tests turn it on to show that a stale prefetched version is
+    /// never trusted.
+    pub prefetch_every_stream: bool,
 }
 
 impl std::fmt::Debug for SequencerConfig {
@@ -120,6 +125,7 @@ impl std::fmt::Debug for SequencerConfig {
             .field("issued_at_window_ms", &self.issued_at_window_ms)
             .field("recent_nonces", &self.recent_nonces)
             .field("stream_cache_max", &self.stream_cache_max)
+            .field("prefetch_every_stream", &self.prefetch_every_stream)
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +152,7 @@ impl Default for SequencerConfig {
             accept_version_1: false,
             recent_nonces: RECENT_NONCES_DEFAULT,
             stream_cache_max: STREAM_CACHE_MAX,
+            prefetch_every_stream: false,
         }
     }
 }
@@ -171,6 +178,64 @@ pub struct SequencerStats {
     /// (the stream was not in its cache and the worker's prefetched version could not be
     /// trusted, or there was none).
     pub stream_fallbacks: u64,
+    /// Stream versions the verify workers read from the index ahead of the sequencer (for
+    /// streams it probably did not hold).
+    pub stream_prefetches: u64,
+}
+
+/// A bitmap of the streams in the sequencer's `versions` cache, shared with the verify
+/// workers so that they prefetch a stream's version only for a stream the sequencer probably
+/// does not hold: reading it for a stream in the cache would be wasted work on a core the
+/// sequencer shares. The sequencer sets a stream's bit when it caches the stream and zeroes
+/// the map when it empties the cache. A bit set by another stream (a collision) only makes a
+/// worker skip a useful prefetch, and a bit zeroed after a worker read it only makes the
+/// sequencer read the index; neither changes an answer. The hash is keyed at random per
+/// process, so no client can aim collisions at a stream.
+struct SeenStreams {
+    bits: Vec<AtomicU64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// 2^22 bits (512 KiB): under 6 % of bits set with a full cache of 2^18 streams.
+const SEEN_STREAMS_WORDS: usize = 1 << 16;
+
+impl SeenStreams {
+    fn new() -> Self {
+        Self {
+            bits: (0..SEEN_STREAMS_WORDS).map(|_| AtomicU64::new(0)).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn slot(&self, stream: &str) -> (usize, u64) {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(stream);
+        // Both casts keep only low bits on purpose: the word index is masked to the map's
+        // size, the bit index to 0..64.
+        #[allow(clippy::cast_possible_truncation)]
+        let word = (h >> 6) as usize & (SEEN_STREAMS_WORDS - 1);
+        (word, 1u64 << (h & 63))
+    }
+
+    fn insert(&self, stream: &str) {
+        let (word, bit) = self.slot(stream);
+        if let Some(w) = self.bits.get(word) {
+            w.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    fn probably_contains(&self, stream: &str) -> bool {
+        let (word, bit) = self.slot(stream);
+        self.bits
+            .get(word)
+            .is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0)
+    }
+
+    fn clear(&self) {
+        for w in &self.bits {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -179,6 +244,7 @@ struct Counters {
     from_memory: AtomicU64,
     fallbacks: AtomicU64,
     stream_fallbacks: AtomicU64,
+    stream_prefetches: AtomicU64,
 }
 
 impl Counters {
@@ -192,6 +258,7 @@ impl Counters {
             nonce_answered_from_memory: self.from_memory.load(Ordering::Relaxed),
             nonce_fallbacks: self.fallbacks.load(Ordering::Relaxed),
             stream_fallbacks: self.stream_fallbacks.load(Ordering::Relaxed),
+            stream_prefetches: self.stream_prefetches.load(Ordering::Relaxed),
         }
     }
 }
@@ -269,6 +336,7 @@ impl<R: LogRead> Sequencer<R> {
         let (stop, stop_rx) = bounded::<()>(0);
         let mut threads = Vec::new();
         let counters = Arc::new(Counters::default());
+        let seen = Arc::new(SeenStreams::new());
         for i in 0..config.verify_threads {
             let rx = job_rx.clone();
             let tx = verified_tx.clone();
@@ -277,6 +345,8 @@ impl<R: LogRead> Sequencer<R> {
                 accept_v1: config.accept_version_1,
                 reader: reader.clone(),
                 counters: Arc::clone(&counters),
+                seen: Arc::clone(&seen),
+                prefetch_every_stream: config.prefetch_every_stream,
             };
             threads.push(
                 std::thread::Builder::new()
@@ -318,6 +388,7 @@ impl<R: LogRead> Sequencer<R> {
             head_leaf: writer_leaf,
             recent,
             counters: Arc::clone(&counters),
+            seen,
         };
         threads.push(
             std::thread::Builder::new()
@@ -485,6 +556,8 @@ struct Worker<R> {
     accept_v1: bool,
     reader: R,
     counters: Arc<Counters>,
+    seen: Arc<SeenStreams>,
+    prefetch_every_stream: bool,
 }
 
 /// The answer to a command whose `(actor, nonce)` digest the index or the sequencer's memory
@@ -607,9 +680,17 @@ fn verify_worker<R: LogRead>(
                 let digest = nonce_digest(&job.command.actor, &job.command.nonce);
                 match look_up_nonce(&worker.reader, &digest, &job.command) {
                     Ok(Ok(covered)) => {
-                        // The stream's version too, for a stream the sequencer no longer has
-                        // in memory; read after the nonce look-up, so it covers `covered`.
-                        let stream_hint = worker.reader.stream_version(&job.command.stream).ok();
+                        // The stream's version too, for a stream the sequencer probably does
+                        // not hold in memory; read after the nonce look-up, so that it covers
+                        // `covered`.
+                        let stream_hint = if !worker.prefetch_every_stream
+                            && worker.seen.probably_contains(&job.command.stream)
+                        {
+                            None
+                        } else {
+                            Counters::add(&worker.counters.stream_prefetches);
+                            worker.reader.stream_version(&job.command.stream).ok()
+                        };
                         out.push(Verified {
                             command: job.command,
                             sealed: p.sealed,
@@ -672,6 +753,8 @@ struct SequencerState<B: LogBackend, D: Decider> {
     /// The `(actor, nonce)` digests of the most recently committed entries.
     recent: RecentNonces,
     counters: Arc<Counters>,
+    /// Which streams `versions` holds, for the workers.
+    seen: Arc<SeenStreams>,
 }
 
 /// The `(actor, nonce)` digests of the most recently committed entries, at most `max`, oldest
@@ -896,11 +979,13 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
         // not have yet.
         if self.versions.len() > self.config.stream_cache_max {
             self.versions.clear();
+            self.seen.clear();
             self.versions_cleared_at = self.head_seq;
             if let Some(f) = inflight.as_deref() {
                 for (_, r) in &f.staged {
                     let v = self.versions.entry(r.stream.clone()).or_insert(0);
                     *v = (*v).max(r.stream_version);
+                    self.seen.insert(&r.stream);
                 }
             }
         }
@@ -1215,7 +1300,13 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
         let leaf = hash::leaf_hash(&bytes);
         self.head_seq += 1;
         self.head_leaf = leaf;
-        self.versions.insert(entry.stream.clone(), current + 1);
+        if self
+            .versions
+            .insert(entry.stream.clone(), current + 1)
+            .is_none()
+        {
+            self.seen.insert(&entry.stream);
+        }
         batch
             .nonces
             .insert(digest, (batch.prepared.len(), signature));

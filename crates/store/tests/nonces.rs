@@ -164,6 +164,8 @@ fn a_retry_and_a_reuse_in_the_same_batch_as_their_original() {
         h.stats(),
         SequencerStats {
             nonce_answered_from_memory: 2,
+            // All three were looked up before the first was decided, so the stream was new.
+            stream_prefetches: 3,
             ..SequencerStats::default()
         }
     );
@@ -354,6 +356,8 @@ fn a_retry_long_after_its_entry_was_indexed_gets_its_first_receipt_at_any_later_
         h.stats(),
         SequencerStats {
             nonce_answered_by_workers: 2,
+            // The fresh command's (the retry and the reuse stop before it).
+            stream_prefetches: 1,
             ..SequencerStats::default()
         }
     );
@@ -543,6 +547,8 @@ fn a_hint_older_than_the_last_emptying_of_the_stream_cache_is_not_trusted() {
             batch_wait: Duration::from_millis(1),
             batch_max: 1,
             stream_cache_max: 1,
+            // Otherwise the worker would skip the read for X, which the sequencer holds then.
+            prefetch_every_stream: true,
             ..config(clock)
         },
     )
@@ -582,5 +588,37 @@ fn a_hint_older_than_the_last_emptying_of_the_stream_cache_is_not_trusted() {
     );
     assert!(h.stats().stream_fallbacks >= 1);
     assert_eq!(h.reader().stream_version("test/X").unwrap(), 2);
+    seq.shutdown();
+}
+
+/// A stream the sequencer holds is not read by the workers at all (the shared map of cached
+/// streams says so), and a stream it does not hold is, so the sequencer never reads the index
+/// for either.
+#[test]
+fn the_workers_prefetch_only_streams_the_sequencer_does_not_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (writer, _, _) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    let seq = Sequencer::start(writer, AcceptAll, config(Arc::new(AtomicI64::new(NOW)))).unwrap();
+    let h = seq.handle();
+    let key = SecretKey::from_seed(&[7; 32]);
+    for i in 0..40u64 {
+        let stream = format!("test/W-{}", i % 4);
+        let r = h
+            .submit_blocking(on_stream(
+                &key,
+                &format!("warm-{i:04}"),
+                &stream,
+                Some(i / 4),
+            ))
+            .unwrap();
+        assert_eq!(r.stream_version, i / 4 + 1);
+    }
+    let stats = h.stats();
+    assert_eq!(
+        (stats.stream_prefetches, stats.stream_fallbacks),
+        (4, 0),
+        "one read per stream, by a worker, for its first command only"
+    );
     seq.shutdown();
 }
