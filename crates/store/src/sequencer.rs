@@ -597,8 +597,14 @@ fn answer_from_log<R: LogRead>(
     .with(json!({"seq": seq})))))
 }
 
+/// The answer to a command whose look-up failed in storage: `ledger.storage_full` when the file
+/// system is full (as the sequencer answers a failed write), else `ledger.unavailable`.
 fn storage_rejection(error: &StoreError) -> Rejection {
-    Rejection::unavailable(format!("storage: {error}"))
+    if error.is_storage_full() {
+        Rejection::new(&codes::STORAGE_FULL, format!("storage: {error}"))
+    } else {
+        Rejection::unavailable(format!("storage: {error}"))
+    }
 }
 
 /// The `(actor, nonce)` look-up of a verified command on a worker: either its answer (a retry
