@@ -39,6 +39,7 @@ pub struct Index {
     db: sled::Db,
     tree: sled::Tree,
     overlay: Arc<RwLock<Overlay>>,
+    dir: std::path::PathBuf,
 }
 
 /// The contents of one committed batch, in memory, until the indexer has applied it to sled.
@@ -156,7 +157,9 @@ enum Job {
 pub struct Indexer {
     overlay: Arc<RwLock<Overlay>>,
     jobs: Option<crossbeam_channel::Sender<Job>>,
-    failed: Arc<OnceLock<String>>,
+    /// Why the indexer stopped, and whether it was a full file system.
+    failed: Arc<OnceLock<(String, bool)>>,
+    dir: std::path::PathBuf,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -191,7 +194,8 @@ impl Indexer {
                             batch.insert(HWM_KEY, &be(hwm));
                             if let Err(error) = tree.apply_batch(batch) {
                                 tracing::error!(%error, "the index could not be written");
-                                let _ = fail.set(error.to_string());
+                                let full = crate::error::StoreError::from(error);
+                                let _ = fail.set((full.to_string(), full.is_storage_full()));
                                 continue;
                             }
                             // Only once sled has the batch does the overlay let go of it, so
@@ -212,6 +216,7 @@ impl Indexer {
             overlay,
             jobs: Some(jobs),
             failed,
+            dir: index.dir.clone(),
             thread: Some(thread),
         })
     }
@@ -254,7 +259,16 @@ impl Indexer {
 
     fn check(&self) -> Result<(), StoreError> {
         match self.failed.get() {
-            Some(why) => Err(StoreError::Corrupt(format!(
+            // A full disk is told apart, so that the sequencer answers `ledger.storage_full`
+            // as it does when the segment write itself finds the disk full.
+            Some((why, true)) => Err(StoreError::io(
+                &self.dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("the index could not be written ({why}); reopen to re-derive it"),
+                ),
+            )),
+            Some((why, false)) => Err(StoreError::Corrupt(format!(
                 "the index could not be written ({why}); reopen to re-derive it"
             ))),
             None => Ok(()),
@@ -289,6 +303,7 @@ impl Index {
             db,
             tree,
             overlay: Arc::new(RwLock::new(Overlay::default())),
+            dir: dir.to_path_buf(),
         })
     }
 

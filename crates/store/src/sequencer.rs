@@ -336,6 +336,8 @@ impl<R: LogRead> Sequencer<R> {
         let (stop, stop_rx) = bounded::<()>(0);
         let mut threads = Vec::new();
         let counters = Arc::new(Counters::default());
+        let stopped = Arc::new(OnceLock::new());
+        let storage_full = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(SeenStreams::new());
         for i in 0..config.verify_threads {
             let rx = job_rx.clone();
@@ -347,6 +349,8 @@ impl<R: LogRead> Sequencer<R> {
                 counters: Arc::clone(&counters),
                 seen: Arc::clone(&seen),
                 prefetch_every_stream: config.prefetch_every_stream,
+                stopped: Arc::clone(&stopped),
+                storage_full: Arc::clone(&storage_full),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -369,8 +373,6 @@ impl<R: LogRead> Sequencer<R> {
                     .recorded_at_ms
             }
         };
-        let stopped = Arc::new(OnceLock::new());
-        let storage_full = Arc::new(AtomicBool::new(false));
         let (writer_next, writer_leaf) = (writer.next_seq(), writer.last_leaf());
         let recent = RecentNonces::new(config.recent_nonces, writer_next);
         let state = SequencerState {
@@ -558,6 +560,25 @@ struct Worker<R> {
     counters: Arc<Counters>,
     seen: Arc<SeenStreams>,
     prefetch_every_stream: bool,
+    /// Shared with the sequencer and the handles: a look-up that finds the disk full stops
+    /// the ledger as a failed write does.
+    stopped: Arc<OnceLock<String>>,
+    storage_full: Arc<AtomicBool>,
+}
+
+impl<R> Worker<R> {
+    /// The answer to a look-up that failed in storage; a full disk also stops the ledger (the
+    /// index's engine fails every later read and write then), so that every later submit is
+    /// answered `ledger.storage_full` and nothing more is appended until a restart.
+    fn storage_failed(&self, error: &StoreError) -> Rejection {
+        if error.is_storage_full() {
+            self.storage_full.store(true, Ordering::SeqCst);
+            let _ = self.stopped.set(format!(
+                "the ledger stopped after a storage failure: {error}"
+            ));
+        }
+        storage_rejection(error)
+    }
 }
 
 /// The answer to a command whose `(actor, nonce)` digest the index or the sequencer's memory
@@ -711,7 +732,7 @@ fn verify_worker<R: LogRead>(
                         let _ = job.reply.send(answer);
                     }
                     Err(error) => {
-                        let _ = job.reply.send(Err(storage_rejection(&error)));
+                        let _ = job.reply.send(Err(worker.storage_failed(&error)));
                     }
                 }
             } else {
@@ -996,6 +1017,12 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
             }
         }
         for item in items {
+            if self.dead.is_none()
+                && let Some(why) = self.stopped.get()
+            {
+                // A verify worker's look-up found the disk full and stopped the ledger.
+                self.dead = Some(why.clone());
+            }
             if self.dead.is_some() {
                 // An entry of this batch did not apply: the rest is refused.
                 let _ = item.reply.send(Err(self.unavailable()));
@@ -1025,6 +1052,15 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
                     let _ = item.reply.send(Ok(receipt));
                 }
                 Err(rejection) => {
+                    if rejection.code == codes::STORAGE_FULL.code && self.dead.is_none() {
+                        // One of its own look-ups found the disk full: stop as a failed
+                        // write does (the flag is set first, as the handles read it).
+                        self.storage_full.store(true, Ordering::SeqCst);
+                        self.stop(format!(
+                            "the ledger stopped after a storage failure: {}",
+                            rejection.message
+                        ));
+                    }
                     let _ = item.reply.send(Err(rejection));
                 }
             }
