@@ -91,6 +91,13 @@ pub struct AppendResult {
     pub verify_threads: usize,
     /// The entry format written (1 or 2).
     pub entry_format: u8,
+    /// Commands whose `(actor, nonce)` the sequencer looked up in the index on its own thread
+    /// (they waited behind more committed entries than it keeps in memory); 0 when every check
+    /// ran on the verify workers and from the sequencer's memory.
+    pub nonce_fallbacks: u64,
+    /// Commands whose stream version the sequencer read from the index on its own thread (the
+    /// worker's prefetched version could not be trusted).
+    pub stream_fallbacks: u64,
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.
@@ -261,6 +268,8 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("collector panicked"))??;
     let seconds = started.elapsed().as_secs_f64();
     let size = handle.reader().size();
+    let stats = handle.stats();
+    let (nonce_fallbacks, stream_fallbacks) = (stats.nonce_fallbacks, stats.stream_fallbacks);
     let log_bytes: u64 = deedlog_store::segment::list(&dir.join("log"))?
         .iter()
         .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()))
@@ -298,10 +307,13 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         batch_max: args.batch_max,
         batch_wait_us: args.batch_wait_us,
         verify_threads: args.verify_threads,
+        nonce_fallbacks,
+        stream_fallbacks,
     };
     println!(
         "{} entries in {:.2} s: {:.0} durable entries/s; ack latency p50 {:.2} ms, p99 {:.2} ms; \
-         peak RSS {:.0} MB ({:.0} MB at start); ~{} bytes per entry on disk; reopen {:.3} s",
+         peak RSS {:.0} MB ({:.0} MB at start); ~{} bytes per entry on disk; reopen {:.3} s; \
+         {} nonce look-ups on the sequencer's thread",
         result.entries,
         result.seconds,
         result.eps,
@@ -310,7 +322,8 @@ pub fn append(args: &AppendArgs) -> anyhow::Result<()> {
         result.rss_mb,
         result.rss_start_mb,
         result.entry_bytes,
-        result.reopen_seconds
+        result.reopen_seconds,
+        result.nonce_fallbacks
     );
     if args.json {
         println!("{}", serde_json::to_string(&result)?);

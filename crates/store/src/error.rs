@@ -80,14 +80,19 @@ impl StoreError {
     /// say so.
     #[must_use]
     pub fn is_storage_full(&self) -> bool {
-        matches!(
-            self,
-            Self::Io { source, .. }
-                if matches!(
-                    source.kind(),
-                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-                )
-        )
+        let full = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        };
+        match self {
+            Self::Io { source, .. } => full(source),
+            // The index's engine fails every later read once one of its own writes found the
+            // file system full; that is the same full disk, and is said so.
+            Self::Index(IndexStoreError(sled::Error::Io(source))) => full(source),
+            _ => false,
+        }
     }
 
     /// An I/O error on `path`.

@@ -39,6 +39,7 @@ pub struct Index {
     db: sled::Db,
     tree: sled::Tree,
     overlay: Arc<RwLock<Overlay>>,
+    dir: std::path::PathBuf,
 }
 
 /// The contents of one committed batch, in memory, until the indexer has applied it to sled.
@@ -84,17 +85,30 @@ fn stream_prefix(stream: &str) -> Vec<u8> {
     key
 }
 
-/// `"n" || SHA-256(actor || 0xff || nonce)[..16]`: short fixed-size keys keep sled's nodes small
-/// (its inserts copy whole nodes). A hit is confirmed against the entry itself by the caller, so
-/// a collision could only cost a look-up, never a wrong answer.
-fn nonce_key(actor: &str, nonce: &str) -> [u8; 17] {
+/// The name of an `(actor, nonce)` pair in the index and in the sequencer's memory:
+/// `SHA-256(actor || 0xff || nonce)[..16]`.
+pub type NonceDigest = [u8; 16];
+
+/// The [`NonceDigest`] of `(actor, nonce)`. The verify workers compute it, in parallel, so that
+/// the sequencer's thread neither hashes nor clones the two strings to look a command up.
+#[must_use]
+pub fn nonce_digest(actor: &str, nonce: &str) -> NonceDigest {
     let mut input = Vec::with_capacity(actor.len() + nonce.len() + 1);
     input.extend_from_slice(actor.as_bytes());
     input.push(SEP);
     input.extend_from_slice(nonce.as_bytes());
     let digest = deedlog_core::hash::sha256(&input);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// `"n" || nonce_digest(actor, nonce)`: short fixed-size keys keep sled's nodes small (its
+/// inserts copy whole nodes). A hit is confirmed against the entry itself by the caller, so a
+/// collision could only cost a look-up, never a wrong answer.
+fn nonce_key(digest: &NonceDigest) -> [u8; 17] {
     let mut key = [b'n'; 17];
-    key[1..].copy_from_slice(&digest[..16]);
+    key[1..].copy_from_slice(digest);
     key
 }
 
@@ -117,7 +131,7 @@ impl IndexBatch {
         let mut key = stream_prefix(&entry.stream);
         key.extend_from_slice(&be(entry.stream_version));
         self.batch.insert(key, &be(entry.seq));
-        let nonce = nonce_key(&entry.signed.actor, &entry.signed.nonce);
+        let nonce = nonce_key(&nonce_digest(&entry.signed.actor, &entry.signed.nonce));
         self.batch.insert(&nonce[..], &be(entry.seq));
         self.pending
             .streams
@@ -143,7 +157,9 @@ enum Job {
 pub struct Indexer {
     overlay: Arc<RwLock<Overlay>>,
     jobs: Option<crossbeam_channel::Sender<Job>>,
-    failed: Arc<OnceLock<String>>,
+    /// Why the indexer stopped, and whether it was a full file system.
+    failed: Arc<OnceLock<(String, bool)>>,
+    dir: std::path::PathBuf,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -178,7 +194,8 @@ impl Indexer {
                             batch.insert(HWM_KEY, &be(hwm));
                             if let Err(error) = tree.apply_batch(batch) {
                                 tracing::error!(%error, "the index could not be written");
-                                let _ = fail.set(error.to_string());
+                                let full = crate::error::StoreError::from(error);
+                                let _ = fail.set((full.to_string(), full.is_storage_full()));
                                 continue;
                             }
                             // Only once sled has the batch does the overlay let go of it, so
@@ -199,6 +216,7 @@ impl Indexer {
             overlay,
             jobs: Some(jobs),
             failed,
+            dir: index.dir.clone(),
             thread: Some(thread),
         })
     }
@@ -241,7 +259,16 @@ impl Indexer {
 
     fn check(&self) -> Result<(), StoreError> {
         match self.failed.get() {
-            Some(why) => Err(StoreError::Corrupt(format!(
+            // A full disk is told apart, so that the sequencer answers `ledger.storage_full`
+            // as it does when the segment write itself finds the disk full.
+            Some((why, true)) => Err(StoreError::io(
+                &self.dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("the index could not be written ({why}); reopen to re-derive it"),
+                ),
+            )),
+            Some((why, false)) => Err(StoreError::Corrupt(format!(
                 "the index could not be written ({why}); reopen to re-derive it"
             ))),
             None => Ok(()),
@@ -276,6 +303,7 @@ impl Index {
             db,
             tree,
             overlay: Arc::new(RwLock::new(Overlay::default())),
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -356,7 +384,20 @@ impl Index {
     /// # Errors
     /// sled errors.
     pub fn nonce_seq(&self, actor: &str, nonce: &str) -> Result<Option<u64>, StoreError> {
-        let key = nonce_key(actor, nonce);
+        self.nonce_seq_of(&nonce_digest(actor, nonce))
+    }
+
+    /// The seq of the entry whose `(actor, nonce)` has `digest`, if any (unconfirmed: the caller
+    /// compares the entry's actor and nonce).
+    ///
+    /// Every entry of a batch that was published before the call is found: a batch enters the
+    /// overlay before its size is published, and leaves it only after sled has it, so reading
+    /// the overlay and then sled cannot fall between the two.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn nonce_seq_of(&self, digest: &NonceDigest) -> Result<Option<u64>, StoreError> {
+        let key = nonce_key(digest);
         let pending = read_overlay(&self.overlay)
             .batches
             .iter()

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod backend;
 pub mod error;
 pub mod flatfile;
 pub mod index;
@@ -16,6 +17,7 @@ pub mod segment;
 pub mod sequencer;
 pub mod tiles;
 
+pub use backend::{LogBackend, LogRead, SyncWork};
 pub use error::{IndexStoreError, StoreError};
 pub use log::{
     CheckpointFormat, INDEX_CACHE_BYTES_DEFAULT, LogOptions, LogReader, LogWriter, OpenReport,
@@ -24,5 +26,5 @@ pub use log::{
 pub use note::NoteFormat;
 pub use sequencer::{
     AcceptAll, Context, Decider, Decision, Receipt, Rejection, RejectionClass, Sequencer,
-    SequencerConfig, SequencerHandle, codes,
+    SequencerConfig, SequencerHandle, SequencerStats, codes,
 };

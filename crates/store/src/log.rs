@@ -1276,6 +1276,27 @@ impl LogReader {
         }
     }
 
+    /// The stored hashes at `indexes` (tlog stored-hash order, C2SP tlog-tiles), within the
+    /// published tree only: an index at or past `stored_hash_count(size())` is out of range,
+    /// even where the file already holds the hashes of a batch not yet published.
+    ///
+    /// # Errors
+    /// [`StoreError::OutOfRange`] past the published tree; I/O errors.
+    pub fn stored_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let count = tlog_tiles::stored_hash_count(self.size());
+        indexes
+            .iter()
+            .map(|&i| {
+                if i >= count {
+                    return Err(StoreError::OutOfRange(format!(
+                        "stored hash {i} is past the published tree ({count} stored hashes)"
+                    )));
+                }
+                self.inner.hashes.read(i).map(Hash)
+            })
+            .collect()
+    }
+
     fn check_size(&self, size: u64) -> Result<(), StoreError> {
         let have = self.size();
         if size > have {
@@ -1330,6 +1351,28 @@ impl LogReader {
             message: e.to_string(),
         })?;
         Ok((entry.actor() == actor && entry.nonce() == nonce).then_some(seq))
+    }
+
+    /// The look-up of an `(actor, nonce)` the sequencer's verify workers make, off the
+    /// sequencer's thread: the log size read *before* the look-up, which it covers (every entry
+    /// with a lower seq was visible to it, [`Index::nonce_seq_of`]), and the seq of an entry
+    /// below that size whose digest matches, if any. A hit is unconfirmed (the caller compares
+    /// the entry's actor and nonce); an entry at or past the covered size is left to the
+    /// sequencer, which holds the batches committed since in memory.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn nonce_probe(
+        &self,
+        digest: &crate::index::NonceDigest,
+    ) -> Result<(u64, Option<u64>), StoreError> {
+        let covered = self.size();
+        let hit = self
+            .inner
+            .index
+            .nonce_seq_of(digest)?
+            .filter(|&seq| seq < covered);
+        Ok((covered, hit))
     }
 
     /// Stored checkpoints with sizes in `from..=to`.

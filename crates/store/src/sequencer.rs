@@ -11,8 +11,8 @@
 //! rejected command appends nothing. If a commit fails, the sequencer stops accepting work: its
 //! decider has already applied entries that may not be on disk, and only a reopen is safe.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -24,8 +24,10 @@ use deedlog_core::{Entry, SignedCommand, hash};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::backend::{LogBackend, LogRead, SyncWork};
 use crate::error::StoreError;
-use crate::log::{LogReader, LogWriter};
+use crate::index::{NonceDigest, nonce_digest};
+use crate::log::LogReader;
 
 pub use deedlog_core::decide::{
     Context, Decider, Decision, Rejection, RejectionClass, check_expected_version, codes,
@@ -93,6 +95,24 @@ pub struct SequencerConfig {
     /// --entry-format 1` sets it, to measure the cost of version 2 in the same run; a server
     /// never does, since a version-1 entry shows its payload to everyone.
     pub accept_version_1: bool,
+    /// How many of the most recently committed entries' `(actor, nonce)` digests the sequencer
+    /// keeps in memory (about 75 bytes each), so that a command the verify workers looked up
+    /// before those entries were committed is checked against them without the index. A
+    /// command that waited behind more entries than this is looked up in the index on the
+    /// sequencer's thread instead (counted in [`SequencerStats::nonce_fallbacks`]), which stays
+    /// correct, only slower. The default covers the whole verify queue at full batches; tests
+    /// set it tiny to force that path.
+    pub recent_nonces: usize,
+    /// Most streams whose current version the sequencer keeps in memory; past it the cache is
+    /// emptied (keeping the batch in flight's). A stream not in it is read from the version
+    /// the verify worker prefetched, or from the index when that hint cannot be trusted
+    /// ([`SequencerStats::stream_fallbacks`]). Tests set it tiny to force that path.
+    pub stream_cache_max: usize,
+    /// Have the verify workers prefetch the stream version of every command, even for streams
+    /// the sequencer probably holds. Off by default, since that read is then wasted work on a
+    /// core the sequencer shares; tests turn it on to show that a stale prefetched version is
+    /// never trusted.
+    pub prefetch_every_stream: bool,
 }
 
 impl std::fmt::Debug for SequencerConfig {
@@ -103,6 +123,9 @@ impl std::fmt::Debug for SequencerConfig {
             .field("queue_capacity", &self.queue_capacity)
             .field("verify_threads", &self.verify_threads)
             .field("issued_at_window_ms", &self.issued_at_window_ms)
+            .field("recent_nonces", &self.recent_nonces)
+            .field("stream_cache_max", &self.stream_cache_max)
+            .field("prefetch_every_stream", &self.prefetch_every_stream)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +150,115 @@ impl Default for SequencerConfig {
             issued_at_window_ms: 5 * 60 * 1000,
             clock: system_clock(),
             accept_version_1: false,
+            recent_nonces: RECENT_NONCES_DEFAULT,
+            stream_cache_max: STREAM_CACHE_MAX,
+            prefetch_every_stream: false,
+        }
+    }
+}
+
+/// The default of [`SequencerConfig::recent_nonces`]: more than the verify queue holds
+/// (16,384 commands waiting for a worker and 260 chunks of up to 256 verified ones), so that
+/// under full load a command is always checked from memory; about 10 MB.
+pub const RECENT_NONCES_DEFAULT: usize = 1 << 17;
+
+/// Counts of where the `(actor, nonce)` check was answered, since the sequencer started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SequencerStats {
+    /// Retries and reuses of a committed command answered by a verify worker from the index,
+    /// without reaching the sequencer.
+    pub nonce_answered_by_workers: u64,
+    /// Retries and reuses answered by the sequencer from memory (its batch, the batch being
+    /// synced, or the recently committed entries).
+    pub nonce_answered_from_memory: u64,
+    /// Commands whose `(actor, nonce)` the sequencer had to look up in the index on its own
+    /// thread, because they waited behind more committed entries than it keeps in memory.
+    pub nonce_fallbacks: u64,
+    /// Commands whose stream's version the sequencer read from the index on its own thread
+    /// (the stream was not in its cache and the worker's prefetched version could not be
+    /// trusted, or there was none).
+    pub stream_fallbacks: u64,
+    /// Stream versions the verify workers read from the index ahead of the sequencer (for
+    /// streams it probably did not hold).
+    pub stream_prefetches: u64,
+}
+
+/// A bitmap of the streams in the sequencer's `versions` cache, shared with the verify
+/// workers so that they prefetch a stream's version only for a stream the sequencer probably
+/// does not hold: reading it for a stream in the cache would be wasted work on a core the
+/// sequencer shares. The sequencer sets a stream's bit when it caches the stream and zeroes
+/// the map when it empties the cache. A bit set by another stream (a collision) only makes a
+/// worker skip a useful prefetch, and a bit zeroed after a worker read it only makes the
+/// sequencer read the index; neither changes an answer. The hash is keyed at random per
+/// process, so no client can aim collisions at a stream.
+struct SeenStreams {
+    bits: Vec<AtomicU64>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// 2^22 bits (512 KiB): under 6 % of bits set with a full cache of 2^18 streams.
+const SEEN_STREAMS_WORDS: usize = 1 << 16;
+
+impl SeenStreams {
+    fn new() -> Self {
+        Self {
+            bits: (0..SEEN_STREAMS_WORDS).map(|_| AtomicU64::new(0)).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn slot(&self, stream: &str) -> (usize, u64) {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(stream);
+        // Both casts keep only low bits on purpose: the word index is masked to the map's
+        // size, the bit index to 0..64.
+        #[allow(clippy::cast_possible_truncation)]
+        let word = (h >> 6) as usize & (SEEN_STREAMS_WORDS - 1);
+        (word, 1u64 << (h & 63))
+    }
+
+    fn insert(&self, stream: &str) {
+        let (word, bit) = self.slot(stream);
+        if let Some(w) = self.bits.get(word) {
+            w.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    fn probably_contains(&self, stream: &str) -> bool {
+        let (word, bit) = self.slot(stream);
+        self.bits
+            .get(word)
+            .is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0)
+    }
+
+    fn clear(&self) {
+        for w in &self.bits {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    by_workers: AtomicU64,
+    from_memory: AtomicU64,
+    fallbacks: AtomicU64,
+    stream_fallbacks: AtomicU64,
+    stream_prefetches: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> SequencerStats {
+        SequencerStats {
+            nonce_answered_by_workers: self.by_workers.load(Ordering::Relaxed),
+            nonce_answered_from_memory: self.from_memory.load(Ordering::Relaxed),
+            nonce_fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            stream_fallbacks: self.stream_fallbacks.load(Ordering::Relaxed),
+            stream_prefetches: self.stream_prefetches.load(Ordering::Relaxed),
         }
     }
 }
@@ -143,34 +275,53 @@ struct Verified {
     /// The opening and payload digest the verify pool built (version 2), reused to seal the
     /// entry so the sequencer thread does not hash the payload again.
     sealed: Option<(Vec<u8>, String)>,
+    /// The digest of its `(actor, nonce)`, computed by the worker.
+    digest: NonceDigest,
+    /// The log size the worker's index look-up covered: it found no entry of this actor and
+    /// nonce below it. Entries from here on are the sequencer's to check, from memory.
+    covered: u64,
+    /// The stream's version the worker read from the index after that look-up (so covering at
+    /// least `covered`), if the read succeeded.
+    stream_hint: Option<u64>,
     reply: Reply,
 }
 
-/// A running sequencer. Clone the [`SequencerHandle`] to submit from many places.
-pub struct Sequencer {
-    handle: SequencerHandle,
+/// What the verify worker looked up for a command, off the sequencer's thread.
+#[derive(Clone, Copy)]
+struct Lookups {
+    digest: NonceDigest,
+    covered: u64,
+    stream_hint: Option<u64>,
+}
+
+/// A running sequencer over a log backend whose readers are `R` (the segment files' by
+/// default). Clone the [`SequencerHandle`] to submit from many places.
+pub struct Sequencer<R: LogRead = LogReader> {
+    handle: SequencerHandle<R>,
     stop: Sender<()>,
     threads: Vec<JoinHandle<()>>,
 }
 
 /// Submits commands to a running sequencer.
 #[derive(Clone)]
-pub struct SequencerHandle {
+pub struct SequencerHandle<R: LogRead = LogReader> {
     jobs: Sender<Job>,
     closed: Arc<AtomicBool>,
     stopped: Arc<OnceLock<String>>,
     /// Set before `stopped` when the failure was a full file system.
     storage_full: Arc<AtomicBool>,
-    reader: LogReader,
+    counters: Arc<Counters>,
+    reader: R,
 }
 
-impl Sequencer {
-    /// Starts the verify workers and the sequencer thread over an opened log.
+impl<R: LogRead> Sequencer<R> {
+    /// Starts the verify workers and the sequencer thread over an opened log: the sequencer's
+    /// rules are written against the [`LogBackend`] contract alone.
     ///
     /// # Errors
     /// A bad configuration, or a thread that cannot be spawned.
-    pub fn start<D: Decider>(
-        writer: LogWriter,
+    pub fn start<B: LogBackend<Reader = R>, D: Decider>(
+        writer: B,
         decider: D,
         config: SequencerConfig,
     ) -> Result<Self, StoreError> {
@@ -184,15 +335,27 @@ impl Sequencer {
         let (verified_tx, verified_rx) = bounded::<Vec<Verified>>(config.queue_capacity / 64 + 4);
         let (stop, stop_rx) = bounded::<()>(0);
         let mut threads = Vec::new();
+        let counters = Arc::new(Counters::default());
+        let stopped = Arc::new(OnceLock::new());
+        let storage_full = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(SeenStreams::new());
         for i in 0..config.verify_threads {
             let rx = job_rx.clone();
             let tx = verified_tx.clone();
             let stop_rx = stop_rx.clone();
-            let accept_v1 = config.accept_version_1;
+            let worker = Worker {
+                accept_v1: config.accept_version_1,
+                reader: reader.clone(),
+                counters: Arc::clone(&counters),
+                seen: Arc::clone(&seen),
+                prefetch_every_stream: config.prefetch_every_stream,
+                stopped: Arc::clone(&stopped),
+                storage_full: Arc::clone(&storage_full),
+            };
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("verify-{i}"))
-                    .spawn(move || verify_worker(&rx, &tx, &stop_rx, accept_v1))
+                    .spawn(move || verify_worker(&rx, &tx, &stop_rx, &worker))
                     .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?,
             );
         }
@@ -201,7 +364,8 @@ impl Sequencer {
         let last_recorded_ms = match reader.size() {
             0 => 0,
             size => {
-                deedlog_core::LoggedEntry::decode(&reader.entry(size - 1)?)
+                let record = reader.record(size - 1)?;
+                deedlog_core::LoggedEntry::decode(deedlog_core::entry::split_record(&record).0)
                     .map_err(|e| StoreError::BadEntry {
                         seq: size - 1,
                         message: e.to_string(),
@@ -209,9 +373,8 @@ impl Sequencer {
                     .recorded_at_ms
             }
         };
-        let stopped = Arc::new(OnceLock::new());
-        let storage_full = Arc::new(AtomicBool::new(false));
         let (writer_next, writer_leaf) = (writer.next_seq(), writer.last_leaf());
+        let recent = RecentNonces::new(config.recent_nonces, writer_next);
         let state = SequencerState {
             writer,
             decider,
@@ -222,8 +385,12 @@ impl Sequencer {
             stopped: stopped.clone(),
             busy_ns: 0,
             versions: HashMap::new(),
+            versions_cleared_at: writer_next,
             head_seq: writer_next,
             head_leaf: writer_leaf,
+            recent,
+            counters: Arc::clone(&counters),
+            seen,
         };
         threads.push(
             std::thread::Builder::new()
@@ -237,6 +404,7 @@ impl Sequencer {
                 closed: Arc::new(AtomicBool::new(false)),
                 stopped,
                 storage_full,
+                counters,
                 reader,
             },
             stop,
@@ -246,7 +414,7 @@ impl Sequencer {
 
     /// A handle to submit commands.
     #[must_use]
-    pub fn handle(&self) -> SequencerHandle {
+    pub fn handle(&self) -> SequencerHandle<R> {
         self.handle.clone()
     }
 
@@ -264,7 +432,7 @@ impl Sequencer {
     }
 }
 
-impl SequencerHandle {
+impl<R: LogRead> SequencerHandle<R> {
     /// Submits a command and waits for its receipt or rejection.
     ///
     /// # Errors
@@ -346,8 +514,15 @@ impl SequencerHandle {
 
     /// A reader of the log.
     #[must_use]
-    pub fn reader(&self) -> &LogReader {
+    pub fn reader(&self) -> &R {
         &self.reader
+    }
+
+    /// Where the `(actor, nonce)` checks were answered so far (for tests, benchmarks and
+    /// metrics).
+    #[must_use]
+    pub fn stats(&self) -> SequencerStats {
+        self.counters.get()
     }
 }
 
@@ -378,12 +553,104 @@ impl KeyCache {
     }
 }
 
-fn verify_worker(
+/// What a verify worker needs besides its queues.
+struct Worker<R> {
+    accept_v1: bool,
+    reader: R,
+    counters: Arc<Counters>,
+    seen: Arc<SeenStreams>,
+    prefetch_every_stream: bool,
+    /// Shared with the sequencer and the handles: a look-up that finds the disk full stops
+    /// the ledger as a failed write does.
+    stopped: Arc<OnceLock<String>>,
+    storage_full: Arc<AtomicBool>,
+}
+
+impl<R> Worker<R> {
+    /// The answer to a look-up that failed in storage; a full disk also stops the ledger (the
+    /// index's engine fails every later read and write then), so that every later submit is
+    /// answered `ledger.storage_full` and nothing more is appended until a restart.
+    fn storage_failed(&self, error: &StoreError) -> Rejection {
+        if error.is_storage_full() {
+            self.storage_full.store(true, Ordering::SeqCst);
+            let _ = self.stopped.set(format!(
+                "the ledger stopped after a storage failure: {error}"
+            ));
+        }
+        storage_rejection(error)
+    }
+}
+
+/// The answer to a command whose `(actor, nonce)` digest the index or the sequencer's memory
+/// names at the committed entry `seq`: the first receipt (`duplicate: true`) for the identical
+/// command, `409 command.nonce_reused` for another. `None` when that entry has another actor or
+/// nonce (the 16-byte digest collided), which is then no answer at all.
+fn answer_from_log<R: LogRead>(
+    reader: &R,
+    seq: u64,
+    command: &SignedCommand,
+) -> Result<Option<Result<Receipt, Rejection>>, StoreError> {
+    let record = reader.record(seq)?;
+    let (bytes, opening) = deedlog_core::entry::split_record(&record);
+    let entry = Entry::decode_with(bytes, opening).map_err(|e| StoreError::BadEntry {
+        seq,
+        message: e.to_string(),
+    })?;
+    if entry.signed.actor != command.actor || entry.signed.nonce != command.nonce {
+        return Ok(None);
+    }
+    if entry.signed == *command {
+        return Ok(Some(Ok(Receipt {
+            seq,
+            stream: entry.stream,
+            stream_version: entry.stream_version,
+            kind: entry.kind,
+            derived: entry.derived,
+            leaf_hash: hash::to_hex(&hash::leaf_hash(bytes)),
+            checkpoint_size: reader.size(),
+            duplicate: true,
+        })));
+    }
+    Ok(Some(Err(Rejection::new(
+        &codes::NONCE_REUSED,
+        format!("this actor already used this nonce for entry {seq}"),
+    )
+    .with(json!({"seq": seq})))))
+}
+
+/// The answer to a command whose look-up failed in storage: `ledger.storage_full` when the file
+/// system is full (as the sequencer answers a failed write), else `ledger.unavailable`.
+fn storage_rejection(error: &StoreError) -> Rejection {
+    if error.is_storage_full() {
+        Rejection::new(&codes::STORAGE_FULL, format!("storage: {error}"))
+    } else {
+        Rejection::unavailable(format!("storage: {error}"))
+    }
+}
+
+/// The `(actor, nonce)` look-up of a verified command on a worker: either its answer (a retry
+/// or a reuse of a committed command), or the position the look-up covered.
+fn look_up_nonce<R: LogRead>(
+    reader: &R,
+    digest: &NonceDigest,
+    command: &SignedCommand,
+) -> Result<Result<u64, Result<Receipt, Rejection>>, StoreError> {
+    let (covered, hit) = reader.nonce_probe(digest)?;
+    if let Some(seq) = hit
+        && let Some(answer) = answer_from_log(reader, seq, command)?
+    {
+        return Ok(Err(answer));
+    }
+    Ok(Ok(covered))
+}
+
+fn verify_worker<R: LogRead>(
     rx: &Receiver<Job>,
     tx: &Sender<Vec<Verified>>,
     stop: &Receiver<()>,
-    accept_v1: bool,
+    worker: &Worker<R>,
 ) {
+    let accept_v1 = worker.accept_v1;
     let mut cache = KeyCache {
         keys: HashMap::new(),
     };
@@ -434,11 +701,40 @@ fn verify_worker(
         let mut out = Vec::with_capacity(ready.len());
         for ((job, good), p) in ready.into_iter().zip(ok).zip(prepared) {
             if good {
-                out.push(Verified {
-                    command: job.command,
-                    sealed: p.sealed,
-                    reply: job.reply,
-                });
+                // The nonce check's look-up, here rather than on the sequencer's thread: a
+                // retry or reuse of a committed command is answered now and never queues
+                // behind new work; a miss carries the position it covered.
+                let digest = nonce_digest(&job.command.actor, &job.command.nonce);
+                match look_up_nonce(&worker.reader, &digest, &job.command) {
+                    Ok(Ok(covered)) => {
+                        // The stream's version too, for a stream the sequencer probably does
+                        // not hold in memory; read after the nonce look-up, so that it covers
+                        // `covered`.
+                        let stream_hint = if !worker.prefetch_every_stream
+                            && worker.seen.probably_contains(&job.command.stream)
+                        {
+                            None
+                        } else {
+                            Counters::add(&worker.counters.stream_prefetches);
+                            worker.reader.stream_version(&job.command.stream).ok()
+                        };
+                        out.push(Verified {
+                            command: job.command,
+                            sealed: p.sealed,
+                            digest,
+                            covered,
+                            stream_hint,
+                            reply: job.reply,
+                        });
+                    }
+                    Ok(Err(answer)) => {
+                        Counters::add(&worker.counters.by_workers);
+                        let _ = job.reply.send(answer);
+                    }
+                    Err(error) => {
+                        let _ = job.reply.send(Err(worker.storage_failed(&error)));
+                    }
+                }
             } else {
                 let _ = job.reply.send(Err(Rejection::new(
                     &codes::BAD_SIGNATURE,
@@ -462,8 +758,8 @@ fn verify_each(prepared: &[Prepared]) -> Vec<bool> {
     prepared.iter().map(|p| p.verify().is_ok()).collect()
 }
 
-struct SequencerState<D: Decider> {
-    writer: LogWriter,
+struct SequencerState<B: LogBackend, D: Decider> {
+    writer: B,
     decider: D,
     config: SequencerConfig,
     last_recorded_ms: i64,
@@ -474,10 +770,66 @@ struct SequencerState<D: Decider> {
     stopped: Arc<OnceLock<String>>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
+    /// `head_seq` when `versions` was last emptied (at first, the log's size at start): a
+    /// stream missing from it had its last entry below this seq, committed by now.
+    versions_cleared_at: u64,
     /// The seq and leaf hash of the next entry to prepare: ahead of the writer's while a batch
     /// is being decided and the previous one is still being synced.
     head_seq: u64,
     head_leaf: deedlog_core::Hash,
+    /// The `(actor, nonce)` digests of the most recently committed entries.
+    recent: RecentNonces,
+    counters: Arc<Counters>,
+    /// Which streams `versions` holds, for the workers.
+    seen: Arc<SeenStreams>,
+}
+
+/// The `(actor, nonce)` digests of the most recently committed entries, at most `max`, oldest
+/// evicted first. Every committed entry with seq at or above `floor` is here; a command whose
+/// worker look-up covered a position at or above `floor` is therefore checked in full by this
+/// map, the batch being synced and the batch being decided.
+struct RecentNonces {
+    map: HashMap<NonceDigest, u64>,
+    order: VecDeque<(NonceDigest, u64)>,
+    floor: u64,
+    max: usize,
+}
+
+impl RecentNonces {
+    fn new(max: usize, committed: u64) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            floor: committed,
+            max,
+        }
+    }
+
+    /// Records a committed entry (in seq order) and evicts the oldest past the bound.
+    fn push(&mut self, digest: NonceDigest, seq: u64) {
+        if self.max == 0 {
+            self.floor = seq + 1;
+            return;
+        }
+        // Evict before inserting, so that neither collection ever grows past `max` (and their
+        // capacities stay at it).
+        while self.order.len() >= self.max {
+            let Some((old, old_seq)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&old) == Some(&old_seq) {
+                self.map.remove(&old);
+            }
+            self.floor = old_seq + 1;
+        }
+        self.map.insert(digest, seq);
+        self.order.push_back((digest, seq));
+    }
+
+    /// Whether every committed entry from `covered` on is here.
+    fn reaches(&self, covered: u64) -> bool {
+        covered >= self.floor
+    }
 }
 
 const STREAM_CACHE_MAX: usize = 1 << 18;
@@ -488,9 +840,12 @@ struct Accepted {
     bytes: Vec<u8>,
     opening: Option<Vec<u8>>,
     receipt: Receipt,
+    digest: NonceDigest,
 }
 
-type NonceMap = HashMap<(String, String), (usize, String)>;
+/// A batch's `(actor, nonce)` digests, each with its position in the batch and the command's
+/// signature (an identical command has the same signature).
+type NonceMap = HashMap<NonceDigest, (usize, String)>;
 
 /// One batch on its way: prepared entries (with their replies), identical retries waiting for
 /// one of them, and the nonces it used.
@@ -508,17 +863,19 @@ struct InFlight {
     staged: Vec<(Reply, Receipt)>,
     waiting: Vec<(Reply, usize)>,
     nonces: NonceMap,
+    /// The digests of `staged`, in its order (seq order).
+    digests: Vec<NonceDigest>,
 }
 
-type SyncResult = Result<(crate::log::SyncJob, u64), StoreError>;
+type SyncResult<S> = Result<(S, u64), StoreError>;
 
-impl<D: Decider> SequencerState<D> {
+impl<B: LogBackend, D: Decider> SequencerState<B, D> {
     /// The pipeline: while batch k is written and synced on the sync thread, batch k+1 is
     /// gathered, decided and encoded here; then k is published and acknowledged, and k+1 staged
     /// and handed to the sync thread. No reply of a batch is sent before its sync succeeded.
     fn run(mut self, rx: &Receiver<Vec<Verified>>) {
-        let (sync_tx, sync_rx) = bounded::<crate::log::SyncJob>(1);
-        let (done_tx, done_rx) = bounded::<SyncResult>(1);
+        let (sync_tx, sync_rx) = bounded::<B::Sync>(1);
+        let (done_tx, done_rx) = bounded::<SyncResult<B::Sync>>(1);
         let syncer = std::thread::Builder::new()
             .name("segment-sync".into())
             .spawn(move || {
@@ -569,7 +926,7 @@ impl<D: Decider> SequencerState<D> {
             index_ms = stats.index_ns / 1_000_000,
             "sequencer stopped"
         );
-        if let Err(error) = self.writer.flush_derived() {
+        if let Err(error) = self.writer.flush() {
             tracing::warn!(%error, "flushing derived files at shutdown");
         }
     }
@@ -643,27 +1000,43 @@ impl<D: Decider> SequencerState<D> {
         let now = (self.config.clock)().max(self.last_recorded_ms);
         self.last_recorded_ms = now;
         batch.now = now;
-        // Stream versions known to this thread; the index is only read for streams not seen
-        // recently. Bounded: cleared when it grows past STREAM_CACHE_MAX, keeping the streams
-        // of the batch in flight, which the index does not have yet.
-        if self.versions.len() > STREAM_CACHE_MAX {
+        // Stream versions known to this thread; for streams not seen recently the worker's
+        // prefetched version is used, or the index read. Bounded: cleared when it grows past
+        // `stream_cache_max`, keeping the streams of the batch in flight, which the index does
+        // not have yet.
+        if self.versions.len() > self.config.stream_cache_max {
             self.versions.clear();
+            self.seen.clear();
+            self.versions_cleared_at = self.head_seq;
             if let Some(f) = inflight.as_deref() {
                 for (_, r) in &f.staged {
                     let v = self.versions.entry(r.stream.clone()).or_insert(0);
                     *v = (*v).max(r.stream_version);
+                    self.seen.insert(&r.stream);
                 }
             }
         }
         for item in items {
+            if self.dead.is_none()
+                && let Some(why) = self.stopped.get()
+            {
+                // A verify worker's look-up found the disk full and stopped the ledger.
+                self.dead = Some(why.clone());
+            }
             if self.dead.is_some() {
                 // An entry of this batch did not apply: the rest is refused.
                 let _ = item.reply.send(Err(self.unavailable()));
                 continue;
             }
+            let lookups = Lookups {
+                digest: item.digest,
+                covered: item.covered,
+                stream_hint: item.stream_hint,
+            };
             match self.one(
                 item.command,
                 item.sealed,
+                lookups,
                 now,
                 &mut batch,
                 inflight.as_deref(),
@@ -679,6 +1052,15 @@ impl<D: Decider> SequencerState<D> {
                     let _ = item.reply.send(Ok(receipt));
                 }
                 Err(rejection) => {
+                    if rejection.code == codes::STORAGE_FULL.code && self.dead.is_none() {
+                        // One of its own look-ups found the disk full: stop as a failed
+                        // write does (the flag is set first, as the handles read it).
+                        self.storage_full.store(true, Ordering::SeqCst);
+                        self.stop(format!(
+                            "the ledger stopped after a storage failure: {}",
+                            rejection.message
+                        ));
+                    }
                     let _ = item.reply.send(Err(rejection));
                 }
             }
@@ -726,13 +1108,16 @@ impl<D: Decider> SequencerState<D> {
     }
 
     /// Waits for the in-flight batch's sync, publishes it and acknowledges its commands.
-    fn finish(&mut self, f: InFlight, done: &Receiver<SyncResult>) {
+    fn finish(&mut self, f: InFlight, done: &Receiver<SyncResult<B::Sync>>) {
         let result = done
             .recv()
             .unwrap_or_else(|_| Err(StoreError::Config("the sync thread stopped".into())));
         match self.writer.commit_end(result) {
             Ok(checkpoint) => {
                 self.decider.published(checkpoint.size);
+                for (digest, (_, r)) in f.digests.iter().zip(&f.staged) {
+                    self.recent.push(*digest, r.seq);
+                }
                 for (reply, i) in f.waiting {
                     if let Some((_, r)) = f.staged.get(i) {
                         let mut receipt = r.clone();
@@ -761,7 +1146,7 @@ impl<D: Decider> SequencerState<D> {
     }
 
     /// Stages a prepared batch and hands its bytes to the sync thread.
-    fn launch(&mut self, batch: Batch, sync: &Sender<crate::log::SyncJob>) -> Option<InFlight> {
+    fn launch(&mut self, batch: Batch, sync: &Sender<B::Sync>) -> Option<InFlight> {
         if batch.prepared.is_empty() {
             return None;
         }
@@ -803,7 +1188,9 @@ impl<D: Decider> SequencerState<D> {
             }
             return None;
         }
+        let digests = batch.prepared.iter().map(|(_, p)| p.digest).collect();
         Some(InFlight {
+            digests,
             staged: batch
                 .prepared
                 .into_iter()
@@ -818,17 +1205,26 @@ impl<D: Decider> SequencerState<D> {
         &mut self,
         command: SignedCommand,
         sealed: Option<(Vec<u8>, String)>,
+        lookups: Lookups,
         now: i64,
         batch: &mut Batch,
         inflight: Option<&InFlight>,
     ) -> Result<Outcome, Rejection> {
         let reader = self.writer.reader();
-        let internal = |e: StoreError| Rejection::unavailable(format!("storage: {e}"));
-        // Idempotency first: a retry of an acknowledged command gets the first result back.
-        let key = (command.actor.clone(), command.nonce.clone());
+        let internal = |e: StoreError| storage_rejection(&e);
+        let Lookups {
+            digest,
+            covered,
+            stream_hint,
+        } = lookups;
+        // Idempotency first: a retry of an acknowledged command gets the first result back. The
+        // verify worker has looked the index up for entries below `covered`; what was committed
+        // since, and what is being synced or decided, is checked here, from memory.
+        //
         // The same nonce twice in this batch or in the one being synced: the identical command
         // shares the first one's receipt; a different command under a used nonce is refused.
-        if let Some((i, signature)) = batch.nonces.get(&key) {
+        if let Some((i, signature)) = batch.nonces.get(&digest) {
+            Counters::add(&self.counters.from_memory);
             if *signature == command.signature {
                 return Ok(Outcome::SameAsPrepared(*i));
             }
@@ -837,7 +1233,8 @@ impl<D: Decider> SequencerState<D> {
                 "this actor already used this nonce for another command",
             ));
         }
-        if let Some((i, signature)) = inflight.and_then(|f| f.nonces.get(&key)) {
+        if let Some((i, signature)) = inflight.and_then(|f| f.nonces.get(&digest)) {
+            Counters::add(&self.counters.from_memory);
             if *signature == command.signature {
                 return Ok(Outcome::SameAsInFlight(*i));
             }
@@ -846,35 +1243,24 @@ impl<D: Decider> SequencerState<D> {
                 "this actor already used this nonce for another command",
             ));
         }
-        if let Some(seq) = reader
-            .nonce_seq(&command.actor, &command.nonce)
-            .map_err(internal)?
+        // Committed since the worker's look-up: in the recent ring if it reaches back that far;
+        // otherwise (the command waited behind more entries than the ring keeps) the index is
+        // read here, as it was before the look-up moved to the workers. Either way the entry is
+        // read and compared before it answers, so a digest collision answers nothing.
+        let in_memory = self.recent.reaches(covered);
+        let hit = if in_memory {
+            self.recent.map.get(&digest).copied()
+        } else {
+            Counters::add(&self.counters.fallbacks);
+            reader.nonce_probe(&digest).map_err(internal)?.1
+        };
+        if let Some(seq) = hit
+            && let Some(answer) = answer_from_log(&reader, seq, &command).map_err(internal)?
         {
-            let record = reader.record(seq).map_err(internal)?;
-            let (bytes, opening) = deedlog_core::entry::split_record(&record);
-            let entry = Entry::decode_with(bytes, opening).map_err(|e| {
-                internal(StoreError::BadEntry {
-                    seq,
-                    message: e.to_string(),
-                })
-            })?;
-            if entry.signed == command {
-                return Ok(Outcome::Done(Receipt {
-                    seq,
-                    stream: entry.stream,
-                    stream_version: entry.stream_version,
-                    kind: entry.kind,
-                    derived: entry.derived,
-                    leaf_hash: hash::to_hex(&hash::leaf_hash(bytes)),
-                    checkpoint_size: reader.size(),
-                    duplicate: true,
-                }));
+            if in_memory {
+                Counters::add(&self.counters.from_memory);
             }
-            return Err(Rejection::new(
-                &codes::NONCE_REUSED,
-                format!("this actor already used this nonce for entry {seq}"),
-            )
-            .with(json!({"seq": seq})));
+            return answer.map(Outcome::Done);
         }
         // `abs_diff` cannot overflow, whatever the client put in `issued_at_ms` (i64::MIN against
         // a positive clock would overflow `(now - issued).abs()`); a negative window accepts
@@ -891,9 +1277,17 @@ impl<D: Decider> SequencerState<D> {
             )
             .with(json!({"server_time_ms": now, "window_ms": self.config.issued_at_window_ms})));
         }
-        let current = match self.versions.get(&command.stream) {
-            Some(v) => *v,
-            None => reader.stream_version(&command.stream).map_err(internal)?,
+        // A stream missing from `versions` had its last entry below `versions_cleared_at`; if
+        // the worker's look-up covered that far, the version it read is the stream's current
+        // one (no entry of the stream was committed after it). Otherwise the index is read
+        // here.
+        let current = match (self.versions.get(&command.stream), stream_hint) {
+            (Some(v), _) => *v,
+            (None, Some(hint)) if covered >= self.versions_cleared_at => hint,
+            (None, _) => {
+                Counters::add(&self.counters.stream_fallbacks);
+                reader.stream_version(&command.stream).map_err(internal)?
+            }
         };
         check_expected_version(&command, current)?;
         let ctx = Context {
@@ -948,8 +1342,16 @@ impl<D: Decider> SequencerState<D> {
         let leaf = hash::leaf_hash(&bytes);
         self.head_seq += 1;
         self.head_leaf = leaf;
-        self.versions.insert(entry.stream.clone(), current + 1);
-        batch.nonces.insert(key, (batch.prepared.len(), signature));
+        if self
+            .versions
+            .insert(entry.stream.clone(), current + 1)
+            .is_none()
+        {
+            self.seen.insert(&entry.stream);
+        }
+        batch
+            .nonces
+            .insert(digest, (batch.prepared.len(), signature));
         let receipt = Receipt {
             seq: entry.seq,
             stream: entry.stream.clone(),
@@ -965,6 +1367,7 @@ impl<D: Decider> SequencerState<D> {
             bytes,
             opening,
             receipt,
+            digest,
         })))
     }
 }
