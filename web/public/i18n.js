@@ -379,6 +379,8 @@ const WORDS = {
   st_proxies_to_verify: ['待核验的代理', 'Proxies to verify'],
   st_to_file: ['待备案合同', 'Contracts to file'],
   st_agents_agencies: ['经纪机构与经纪人', 'Agencies and agents'],
+  st_all_agencies: ['全部经纪机构', 'All agencies'],
+  st_all_agents: ['全部经纪人', 'All agents'],
   st_no_verified: ['还没有已核验的房产。', 'No verified property yet.'],
   st_no_contracts: ['还没有合同。', 'No contract yet.'],
   st_none_yet: ['暂无。', 'None yet.'],

@@ -657,14 +657,22 @@ function authorityScreen(key) {
         await rememberAgent(id);
         await afterCommand(receipt);
       };
+      const agencyCard = (a) => card(a.id, `${a.name} · ${a.licence_no}`, h('p', {}, status(a.status)),
+        a.status === 'certified' ? folded('agency.suspend', { stream: a.id }, key, afterCommand) : stepForm('agency.reinstate', { stream: a.id }, key, afterCommand));
+      const agentCard = (a) => card(a.id, `${a.licence_no} · ${a.agency_name}`, h('p', {}, status(a.status)),
+        a.status === 'certified' ? folded('agent.suspend', { stream: a.id }, key, keep(a.id)) : stepForm('agent.reinstate', { stream: a.id }, key, afterCommand));
+      // The agents this desk is working on (suspended, certified or looked up here) stay in
+      // view; the whole public lists (a city has hundreds of agents) are folded, so the screen
+      // stays short on a phone.
+      const keptSet = new Set(kept);
+      const inView = [...more, ...agents.items.filter((a) => keptSet.has(a.id))];
+      const rest = agents.items.filter((a) => !keptSet.has(a.id));
+      const fold = (id, label, n, cards) => h('details', { id, class: 'doc' }, h('summary', {}, `${t(label)} (${n})`), list(cards));
       return [
         findAgentForm(),
-        list([
-          ...agencies.items.map((a) => card(a.id, `${a.name} · ${a.licence_no}`, h('p', {}, status(a.status)),
-            a.status === 'certified' ? folded('agency.suspend', { stream: a.id }, key, afterCommand) : stepForm('agency.reinstate', { stream: a.id }, key, afterCommand))),
-          ...[...more, ...agents.items].map((a) => card(a.id, `${a.licence_no} · ${a.agency_name}`, h('p', {}, status(a.status)),
-            a.status === 'certified' ? folded('agent.suspend', { stream: a.id }, key, keep(a.id)) : stepForm('agent.reinstate', { stream: a.id }, key, afterCommand))),
-        ]),
+        inView.length ? list(inView.map(agentCard)) : null,
+        fold('auth-all-agencies', 'st_all_agencies', agencies.items.length, agencies.items.map(agencyCard)),
+        fold('auth-all-agents', 'st_all_agents', rest.length, rest.map(agentCard)),
       ];
     }),
   ];
