@@ -784,3 +784,132 @@ pub(crate) fn erased_subjects(records: &[Vec<u8>]) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(
+        per_conversation_max: u64,
+        opened_per_actor_max: u64,
+    ) -> (tempfile::TempDir, MessageStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MessageStore::open(
+            &dir.path().join("messages"),
+            MessageLimits {
+                per_conversation_max,
+                opened_per_actor_max,
+                ..MessageLimits::default()
+            },
+        )
+        .unwrap();
+        (dir, s)
+    }
+
+    fn post(s: &MessageStore, conv: &str, from: &str, n: u8) -> Result<Posted, MessageError> {
+        let members = vec!["party/PA-a".to_owned(), "party/PA-b".to_owned()];
+        s.post(NewMessage {
+            conversation: conv,
+            from,
+            text: format!("消息 {n}"),
+            members: &members,
+            may_open: true,
+            replay: [n; 32],
+            now: 1_764_547_200_000 + i64::from(n),
+        })
+    }
+
+    fn refused(r: Result<Posted, MessageError>) -> &'static str {
+        match r {
+            Err(MessageError::Refused(r)) => r.code,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_conversation_and_too_many_opened_are_refused_with_nothing_stored() {
+        let (_d, s) = store(2, 1);
+        post(&s, "contract/CT-1", "party/PA-a", 1).unwrap();
+        post(&s, "contract/CT-1", "party/PA-b", 2).unwrap();
+        assert_eq!(
+            refused(post(&s, "contract/CT-1", "party/PA-a", 3)),
+            "message.conversation_full"
+        );
+        // party/PA-a opened one conversation already; party/PA-b opened none.
+        assert_eq!(
+            refused(post(&s, "contract/CT-2", "party/PA-a", 4)),
+            "message.too_many_conversations"
+        );
+        post(&s, "contract/CT-2", "party/PA-b", 5).unwrap();
+        assert_eq!(
+            (s.count("contract/CT-1").unwrap(), s.total().unwrap()),
+            (2, 3)
+        );
+        // A replayed request answers the first message; the same signature elsewhere is refused.
+        let again = post(&s, "contract/CT-1", "party/PA-b", 2).unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.message.n, 2);
+        assert_eq!(
+            refused(post(&s, "contract/CT-2", "party/PA-b", 2)),
+            "message.not_participant"
+        );
+        assert_eq!(s.total().unwrap(), 3);
+    }
+
+    #[test]
+    fn erasure_removes_only_the_subjects_texts_and_is_idempotent() {
+        let (_d, s) = store(10, 10);
+        post(&s, "contract/CT-1", "party/PA-a", 1).unwrap();
+        post(&s, "contract/CT-1", "party/PA-b", 2).unwrap();
+        assert_eq!(s.erase("party/PA-a").unwrap(), 1);
+        assert_eq!(s.erase("party/PA-a").unwrap(), 0);
+        assert_eq!(s.message("contract/CT-1", 1).unwrap().unwrap().text, None);
+        assert_eq!(
+            s.message("contract/CT-1", 2)
+                .unwrap()
+                .unwrap()
+                .text
+                .as_deref(),
+            Some("消息 2")
+        );
+    }
+
+    #[test]
+    fn texts_are_normalised_bounded_and_free_of_personal_numbers() {
+        assert_eq!(check_text("e\u{301}").unwrap(), "é");
+        assert_eq!(
+            check_text("周六上午十点，105 平米，总价 120 万")
+                .unwrap()
+                .chars()
+                .count(),
+            22
+        );
+        for (bad, code) in [
+            ("", "message.bad_text"),
+            (" x", "message.bad_text"),
+            ("a\u{0}b", "message.bad_text"),
+            ("电话 138-0000-0000", "message.personal_data"),
+            ("身份证 53011119790512930X", "message.personal_data"),
+        ] {
+            assert_eq!(check_text(bad).unwrap_err().code, code, "{bad:?}");
+        }
+        assert_eq!(
+            check_text(&"字".repeat(1001)).unwrap_err().code,
+            "message.bad_text"
+        );
+        assert_eq!(
+            check_text(&"x".repeat(5000)).unwrap_err().code,
+            "message.bad_text"
+        );
+        assert!(check_text(&"字".repeat(1000)).is_ok());
+        assert_eq!(
+            Conversation::parse("listing/LS-1|party/PA-2"),
+            Some(Conversation::Listing {
+                listing: "listing/LS-1".into(),
+                buyer: "party/PA-2".into()
+            })
+        );
+        assert_eq!(Conversation::parse("listing/LS-1"), None);
+        assert_eq!(Conversation::parse("contract/CT-1|x"), None);
+    }
+}

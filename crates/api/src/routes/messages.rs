@@ -320,6 +320,9 @@ async fn post(
     let (actor, applied) = signed(&req, &state, &bytes, after).await?;
     let body: TextBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("request.bad_json", e.to_string()))?;
+    // Text refused on its own merits is answered before the quota counts it: the quota is for
+    // what would be stored.
+    deedlog_node::messages::check_text(&body.text)?;
     admit(&state, &actor)?;
     // The signature identifies the signed request: the same request sent again (a retry, or a
     // replay by whoever saw it) is answered with the first message and stores nothing.
