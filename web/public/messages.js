@@ -139,7 +139,9 @@ export async function openPanel(key, target) {
 async function thread(key, target, body) {
   if (panel?.timer) clearInterval(panel.timer);
   const path = conversationPath(target);
-  const log = h('ol', { id: 'chat-log', class: 'chat-log', role: 'log', 'aria-live': 'polite', 'aria-label': t('msg_title') });
+  // The live region wraps the list, so that the list keeps its own semantics for the items.
+  const log = h('ol', { id: 'chat-log', class: 'chat-log' });
+  const region = h('div', { role: 'log', 'aria-live': 'polite', 'aria-label': t('msg_title') }, log);
   const status = h('p', { id: 'chat-status', class: 'small', role: 'status' });
   const text = h('textarea', { id: 'chat-text', name: 'text', rows: '3', maxlength: String(TEXT_MAX), required: true, 'aria-describedby': 'chat-count' });
   const count = h('span', { id: 'chat-count', class: 'small' }, `0/${TEXT_MAX}`);
@@ -201,7 +203,7 @@ async function thread(key, target, body) {
       send.disabled = false;
     }
   });
-  body.replaceChildren(log, status, form);
+  body.replaceChildren(region, status, form);
   if (await poll() && panel) panel.timer = setInterval(poll, POLL_MS);
   if (!log.children.length) status.textContent = t('msg_empty');
 }
