@@ -21,6 +21,7 @@ const [buyerPerson, otherPerson] = buyers;
 const AGENT = 'agent/AT-0001';
 
 let srv;
+let demo;
 let browser;
 try {
   srv = await startServer('messages');
@@ -163,10 +164,34 @@ try {
     const real = seen.consoleErrors.filter((e) => !/Failed to load resource|net::ERR_|status of 40[134]|status of 429/.test(e));
     assert(real.length === 0, `console errors: ${real.join(' | ')}`);
   });
+
+  // The demo SMS panel: on only for a node started with --demo-sms.
+  await srv.stop();
+  srv = null;
+  demo = await startServer('messages-demo', ['--demo-sms']);
+  const visitor = await person(browser, demo, 'messages', 'visitor', seen);
+  s.onFailure.push(visitor);
+  await s.check('with --demo-sms, #/me shows the code sent to the number just typed, marked as a demo', async () => {
+    const who = buyers[2];
+    await visitor.open('#/me', '#me-phone-form');
+    const since = demo.outboxLines();
+    await visitor.page.fill('#me-phone', who.phone);
+    await visitor.page.click('#me-phone-send');
+    await visitor.page.locator('#demo-sms-code').waitFor({ timeout: 20_000 });
+    const shown = (await visitor.page.locator('#demo-sms-code').innerText()).trim();
+    assert(shown === await demo.smsCode(who.phone, 'phone', since), `the code in the outbox (${shown})`);
+    assert((await visitor.page.locator('#demo-sms').innerText()).includes('演示'), 'marked as a demo');
+    await visitor.shot('05-demo-sms');
+    await visitor.audit('#/me with the demo SMS panel');
+    await visitor.page.fill('#me-code', shown);
+    await visitor.page.click('#me-register');
+    await visitor.page.locator('#me-real-form').waitFor({ timeout: 20_000 });
+  });
 } catch (e) {
   s.fail('setup', e);
 } finally {
   await browser?.close();
   await srv?.stop();
+  await demo?.stop();
 }
 process.exit(s.finish());

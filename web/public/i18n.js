@@ -510,6 +510,8 @@ const WORDS = {
   msg_empty: ['还没有消息。', 'No messages yet.'],
   msg_me: ['我', 'Me'],
   msg_agent: ['经纪人', 'Agent'],
+  msg_buyer: ['买方', 'Buyer'],
+  msg_seller: ['卖方', 'Seller'],
   msg_erased: ['（该用户的消息已按其要求删除）', '(deleted at the sender\'s request)'],
   msg_unread: ['{n} 条未读', '{n} unread'],
   msg_no_buyers: ['还没有买家留言。', 'No buyer has written yet.'],

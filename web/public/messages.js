@@ -91,9 +91,11 @@ function closePanel() {
   refreshCounts();
 }
 
-function whoWord(id, me) {
+/** Who sent a message, in words: me, the agent, and in a listing's conversation buyer or seller. */
+function whoWord(id, me, target) {
   if (id === me) return t('msg_me');
   if (id.startsWith('agent/')) return `${t('msg_agent')} ${short(id)}`;
+  if (target.listing && target.buyer) return id === target.buyer ? t('msg_buyer') : t('msg_seller');
   return short(id);
 }
 
@@ -157,7 +159,7 @@ async function thread(key, target, body) {
       last = Math.max(last, m.n);
       const mine = m.from === key.actor;
       log.append(h('li', { class: `chat-msg ${mine ? 'mine' : 'theirs'}`, 'data-n': String(m.n) },
-        h('p', { class: 'small chat-meta' }, `${whoWord(m.from, key.actor)} · ${when(m.at_ms)}`),
+        h('p', { class: 'small chat-meta' }, `${whoWord(m.from, key.actor, target)} · ${when(m.at_ms)}`),
         h('p', { class: 'chat-text' }, m.text ?? t('msg_erased'))));
     }
     if (items.length) log.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
