@@ -583,7 +583,13 @@ impl Node {
         }
     }
 
-    fn participants(&self, c: &Conversation) -> Result<Option<Participants>, MessageError> {
+    /// The participants of `c` now; who may open it only when `openers` is asked for (it scans
+    /// the buyer's viewings, which a read does not need).
+    fn participants(
+        &self,
+        c: &Conversation,
+        openers: bool,
+    ) -> Result<Option<Participants>, MessageError> {
         match c {
             Conversation::Listing { listing, buyer } => {
                 let Some(Doc::Listing(l)) = self.views().doc(listing)? else {
@@ -601,10 +607,13 @@ impl Node {
                 {
                     members.push(agent.id.clone());
                 }
-                let viewed = self.scan_owned(buyer, Relation::ViewingsBooked, |v| {
-                    v.get("listing").and_then(Value::as_str) == Some(listing.as_str())
-                })?;
-                let openers = if viewed {
+                let viewed = openers
+                    && self.scan_owned(buyer, Relation::ViewingsBooked, |v| {
+                        v.get("listing").and_then(Value::as_str) == Some(listing.as_str())
+                    })?;
+                let openers = if !openers {
+                    Vec::new()
+                } else if viewed {
                     members.clone()
                 } else if l.status == "active" && p.verified {
                     vec![buyer.clone()]
@@ -648,8 +657,13 @@ impl Node {
         }
     }
 
-    fn member_of(&self, actor: &str, c: &Conversation) -> Result<Participants, MessageError> {
-        match self.participants(c)? {
+    fn member_of(
+        &self,
+        actor: &str,
+        c: &Conversation,
+        openers: bool,
+    ) -> Result<Participants, MessageError> {
+        match self.participants(c, openers)? {
             Some(p) if p.members.iter().any(|m| m == actor) => Ok(p),
             _ => Err(not_participant(actor)),
         }
@@ -669,7 +683,7 @@ impl Node {
         replay: [u8; 32],
     ) -> Result<Posted, MessageError> {
         let text = check_text(text)?;
-        let p = self.member_of(actor, c)?;
+        let p = self.member_of(actor, c, true)?;
         let may_open = p.openers.iter().any(|m| m == actor);
         self.messages().post(NewMessage {
             conversation: &c.id(),
@@ -694,7 +708,7 @@ impl Node {
         after: u64,
         limit: usize,
     ) -> Result<Value, MessageError> {
-        let p = self.member_of(actor, c)?;
+        let p = self.member_of(actor, c, false)?;
         let id = c.id();
         let (items, total) = self.messages().page(&id, after, limit.clamp(1, PAGE_MAX))?;
         if let Some(last) = items.last() {
@@ -745,7 +759,7 @@ impl Node {
             let Some(meta) = store.meta(&id)? else {
                 continue;
             };
-            match self.participants(&c)? {
+            match self.participants(&c, false)? {
                 Some(p) if p.members.iter().any(|m| m == actor) => {
                     let read = be64(&v);
                     let last = store.message(&id, meta.count)?;
