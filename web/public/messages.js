@@ -76,7 +76,7 @@ export function chatButton(key, target) {
     'data-buyer': target.buyer ?? '', 'data-contract': target.contract ?? '', 'aria-label': t('msg_open'),
     id: `chat-${short(target.contract ?? target.listing)}${target.buyer ? `-${short(target.buyer)}` : ''}`,
     onclick: () => openPanel(key, target),
-  }, t('msg_open'), ' ', h('span', { class: 'chat-unread', hidden: true }));
+  }, t('msg_open'), h('span', { class: 'chat-unread', hidden: true }));
   return b;
 }
 
