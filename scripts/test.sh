@@ -5,7 +5,8 @@
 #   2. scripts/fuzz.sh                          (each fuzz target for FUZZ_SECONDS, default 30)
 #   3. scripts/schemathesis.sh, when it exists  (the HTTP API against its OpenAPI document)
 #   4. the web pages: node's test runner over web/test/ (the in-browser verifier), then
-#      web/browser/pages.browser.mjs, web/browser/app.browser.mjs and web/browser/deal.browser.mjs
+#      web/browser/pages.browser.mjs, web/browser/app.browser.mjs, web/browser/deal.browser.mjs and
+#      web/browser/messages.browser.mjs
 #      (Debian's chromium driven by playwright-core)
 # Non-interactive (no prompt, no stdin); every step prints what it does. The cargo test summary
 # is printed again at the very end, with one total line, because CI reads the last lines.
@@ -150,8 +151,13 @@ set +e
 (cd web && node browser/deal.browser.mjs </dev/null) 2>&1 | tee target/web-deal-output.txt
 web_deal_rc=${PIPESTATUS[0]}
 set -e
-if [ "$web_unit_rc" -ne 0 ] || [ "$web_browser_rc" -ne 0 ] || [ "$web_app_rc" -ne 0 ] || [ "$web_deal_rc" -ne 0 ]; then
-    echo "test: the web page tests failed (unit exit $web_unit_rc, browser exit $web_browser_rc, app exit $web_app_rc, deal exit $web_deal_rc)" >&2
+step "node web/browser/messages.browser.mjs (在线沟通 between seller, buyer and agent; screenshots in target/browser-screenshots/messages-*.png)"
+set +e
+(cd web && node browser/messages.browser.mjs </dev/null) 2>&1 | tee target/web-messages-output.txt
+web_messages_rc=${PIPESTATUS[0]}
+set -e
+if [ "$web_unit_rc" -ne 0 ] || [ "$web_browser_rc" -ne 0 ] || [ "$web_app_rc" -ne 0 ] || [ "$web_deal_rc" -ne 0 ] || [ "$web_messages_rc" -ne 0 ]; then
+    echo "test: the web page tests failed (unit exit $web_unit_rc, browser exit $web_browser_rc, app exit $web_app_rc, deal exit $web_deal_rc, messages exit $web_messages_rc)" >&2
     exit 1
 fi
 web_unit_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' target/web-unit-output.txt | tail -1)
@@ -159,6 +165,7 @@ web_unit_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' target/web-unit-output.txt |
 web_browser_line=$(grep -E '^pages: [0-9]+ passed, [0-9]+ failed$' target/web-browser-output.txt | tail -1)
 web_app_line=$(grep -E '^app: [0-9]+ passed, [0-9]+ failed$' target/web-app-output.txt | tail -1)
 web_deal_line=$(grep -E '^deal: [0-9]+ passed, [0-9]+ failed$' target/web-deal-output.txt | tail -1)
+web_messages_line=$(grep -E '^messages: [0-9]+ passed, [0-9]+ failed$' target/web-messages-output.txt | tail -1)
 
 step "all suites passed in $((SECONDS - started)) s; cargo test summary:"
 cat "$summary"
@@ -170,7 +177,8 @@ echo "web unit tests: ${web_unit_pass:-0} passed, ${web_unit_fail:-0} failed"
 echo "web $web_browser_line"
 echo "web $web_app_line"
 echo "web $web_deal_line"
+echo "web $web_messages_line"
 # The one closing line over every part.
-awk -v wp="${web_unit_pass:-0}" -v wf="${web_unit_fail:-0}" -v bl="$web_browser_line" -v al="$web_app_line" -v dl="$web_deal_line" \
+awk -v wp="${web_unit_pass:-0}" -v wf="${web_unit_fail:-0}" -v bl="$web_browser_line" -v al="$web_app_line" -v dl="$web_deal_line" -v ml="$web_messages_line" \
     '{ for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
-     END { split(bl, b, /[ ,]+/); split(al, a, /[ ,]+/); split(dl, d, /[ ,]+/); printf "tests: %d passed, %d failed\n", p + wp + b[2] + a[2] + d[2], f + wf + b[4] + a[4] + d[4] }' "$summary"
+     END { split(bl, b, /[ ,]+/); split(al, a, /[ ,]+/); split(dl, d, /[ ,]+/); split(ml, m, /[ ,]+/); printf "tests: %d passed, %d failed\n", p + wp + b[2] + a[2] + d[2] + m[2], f + wf + b[4] + a[4] + d[4] + m[4] }' "$summary"

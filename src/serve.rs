@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// measurements only).
     #[arg(long)]
     newcomer_per_minute: Option<u32>,
+    /// Demo only: show the embedded identity authority's SMS codes on the `#/me` screen, as a
+    /// stand-in for the phone's SMS inbox (`GET /v1/identity/demo/sms`). Refused unless this
+    /// node runs the embedded identity authority; never use it for a real deployment.
+    #[arg(long)]
+    demo_sms: bool,
 }
 
 /// Parses `NAME=KEY` into a registered auditor, refusing a bad name or key.
@@ -119,9 +124,20 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             Some(String::from_utf8(text).context("the policy is not UTF-8")?)
         }
     };
+    if args.demo_sms && node.keys().get("authority/identity").is_none() {
+        anyhow::bail!(
+            "--demo-sms shows the embedded identity authority's codes, but this node does not run it"
+        );
+    }
+    if args.demo_sms {
+        eprintln!(
+            "DEMO: SMS codes are shown in the browser (--demo-sms); never use this for a real deployment"
+        );
+    }
     let mut config = deedlog_api::ApiConfig {
         auditors: args.auditors.clone(),
         witness_policy,
+        demo_sms: args.demo_sms,
         ..deedlog_api::ApiConfig::default()
     };
     if let Some(rate) = args.rate_per_second {

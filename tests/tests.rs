@@ -6,6 +6,7 @@ mod common;
 mod disk_full;
 mod docs;
 mod e2e;
+mod messages;
 mod serving;
 mod tamper;
 mod transparency;

@@ -14,6 +14,7 @@ import { ApiError, randomId, signCommand, signedFetch } from './sign.js';
 import {
   errorText, flushPending, InputError, landed, readAfter, session, submit, withAfter,
 } from './session.js';
+import { showDemoSms } from './demosms.js';
 
 export { errorText, InputError };
 
@@ -153,6 +154,7 @@ function registerView(existingActor) {
     const body = await res.json().catch(() => null);
     if (!res.ok) throw new ApiError(res.status, body);
     state.challenge = body.challenge;
+    showDemoSms(codeForm, body.challenge, phone);
     say(t('me_code_sent'), false);
     codeForm.hidden = false;
     codeForm.elements['me-code'].focus();

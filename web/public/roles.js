@@ -15,6 +15,7 @@ import { actorKind, documentHash, folded, possessionMessage, receiptBox, say, st
 import { errorText, flushPending, InputError, readAfter, session, withAfter } from './session.js';
 import { checkCertificate } from './me.js';
 import { qr } from './app.js';
+import { chatButton } from './messages.js';
 
 const ROLES = {
   seller: 'party', buyer: 'party', agent: 'agent', bank: 'bank', office: 'office', authority: 'authority',
@@ -204,7 +205,8 @@ async function contractCard(c, key, role, on = {}) {
       genuine ? t('st_doc_hash_ok', { hash: c.document_hash.slice(0, 16) }) : t('st_doc_hash_bad')),
     h('p', { class: 'small' }, t('st_confirmed', { roles: c.confirmed.map((r) => t(`st_role_${r}`)).join('、') || t('me_none') }),
       ' · ', t('st_signed', { roles: Object.keys(c.signatures).map((r) => t(`st_role_${r}`)).join('、') || t('me_none') })),
-    forms, pdf);
+    // A proxy acting for someone is not a side of the contract's conversation.
+    forms, pdf, on.viaProxy ? null : chatButton(key, { contract: c.id }));
 }
 
 async function contractsSection(key, path, role) {
@@ -288,7 +290,8 @@ function sellerScreen(key) {
             stepForm('listing.approve', { stream: l.id, item: `${short(l.id)}-${pend.seq}`, proposalSeq: pend.seq }, key, afterCommand),
             stepForm('listing.reject', { stream: l.id, item: `${short(l.id)}-${pend.seq}`, proposalSeq: pend.seq }, key, afterCommand)) : null,
           draft,
-          ['active', 'pending_review'].includes(l.status) ? folded('listing.withdraw', { stream: l.id }, key, afterCommand) : null);
+          ['active', 'pending_review'].includes(l.status) ? folded('listing.withdraw', { stream: l.id }, key, afterCommand) : null,
+          chatButton(key, { listing: l.id }));
       }));
     }),
     section('seller-viewings', 'st_viewing_records', async () => {
@@ -367,7 +370,7 @@ function buyerScreen(key) {
       if (!others.length) return empty('no_results');
       return list(others.map((l) => card(l.id, l.title,
         h('p', {}, h('span', { class: 'price' }, fen(l.price_fen)), ` · ${l.district} · ${l.community} · `, h('a', { href: `#/v/${l.code}` }, l.code)),
-        folded('viewing.book', { item: l.id, listing: l.id }, key, afterCommand))));
+        folded('viewing.book', { item: l.id, listing: l.id }, key, afterCommand), chatButton(key, { listing: l.id, buyer: key.actor }))));
     }),
     section('buyer-entrust', 'st_purchase_entrust', async () => {
       const [agents, page] = await Promise.all([agentOptions(), readAfter(key, `/v1/parties/${pa}/entrustments?limit=20`)]);
@@ -456,7 +459,8 @@ function agentScreen(key) {
           h('p', {}, status(l.status), ' ', h('span', { class: 'price' }, fen(l.price_fen)), l.pending ? ` · ${t('st_pending')}` : null),
           l.status === 'active' && !l.pending ? [folded('listing.change_price', { stream: l.id }, key, afterCommand), folded('listing.change_photos', { stream: l.id }, key, afterCommand)] : null,
           l.status === 'active' && buyers.length ? folded('contract.draft', ctx, key, afterCommand) : null,
-          ['active', 'pending_review'].includes(l.status) ? folded('listing.withdraw', { stream: l.id }, key, afterCommand) : null);
+          ['active', 'pending_review'].includes(l.status) ? folded('listing.withdraw', { stream: l.id }, key, afterCommand) : null,
+          chatButton(key, { listing: l.id }));
       }));
     }),
     section('agent-viewings', 'st_agent_viewings', async () => {

@@ -97,6 +97,14 @@ pub struct ApiConfig {
     /// The witness policy (C2SP tlog-policy text) served in `/v1/log/checkpoint` for the public
     /// pages of a build that pins none (see `web/public/pin.js`).
     pub witness_policy: Option<String>,
+    /// Messages per minute from one sender (`None`: no limit), with [`Self::messages_burst`].
+    pub messages_per_minute: Option<NonZeroU32>,
+    /// Burst of messages from one sender.
+    pub messages_burst: NonZeroU32,
+    /// Whether `GET /v1/identity/demo/sms` shows the embedded authority's SMS codes to the
+    /// browser (`deedlog serve --demo-sms`); off by default, and served only while the node holds
+    /// the embedded identity authority's key.
+    pub demo_sms: bool,
 }
 
 /// A registered auditor: an actor id of the form `auditor/<name>` and its Ed25519 key. Auditors
@@ -134,6 +142,9 @@ impl Default for ApiConfig {
             photo_bytes_max: 4 * 1024 * 1024,
             photos_per_actor_max: 300,
             witness_policy: None,
+            messages_per_minute: NonZeroU32::new(20),
+            messages_burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            demo_sms: false,
         }
     }
 }
@@ -272,6 +283,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     limiter: Option<Arc<Limiter>>,
     pub(crate) newcomers: Option<Arc<NewcomerLimiter>>,
+    pub(crate) message_senders: Option<Arc<NewcomerLimiter>>,
     follow_streams: Arc<AtomicUsize>,
     pub(crate) follow_by_client: Arc<PerClient>,
     connections: Arc<PerClient>,
@@ -352,8 +364,14 @@ impl AppState {
                 Quota::per_minute(r).allow_burst(config.newcomer_burst),
             ))
         });
+        let message_senders = config.messages_per_minute.map(|r| {
+            Arc::new(RateLimiter::keyed(
+                Quota::per_minute(r).allow_burst(config.messages_burst),
+            ))
+        });
         let (tx, rx) = tokio::sync::watch::channel(false);
         Self {
+            message_senders,
             node,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),

@@ -81,7 +81,18 @@ async fn every_route_in_the_list_is_served_and_other_methods_get_405_with_allow(
             "{} {path} is in the list but not served: {status} {code:?}",
             spec.method.as_str()
         );
-        // The other method: 405, `Allow`, the error object.
+        // The other method: 405, `Allow`, the error object — unless the list serves that
+        // method at the same path too (a conversation is read with GET and written with POST).
+        let other_method = match spec.method {
+            Method::Get => Method::Post,
+            Method::Post => Method::Get,
+        };
+        if all()
+            .iter()
+            .any(|r| r.path == spec.path && r.method == other_method)
+        {
+            continue;
+        }
         let other = match spec.method {
             Method::Get => web_test::TestRequest::post(),
             Method::Post => web_test::TestRequest::get(),

@@ -134,6 +134,16 @@ pub mod codes {
         SUBJECT_NOT_FOUND = "erasure.subject_not_found", NotFound, "The erased subject is not a party or agent on the log.";
         SUBJECT_ERASED = "erasure.already_erased", Conflict, "The subject was already erased.";
         COMMITMENT_UNKNOWN = "erasure.unknown_commitment", Unprocessable, "A commitment in the receipt does not belong to the subject.";
+        // Online messages (在线沟通). They are kept off the log, so no command answers these: the
+        // message routes do, and they are listed here so that one catalogue holds every code.
+        MESSAGE_TEXT = "message.bad_text", Malformed, "A message is 1 to 1000 characters after NFC normalisation, without control characters other than a newline, and without leading or trailing white space.";
+        MESSAGE_PERSONAL_DATA = "message.personal_data", Malformed, "The message holds what looks like an ID number or a mobile number; such data is never sent in a message.";
+        MESSAGE_NOT_PARTICIPANT = "message.not_participant", Forbidden, "The signer is not a participant of this conversation now, or may not open it (the same answer when the listing or contract does not exist).";
+        MESSAGE_CONVERSATION_FULL = "message.conversation_full", Conflict, "The conversation holds the most messages allowed (2000).";
+        MESSAGE_TOO_MANY_CONVERSATIONS = "message.too_many_conversations", Conflict, "The signer has opened the most conversations allowed (100).";
+        // The demo's stand-in for a phone's SMS inbox (`deedlog serve --demo-sms`).
+        DEMO_SMS_OFF = "demo.sms_off", NotFound, "The node shows no SMS codes: it was not started with --demo-sms, or its identity authority is not the embedded demo one.";
+        MESSAGE_STORE_UNAVAILABLE = "message.store_unavailable", Unavailable, "The message store could not be written or read; nothing was stored (the cause is logged for the operator).";
     }
 }
 

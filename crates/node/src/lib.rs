@@ -10,6 +10,8 @@
 //! DATA/outbox/sms.jsonl   the identity authority's SMS outbox (0600; the operator's only)
 //! DATA/identity/    which vault subject holds each registered phone commitment
 //! DATA/views/       the read models (see deedlog-views); disposable, rebuilt from the log
+//! DATA/messages/    online messages between the sides of a listing or contract (sled; off the
+//!                   log, not derived from it: see the `messages` module)
 //! DATA/initialized  written once genesis and the reference data are on the log
 //! ```
 //!
@@ -28,6 +30,7 @@ mod caches;
 pub mod identity;
 mod init;
 pub mod keys;
+pub mod messages;
 mod projector;
 
 use std::path::{Path, PathBuf};
@@ -131,6 +134,8 @@ pub struct NodeOptions {
     /// The embedded identity authority's limits (its population register is
     /// `reference_dir/population.json`).
     pub identity: IdentityLimits,
+    /// The message store's limits.
+    pub messages: messages::MessageLimits,
 }
 
 /// The default origin.
@@ -152,6 +157,7 @@ impl NodeOptions {
             log: LogOptions::default(),
             caches: SledCaches::default(),
             identity: IdentityLimits::default(),
+            messages: messages::MessageLimits::default(),
         }
     }
 }
@@ -219,6 +225,7 @@ struct Inner {
     views: Views,
     vault: Arc<Vault>,
     identity: identity::IdentityAuthority,
+    messages: Arc<messages::MessageStore>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     sequencer: Mutex<Option<Sequencer>>,
     projector: Mutex<Option<projector::Projector>>,
@@ -460,7 +467,15 @@ impl Node {
         )?;
         let handle = sequencer.handle();
         let projection = Projection::new(views.clone(), at_views)?;
-        let projector = projector::Projector::start(projection, reader.clone())?;
+        let message_store = Arc::new(
+            messages::MessageStore::open(
+                &data.join(messages::MESSAGES_DIR),
+                options.messages.clone(),
+            )
+            .map_err(|e| NodeError::Config(format!("opening the message store: {e}")))?,
+        );
+        let projector =
+            projector::Projector::start(projection, reader.clone(), message_store.clone())?;
         let node = Node {
             inner: Arc::new(Inner {
                 data_dir: data.clone(),
@@ -472,6 +487,7 @@ impl Node {
                 views,
                 vault,
                 identity,
+                messages: message_store,
                 clock,
                 sequencer: Mutex::new(Some(sequencer)),
                 projector: Mutex::new(Some(projector)),

@@ -4,9 +4,12 @@
 use std::thread::JoinHandle;
 
 use deedlog_store::LogReader;
+use std::sync::Arc;
+
 use deedlog_views::Projection;
 
 use crate::NodeError;
+use crate::messages::{self, MessageStore};
 
 /// Most entries applied in one views batch.
 pub(crate) const BATCH_MAX: u64 = 1000;
@@ -17,11 +20,15 @@ pub(crate) struct Projector {
 }
 
 impl Projector {
-    pub(crate) fn start(projection: Projection, reader: LogReader) -> Result<Self, NodeError> {
+    pub(crate) fn start(
+        projection: Projection,
+        reader: LogReader,
+        messages: Arc<MessageStore>,
+    ) -> Result<Self, NodeError> {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("projector".into())
-            .spawn(move || run(projection, &reader, stop_rx))
+            .spawn(move || run(projection, &reader, &messages, stop_rx))
             .map_err(|e| NodeError::Config(format!("cannot spawn a thread: {e}")))?;
         Ok(Self { stop, thread })
     }
@@ -37,7 +44,7 @@ impl Projector {
 
 /// Applies everything up to the log's current size; false after an error (the projection is
 /// then stopped: the views stay at their last good batch until a restart).
-fn catch_up(projection: &mut Projection, reader: &LogReader) -> bool {
+fn catch_up(projection: &mut Projection, reader: &LogReader, store: &MessageStore) -> bool {
     loop {
         let applied = projection.views().applied();
         let size = reader.size();
@@ -52,6 +59,18 @@ fn catch_up(projection: &mut Projection, reader: &LogReader) -> bool {
                 return false;
             }
         };
+        // An erasure removes its subject's messages before the views apply it: a crash between
+        // the two leaves the views behind, and the erasure (idempotent) runs again on restart,
+        // so no erasure the views show has left a message text behind.
+        for subject in messages::erased_subjects(&entries) {
+            match store.erase(&subject) {
+                Ok(n) => tracing::info!(subject, messages = n, "erasure: message texts removed"),
+                Err(error) => {
+                    tracing::error!(%error, subject, "the projector cannot erase messages");
+                    return false;
+                }
+            }
+        }
         if let Err(error) = projection.apply(&entries) {
             tracing::error!(%error, applied, "the projector stopped; restart to rebuild the views");
             return false;
@@ -65,6 +84,7 @@ fn catch_up(projection: &mut Projection, reader: &LogReader) -> bool {
 fn run(
     mut projection: Projection,
     reader: &LogReader,
+    store: &MessageStore,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -82,7 +102,7 @@ fn run(
         let mut healthy = true;
         loop {
             if healthy {
-                healthy = catch_up(&mut projection, reader);
+                healthy = catch_up(&mut projection, reader, store);
             }
             if *stop.borrow() {
                 break;
@@ -93,7 +113,7 @@ fn run(
             }
         }
         if healthy {
-            catch_up(&mut projection, reader);
+            catch_up(&mut projection, reader, store);
         }
     });
     if let Err(error) = projection.views().flush() {

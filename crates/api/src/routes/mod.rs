@@ -21,10 +21,12 @@ use crate::error::ApiError;
 
 pub mod commands;
 pub mod contract_pdf;
+pub mod demo;
 pub mod directory;
 pub mod identity;
 pub mod listings;
 pub mod log;
+pub mod messages;
 pub mod ops;
 pub mod pages;
 pub mod photos;
@@ -390,7 +392,9 @@ pub fn all() -> &'static [RouteSpec] {
         v.extend(directory::routes());
         v.extend(contract_pdf::routes());
         v.extend(private::routes());
+        v.extend(messages::routes());
         v.extend(identity::routes());
+        v.extend(demo::routes());
         v.extend(ops::routes());
         v.extend(pages::routes());
         v

@@ -66,6 +66,8 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
     asset!("session.js", "text/javascript; charset=utf-8"),
     asset!("engine.js", "text/javascript; charset=utf-8"),
     asset!("roles.js", "text/javascript; charset=utf-8"),
+    asset!("messages.js", "text/javascript; charset=utf-8"),
+    asset!("demosms.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
