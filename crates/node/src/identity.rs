@@ -150,6 +150,31 @@ fn invalid(message: impl Into<String>) -> IdentityError {
     refused(400, "identity.invalid", message)
 }
 
+/// The checks both recovery routes make of what the person (or the clerk) typed: the name
+/// (NFC, 1-40 characters), the ID number and the new device's key (standard padded base64 of a
+/// valid public key), all bounded before parsing. Returns the name and the ID number in normal
+/// form.
+fn recovery_input(
+    name: &str,
+    id_number: &str,
+    key: &str,
+) -> Result<(String, String), IdentityError> {
+    if id_number.len() > 32 || name.len() > 200 || key.len() > 64 {
+        return Err(invalid("name, id_number or key too long"));
+    }
+    let parsed =
+        deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
+    if parsed.to_base64() != key {
+        return Err(invalid("key must be standard padded base64"));
+    }
+    let number = validate::resident_id("id_number", id_number)
+        .map_err(|e| invalid(e.to_string()))?
+        .number;
+    let name = validate::nfc(name.trim());
+    validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+    Ok((name, number))
+}
+
 fn limited(what: &str, retry_after_s: u64) -> IdentityError {
     IdentityError::Refused {
         status: 429,
@@ -1120,19 +1145,7 @@ impl Node {
         key: &str,
         client: &str,
     ) -> Result<Challenge, IdentityError> {
-        if id_number.len() > 32 || name.len() > 200 || key.len() > 64 {
-            return Err(invalid("name, id_number or key too long"));
-        }
-        let parsed =
-            deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
-        if parsed.to_base64() != key {
-            return Err(invalid("key must be standard padded base64"));
-        }
-        let number = validate::resident_id("id_number", id_number)
-            .map_err(|e| invalid(e.to_string()))?
-            .number;
-        let name = validate::nfc(name.trim());
-        validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        let (name, number) = recovery_input(name, id_number, key)?;
         let id = self.identity();
         let now = self.now_ms();
         // The counters first, so that a flood is refused before the vault is touched.
@@ -1246,18 +1259,7 @@ impl Node {
                 format!("{office} is not a filing office"),
             ));
         }
-        if id_number.len() > 32 || name.len() > 200 || key.len() > 64 {
-            return Err(invalid("name, id_number or key too long"));
-        }
-        let parsed =
-            deedlog_core::PublicKey::from_base64(key).map_err(|e| invalid(format!("key: {e}")))?;
-        if parsed.to_base64() != key {
-            return Err(invalid("key must be standard padded base64"));
-        }
-        let number = validate::resident_id("id_number", id_number)
-            .map_err(|e| invalid(e.to_string()))?
-            .number;
-        let name = validate::nfc(name.trim());
+        let (name, number) = recovery_input(name, id_number, key)?;
         let id = self.identity();
         let now = self.now_ms();
         {

@@ -47,6 +47,22 @@ fn code_body() -> Value {
             "code": {"type": "string", "pattern": "^[0-9]{6}$"}}})
 }
 
+/// The body of both recovery starts: the person's name and ID number (typed by the person, or
+/// read off the ID card by a clerk) and the new device's public key.
+fn recovery_person_body() -> Value {
+    json!({"type": "object", "additionalProperties": false,
+        "required": ["name", "id_number", "key"],
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
+            "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
+            "key": {"type": "string", "maxLength": 44}}})
+}
+
+/// A proven recovery: the challenge to bind with and the party the new key is for.
+fn recovery_proven_reply() -> Value {
+    json!({"type": "object", "required": ["challenge", "party"], "properties": {
+        "challenge": {"type": "string"}, "party": super::id_schema(IdKind::Party)}})
+}
+
 /// An office's signed `party.attest_identity`.
 fn attest_command_schema() -> Value {
     crate::openapi::signed_command_schema(
@@ -175,13 +191,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
             |r| r.to(recover_challenge),
         )
         .scope(SCOPE)
-        .body(Body::Json(|| {
-            json!({"type": "object", "additionalProperties": false,
-                "required": ["name", "id_number", "key"],
-                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
-                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
-                    "key": {"type": "string", "maxLength": 44}}})
-        }))
+        .body(Body::Json(recovery_person_body))
         .reply(202, "Always the same answer", Content::Json(challenge_reply)),
         RouteSpec::new(
             Method::Post,
@@ -196,10 +206,7 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         .reply(
             200,
             "The recovery is proven",
-            Content::Json(|| {
-                json!({"type": "object", "required": ["challenge", "party"], "properties": {
-                    "challenge": {"type": "string"}, "party": super::id_schema(IdKind::Party)}})
-            }),
+            Content::Json(recovery_proven_reply),
         ),
         RouteSpec::new(
             Method::Post,
@@ -235,20 +242,11 @@ pub(crate) fn routes() -> Vec<RouteSpec> {
         )
         .scope(SCOPE)
         .param(after_seq_param())
-        .body(Body::Json(|| {
-            json!({"type": "object", "additionalProperties": false,
-                "required": ["name", "id_number", "key"],
-                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 40},
-                    "id_number": {"type": "string", "pattern": "^[0-9]{17}[0-9X]$"},
-                    "key": {"type": "string", "maxLength": 44}}})
-        }))
+        .body(Body::Json(recovery_person_body))
         .reply(
             200,
             "The recovery is proven",
-            Content::Json(|| {
-                json!({"type": "object", "required": ["challenge", "party"], "properties": {
-                    "challenge": {"type": "string"}, "party": super::id_schema(IdKind::Party)}})
-            }),
+            Content::Json(recovery_proven_reply),
         ),
         RouteSpec::new(
             Method::Post,
