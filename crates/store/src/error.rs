@@ -61,15 +61,15 @@ pub enum StoreError {
     Config(String),
 }
 
-/// An error of the embedded database under the index, kept opaque so that the engine (sled today)
-/// stays an implementation detail: callers match on [`StoreError::Index`] and read the words, and
-/// a change of engine changes no public type.
+/// An error of the embedded engine under the index, kept opaque so that the engine (fjall
+/// today, sled before it) stays an implementation detail: callers match on
+/// [`StoreError::Index`] and read the words, and a change of engine changed no public type.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct IndexStoreError(sled::Error);
+pub struct IndexStoreError(fjall::Error);
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
+impl From<fjall::Error> for StoreError {
+    fn from(e: fjall::Error) -> Self {
         StoreError::Index(IndexStoreError(e))
     }
 }
@@ -90,7 +90,9 @@ impl StoreError {
             Self::Io { source, .. } => full(source),
             // The index's engine fails every later read once one of its own writes found the
             // file system full; that is the same full disk, and is said so.
-            Self::Index(IndexStoreError(sled::Error::Io(source))) => full(source),
+            Self::Index(IndexStoreError(
+                fjall::Error::Io(source) | fjall::Error::Storage(fjall::LsmError::Io(source)),
+            )) => full(source),
             _ => false,
         }
     }

@@ -1,8 +1,8 @@
 //! deedlog's storage: the durable, append-only log segments (the source of truth), the derived
-//! Merkle stored hashes and offsets, the sled index, and the sequencer that group-commits signed
+//! Merkle stored hashes and offsets, the index (an LSM tree), and the sequencer that group-commits signed
 //! commands.
 //!
-//! Architecture invariant: only this crate touches sled and the log files. Everything in sled and
+//! Architecture invariant: only this crate touches the index and the log files. Everything in the index and
 //! in the flat files is derived from the segments and is re-derived on open when behind.
 #![deny(missing_docs)]
 

@@ -1,10 +1,10 @@
-//! The log: segments (the truth), derived flat files and the sled index, opened with recovery,
+//! The log: segments (the truth), derived flat files and the index, opened with recovery,
 //! written by one [`LogWriter`] and read by any number of [`LogReader`]s.
 //!
 //! Invariants:
 //! - an entry is visible to readers (and acknowledged) only after the segment holding it and the
 //!   checkpoint covering it were made durable with `fdatasync`;
-//! - the offsets file, the stored-hash file and the sled index never hold more than the segments,
+//! - the offsets file, the stored-hash file and the index never hold more than the segments,
 //!   and whatever they lack is re-derived from the segments on open;
 //! - the offsets and stored-hash files are trusted on open only up to their last durable sync
 //!   point (`DATA/derived.synced`, written after an `fdatasync` of both, at least every second
@@ -47,7 +47,7 @@ pub trait CheckpointFormat: Send + Sync {
 /// that write as the disk would. Fault injection for tests of what is acknowledged when.
 pub type SyncFault = Arc<dyn Fn(u64) -> std::io::Result<()> + Send + Sync>;
 
-/// The page cache of the log's sled index (`DATA/index/`) when the caller names none, bytes.
+/// The page cache of the log's index (`DATA/index/`) when the caller names none, bytes.
 /// A node takes its size from its one list of sled caches (`deedlog_node::SledCaches`) and
 /// passes it to [`LogWriter::open_with_index_cache`]; it is not one of the [`LogOptions`], so
 /// that no second setting can disagree with that list.
@@ -161,9 +161,9 @@ pub struct OpenReport {
     pub offsets_rederived: u64,
     /// Entries whose Merkle hashes were re-derived.
     pub hashes_rederived: u64,
-    /// Entries re-absorbed into the sled index.
+    /// Entries re-absorbed into the index.
     pub index_rederived: u64,
-    /// The sled index could not be opened and was rebuilt from the log.
+    /// The index could not be opened and was rebuilt from the log.
     pub index_rebuilt: bool,
     /// A checkpoint was signed at open because entries after the last one had none.
     pub checkpoint_added: bool,
@@ -218,7 +218,7 @@ pub struct LogWriter {
     pending_offsets: Vec<u8>,
     pending_hashes: Vec<Hash>,
     pending_index: IndexBatch,
-    /// Writes committed batches into the sled index behind the acknowledgement (started once
+    /// Writes committed batches into the index behind the acknowledgement (started once
     /// open has re-derived what the index lacked).
     indexer: Option<Indexer>,
     poisoned: bool,
@@ -315,7 +315,7 @@ pub struct CommitStats {
     pub sync_ns: u64,
     /// Nanoseconds writing the derived files.
     pub derived_ns: u64,
-    /// Nanoseconds handing batches to the indexer (sled is written on its own thread).
+    /// Nanoseconds handing batches to the indexer (the index is written on its own thread).
     pub index_ns: u64,
 }
 
@@ -380,7 +380,7 @@ impl LogWriter {
         Self::open_with_index_cache(dir, options, format, INDEX_CACHE_BYTES_DEFAULT)
     }
 
-    /// [`LogWriter::open`] with the sled index's page cache of `index_cache_bytes`.
+    /// [`LogWriter::open`] with the index's page cache of `index_cache_bytes`.
     ///
     /// # Errors
     /// As [`LogWriter::open`].
@@ -404,8 +404,19 @@ impl LogWriter {
         let index = match Index::open(&index_dir, index_cache_bytes) {
             Ok(index) => index,
             Err(error) => {
-                tracing::warn!(%error, "the sled index does not open; rebuilding it from the log");
-                let aside = dir.join(format!("index.broken.{}", std::process::id()));
+                tracing::warn!(%error, "the index does not open; rebuilding it from the log");
+                // A name no earlier rebuild used, even under the same process id (a node in a
+                // container is often process 1 each time it starts).
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                let mut aside = dir.join(format!("index.broken.{stamp}"));
+                let mut n = 0u32;
+                while aside.exists() {
+                    n += 1;
+                    aside = dir.join(format!("index.broken.{stamp}.{n}"));
+                }
+                tracing::warn!(aside = %aside.display(), "the unusable index is kept there; it may be deleted");
                 fs::rename(&index_dir, &aside).map_err(|e| StoreError::io(&index_dir, e))?;
                 report.index_rebuilt = true;
                 Index::open(&index_dir, index_cache_bytes)?
@@ -1060,7 +1071,7 @@ impl LogWriter {
     /// entries; used on a clean shutdown so the next open has nothing to re-derive).
     ///
     /// # Errors
-    /// I/O and sled errors.
+    /// I/O and index errors.
     pub fn flush_derived(&mut self) -> Result<(), StoreError> {
         self.sync_derived()?;
         if let Some(indexer) = &self.indexer {
@@ -1319,7 +1330,7 @@ impl LogReader {
     /// The current version of `stream` (0 if it has no entry).
     ///
     /// # Errors
-    /// sled errors.
+    /// Index errors.
     pub fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         self.inner.index.stream_version(stream)
     }
@@ -1327,7 +1338,7 @@ impl LogReader {
     /// The seqs of a stream's entries from version `from`, at most `limit`.
     ///
     /// # Errors
-    /// sled errors.
+    /// Index errors.
     pub fn stream_seqs(
         &self,
         stream: &str,
@@ -1340,7 +1351,7 @@ impl LogReader {
     /// The seq of `actor`'s entry with `nonce`, if any.
     ///
     /// # Errors
-    /// sled errors.
+    /// Index errors.
     pub fn nonce_seq(&self, actor: &str, nonce: &str) -> Result<Option<u64>, StoreError> {
         // The index keys are truncated hashes: confirm a hit against the entry.
         let Some(seq) = self.inner.index.nonce_seq(actor, nonce)? else {
@@ -1361,7 +1372,7 @@ impl LogReader {
     /// sequencer, which holds the batches committed since in memory.
     ///
     /// # Errors
-    /// sled errors.
+    /// Index errors.
     pub fn nonce_probe(
         &self,
         digest: &crate::index::NonceDigest,
@@ -1378,7 +1389,7 @@ impl LogReader {
     /// Stored checkpoints with sizes in `from..=to`.
     ///
     /// # Errors
-    /// sled errors.
+    /// Index errors.
     pub fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<StoredCheckpoint>, StoreError> {
         Ok(self
             .inner
@@ -1392,7 +1403,7 @@ impl LogReader {
     /// The first stored checkpoint of size ≥ `size`.
     ///
     /// # Errors
-    /// sled errors.
+    /// Index errors.
     pub fn checkpoint_at_or_after(
         &self,
         size: u64,

@@ -23,12 +23,12 @@ fn a_locked_index_is_a_store_error_in_words() {
 #[test]
 fn a_full_disk_under_the_index_is_told_apart_as_storage_full() {
     let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
-    assert!(StoreError::from(sled::Error::Io(full)).is_storage_full());
+    assert!(StoreError::from(fjall::Error::Io(full)).is_storage_full());
     let quota = std::io::Error::from(std::io::ErrorKind::QuotaExceeded);
-    assert!(StoreError::from(sled::Error::Io(quota)).is_storage_full());
+    assert!(StoreError::from(fjall::Error::Storage(fjall::LsmError::Io(quota))).is_storage_full());
     let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-    assert!(!StoreError::from(sled::Error::Io(other)).is_storage_full());
-    assert!(!StoreError::from(sled::Error::Unsupported("x".into())).is_storage_full());
+    assert!(!StoreError::from(fjall::Error::Io(other)).is_storage_full());
+    assert!(!StoreError::from(fjall::Error::Locked).is_storage_full());
     assert!(
         StoreError::io(
             std::path::Path::new("/x"),

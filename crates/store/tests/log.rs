@@ -1,5 +1,6 @@
 //! Store tests: append, read, prove, reopen, recover, reject without appending.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -333,12 +334,25 @@ fn an_unusable_index_is_rebuilt_from_the_log() {
         }
         seq.shutdown();
     }
-    // Replace sled's files with garbage: the index no longer opens as a database.
+    // Replace the index's files with garbage: it no longer opens as a database.
     let index = dir.path().join("index");
     std::fs::remove_dir_all(&index).unwrap();
     std::fs::create_dir_all(&index).unwrap();
-    std::fs::write(index.join("conf"), b"\xff\xfe not a sled configuration").unwrap();
-    std::fs::write(index.join("db"), vec![0xa5u8; 4096]).unwrap();
+    std::fs::write(index.join("version"), b"\xff\xfe not an index").unwrap();
+    std::fs::write(index.join("0.jnl"), vec![0xa5u8; 4096]).unwrap();
+    {
+        let (_, reader, report) =
+            LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+        assert!(report.index_rebuilt);
+        assert_eq!(report.index_rederived, 25);
+        assert_eq!(reader.stream_version("test/A").unwrap(), 25);
+    }
+    // A folder in the earlier engine's layout (sled's `conf` and `db`), as a node upgraded
+    // from an earlier version finds it: set aside and rebuilt the same way.
+    std::fs::remove_dir_all(&index).unwrap();
+    std::fs::create_dir_all(&index).unwrap();
+    std::fs::write(index.join("conf"), b"segment_size: 524288").unwrap();
+    std::fs::write(index.join("db"), vec![0u8; 4096]).unwrap();
     let (_, reader, report) =
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert!(report.index_rebuilt);
@@ -638,7 +652,7 @@ fn the_index_answers_at_once_behind_the_acknowledgement_and_the_same_after_it_is
             let r = h
                 .submit_blocking(command(&key, i, &format!("test/S-{}", i % 7), None))
                 .unwrap();
-            // Right after the receipt, whether or not the indexer has written it to sled yet.
+            // Right after the receipt, whether or not the indexer has written it to the index yet.
             assert_eq!(
                 h.reader().stream_version(&r.stream).unwrap(),
                 r.stream_version
@@ -669,14 +683,21 @@ fn the_index_answers_at_once_behind_the_acknowledgement_and_the_same_after_it_is
     assert_eq!(index_answers(&reader, &key, n), live, "rebuilt after loss");
     drop(writer);
     drop(reader);
-    // Damaged: sled's files overwritten with garbage.
-    let index = dir.path().join("index");
-    for f in std::fs::read_dir(&index).unwrap() {
-        let f = f.unwrap().path();
-        if f.is_file() {
-            std::fs::write(&f, vec![0x5au8; 8192]).unwrap();
+    // Damaged: every file of the index, tables and journals alike, overwritten with garbage.
+    fn overwrite_all(dir: &Path) -> usize {
+        let mut n = 0;
+        for f in std::fs::read_dir(dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.is_dir() {
+                n += overwrite_all(&f);
+            } else if f.file_name().is_some_and(|n| n != "lock") {
+                std::fs::write(&f, vec![0x5au8; 8192]).unwrap();
+                n += 1;
+            }
         }
+        n
     }
+    assert!(overwrite_all(&dir.path().join("index")) > 3);
     let (_writer, reader, _) =
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(

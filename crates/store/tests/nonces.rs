@@ -327,7 +327,7 @@ fn a_retry_long_after_its_entry_was_indexed_gets_its_first_receipt_at_any_later_
         seq.shutdown();
         first
     };
-    // Reopened (the index is in sled now, nothing in the overlay), a day later: far outside
+    // Reopened (the index is on disk now, nothing in the overlay), a day later: far outside
     // the issued_at window, yet the retry is recognised first.
     let (writer, _, _) =
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();

@@ -113,8 +113,8 @@ fn break_index(dir: &Path) {
     let index = dir.join("index");
     std::fs::remove_dir_all(&index).expect("remove index");
     std::fs::create_dir_all(&index).expect("mkdir");
-    std::fs::write(index.join("conf"), b"\xff\xfe not a sled configuration").expect("write");
-    std::fs::write(index.join("db"), vec![0xa5u8; 4096]).expect("write");
+    std::fs::write(index.join("version"), b"\xff\xfe not an index").expect("write");
+    std::fs::write(index.join("0.jnl"), vec![0xa5u8; 4096]).expect("write");
 }
 
 fn assert_damaged_at(
