@@ -117,7 +117,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // The index engine's own housekeeping (memtable and journal rotation) is logged
+                // at info; an operator needs its warnings only.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fjall=warn,lsm_tree=warn")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,14 +1,15 @@
 //! The page caches of the node's three embedded databases, in one place.
 
-/// How much memory each embedded database (sled) may keep as its page cache. These three are a
-/// node's only sled caches, and together they bound most of its memory beyond the domain state:
-/// a node opened with the defaults holds up to 128 MiB of cached pages.
+/// How much memory each embedded database may keep as its cache. Together they bound most of a
+/// node's memory beyond the domain state: a node opened with the defaults holds up to 128 MiB of
+/// cached pages.
 ///
-/// - `index_bytes`: the log's index (`DATA/log/index/`: stream and nonce keys). It is read on the
-///   append path, so a cache too small for the hot keys costs appends a disk read.
-/// - `views_bytes`: the read models (`DATA/views/`), read by every public look-up and written by
-///   the projector behind the log.
-/// - `vault_bytes`: the personal-data vault (`DATA/vault/`): small records, read rarely.
+/// - `index_bytes`: the block cache of the log's index (`DATA/index/`, an LSM tree: stream and
+///   nonce keys). It is read on the append path; its Bloom filters and block indexes are held in
+///   memory besides, so a look-up that misses reads no block at all.
+/// - `views_bytes`: the read models (`DATA/views/`, sled), read by every public look-up and
+///   written by the projector behind the log.
+/// - `vault_bytes`: the personal-data vault (`DATA/vault/`, sled): small records, read rarely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SledCaches {
     /// The log index's cache, bytes.
