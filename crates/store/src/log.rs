@@ -399,30 +399,17 @@ impl LogWriter {
         let log_dir = dir.join("log");
         fs::create_dir_all(&log_dir).map_err(|e| StoreError::io(&log_dir, e))?;
 
-        // The index first: its high-water mark is a lower bound on acknowledged entries.
-        let index_dir = dir.join("index");
-        let index = match Index::open(&index_dir, index_cache_bytes) {
-            Ok(index) => index,
-            Err(error) => {
-                tracing::warn!(%error, "the index does not open; rebuilding it from the log");
-                // A name no earlier rebuild used, even under the same process id (a node in a
-                // container is often process 1 each time it starts).
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos());
-                let mut aside = dir.join(format!("index.broken.{stamp}"));
-                let mut n = 0u32;
-                while aside.exists() {
-                    n += 1;
-                    aside = dir.join(format!("index.broken.{stamp}.{n}"));
-                }
-                tracing::warn!(aside = %aside.display(), "the unusable index is kept there; it may be deleted");
-                fs::rename(&index_dir, &aside).map_err(|e| StoreError::io(&index_dir, e))?;
-                report.index_rebuilt = true;
-                Index::open(&index_dir, index_cache_bytes)?
-            }
+        // The index opens on its own thread while the segments are listed and scanned: its
+        // engine replays its journal (up to 64 MB after a kill), the longest part of an open.
+        // Its high-water mark, a lower bound on acknowledged entries, is first needed below,
+        // once the last segment is scanned.
+        let opening = {
+            let (dir, index_dir) = (dir.to_path_buf(), dir.join("index"));
+            std::thread::Builder::new()
+                .name("index-open".into())
+                .spawn(move || open_or_rebuild_index(&dir, &index_dir, index_cache_bytes))
+                .map_err(|e| StoreError::Config(format!("cannot spawn a thread: {e}")))?
         };
-        let index_hwm = index.hwm()?;
 
         let mut listed = segment::list(&log_dir)?;
         if let Some((first, path)) = listed.last().cloned()
@@ -480,6 +467,11 @@ impl LogWriter {
             scan.good_len = at;
         }
         let size = last.first_seq + scan.entries();
+        let (index, rebuilt) = opening
+            .join()
+            .map_err(|_| StoreError::Config("the thread opening the index panicked".into()))??;
+        report.index_rebuilt = rebuilt;
+        let index_hwm = index.hwm()?;
         if scan.good_len < scan.file_len {
             if let Some(at) = scan.checkpoint_after_damage {
                 return Err(damaged(
@@ -1078,6 +1070,35 @@ impl LogWriter {
             indexer.drain()?;
         }
         self.inner.index.flush()
+    }
+}
+
+/// Opens the index in `index_dir`, or, when it cannot be opened, sets the folder aside and
+/// opens a new one (the log then re-derives it); says which.
+fn open_or_rebuild_index(
+    dir: &Path,
+    index_dir: &Path,
+    index_cache_bytes: u64,
+) -> Result<(Index, bool), StoreError> {
+    match Index::open(index_dir, index_cache_bytes) {
+        Ok(index) => Ok((index, false)),
+        Err(error) => {
+            tracing::warn!(%error, "the index does not open; rebuilding it from the log");
+            // A name no earlier rebuild used, even under the same process id (a node in a
+            // container is often process 1 each time it starts).
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let mut aside = dir.join(format!("index.broken.{stamp}"));
+            let mut n = 0u32;
+            while aside.exists() {
+                n += 1;
+                aside = dir.join(format!("index.broken.{stamp}.{n}"));
+            }
+            tracing::warn!(aside = %aside.display(), "the unusable index is kept there; it may be deleted");
+            fs::rename(index_dir, &aside).map_err(|e| StoreError::io(index_dir, e))?;
+            Ok((Index::open(index_dir, index_cache_bytes)?, true))
+        }
     }
 }
 
