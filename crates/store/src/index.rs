@@ -14,23 +14,29 @@
 //! never changed, the nonce keys are uniformly random, and most nonce look-ups miss. sled's
 //! inserts copied whole B-tree nodes (their cost grew with the index), its page table stayed in
 //! memory (RSS grew by about 50 MB per 10^6 entries) and its recovery after a kill took 15 s at
-//! 7.6 × 10^6 entries. An LSM tree appends to a journal and a small memtable, writes sorted
-//! tables behind, answers a miss from a Bloom filter held in memory, and recovers by replaying at
-//! most one 64 MB journal. The measurements are in PERFORMANCE.md. sled stays where the state is
+//! 7.6 × 10^6 entries. The measurements are in PERFORMANCE.md. sled stays where the state is
 //! small and mutable (the views, the vault, the messages).
 //!
+//! The stream and nonce keys do not go through the engine's journal: the overlay (below) is
+//! their memtable, and every [`CHUNK_ENTRIES`] entries (or [`CHUNK_BATCHES`] batches) the
+//! indexer sorts the overlay's oldest batches and hands them to the engine as one new table per
+//! keyspace (its ingestion: the table and the manifest naming it are synced), then writes the
+//! chunk's checkpoints and the high-water mark through the journal. A crash leaves the mark at
+//! or below what the tables hold, and the open re-derives what lies above it from the segments,
+//! at most about one chunk: so an open replays no large journal, and the memory the index
+//! holds is the overlay, the pinned Bloom filters and block indexes, and the block cache. A
+//! Bloom filter answers a nonce look-up that misses, the usual case, without reading a block.
+//!
 //! Stream, actor and nonce are ASCII without 0xff (the core checks their characters), so the
-//! separator is unambiguous. The journal is written to the operating system after every batch
-//! but not synced: nothing in this index is the only copy, and on open whatever was lost is
-//! re-derived from the segments, which are synced. The journal is checksummed per batch and a
-//! torn last batch is dropped on recovery, so the index always comes back as a prefix of the
-//! log whose length is the high-water mark written in the same batch.
+//! separator is unambiguous. The journal (checkpoints and the mark) is handed to the operating
+//! system after every write but not synced: nothing in this index is the only copy. It is
+//! checksummed per batch and a torn last batch is dropped on recovery.
 //!
 //! While appending, the index is written behind the acknowledgement: the sequencer's commit
-//! hands each batch to the [`Indexer`] thread and moves on. Until the indexer has applied a
-//! batch, its contents sit in a bounded in-memory overlay that every read consults first, so a
-//! reader never sees less than what was acknowledged. The overlay holds at most [`INDEX_QUEUE`]
-//! batches; a commit waits when the indexer is that far behind.
+//! hands each batch to the [`Indexer`] thread and moves on. Until a batch is in the tree, its
+//! contents sit in the bounded in-memory overlay that every read consults first, so a reader
+//! never sees less than what was acknowledged. A commit waits when the indexer has
+//! [`INDEX_QUEUE`] batches it has not yet looked at.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -80,13 +86,61 @@ struct Pending {
 }
 
 /// Batches committed but not yet in sled, oldest first.
+impl Pending {
+    fn entries(&self) -> usize {
+        self.nonces.len()
+    }
+}
+
+/// The keys of consecutive batches, flattened for one write into the tree.
+struct Chunk {
+    streams: Vec<(Vec<u8>, u64)>,
+    nonces: Vec<(NonceDigest, u64)>,
+    checkpoints: Vec<(u64, Vec<u8>)>,
+    hwm: u64,
+}
+
+impl Chunk {
+    fn of<'a>(batches: impl Iterator<Item = &'a Pending>) -> Self {
+        let mut chunk = Self {
+            streams: Vec::new(),
+            nonces: Vec::new(),
+            checkpoints: Vec::new(),
+            hwm: 0,
+        };
+        for b in batches {
+            for (stream, positions) in &b.streams {
+                for (version, seq) in positions {
+                    chunk.streams.push((stream_key(stream, *version), *seq));
+                }
+            }
+            chunk
+                .nonces
+                .extend(b.nonces.iter().map(|(d, seq)| (*d, *seq)));
+            chunk.checkpoints.extend(b.checkpoints.iter().cloned());
+            chunk.hwm = chunk.hwm.max(b.hwm);
+        }
+        chunk
+    }
+}
+
 #[derive(Default, Debug)]
 struct Overlay {
     batches: VecDeque<Pending>,
 }
 
-/// Most batches the indexer may be behind; a commit then waits for it (back-pressure).
+/// Most batches the indexer may have been handed and not yet looked at; a commit then waits
+/// for it (back-pressure).
 pub const INDEX_QUEUE: usize = 64;
+
+/// The overlay's batches go into the tree, as one new table per keyspace, once they hold this
+/// many entries…
+pub const CHUNK_ENTRIES: usize = 1 << 16;
+
+/// …or this many batches, whichever comes first. The overlay thus holds at most about
+/// `CHUNK_ENTRIES` entries plus [`INDEX_QUEUE`] batches, and an open after a crash re-derives at
+/// most that many entries from the segments.
+pub const CHUNK_BATCHES: usize = 256;
 
 fn read_overlay(overlay: &RwLock<Overlay>) -> std::sync::RwLockReadGuard<'_, Overlay> {
     overlay
@@ -201,40 +255,23 @@ impl Indexer {
         let failed = Arc::new(OnceLock::new());
         let writer = index.clone();
         let overlay = Arc::clone(&index.overlay);
-        let (fail, over) = (Arc::clone(&failed), Arc::clone(&overlay));
+        let fail = Arc::clone(&failed);
         let thread = std::thread::Builder::new()
             .name("indexer".into())
             .spawn(move || {
                 for job in rx {
-                    match job {
-                        Job::Apply => {
-                            if fail.get().is_some() {
-                                continue;
-                            }
-                            // The batch to write is the overlay's oldest: jobs arrive in the
-                            // order their batches entered it, and only this thread removes one.
-                            let written = {
-                                let overlay = read_overlay(&over);
-                                match overlay.batches.front() {
-                                    Some(pending) => writer.write(pending),
-                                    None => Ok(()),
-                                }
-                            };
-                            if let Err(error) = written {
-                                tracing::error!(%error, "the index could not be written");
-                                let _ = fail.set((error.to_string(), error.is_storage_full()));
-                                continue;
-                            }
-                            // Only once the index has the batch does the overlay let go of it,
-                            // so a reader that looks at the overlay first never misses it.
-                            over.write()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .batches
-                                .pop_front();
-                        }
-                        Job::Barrier(done) => {
-                            let _ = done.send(());
-                        }
+                    let (all, done) = match job {
+                        Job::Apply => (false, None),
+                        Job::Barrier(done) => (true, Some(done)),
+                    };
+                    if fail.get().is_none()
+                        && let Err(error) = writer.ingest_overlay(all)
+                    {
+                        tracing::error!(%error, "the index could not be written");
+                        let _ = fail.set((error.to_string(), error.is_storage_full()));
+                    }
+                    if let Some(done) = done {
+                        let _ = done.send(());
                     }
                 }
             })
@@ -393,22 +430,69 @@ impl Index {
         self.meta.get(HWM_KEY)?.map_or(Ok(0), |v| read_be(&v))
     }
 
-    /// Writes one batch and its high-water mark in one atomic engine batch, handed to the
-    /// operating system before it returns (a killed process loses none of it).
-    fn write(&self, pending: &Pending) -> Result<(), StoreError> {
-        let mut batch = self.db.batch().durability(Some(fjall::PersistMode::Buffer));
-        for (stream, positions) in &pending.streams {
-            for (version, seq) in positions {
-                batch.insert(&self.streams, stream_key(stream, *version), &be(*seq)[..]);
+    /// Moves the overlay's oldest batches into the tree once they hold [`CHUNK_ENTRIES`]
+    /// entries or [`CHUNK_BATCHES`] batches (or, with `all`, whatever it holds), then lets go of
+    /// them. Only the indexer thread calls this, so the batches it counted are still the oldest
+    /// when it removes them; readers see them in the overlay until the tree has them.
+    fn ingest_overlay(&self, all: bool) -> Result<(), StoreError> {
+        let (count, chunk) = {
+            let overlay = read_overlay(&self.overlay);
+            let entries: usize = overlay.batches.iter().map(Pending::entries).sum();
+            let due = entries >= CHUNK_ENTRIES || overlay.batches.len() >= CHUNK_BATCHES;
+            if overlay.batches.is_empty() || !(all || due) {
+                return Ok(());
             }
+            let count = overlay.batches.len();
+            (count, Chunk::of(overlay.batches.iter()))
+        };
+        self.write_chunk(chunk)?;
+        let mut overlay = self
+            .overlay
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        overlay.batches.drain(..count);
+        Ok(())
+    }
+
+    /// Writes a chunk: its stream and nonce keys as one new sorted table each (the engine's
+    /// ingestion, which syncs the tables and the manifest naming them, and bypasses its
+    /// journal), then its checkpoints and the high-water mark in one journalled batch. The
+    /// mark is written last, so a crash at any point leaves it at or below what the tables
+    /// hold; what lies above it is re-derived from the segments on open (writing the same keys
+    /// with the same values again).
+    fn write_chunk(&self, chunk: Chunk) -> Result<(), StoreError> {
+        let Chunk {
+            mut streams,
+            mut nonces,
+            checkpoints,
+            hwm,
+        } = chunk;
+        // Sorted and without repeats, as the ingestion requires. A stream position occurs
+        // once; an `(actor, nonce)` too (the sequencer refuses a reuse), so a repeated digest
+        // could only be a collision of 128-bit hashes: the first entry keeps it.
+        streams.sort_unstable();
+        streams.dedup_by(|a, b| a.0 == b.0);
+        nonces.sort_unstable();
+        nonces.dedup_by(|a, b| a.0 == b.0);
+        if !streams.is_empty() {
+            let mut ingestion = self.streams.start_ingestion()?;
+            for (key, seq) in streams {
+                ingestion.write(key, &be(seq)[..])?;
+            }
+            ingestion.finish()?;
         }
-        for (digest, seq) in &pending.nonces {
-            batch.insert(&self.nonces, &digest[..], &be(*seq)[..]);
+        if !nonces.is_empty() {
+            let mut ingestion = self.nonces.start_ingestion()?;
+            for (digest, seq) in nonces {
+                ingestion.write(&digest[..], &be(seq)[..])?;
+            }
+            ingestion.finish()?;
         }
-        for (size, note) in &pending.checkpoints {
+        let mut batch = self.db.batch().durability(Some(fjall::PersistMode::Buffer));
+        for (size, note) in &checkpoints {
             batch.insert(&self.meta, &checkpoint_key(*size)[..], note.as_slice());
         }
-        batch.insert(&self.meta, HWM_KEY, &be(pending.hwm)[..]);
+        batch.insert(&self.meta, HWM_KEY, &be(hwm)[..]);
         batch.commit()?;
         Ok(())
     }
@@ -421,7 +505,7 @@ impl Index {
     pub fn apply(&self, batch: IndexBatch, hwm: u64) -> Result<(), StoreError> {
         let mut pending = batch.pending;
         pending.hwm = hwm;
-        self.write(&pending)
+        self.write_chunk(Chunk::of(std::iter::once(&pending)))
     }
 
     /// The current version of a stream (0 when it has no entry).
@@ -548,6 +632,36 @@ impl Index {
         }
     }
 
+    /// The stored checkpoint with the largest size ≤ `size`, as `(size, note)`: one read,
+    /// however many checkpoints the log holds.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn checkpoint_at_or_before(&self, size: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        // Overlay checkpoints are newer than any in the tree, so the overlay's answer wins.
+        let pending = read_overlay(&self.overlay)
+            .batches
+            .iter()
+            .flat_map(|b| b.checkpoints.iter())
+            .filter(|(s, _)| *s <= size)
+            .max_by_key(|(s, _)| *s)
+            .cloned();
+        if pending.is_some() {
+            return Ok(pending);
+        }
+        match self
+            .meta
+            .range(checkpoint_key(0)..=checkpoint_key(size))
+            .next_back()
+        {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv.into_inner()?;
+                Ok(Some((read_be(&k[1..])?, v.to_vec())))
+            }
+        }
+    }
+
     /// Every stored checkpoint with size in `from..=to`, in order, as `(size, note)`.
     ///
     /// # Errors
@@ -575,5 +689,96 @@ impl Index {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.persist(fjall::PersistMode::Buffer)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `n` made-up entries from `first`, each its own stream at version 1, with a
+    /// checkpoint at its end.
+    fn batch(first: u64, n: u64) -> IndexBatch {
+        let mut b = IndexBatch::default();
+        for seq in first..first + n {
+            b.pending
+                .streams
+                .entry(format!("test/S-{seq}"))
+                .or_default()
+                .push((1, seq));
+            b.pending
+                .nonces
+                .insert(nonce_digest("test/A", &format!("n-{seq}")), seq);
+        }
+        b.checkpoint(first + n, format!("note {}", first + n).as_bytes());
+        b
+    }
+
+    fn answers_all(index: &Index, upto: u64) {
+        for seq in (0..upto).step_by(97).chain(upto.saturating_sub(3)..upto) {
+            assert_eq!(
+                index.nonce_seq("test/A", &format!("n-{seq}")).unwrap(),
+                Some(seq),
+                "nonce of {seq}"
+            );
+            assert_eq!(
+                index.stream_seqs(&format!("test/S-{seq}"), 1, 10).unwrap(),
+                vec![seq]
+            );
+            assert_eq!(index.stream_version(&format!("test/S-{seq}")).unwrap(), 1);
+        }
+        assert_eq!(index.nonce_seq("test/A", "never").unwrap(), None);
+        assert_eq!(index.stream_version("test/never").unwrap(), 0);
+    }
+
+    #[test]
+    fn batches_go_into_the_tree_by_chunks_and_a_crash_leaves_the_mark_at_a_chunk_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let per = 1000u64;
+        let batches = 3 * (CHUNK_ENTRIES as u64) / per + 5;
+        let total = batches * per;
+        {
+            let index = Index::open(dir.path(), 8 << 20).unwrap();
+            let indexer = Indexer::start(&index).unwrap();
+            for i in 0..batches {
+                indexer.apply(batch(i * per, per), (i + 1) * per).unwrap();
+            }
+            // Every entry answers at once, whether in the overlay or already in the tree.
+            answers_all(&index, total);
+            // Dropped without a drain, as a crash would leave it: whatever had not reached a
+            // whole chunk is only in memory and is lost with it.
+            drop(indexer);
+            let hwm = index.hwm().unwrap();
+            assert!(hwm > 0 && hwm < total, "hwm {hwm} of {total}");
+            assert!(read_overlay(&index.overlay).batches.len() < CHUNK_BATCHES);
+        }
+        let index = Index::open(dir.path(), 8 << 20).unwrap();
+        let hwm = index.hwm().unwrap();
+        assert!(hwm >= CHUNK_ENTRIES as u64 && hwm < total, "hwm {hwm}");
+        assert_eq!(hwm % per, 0, "the mark is at a batch end");
+        // What the mark covers is in the tree; the checkpoints up to it too.
+        answers_all(&index, hwm);
+        assert_eq!(
+            index.checkpoint_at_or_before(hwm).unwrap(),
+            Some((hwm, format!("note {hwm}").into_bytes()))
+        );
+        assert_eq!(
+            index.checkpoint_at_or_after(1).unwrap().map(|c| c.0),
+            Some(per)
+        );
+        // A drain puts everything in the tree, and a reopen finds all of it.
+        let indexer = Indexer::start(&index).unwrap();
+        let rest = (hwm / per..batches).map(|i| (i * per, (i + 1) * per));
+        for (first, end) in rest {
+            indexer.apply(batch(first, per), end).unwrap();
+        }
+        indexer.drain().unwrap();
+        assert!(read_overlay(&index.overlay).batches.is_empty());
+        drop(indexer);
+        drop(index);
+        let index = Index::open(dir.path(), 8 << 20).unwrap();
+        assert_eq!(index.hwm().unwrap(), total);
+        answers_all(&index, total);
+        assert_eq!(index.checkpoints(0, total).unwrap().len() as u64, batches);
     }
 }

@@ -579,7 +579,7 @@ impl LogWriter {
         }
 
         // The latest checkpoint, from the index (re-derived above from the segments if behind).
-        let latest = writer.inner.index.checkpoints(0, size)?.pop();
+        let latest = writer.inner.index.checkpoint_at_or_before(size)?;
         match latest {
             Some((cp_size, note)) if cp_size == size => {
                 inner_publish(&writer.inner, size, Some(StoredCheckpoint { size, note }));
@@ -701,7 +701,7 @@ impl LogWriter {
                                 batch.entry(&entry);
                                 batch_len += 1;
                                 index_from += 1;
-                                if batch_len >= 10_000 {
+                                if batch_len >= crate::index::CHUNK_ENTRIES {
                                     self.inner
                                         .index
                                         .apply(std::mem::take(&mut batch), index_from)?;
@@ -747,7 +747,7 @@ impl LogWriter {
     /// checkpoint's size must be the signed root. On a mismatch (derived files damaged, e.g. by a
     /// power loss) the hashes are re-derived from scratch.
     fn check_root_against_checkpoint(&mut self, size: u64) -> Result<(), StoreError> {
-        let Some((cp_size, note)) = self.inner.index.checkpoints(0, size)?.pop() else {
+        let Some((cp_size, note)) = self.inner.index.checkpoint_at_or_before(size)? else {
             return Ok(());
         };
         let Some((signed_size, signed_root)) = self.format.parse(&note) else {
