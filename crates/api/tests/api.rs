@@ -80,13 +80,15 @@ async fn a_deal_over_http_with_every_error_class_and_views_rebuilt_identically()
         );
         let (s, b) = attest!(app, node, who, key, person, Some(seq), now());
         assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
-        // Attesting again is refused plainly (the party learns only about itself).
+        // Attesting again is refused plainly (the party learns only about itself), once the
+        // views have the verification (`after_seq`: they apply the log behind it).
+        let verified_at = json_of(&b)["seq"].as_u64().expect("a receipt");
         let (s, b) = call!(
             app,
             signed_post(
                 key,
                 who,
-                "/v1/identity/realname/challenge",
+                &format!("/v1/identity/realname/challenge?after_seq={verified_at}"),
                 now(),
                 json!({"name": person.0, "id_number": person.1})
                     .to_string()

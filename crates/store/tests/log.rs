@@ -1,5 +1,7 @@
 //! Store tests: append, read, prove, reopen, recover, reject without appending.
 
+#[path = "support/remove.rs"]
+mod remove;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -136,7 +138,7 @@ fn reopen_keeps_everything_and_rederives_lost_derived_files() {
     // Lose every derived file: offsets, hashes and the whole index.
     std::fs::remove_file(dir.path().join("offsets")).unwrap();
     std::fs::remove_file(dir.path().join("hashes")).unwrap();
-    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    remove::remove_dir(&dir.path().join("index"));
     let (_, reader, report) =
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(report.offsets_rederived, 30);
@@ -336,7 +338,7 @@ fn an_unusable_index_is_rebuilt_from_the_log() {
     }
     // Replace the index's files with garbage: it no longer opens as a database.
     let index = dir.path().join("index");
-    std::fs::remove_dir_all(&index).unwrap();
+    remove::remove_dir(&index);
     std::fs::create_dir_all(&index).unwrap();
     std::fs::write(index.join("version"), b"\xff\xfe not an index").unwrap();
     std::fs::write(index.join("0.jnl"), vec![0xa5u8; 4096]).unwrap();
@@ -349,7 +351,7 @@ fn an_unusable_index_is_rebuilt_from_the_log() {
     }
     // A folder in the earlier engine's layout (sled's `conf` and `db`), as a node upgraded
     // from an earlier version finds it: set aside and rebuilt the same way.
-    std::fs::remove_dir_all(&index).unwrap();
+    remove::remove_dir(&index);
     std::fs::create_dir_all(&index).unwrap();
     std::fs::write(index.join("conf"), b"segment_size: 524288").unwrap();
     std::fs::write(index.join("db"), vec![0u8; 4096]).unwrap();
@@ -676,7 +678,7 @@ fn the_index_answers_at_once_behind_the_acknowledgement_and_the_same_after_it_is
         "{live:?}"
     );
     // Lost: the index folder removed.
-    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    remove::remove_dir(&dir.path().join("index"));
     let (writer, reader, report) =
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(report.index_rederived, n);
