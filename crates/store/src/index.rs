@@ -135,7 +135,7 @@ pub const INDEX_QUEUE: usize = 64;
 
 /// The overlay's batches go into the tree, as one new table per keyspace, once they hold this
 /// many entries…
-pub const CHUNK_ENTRIES: usize = 1 << 16;
+pub const CHUNK_ENTRIES: usize = 1 << 15;
 
 /// …or this many batches, whichever comes first. The overlay thus holds at most about
 /// `CHUNK_ENTRIES` entries plus [`INDEX_QUEUE`] batches, and an open after a crash re-derives at

@@ -629,13 +629,29 @@ impl LogWriter {
                 to = size,
                 "re-deriving offsets, hashes and index"
             );
-            let start = find_segment(segments, low).map_or(0, |s| s.first_seq);
+            // Read from the last entry before `low` whose offset is known (the offsets file is
+            // trusted below `have_offsets`, which is at least `low`), not from the start of its
+            // segment: an open after a crash re-derives about one index chunk, and reading the
+            // whole 64 MiB segment around it was most of that work.
+            let resume = low.checked_sub(1).and_then(|before| {
+                let seg = find_segment(segments, before)?;
+                let offset = u64::from_le_bytes(self.offsets.read(before).ok()?);
+                Some((seg.first_seq, before, offset))
+            });
+            let start = resume.map_or_else(
+                || find_segment(segments, low).map_or(0, |s| s.first_seq),
+                |(first, _, _)| first,
+            );
             let first_index = segments.partition_point(|s| s.first_seq <= start) - 1;
             let mut seq_pending_hashes: Vec<Hash> = Vec::new();
             let mut batch = IndexBatch::default();
             let mut batch_len = 0usize;
             for seg in &segments[first_index..] {
-                let scan = segment::scan(&seg.path, 0)?;
+                let (mut seq, from) = match resume {
+                    Some((first, before, offset)) if first == seg.first_seq => (before, offset),
+                    _ => (seg.first_seq, 0),
+                };
+                let scan = segment::scan(&seg.path, from)?;
                 if scan.good_len < scan.file_len {
                     // The last segment's torn tail was cut above, so this is damage inside the
                     // log: in a segment followed by another, every record was acknowledged.
@@ -647,7 +663,6 @@ impl LogWriter {
                             .into(),
                     ));
                 }
-                let mut seq = seg.first_seq;
                 for rec in scan.records {
                     match rec.kind {
                         RecordKind::Checkpoint => {

@@ -207,27 +207,34 @@ pub fn find_checkpoint(bytes: &[u8], from: usize) -> Option<u64> {
 }
 
 /// Reads every record of a segment from `start` (a record boundary), stopping at the first
-/// incomplete or damaged record.
+/// incomplete or damaged record. Only the bytes from `start` are read.
 ///
 /// # Errors
 /// I/O errors.
 pub fn scan(path: &Path, start: u64) -> Result<Scan, StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
-    let file_len = bytes.len() as u64;
+    let io = |e| StoreError::io(path, e);
+    let base = start.max(HEADER_BYTES);
+    let mut file = File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut bytes = Vec::new();
+    if base < file_len {
+        file.seek(SeekFrom::Start(base)).map_err(io)?;
+        file.read_to_end(&mut bytes).map_err(io)?;
+    }
     let mut records = Vec::new();
-    let mut pos = usize::try_from(start.max(HEADER_BYTES)).unwrap_or(usize::MAX);
+    let mut pos = 0usize;
     while let Some((kind, payload, next)) = parse_at(&bytes, pos) {
         records.push(ScannedRecord {
-            offset: pos as u64,
+            offset: base + pos as u64,
             kind,
             payload: payload.to_vec(),
         });
         pos = next;
     }
-    let good_len = (pos as u64).min(file_len);
+    let good_len = (base + pos as u64).min(file_len);
     let (checkpoint_after_damage, damaged_looks_like_checkpoint) = if good_len < file_len {
         (
-            find_checkpoint(&bytes, pos.saturating_add(1)),
+            find_checkpoint(&bytes, pos.saturating_add(1)).map(|at| base + at),
             bytes.get(pos.saturating_add(4)) == Some(&RecordKind::Checkpoint.byte()),
         )
     } else {
