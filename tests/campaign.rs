@@ -163,13 +163,17 @@ fn sigkill_under_concurrent_signed_commands_loses_nothing_acknowledged() {
                 index_damaged += 1;
             }
             1 => {
-                if let Ok(files) = std::fs::read_dir(data.join("index")) {
-                    for f in files.flatten() {
-                        if f.path().is_file() {
-                            let _ = std::fs::write(f.path(), b"not a sled file");
+                // Every file of the index, its tables and manifests included.
+                fn overwrite(dir: &std::path::Path) {
+                    for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                        if f.path().is_dir() {
+                            overwrite(&f.path());
+                        } else {
+                            let _ = std::fs::write(f.path(), b"not an index file");
                         }
                     }
                 }
+                overwrite(&data.join("index"));
                 index_damaged += 1;
             }
             _ => {}

@@ -267,7 +267,7 @@ fn deleting_swapping_and_resigning_are_found() {
 }
 
 /// One byte flipped in the middle of a checkpointed segment: opening the store refuses (with the
-/// derived files intact, deleted, or with an unusable sled index) and cuts nothing, and
+/// derived files intact, deleted, or with an unusable index) and cuts nothing, and
 /// `deedlog verify --data` names the entry and the offset. Before, the open cut the segment at
 /// the damage as if it were a torn tail, dropping every acknowledged entry after it.
 #[test]
@@ -312,8 +312,8 @@ fn a_damaged_checkpointed_record_is_refused_on_open_and_located_by_verify() {
                 let index = dir.path().join("index");
                 std::fs::remove_dir_all(&index).expect("remove index");
                 std::fs::create_dir_all(&index).expect("mkdir");
-                std::fs::write(index.join("conf"), b"\xff not sled").expect("write");
-                std::fs::write(index.join("db"), vec![0x5au8; 4096]).expect("write");
+                std::fs::write(index.join("version"), b"\xff not an index").expect("write");
+                std::fs::write(index.join("0.jnl"), vec![0x5au8; 4096]).expect("write");
             }
             _ => {}
         }

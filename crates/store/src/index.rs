@@ -1,7 +1,6 @@
 //! The log's index: everything here is derived from the log and can be rebuilt from it.
 //!
-//! An LSM tree (fjall) in `DATA/index/`, with three keyspaces written together by one atomic
-//! batch per committed log batch:
+//! An LSM tree (fjall) in `DATA/index/`, with three keyspaces:
 //!
 //! ```text
 //! meta     "hwm"                                  -> u64 BE   entries absorbed (the high-water mark)
@@ -50,7 +49,8 @@ use crate::error::StoreError;
 const HWM_KEY: &[u8] = b"hwm";
 const SEP: u8 = 0xff;
 
-/// The largest memtable of one keyspace before it is written out as a table, bytes.
+/// The largest memtable of one keyspace before it is written out as a table, bytes (only the
+/// meta keyspace, checkpoints and the mark, has one in use: the others are ingested).
 const MEMTABLE_BYTES: u64 = 8 << 20;
 
 /// How long an open waits for the folder's lock, which the engine's background threads of a
