@@ -167,6 +167,16 @@ fn recovery_input(
     if parsed.to_base64() != key {
         return Err(invalid("key must be standard padded base64"));
     }
+    person_input(name, id_number)
+}
+
+/// The checks every route makes of a person's name and ID number as typed: both bounded before
+/// parsing, the ID number a valid resident ID, the name NFC and 1-40 characters. Returns the name
+/// and the ID number in normal form.
+fn person_input(name: &str, id_number: &str) -> Result<(String, String), IdentityError> {
+    if id_number.len() > 32 || name.len() > 200 {
+        return Err(invalid("name or id_number too long"));
+    }
     let number = validate::resident_id("id_number", id_number)
         .map_err(|e| invalid(e.to_string()))?
         .number;
@@ -789,14 +799,7 @@ impl Node {
         client: &str,
     ) -> Result<Challenge, IdentityError> {
         check_party_id(party)?;
-        if id_number.len() > 32 || name.len() > 200 {
-            return Err(invalid("name or id_number too long"));
-        }
-        let number = validate::resident_id("id_number", id_number)
-            .map_err(|e| invalid(e.to_string()))?
-            .number;
-        let name = validate::nfc(name.trim());
-        validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        let (name, number) = person_input(name, id_number)?;
         // Telling a party that it is verified already says nothing about anyone else.
         if let Some(deedlog_views::Doc::Party(doc)) = self.views().doc(party)?
             && (doc.verified || doc.erased)
@@ -1060,14 +1063,7 @@ impl Node {
                 format!("{authority} is not the housing authority"),
             ));
         }
-        if id_number.len() > 32 || name.len() > 200 {
-            return Err(invalid("name or id_number too long"));
-        }
-        let number = validate::resident_id("id_number", id_number)
-            .map_err(|e| invalid(e.to_string()))?
-            .number;
-        let name = validate::nfc(name.trim());
-        validate::text("name", &name, 1, 40, false).map_err(|e| invalid(e.to_string()))?;
+        let (name, number) = person_input(name, id_number)?;
         let id = self.identity();
         let Some(entry) = id.register.get(&number).filter(|e| e.name == name).cloned() else {
             return Err(refused(

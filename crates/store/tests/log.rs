@@ -342,24 +342,21 @@ fn an_unusable_index_is_rebuilt_from_the_log() {
     std::fs::create_dir_all(&index).unwrap();
     std::fs::write(index.join("version"), b"\xff\xfe not an index").unwrap();
     std::fs::write(index.join("0.jnl"), vec![0xa5u8; 4096]).unwrap();
-    {
+    let rebuilt_from_the_log = || {
         let (_, reader, report) =
             LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
         assert!(report.index_rebuilt);
         assert_eq!(report.index_rederived, 25);
         assert_eq!(reader.stream_version("test/A").unwrap(), 25);
-    }
+    };
+    rebuilt_from_the_log();
     // A folder in the earlier engine's layout (sled's `conf` and `db`), as a node upgraded
     // from an earlier version finds it: set aside and rebuilt the same way.
     remove::remove_dir(&index);
     std::fs::create_dir_all(&index).unwrap();
     std::fs::write(index.join("conf"), b"segment_size: 524288").unwrap();
     std::fs::write(index.join("db"), vec![0u8; 4096]).unwrap();
-    let (_, reader, report) =
-        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
-    assert!(report.index_rebuilt);
-    assert_eq!(report.index_rederived, 25);
-    assert_eq!(reader.stream_version("test/A").unwrap(), 25);
+    rebuilt_from_the_log();
 }
 
 mod model {
