@@ -246,6 +246,18 @@ pub fn bench_http(args: &HttpArgs) -> anyhow::Result<()> {
     if let Some(ratio) = report.verify_to_ceiling {
         println!("verify / ceiling = {ratio:.2}");
     }
+    if let Some(lag) = &report.views_lag {
+        match lag.catch_up_ms {
+            Some(ms) => println!(
+                "views     {} entries behind the log at the end, caught up in {ms} ms",
+                lag.entries_behind
+            ),
+            None => println!(
+                "views     {} entries behind the log at the end, not caught up within 60 s",
+                lag.entries_behind
+            ),
+        }
+    }
     for (m, ratio) in &extra {
         println!(
             "extra     {:<40} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  ({} errors){}",

@@ -76,7 +76,7 @@ pub struct ReplayArgs {
     /// The data folder.
     #[arg(long, default_value = "ledger-data/store")]
     data: PathBuf,
-    /// Drop the derived stores (sled index, stored hashes, offsets, views) and rebuild them.
+    /// Drop the derived stores (index, stored hashes, offsets, views) and rebuild them.
     #[arg(long)]
     rebuild: bool,
 }

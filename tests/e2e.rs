@@ -405,6 +405,12 @@ fn deals_of_every_kind_and_every_proof_checked_on_the_client() {
         let m = m.as_ref().expect("each measurement ran");
         assert!(m.requests_ok > 0 && m.errors == 0, "{m:?}");
     }
+    // The views' lag was read from /readyz after the commands, and they caught up.
+    let lag = figures
+        .views_lag
+        .as_ref()
+        .expect("the views' lag is reported");
+    assert!(lag.catch_up_ms.is_some(), "{lag:?}");
     let size = client.checkpoint().expect("checkpoint");
     let grown = proof::open_checkpoint(&size.note, &log_key)
         .expect("verifies")

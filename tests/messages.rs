@@ -225,6 +225,8 @@ fn conversations_are_private_bounded_and_off_the_log() {
             .find(|a| a.id == id)
             .unwrap_or_else(|| panic!("no demo citizen {id}"))
     };
+    // The demo's last steps may still be on their way into the views.
+    crate::serving::assert_views_catch_up(&url, Duration::from_secs(60), "after the demo");
     let client = Client::new(&url).expect("a client");
     let listing_doc = client
         .get(

@@ -35,6 +35,17 @@ fn owners(bytes: &[u8], first_seq: u64) -> Vec<Owner> {
     out
 }
 
+/// The log's first segment: its first seq, its path and its scan.
+fn first_segment(dir: &Path) -> (u64, std::path::PathBuf, segment::Scan) {
+    let (first, path) = segment::list(&dir.join("log"))
+        .expect("segments")
+        .into_iter()
+        .next()
+        .expect("a segment");
+    let scan = segment::scan(&path, 0).expect("scan");
+    (first, path, scan)
+}
+
 fn vkey(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("log.vkey"))
         .expect("log.vkey")
@@ -71,6 +82,63 @@ fn names(report: &Report, owner: Owner) -> bool {
     })
 }
 
+/// Flips `mask` in byte `at` of the segment at `path`, verifies, restores, and checks that the
+/// report is not clean and locates the change.
+fn assert_flip_found(dir: &Path, first_seq: u64, path: &Path, at: usize, mask: u8, what: &str) {
+    let pristine = std::fs::read(path).expect("read");
+    let owners = owners(&pristine, first_seq);
+    let mut bad = pristine.clone();
+    bad[at] ^= mask;
+    std::fs::write(path, &bad).expect("write");
+    let report = verify_dir(dir);
+    std::fs::write(path, &pristine).expect("restore");
+    assert!(
+        !report.is_clean(),
+        "{what}: flip {mask:#04x} at byte {at} of {} went unnoticed",
+        path.display()
+    );
+    assert!(
+        names(&report, owners[at]),
+        "{what}: flip {mask:#04x} at byte {at} ({:?}) not reported there: {:?}",
+        owners[at],
+        report.faults
+    );
+}
+
+/// The framing bytes that a random byte rarely hits, flipped every time: each segment's header,
+/// every bit of the length, kind and checksum of its last two records (the last checkpoint and
+/// the entry before it), and the kind byte of every checkpoint record.
+fn framing_flips(first_seq: u64, path: &Path) -> Vec<(usize, u8, String)> {
+    let mut flips: Vec<(usize, u8, String)> = (0..segment::HEADER_BYTES as usize)
+        .map(|at| (at, 1 << (at % 8), format!("header of segment {first_seq}")))
+        .collect();
+    let scan = segment::scan(path, 0).expect("scan");
+    for record in scan.records.iter().rev().take(2) {
+        for field in 0..segment::RECORD_HEADER_BYTES {
+            for bit in 0..8 {
+                flips.push((
+                    record.offset as usize + field,
+                    1 << bit,
+                    format!("framing byte {field} of a last record ({:?})", record.kind),
+                ));
+            }
+        }
+    }
+    for (i, record) in scan
+        .records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Checkpoint)
+        .enumerate()
+    {
+        flips.push((
+            record.offset as usize + 4,
+            1 << (i % 8),
+            "a checkpoint's kind byte".to_owned(),
+        ));
+    }
+    flips
+}
+
 #[test]
 fn every_flipped_byte_in_the_segments_is_found_at_its_seq() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -80,35 +148,64 @@ fn every_flipped_byte_in_the_segments_is_found_at_its_seq() {
         "the pristine log verifies"
     );
     let files = segment::list(&dir.path().join("log")).expect("segments");
-    let mut rng = Lcg(42);
-    let mut kinds = std::collections::BTreeSet::new();
-    for i in 0..200 {
-        let (first_seq, path) = &files[rng.below(files.len() as u64) as usize];
-        let pristine = std::fs::read(path).expect("read");
-        let owners = owners(&pristine, *first_seq);
-        let at = rng.below(pristine.len() as u64) as usize;
-        let mut bad = pristine.clone();
-        bad[at] ^= 1 << rng.below(8);
-        std::fs::write(path, &bad).expect("write");
-        let report = verify_dir(dir.path());
-        std::fs::write(path, &pristine).expect("restore");
-        assert!(
-            !report.is_clean(),
-            "flip {i} at byte {at} of {} went unnoticed",
-            path.display()
-        );
-        assert!(
-            names(&report, owners[at]),
-            "flip {i} at byte {at} ({:?}) not reported there: {:?}",
-            owners[at],
-            report.faults
-        );
-        for f in &report.faults {
-            kinds.insert(format!("{:?}", f.kind));
+    for (first_seq, path) in &files {
+        for (at, mask, what) in framing_flips(*first_seq, path) {
+            assert_flip_found(dir.path(), *first_seq, path, at, mask, &what);
         }
     }
+    let mut rng = Lcg(42);
+    for i in 0..200 {
+        let (first_seq, path) = &files[rng.below(files.len() as u64) as usize];
+        let len = std::fs::metadata(path).expect("stat").len();
+        let at = rng.below(len) as usize;
+        let mask = 1 << rng.below(8);
+        assert_flip_found(dir.path(), *first_seq, path, at, mask, &format!("flip {i}"));
+    }
     assert!(verify_dir(dir.path()).is_clean());
-    eprintln!("fault kinds seen: {kinds:?}");
+}
+
+/// The flip that a random byte found once in a while: a checkpoint record's kind byte. The
+/// record then fails its checksum, and its kind byte names no kind; the lenient reader took it
+/// for an entry (a note does not start with `{`, so it was "unknown", and unknown was pushed as
+/// an entry), so the verifier reported a damaged entry at the checkpoint's size and shifted every
+/// later position by one. It is the checkpoint of that size, and nothing after it moves.
+#[test]
+fn a_flipped_checkpoint_kind_byte_is_reported_as_that_checkpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_log(dir.path(), 120);
+    let (first, path, scan) = first_segment(dir.path());
+    let mut size = first;
+    let mut checkpoints = Vec::new();
+    for record in &scan.records {
+        match record.kind {
+            RecordKind::Entry => size += 1,
+            RecordKind::Checkpoint => checkpoints.push((record.offset, size)),
+        }
+    }
+    assert!(checkpoints.len() >= 3, "several batches");
+    let pristine = std::fs::read(&path).expect("read");
+    for &(offset, size) in [checkpoints[0], checkpoints[checkpoints.len() / 2]].iter() {
+        for bit in 0..8 {
+            let mut bad = pristine.clone();
+            bad[offset as usize + 4] ^= 1 << bit;
+            std::fs::write(&path, &bad).expect("write");
+            let report = verify_dir(dir.path());
+            std::fs::write(&path, &pristine).expect("restore");
+            assert_eq!(
+                report.faults.len(),
+                1,
+                "checkpoint {size}, bit {bit}: one fault, {:?}",
+                report.faults
+            );
+            let fault = &report.faults[0];
+            assert_eq!(
+                (fault.kind, fault.seq, fault.checkpoint_size),
+                (FaultKind::RecordDamaged, None, Some(size)),
+                "checkpoint {size}, bit {bit}: {fault:?}"
+            );
+            assert_eq!(report.entries, 120);
+        }
+    }
 }
 
 fn export(dir: &Path) -> Vec<Vec<u8>> {
@@ -284,12 +381,7 @@ fn a_damaged_checkpointed_record_is_refused_on_open_and_located_by_verify() {
     ] {
         let dir = tempfile::tempdir().expect("temp dir");
         make_log(dir.path(), 300);
-        let (first, path) = segment::list(&dir.path().join("log"))
-            .expect("segments")
-            .into_iter()
-            .next()
-            .expect("a segment");
-        let scan = segment::scan(&path, 0).expect("scan");
+        let (first, path, scan) = first_segment(dir.path());
         let target = scan
             .records
             .iter()

@@ -225,6 +225,8 @@ const WORDS = {
   err_party_id_taken: ['该身份证号已绑定其他账户。', 'This ID number belongs to another account.'],
   err_party_not_verified: ['请先完成实名认证。', 'Verify your real name first.'],
   err_rate_limited: ['操作太频繁，请稍后再试。', 'Too many attempts; wait a little and try again.'],
+  err_identity_too_many_wrong_codes: ['验证码错误次数过多，今日暂停在线验证；可携带身份证到任一办理点办理。', 'Too many wrong codes: checking online is paused for a day; a filing office can help you with your ID card.'],
+  err_identity_office_route: ['办理点的实名认证须通过办理点页面提交。', 'An office attests a person from the office screen.'],
   err_rate_newcomer_limited: ['新账户操作太频繁，请稍后再试。', 'Too many steps for a new account; wait a little.'],
   err_command_bad_signature: ['签名无效：指令在发送途中被改动或密钥不符。', 'Bad signature: the command was changed on its way or the key does not match.'],
   err_command_stale: ['设备时间与服务器相差超过 5 分钟，请校准时间后重试。', 'This device\'s clock is more than 5 minutes off; set it right and try again.'],

@@ -87,6 +87,32 @@ pub fn busy() -> ApiError {
     e
 }
 
+/// How often an unavailable ledger's refusals are logged at most: while the disk stays full every
+/// command is refused, and one line per request would bury everything else in the log.
+const UNAVAILABLE_LOG_EVERY_MS: u64 = 10_000;
+
+/// Logs an unavailable ledger's refusal for the operator, at most once per
+/// [`UNAVAILABLE_LOG_EVERY_MS`], with how many refusals were not logged since the last line.
+fn log_unavailable(r: &Rejection) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let last = LAST_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= UNAVAILABLE_LOG_EVERY_MS
+        && LAST_MS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let suppressed = SUPPRESSED.swap(0, Ordering::Relaxed);
+        tracing::error!(code = %r.code, message = %r.message, suppressed, "unavailable");
+    } else {
+        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         let status = status_of(r.class);
@@ -96,10 +122,10 @@ impl From<Rejection> for ApiError {
         if status >= 500 {
             // An unavailable ledger's message can carry the storage failure (file paths, OS
             // errors): that is logged for the operator and never sent to a caller.
-            tracing::error!(code = %r.code, message = %r.message, "unavailable");
+            log_unavailable(&r);
             let message = if r.code == deedlog_core::decide::codes::STORAGE_FULL.code {
-                "the ledger's storage is full: nothing was appended; retry once the operator has \
-                 freed space and restarted the node"
+                "the ledger's storage is full: nothing was appended; retry later: the node takes \
+                 commands again by itself once space is freed"
             } else {
                 "the ledger is unavailable; the cause was logged; retry later"
             };

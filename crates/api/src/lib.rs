@@ -153,12 +153,35 @@ impl Default for ApiConfig {
 /// proxy, then the right-most address of the forwarding chain that is not itself a trusted
 /// proxy (each proxy appends the address it saw, so the hops left of the last untrusted one
 /// are whatever the client chose to send). Forwarded headers from any other peer are ignored.
+/// An IPv6 client is counted by its /64 network (see [`limit_bucket`]).
 #[must_use]
 pub fn client_ip(req: &actix_web::HttpRequest, config: &ApiConfig) -> IpAddr {
     let peer = req
         .peer_addr()
         .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-    client_ip_of(peer, req.headers(), config)
+    limit_bucket(client_ip_of(peer, req.headers(), config))
+}
+
+/// The address a client's limits are counted under: an IPv4 address as it is (an IPv4-mapped
+/// IPv6 address as its IPv4 address), an IPv6 address by its /64 network, the block one
+/// subscriber line or host is usually given, so that a client cannot take a fresh quota from
+/// each of the 2^64 addresses it holds. The IPv6 loopback stays itself.
+#[must_use]
+pub fn limit_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                IpAddr::V4(v4)
+            } else if v6.is_loopback() {
+                ip
+            } else {
+                IpAddr::V6(std::net::Ipv6Addr::from(
+                    u128::from(v6) & !u128::from(u64::MAX),
+                ))
+            }
+        }
+    }
 }
 
 fn client_ip_of(
@@ -539,7 +562,9 @@ pub async fn start(node: Node, bind: &str, config: ApiConfig) -> std::io::Result
                 .map(|a| a.ip());
             let slot = match peer {
                 // A trusted proxy carries many clients' connections: it is not capped here.
-                Some(ip) if !trusted.contains(&ip) => Some(connections.take(ip, per_client)),
+                Some(ip) if !trusted.contains(&ip) => {
+                    Some(connections.take(limit_bucket(ip), per_client))
+                }
                 _ => None,
             };
             let guard = match slot {
@@ -683,7 +708,14 @@ fn spawn_background(state: &AppState) {
             last = size;
         }
     });
-    if let Some(limiter) = state.limiter.clone() {
+    // Every keyed limiter forgets the keys whose quota is whole again, once a minute: a key
+    // per client address or actor string would otherwise stay for the life of the process.
+    let keyed: Vec<Arc<NewcomerLimiter>> = [state.newcomers.clone(), state.message_senders.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if state.limiter.is_some() || !keyed.is_empty() {
+        let limiter = state.limiter.clone();
         let mut shutdown = state.shutdown.clone();
         tokio::spawn(async move {
             loop {
@@ -691,8 +723,14 @@ fn spawn_background(state: &AppState) {
                     () = tokio::time::sleep(Duration::from_secs(60)) => {}
                     _ = shutdown.changed() => break,
                 }
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
+                if let Some(l) = &limiter {
+                    l.retain_recent();
+                    l.shrink_to_fit();
+                }
+                for l in &keyed {
+                    l.retain_recent();
+                    l.shrink_to_fit();
+                }
             }
         });
     }

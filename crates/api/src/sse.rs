@@ -59,6 +59,9 @@ struct Follow {
     done: bool,
     /// Who follows: decides which openings the stream carries.
     who: crate::disclose::Reader,
+    /// The key a signed reader proved at the start; checked again before every chunk, so a
+    /// stream ends once that key is revoked or replaced (a stolen key's stream with it).
+    key: Option<String>,
 }
 
 pub(crate) async fn follow(
@@ -93,6 +96,14 @@ pub(crate) async fn follow(
     let next = resume.or(q.from).unwrap_or(0);
     // Authenticated before a stream slot is taken: a bad signature costs no slot.
     let who = crate::disclose::Reader::of(&req, &state)?;
+    let key = match &who {
+        crate::disclose::Reader::Actor(_) => req
+            .headers()
+            .get(crate::auth::HEADER_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        crate::disclose::Reader::Public => None,
+    };
     // One client may not take the streams everyone shares: a per-client cap first, then the
     // global one.
     let ip = crate::client_ip(&req, &state.config);
@@ -131,6 +142,7 @@ pub(crate) async fn follow(
         },
         done: false,
         who,
+        key,
     };
     let stream = futures_util::stream::unfold(follow, step);
     Ok(HttpResponse::Ok()
@@ -151,6 +163,20 @@ async fn step(mut f: Follow) -> Option<(Result<Bytes, actix_web::Error>, Follow)
         let reader = f.slot.state.node.reader().clone();
         let size = reader.size();
         if f.next < size {
+            if let (crate::disclose::Reader::Actor(actor), Some(key)) = (&f.who, &f.key) {
+                let signed = crate::auth::Signed {
+                    actor: actor.clone(),
+                    key: key.clone(),
+                };
+                if crate::auth::check_key(signed, &f.slot.state).is_err() {
+                    f.buffer.push_back(Bytes::from_static(
+                        b"event: end\ndata: the key this stream was opened with is no longer \
+                          the reader's current key; open it again, signed with the current key\n\n",
+                    ));
+                    f.done = true;
+                    continue;
+                }
+            }
             let end = size.min(f.next.saturating_add(CHUNK));
             for seq in f.next..end {
                 match crate::disclose::served(&f.slot.state, &f.who, seq) {

@@ -1246,6 +1246,13 @@ async fn identity_cannot_be_borrowed_guessed_or_squatted() {
         (s, json_of(&b)["code"].clone()),
         (422, json!("identity.no_office_check"))
     );
+    // Nor around it, sent straight to the commands route, which would skip the register check,
+    // the clerk's record and the vault.
+    let (s, r) = post_command!(app, &cmd);
+    assert_eq!(
+        (s, r["code"].clone()),
+        (400, json!("identity.office_route"))
+    );
 
     // Mallory is still not verified, so the owner's property is not hers to verify.
     let (s, r) = post_command!(
@@ -1899,31 +1906,6 @@ async fn who_sees_what_on_the_feed_and_in_every_public_answer() {
     let mut forged = answer.clone();
     forged["listing"]["price_fen"] = json!(99_000_000);
     assert!(deedlog_client::proof::bind_listing(&code, &forged, &vkey).is_err());
-}
-
-/// A signed `POST` of raw bytes (a photo upload).
-fn signed_upload(
-    secret: &SecretKey,
-    actor: &str,
-    now: i64,
-    body: &[u8],
-    signed_body: &[u8],
-) -> web_test::TestRequest {
-    let mut req = web_test::TestRequest::post()
-        .uri("/v1/photos")
-        .set_payload(body.to_vec())
-        .insert_header(("content-type", "image/png"));
-    for (k, v) in sign_request(secret, actor, "POST", "/v1/photos", now, signed_body) {
-        req = req.insert_header((k, v));
-    }
-    req
-}
-
-/// A stand-in PNG: the signature bytes, then `seed`.
-fn png_bytes(seed: &str) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.extend_from_slice(seed.repeat(8).as_bytes());
-    b
 }
 
 #[actix_web::test]

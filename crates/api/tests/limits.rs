@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use actix_web::body::MessageBody as _;
 use actix_web::test as web_test;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -476,16 +477,27 @@ async fn newcomers_have_a_tighter_quota_per_address_and_per_actor() {
     );
     let (s, _, _) = call!(app, post(&cmd, "10.2.2.2"));
     assert_ne!(s, 429);
-    // ...but one actor is limited across addresses.
-    for (i, from) in ["10.3.3.3", "10.4.4.4", "10.5.5.5"].iter().enumerate() {
-        let cmd = command(
-            &key,
-            "party/PA-roamer",
+    // ...but one actor is limited across addresses: the identity authority's key changes,
+    // signed with its current key, are newcomer kinds. (The quota counts against an actor the
+    // views know the key of: wait for them.)
+    let size = fx.node.reader().size();
+    assert!(
+        fx.node
+            .views()
+            .wait_applied_blocking(size, Duration::from_secs(10))
+    );
+    let identity = fx.node.keys().get("authority/identity").cloned().unwrap();
+    let rotate = |i: usize| {
+        command(
+            &identity,
+            "authority/identity",
             "key.rotate",
-            json!({"new_key": key.public().to_base64(), "proof": "x"}),
+            json!({"new_key": identity.public().to_base64(), "proof": "x"}),
             &format!("r-{i}"),
-        );
-        let (s, body, _) = call!(app, post(&cmd, from));
+        )
+    };
+    for (i, from) in ["10.3.3.3", "10.4.4.4", "10.5.5.5"].iter().enumerate() {
+        let (s, body, _) = call!(app, post(&rotate(i), from));
         if i == 2 {
             assert_eq!(
                 (s, body["code"].as_str()),
@@ -494,6 +506,43 @@ async fn newcomers_have_a_tighter_quota_per_address_and_per_actor() {
         } else {
             assert_ne!(s, 429);
         }
+    }
+    // Nobody without an actor's key uses up its quota: junk-signed key changes naming the
+    // housing authority, or signed with another key, from many addresses, are refused for
+    // what they are and leave the authority's own quota whole.
+    let housing = fx.node.keys().get("authority/housing").cloned().unwrap();
+    for i in 0..6 {
+        let thief = deedlog_node::keys::generate();
+        let mut junk = command(
+            &thief,
+            "authority/housing",
+            "key.revoke",
+            json!({"reason": "x"}),
+            &format!("j-{i}"),
+        );
+        if i % 2 == 0 {
+            // The authority's real key, with the thief's signature.
+            junk.key = housing.public().to_base64();
+        }
+        let (s, body, _) = call!(app, post(&junk, &format!("10.6.6.{i}")));
+        assert_ne!(s, 429, "{body}");
+        if i % 2 == 0 {
+            assert_eq!(
+                (s, body["code"].as_str()),
+                (401, Some("command.bad_signature"))
+            );
+        }
+    }
+    for i in 0..2 {
+        let own = command(
+            &housing,
+            "authority/housing",
+            "key.rotate",
+            json!({"new_key": housing.public().to_base64(), "proof": "x"}),
+            &format!("o-{i}"),
+        );
+        let (s, body, _) = call!(app, post(&own, "10.7.7.7"));
+        assert_ne!(s, 429, "{body}");
     }
     // A verified actor (an authority) is not a newcomer.
     let housing = fx.node.keys().get("authority/housing").cloned().unwrap();
@@ -627,5 +676,144 @@ async fn request_numbers_at_the_edges_of_their_types_do_not_overflow() {
             "{bad}"
         );
     }
+    fx.node.shutdown();
+}
+
+#[actix_web::test]
+async fn an_ipv6_client_is_counted_by_its_64_network() {
+    let fx = node();
+    let config = ApiConfig {
+        rate_per_second: std::num::NonZeroU32::new(1),
+        rate_burst: std::num::NonZeroU32::new(1).unwrap(),
+        ..ApiConfig::default()
+    };
+    let app =
+        web_test::init_service(deedlog_api::app(AppState::new(fx.node.clone(), config))).await;
+    let from = |ip: &str| {
+        web_test::TestRequest::get()
+            .uri("/healthz")
+            .peer_addr(SocketAddr::new(ip.parse().unwrap(), 4000))
+    };
+    // Two addresses of one /64 share the quota: a fresh address is no fresh quota.
+    let (s1, _, _) = call!(app, from("2001:db8:1:2::1"));
+    let (s2, _, _) = call!(app, from("2001:db8:1:2:ffff:ffff:ffff:fffe"));
+    assert_eq!((s1, s2), (200, 429));
+    // The next /64 is another client.
+    let (s3, _, _) = call!(app, from("2001:db8:1:3::1"));
+    assert_eq!(s3, 200);
+    // An IPv4-mapped address is its IPv4 address.
+    let (s4, _, _) = call!(app, from("10.9.9.9"));
+    let (s5, _, _) = call!(app, from("::ffff:10.9.9.9"));
+    assert_eq!((s4, s5), (200, 429));
+    assert_eq!(
+        deedlog_api::limit_bucket("::1".parse::<IpAddr>().unwrap()),
+        "::1".parse::<IpAddr>().unwrap()
+    );
+    fx.node.shutdown();
+}
+
+#[actix_web::test]
+async fn a_signed_follow_stream_ends_once_its_key_is_replaced() {
+    let fx = node();
+    let app = web_test::init_service(deedlog_api::app(AppState::new(
+        fx.node.clone(),
+        ApiConfig::default(),
+    )))
+    .await;
+    let housing = fx.node.keys().get("authority/housing").cloned().unwrap();
+    // The signed request is checked against the key the views know: wait for them.
+    let size = fx.node.reader().size();
+    assert!(
+        fx.node
+            .views()
+            .wait_applied_blocking(size, Duration::from_secs(10))
+    );
+    let uri = "/v1/log/follow?from=0";
+    let mut req = web_test::TestRequest::get()
+        .uri(uri)
+        .peer_addr(peer("10.0.0.1"));
+    for (k, v) in sign_request(&housing, "authority/housing", "GET", uri, now_ms(), b"") {
+        req = req.insert_header((k, v));
+    }
+    let res = web_test::call_service(&app, req.to_request()).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let mut body = res.into_body();
+    let mut text = String::new();
+    let mut read_until = async |text: &mut String, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !text.contains(what) {
+            assert!(Instant::now() < deadline, "no {what:?} in {text}");
+            let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx));
+            match tokio::time::timeout(Duration::from_secs(20), next).await {
+                Ok(Some(Ok(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Some(Err(_))) => panic!("the stream failed before {what:?}: {text}"),
+                Ok(None) => panic!("the stream ended before {what:?}: {text}"),
+                Err(_) => panic!("the stream stalled before {what:?}: {text}"),
+            }
+        }
+    };
+    read_until(&mut text, "event: entry").await;
+
+    // The key is replaced (as after a theft, by its owner); once the views know it, the next
+    // entries end the stream instead of reaching the old key's holder.
+    let new_key = deedlog_node::keys::generate();
+    let rotate = Command {
+        actor: "authority/housing".into(),
+        key: housing.public().to_base64(),
+        kind: "key.rotate".into(),
+        stream: "authority/housing".into(),
+        expected_version: None,
+        payload: json!({
+            "new_key": new_key.public().to_base64(),
+            "proof": deedlog_domain::keys::prove_possession(&new_key, "authority/housing"),
+        }),
+        nonce: "limits-rotate-00000000".into(),
+        issued_at_ms: now_ms(),
+    }
+    .sign(&housing)
+    .unwrap();
+    let (s, body_json, _) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/commands/key.rotate")
+            .peer_addr(peer("10.0.0.2"))
+            .set_json(&rotate)
+    );
+    assert_eq!(s, 201, "{body_json}");
+    let size = fx.node.reader().size();
+    assert!(
+        fx.node
+            .views()
+            .wait_applied_blocking(size, Duration::from_secs(10))
+    );
+    // One more entry by another actor wakes the stream.
+    let identity = fx.node.keys().get("authority/identity").cloned().unwrap();
+    let id_key = deedlog_node::keys::generate();
+    let rotate = Command {
+        actor: "authority/identity".into(),
+        key: identity.public().to_base64(),
+        kind: "key.rotate".into(),
+        stream: "authority/identity".into(),
+        expected_version: None,
+        payload: json!({
+            "new_key": id_key.public().to_base64(),
+            "proof": deedlog_domain::keys::prove_possession(&id_key, "authority/identity"),
+        }),
+        nonce: "limits-rotate-00000001".into(),
+        issued_at_ms: now_ms(),
+    }
+    .sign(&identity)
+    .unwrap();
+    let (s, body_json, _) = call!(
+        app,
+        web_test::TestRequest::post()
+            .uri("/v1/commands/key.rotate")
+            .peer_addr(peer("10.0.0.3"))
+            .set_json(&rotate)
+    );
+    assert_eq!(s, 201, "{body_json}");
+    read_until(&mut text, "event: end").await;
+    let after_end = &text[text.find("event: end").unwrap()..];
+    assert!(!after_end.contains("event: entry"), "{text}");
     fx.node.shutdown();
 }

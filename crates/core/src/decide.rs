@@ -96,6 +96,20 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// The refusal of a command whose fields, key or signature do not check:
+    /// `command.bad_signature` for the key or the signature, `command.too_large` for the
+    /// payload's size, `command.malformed` for anything else.
+    #[must_use]
+    pub fn of_command_error(e: &crate::command::CommandError) -> Self {
+        use crate::command::CommandError as E;
+        let code = match e {
+            E::Signature(_) | E::Key(_) => &codes::BAD_SIGNATURE,
+            E::PayloadTooLarge { .. } => &codes::TOO_LARGE,
+            _ => &codes::MALFORMED,
+        };
+        Self::new(code, e.to_string())
+    }
+
     /// A rejection with the given code and message and no details.
     #[must_use]
     pub fn new(code: &Code, message: impl Into<String>) -> Self {
@@ -149,7 +163,7 @@ pub mod codes {
         STALE = "command.stale", Unprocessable, "issued_at_ms is further from the server clock than the window allows (details: server_time_ms, window_ms); a retry of an old command is answered from its entry when that is still found, else with this code.";
         VERSION_CONFLICT = "stream.version_conflict", Conflict, "expected_version differs from the stream's current version (details: expected, actual).";
         UNAVAILABLE = "ledger.unavailable", Unavailable, "The ledger cannot take commands now: it is shutting down, or it stopped after a storage or apply failure (the cause is logged for the operator).";
-        STORAGE_FULL = "ledger.storage_full", Unavailable, "The ledger's storage is full: the write failed, nothing of the command was appended, and the node takes no commands until its operator frees space and restarts it (every entry acknowledged before is kept).";
+        STORAGE_FULL = "ledger.storage_full", Unavailable, "The ledger's storage is full: the write failed, nothing of the command was appended, and the node takes no commands until space is freed; it then resumes by itself within seconds (every entry acknowledged before is kept).";
         BUSY = "ledger.busy", Unavailable, "The command queue is full; retry after the Retry-After seconds.";
     }
 }
@@ -246,6 +260,35 @@ pub trait Decider: Send + 'static {
     fn published(&mut self, size: u64) {
         let _ = size;
     }
+
+    /// Checks the rules can make ahead of [`Decider::decide`], on the sequencer's verify workers
+    /// (both cores) rather than on its one thread: for example a second signature inside the
+    /// payload. `None` (the default) has none.
+    fn prechecker(&self) -> Option<std::sync::Arc<dyn Precheck>> {
+        None
+    }
+
+    /// After a write that found the file system full, the decider has applied entries that
+    /// were never committed. Goes back to the state after the log's first `size` entries (the
+    /// committed log, which the decider reads by its own means, such as a replay), so that the
+    /// sequencer can take commands again once there is room. The default cannot, and the
+    /// sequencer then stays stopped until a reopen.
+    ///
+    /// # Errors
+    /// Why the state could not be rebuilt (the sequencer stays stopped).
+    fn rewind(&mut self, size: u64) -> Result<(), String> {
+        let _ = size;
+        Err("these rules cannot rebuild their state in place; reopen the ledger".into())
+    }
+}
+
+/// Work done ahead of `decide` for a command whose signature verified, off the sequencer's
+/// thread (see [`Decider::prechecker`]). It may only remember the outcome of pure checks so
+/// that `decide` can skip repeating them: `decide` must give the same answer for a command
+/// whether or not it was prechecked, and whatever the state did in between.
+pub trait Precheck: Send + Sync {
+    /// Prechecks one command.
+    fn precheck(&self, command: &SignedCommand);
 }
 
 #[cfg(test)]

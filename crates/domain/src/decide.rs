@@ -23,6 +23,8 @@ pub(crate) struct Cmd<'a> {
     pub signed: &'a SignedCommand,
     pub ctx: &'a Context,
     pub spec: &'static CommandSpec,
+    /// Checks made ahead of `decide` on the verify workers, if any.
+    pub checks: Option<&'a crate::identity::VoucherChecks>,
 }
 
 impl Cmd<'_> {
@@ -236,6 +238,20 @@ impl State {
     /// # Errors
     /// A [`Rejection`] with a stable code; nothing must be appended.
     pub fn decide(&self, cmd: &SignedCommand, ctx: &Context) -> Result<Decision, Rejection> {
+        self.decide_with(cmd, ctx, None)
+    }
+
+    /// [`State::decide`], using the voucher checks made ahead in `checks` where they apply (the
+    /// answer is the same as without them; see [`crate::identity::VoucherChecks`]).
+    ///
+    /// # Errors
+    /// As [`State::decide`].
+    pub fn decide_with(
+        &self,
+        cmd: &SignedCommand,
+        ctx: &Context,
+        checks: Option<&crate::identity::VoucherChecks>,
+    ) -> Result<Decision, Rejection> {
         let spec = table::spec(&cmd.kind).ok_or_else(|| {
             Rejection::new(
                 &c::UNKNOWN_KIND,
@@ -312,6 +328,7 @@ impl State {
             signed: cmd,
             ctx,
             spec,
+            checks,
         };
         let out = self.dispatch(&c, &payload)?;
         debug_assert!(

@@ -7,11 +7,11 @@
 /// - `index_bytes`: the block cache of the log's index (`DATA/index/`, an LSM tree: stream and
 ///   nonce keys). It is read on the append path; its Bloom filters and block indexes are held in
 ///   memory besides, so a look-up that misses reads no block at all.
-/// - `views_bytes`: the read models (`DATA/views/`, sled), read by every public look-up and
-///   written by the projector behind the log.
+/// - `views_bytes`: the block cache of the read models (`DATA/views/`, an LSM tree), read by
+///   every public look-up and written by the projector behind the log.
 /// - `vault_bytes`: the personal-data vault (`DATA/vault/`, sled): small records, read rarely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SledCaches {
+pub struct Caches {
     /// The log index's cache, bytes.
     pub index_bytes: u64,
     /// The views' cache, bytes.
@@ -20,7 +20,7 @@ pub struct SledCaches {
     pub vault_bytes: u64,
 }
 
-impl Default for SledCaches {
+impl Default for Caches {
     fn default() -> Self {
         Self {
             index_bytes: deedlog_store::INDEX_CACHE_BYTES_DEFAULT,
@@ -30,7 +30,7 @@ impl Default for SledCaches {
     }
 }
 
-impl SledCaches {
+impl Caches {
     /// The sum of the three, bytes.
     #[must_use]
     pub fn total_bytes(&self) -> u64 {
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn the_defaults_are_each_crates_own_and_sum_to_128_mib() {
-        let caches = SledCaches::default();
+        let caches = Caches::default();
         assert_eq!(caches.index_bytes, 32 << 20);
         assert_eq!(caches.views_bytes, 32 << 20);
         assert_eq!(caches.vault_bytes, 64 << 20);

@@ -20,12 +20,19 @@
 //! - challenges and rate counters live in bounded memory; nothing durable is written before a
 //!   code is proven (the phone subject, and the ID subject whose secret the commitments need,
 //!   are created only then);
+//! - wrong codes are counted per person (ID number, or phone number) and per client address
+//!   over a day, whichever challenge they were typed into: past either cap no code is checked
+//!   online for that person or from that address, so guessing across many challenges (one
+//!   person's or many people's) gets no further than the caps. The filing offices' signed
+//!   requests are counted only per office, so the clerk's in-person path stays open;
+//! - a stranger asking for someone's codes uses up only the stranger's allowance: the
+//!   per-number counts of new codes are per (number, client address);
 //! - the vault's fields and links are written only after the attestation is committed, with
 //!   values from the register, never from the request;
 //! - answers to challenge requests do not depend on whether the number is registered or the
 //!   name matches the ID (no oracle).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -63,8 +70,13 @@ pub struct IdentityLimits {
     pub tries_max: u32,
     /// The window of the rate limits, ms.
     pub window_ms: i64,
-    /// Challenges per phone number (or per ID number) per window.
+    /// Challenges per phone number (or per ID number) per window, from one client address.
     pub per_number_max: u32,
+    /// Codes sent to one person per window from every client address together (by phone
+    /// number for registration, by ID number for the codes sent to the phone on file): bounds
+    /// how many messages strangers can have sent to someone's phone, however many addresses
+    /// they use.
+    pub sms_per_person_max: u32,
     /// Challenges per party per window.
     pub per_party_max: u32,
     /// Challenges per client address per window.
@@ -73,6 +85,16 @@ pub struct IdentityLimits {
     pub challenges_max: usize,
     /// Rate counters held at once.
     pub counters_max: usize,
+    /// How far back wrong codes are counted, ms.
+    pub wrong_horizon_ms: i64,
+    /// Wrong codes per person (an ID number, for recovery and real-name checks together; or a
+    /// phone number) within the horizon; past it no code is sent or checked online for that
+    /// person until the oldest of them is older than the horizon.
+    pub wrong_per_target_max: u32,
+    /// Wrong codes per client address within the horizon, whoever they were for.
+    pub wrong_per_client_max: u32,
+    /// Wrong-code records (people and client addresses) held at once.
+    pub wrong_records_max: usize,
     /// Office checks waiting for their attestation, at once.
     pub office_pending_max: usize,
     /// How long an office check waits for its attestation, ms.
@@ -86,12 +108,17 @@ impl Default for IdentityLimits {
             tries_max: 3,
             window_ms: 10 * 60 * 1000,
             per_number_max: 3,
+            sms_per_person_max: 10,
             per_party_max: 5,
             // Enough for a demo of some dozens of deals from one machine; a deployment behind
             // a proxy sets it from the number of clients it expects per address.
             per_client_max: 600,
             challenges_max: 10_000,
             counters_max: 50_000,
+            wrong_horizon_ms: 24 * 60 * 60 * 1000,
+            wrong_per_target_max: 10,
+            wrong_per_client_max: 30,
+            wrong_records_max: 50_000,
             office_pending_max: 1_000,
             office_pending_ttl_ms: 30 * 60 * 1000,
         }
@@ -195,6 +222,71 @@ fn limited(what: &str, retry_after_s: u64) -> IdentityError {
     }
 }
 
+/// A span of time in words: whole hours from two hours on, else whole minutes (rounded up).
+fn span_words(ms: i64) -> String {
+    let minutes = (ms.max(0) + 59_999) / 60_000;
+    if minutes >= 120 {
+        format!("{} hours", (minutes + 59) / 60)
+    } else if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    }
+}
+
+/// Whose wrong codes a cap counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// One person's ID number (recovery and real-name checks).
+    IdNumber,
+    /// One phone number (registration).
+    Phone,
+    /// One client address, whoever the codes were for.
+    Client,
+}
+
+/// The refusal past a wrong-code cap: for how long, and where else to go.
+fn too_many_wrong(scope: Scope, horizon_ms: i64, wait_ms: i64) -> IdentityError {
+    let (name, message) = match scope {
+        Scope::IdNumber => (
+            "id_number",
+            format!(
+                "too many wrong codes were typed for this ID number in the last {}, so no \
+                 code is sent or checked online for it for {}. To replace a lost device or \
+                 verify your real name sooner, take your ID card to a filing office",
+                span_words(horizon_ms),
+                span_words(wait_ms)
+            ),
+        ),
+        Scope::Phone => (
+            "phone",
+            format!(
+                "too many wrong codes were typed for this phone number in the last {}, so no \
+                 code is sent or checked for it for {}; please try again after that",
+                span_words(horizon_ms),
+                span_words(wait_ms)
+            ),
+        ),
+        Scope::Client => (
+            "client",
+            format!(
+                "too many wrong codes were typed from this network address in the last {}, so \
+                 no code is sent or checked from it for {}. A filing office can verify your \
+                 real name or replace a lost device in person",
+                span_words(horizon_ms),
+                span_words(wait_ms)
+            ),
+        ),
+    };
+    IdentityError::Refused {
+        status: 429,
+        code: "identity.too_many_wrong_codes",
+        message,
+        details: json!({ "scope": name, "retry_after_ms": wait_ms }),
+        retry_after_s: Some(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1)),
+    }
+}
+
 fn challenge_invalid() -> IdentityError {
     refused(
         422,
@@ -257,10 +349,43 @@ enum Purpose {
     Phone { phone: String },
     /// Proves the phone on file for an ID number, for `party`.
     RealName { party: String, id_number: String },
-    /// Proves the phone on file for an ID number, to bind `key` to the verified party of that
+    /// Proves the phone on file for `id_number`, to bind `key` to the verified party of that
     /// person (a lost or new device). `party` is `None` for a decoy: the person has no live,
     /// verified party, and no code opens the challenge.
-    Recover { party: Option<String>, key: String },
+    Recover {
+        party: Option<String>,
+        key: String,
+        id_number: String,
+    },
+}
+
+impl Purpose {
+    /// Whose wrong codes a guess at this challenge counts against: the phone number, or the ID
+    /// number (one count for recovery and real-name checks, which send a code to the same
+    /// phone on file).
+    fn target(&self) -> (String, Scope) {
+        match self {
+            Self::Phone { phone } => (phone_target(phone), Scope::Phone),
+            Self::RealName { id_number, .. } | Self::Recover { id_number, .. } => {
+                (id_target(id_number), Scope::IdNumber)
+            }
+        }
+    }
+}
+
+/// The wrong-code record of a phone number.
+fn phone_target(phone: &str) -> String {
+    format!("phone\n{phone}")
+}
+
+/// The wrong-code record of an ID number.
+fn id_target(number: &str) -> String {
+    format!("id\n{number}")
+}
+
+/// The wrong-code record of a client address.
+fn client_target(client: &str) -> String {
+    format!("client\n{client}")
 }
 
 /// A recovery whose code was proven: the key may now be bound, once, before it expires.
@@ -307,8 +432,14 @@ struct OfficeCheck {
 #[derive(Default)]
 struct Memory {
     challenges: HashMap<String, Pending>,
-    /// Rate counters: key → (window start, count).
+    /// Rate counters of the public routes: key → (window start, count).
     counters: HashMap<String, (i64, u32)>,
+    /// Rate counters of the offices and the housing authority, kept apart so that a flood of
+    /// public callers never takes their room (their keys are registered actors, a bounded set).
+    trusted: HashMap<String, (i64, u32)>,
+    /// Wrong codes by person (`id\n…`, `phone\n…`) and by client (`client\n…`): the times of
+    /// those within the horizon, oldest first, never more than the cap.
+    wrong: HashMap<String, VecDeque<i64>>,
     /// (office, party, id commitment) → the checked ID number.
     office: HashMap<(String, String, String), OfficeCheck>,
     /// Proven recoveries by challenge, waiting for the new key's proof.
@@ -489,7 +620,7 @@ impl IdentityAuthority {
         &self.outbox
     }
 
-    /// Counts one use of `key` in the current window; refuses past `max`.
+    /// Counts one use of `key` in the current window of a public route; refuses past `max`.
     fn count(
         &self,
         m: &mut Memory,
@@ -505,16 +636,116 @@ impl IdentityAuthority {
                 return Err(limited("server (too many callers)", 60));
             }
         }
-        let entry = m.counters.entry(key).or_insert((now, 0));
-        if now - entry.0 >= window {
-            *entry = (now, 0);
+        bump(&mut m.counters, window, now, key, max, what)
+    }
+
+    /// Counts one use by an office or the housing authority (`key` names a registered actor,
+    /// checked by the caller); refuses past `max`. The public routes' counters never touch
+    /// these.
+    fn count_trusted(
+        &self,
+        m: &mut Memory,
+        now: i64,
+        key: String,
+        max: u32,
+        what: &str,
+    ) -> Result<(), IdentityError> {
+        bump(&mut m.trusted, self.limits.window_ms, now, key, max, what)
+    }
+
+    /// Refuses while the wrong codes of `key` within the horizon reached `max`, saying until
+    /// when. Drops the times older than the horizon, and the record once it is empty.
+    fn check_wrong(
+        &self,
+        wrong: &mut HashMap<String, VecDeque<i64>>,
+        now: i64,
+        key: &str,
+        max: u32,
+        scope: Scope,
+    ) -> Result<(), IdentityError> {
+        let horizon = self.limits.wrong_horizon_ms;
+        let Some(times) = wrong.get_mut(key) else {
+            return Ok(());
+        };
+        while times.front().is_some_and(|t| now - t >= horizon) {
+            times.pop_front();
         }
-        if entry.1 >= max {
-            let wait_ms = (entry.0 + window - now).max(1000);
-            return Err(limited(what, u64::try_from(wait_ms / 1000).unwrap_or(1)));
+        match times.front() {
+            None => {
+                wrong.remove(key);
+                Ok(())
+            }
+            Some(oldest) if times.len() >= max as usize => {
+                Err(too_many_wrong(scope, horizon, oldest + horizon - now))
+            }
+            Some(_) => Ok(()),
         }
-        entry.1 += 1;
-        Ok(())
+    }
+
+    /// Refuses a new code, or a code check, while the client address or the person is past its
+    /// wrong-code cap.
+    fn check_caps(
+        &self,
+        wrong: &mut HashMap<String, VecDeque<i64>>,
+        now: i64,
+        client: &str,
+        (target, scope): (&str, Scope),
+    ) -> Result<(), IdentityError> {
+        let limits = &self.limits;
+        self.check_wrong(
+            wrong,
+            now,
+            &client_target(client),
+            limits.wrong_per_client_max,
+            Scope::Client,
+        )?;
+        self.check_wrong(wrong, now, target, limits.wrong_per_target_max, scope)
+    }
+
+    /// Makes sure a wrong code for `keys` could be recorded: when the records are full, those
+    /// with no time left within the horizon are dropped; if still full, the check is refused
+    /// (a code is never checked without its failure being counted).
+    fn room_for_wrong(
+        &self,
+        wrong: &mut HashMap<String, VecDeque<i64>>,
+        now: i64,
+        keys: [&str; 2],
+    ) -> Result<(), IdentityError> {
+        let missing = |w: &HashMap<String, VecDeque<i64>>| {
+            keys.iter().filter(|k| !w.contains_key(**k)).count()
+        };
+        if wrong.len() + missing(wrong) <= self.limits.wrong_records_max {
+            return Ok(());
+        }
+        let horizon = self.limits.wrong_horizon_ms;
+        wrong.retain(|_, times| times.back().is_some_and(|t| now - t < horizon));
+        if wrong.len() + missing(wrong) <= self.limits.wrong_records_max {
+            return Ok(());
+        }
+        Err(IdentityError::Refused {
+            status: 429,
+            code: "rate.limited",
+            message: "the service is counting too many wrong codes right now; wait a few \
+                      minutes and try again, or go to a filing office"
+                .into(),
+            details: json!({ "retry_after_ms": 60_000 }),
+            retry_after_s: Some(60),
+        })
+    }
+
+    /// Records one wrong code against `key`; returns whether `key` reached `max` with it.
+    fn record_wrong(
+        wrong: &mut HashMap<String, VecDeque<i64>>,
+        now: i64,
+        key: String,
+        max: u32,
+    ) -> bool {
+        let times = wrong.entry(key).or_default();
+        times.push_back(now);
+        while times.len() > max as usize {
+            times.pop_front();
+        }
+        times.len() >= max as usize
     }
 
     /// Stores a new challenge; returns its answer.
@@ -574,17 +805,24 @@ impl IdentityAuthority {
         Ok(())
     }
 
-    /// Takes a guess at `challenge`'s code. On success removes the challenge and returns its
-    /// purpose; a wrong code uses one try.
+    /// Takes a guess from `client` at `challenge`'s code. On success removes the challenge and
+    /// returns its purpose; a wrong code uses one try and counts against the person the
+    /// challenge is for and against the client address. No guess is checked while either is
+    /// past its cap (`429 identity.too_many_wrong_codes`); the guess that reaches the person's
+    /// cap voids the challenge.
     fn prove(
         &self,
         now: i64,
         challenge: &str,
         code: &str,
         owner: Option<&str>,
+        client: &str,
     ) -> Result<Purpose, IdentityError> {
         let mut m = lock(&self.memory);
-        let Some(p) = m.challenges.get_mut(challenge) else {
+        let Memory {
+            challenges, wrong, ..
+        } = &mut *m;
+        let Some(p) = challenges.get_mut(challenge) else {
             return Err(challenge_invalid());
         };
         let owner_ok = match (&p.purpose, owner) {
@@ -595,15 +833,22 @@ impl IdentityAuthority {
         if !owner_ok || p.expires_at_ms <= now || p.tries_left == 0 {
             return Err(challenge_invalid());
         }
+        let (target, scope) = p.purpose.target();
+        let client_key = client_target(client);
+        self.check_caps(wrong, now, client, (&target, scope))?;
+        self.room_for_wrong(wrong, now, [&client_key, &target])?;
         let right = p
             .code
             .as_ref()
             .is_some_and(|c| same_code(c, code.as_bytes()));
         if !right {
-            p.tries_left -= 1;
+            let limits = &self.limits;
+            Self::record_wrong(wrong, now, client_key, limits.wrong_per_client_max);
+            let capped = Self::record_wrong(wrong, now, target, limits.wrong_per_target_max);
+            p.tries_left = if capped { 0 } else { p.tries_left - 1 };
             let left = p.tries_left;
             if left == 0 {
-                m.challenges.remove(challenge);
+                challenges.remove(challenge);
             }
             return Err(IdentityError::Refused {
                 status: 422,
@@ -613,11 +858,32 @@ impl IdentityAuthority {
                 retry_after_s: None,
             });
         }
-        let Some(p) = m.challenges.remove(challenge) else {
+        let Some(p) = challenges.remove(challenge) else {
             return Err(challenge_invalid());
         };
         Ok(p.purpose)
     }
+}
+
+/// Counts one use of `key` in `counters`' current window; refuses past `max`.
+fn bump(
+    counters: &mut HashMap<String, (i64, u32)>,
+    window: i64,
+    now: i64,
+    key: String,
+    max: u32,
+    what: &str,
+) -> Result<(), IdentityError> {
+    let entry = counters.entry(key).or_insert((now, 0));
+    if now - entry.0 >= window {
+        *entry = (now, 0);
+    }
+    if entry.1 >= max {
+        let wait_ms = (entry.0 + window - now).max(1000);
+        return Err(limited(what, u64::try_from(wait_ms / 1000).unwrap_or(1)));
+    }
+    entry.1 += 1;
+    Ok(())
 }
 
 /// The identity authority's key.
@@ -689,7 +955,9 @@ impl Node {
     /// whether or not the number is registered; nothing durable is written but the outbox line.
     ///
     /// # Errors
-    /// `400 identity.invalid` (not a mobile number), `429 rate.limited` (per number, per client).
+    /// `400 identity.invalid` (not a mobile number), `429 rate.limited` (per client, per number
+    /// from this client), `429 identity.too_many_wrong_codes` (the number's or the client's
+    /// wrong codes reached their cap).
     pub fn phone_challenge(&self, phone: &str, client: &str) -> Result<Challenge, IdentityError> {
         if phone.len() > 32 {
             return Err(invalid("phone: too long"));
@@ -700,6 +968,12 @@ impl Node {
         let code = random_code();
         let answer = {
             let mut m = lock(&id.memory);
+            id.check_caps(
+                &mut m.wrong,
+                now,
+                client,
+                (&phone_target(&phone), Scope::Phone),
+            )?;
             id.count(
                 &mut m,
                 now,
@@ -710,9 +984,16 @@ impl Node {
             id.count(
                 &mut m,
                 now,
-                format!("phone\n{phone}"),
+                format!("phone\n{phone}\n{client}"),
                 id.limits.per_number_max,
                 "phone number",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("sms\nphone\n{phone}"),
+                id.limits.sms_per_person_max,
+                "phone number, from every address together",
             )?;
             id.remember(
                 &mut m,
@@ -733,13 +1014,15 @@ impl Node {
     ///
     /// # Errors
     /// `400 identity.invalid`, `422 identity.challenge_invalid`, `422 identity.code_wrong`,
-    /// `409 party.phone_taken` (told only to whoever proved the code), node errors.
+    /// `429 identity.too_many_wrong_codes` (the number's or `client`'s wrong codes reached
+    /// their cap), `409 party.phone_taken` (told only to whoever proved the code), node errors.
     pub fn phone_voucher(
         &self,
         challenge: &str,
         code: &str,
         party: &str,
         key: &str,
+        client: &str,
     ) -> Result<Voucher, IdentityError> {
         check_code_shape(challenge, code)?;
         check_party_id(party)?;
@@ -750,7 +1033,7 @@ impl Node {
         }
         let id = self.identity();
         let now = self.now_ms();
-        let Purpose::Phone { phone } = id.prove(now, challenge, code, None)? else {
+        let Purpose::Phone { phone } = id.prove(now, challenge, code, None, client)? else {
             return Err(challenge_invalid());
         };
         let vault = self.vault();
@@ -790,7 +1073,8 @@ impl Node {
     /// register; the answer is the same either way.
     ///
     /// # Errors
-    /// `400 identity.invalid` (malformed name or ID number), `429 rate.limited`.
+    /// `400 identity.invalid` (malformed name or ID number), `429 rate.limited` (per client, per
+    /// party, per ID number from this client), `429 identity.too_many_wrong_codes`.
     pub fn realname_challenge(
         &self,
         party: &str,
@@ -816,6 +1100,12 @@ impl Node {
         let code = on_file.as_ref().map(|_| random_code());
         let answer = {
             let mut m = lock(&id.memory);
+            id.check_caps(
+                &mut m.wrong,
+                now,
+                client,
+                (&id_target(&number), Scope::IdNumber),
+            )?;
             id.count(
                 &mut m,
                 now,
@@ -833,9 +1123,16 @@ impl Node {
             id.count(
                 &mut m,
                 now,
-                format!("id\n{number}"),
+                format!("id\n{number}\n{client}"),
                 id.limits.per_number_max,
                 "ID number",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("sms\nid\n{number}"),
+                id.limits.sms_per_person_max,
+                "person, from every address together",
             )?;
             id.remember(
                 &mut m,
@@ -859,20 +1156,25 @@ impl Node {
     /// committed, the vault is written.
     ///
     /// # Errors
-    /// `422 identity.challenge_invalid`, `422 identity.code_wrong`, the domain's rejection
-    /// (`party.id_taken`, `party.already_verified`…), `503 ledger.busy`, node errors.
+    /// `422 identity.challenge_invalid`, `422 identity.code_wrong`, `429
+    /// identity.too_many_wrong_codes` (the ID number's or `client`'s wrong codes reached their
+    /// cap), the domain's rejection (`party.id_taken`, `party.already_verified`…), `503
+    /// ledger.busy`, node errors.
     pub async fn realname_attest(
         &self,
         party: &str,
         challenge: &str,
         code: &str,
+        client: &str,
     ) -> Result<Receipt, IdentityError> {
         check_code_shape(challenge, code)?;
         let now = self.now_ms();
         let Purpose::RealName {
             party: owner,
             id_number,
-        } = self.identity().prove(now, challenge, code, Some(party))?
+        } = self
+            .identity()
+            .prove(now, challenge, code, Some(party), client)?
         else {
             return Err(challenge_invalid());
         };
@@ -1010,7 +1312,7 @@ impl Node {
         let now = self.now_ms();
         {
             let mut m = lock(&id.memory);
-            id.count(
+            id.count_trusted(
                 &mut m,
                 now,
                 format!("office\n{office}"),
@@ -1074,7 +1376,7 @@ impl Node {
         };
         {
             let mut m = lock(&id.memory);
-            id.count(
+            id.count_trusted(
                 &mut m,
                 self.now_ms(),
                 format!("authority\n{authority}"),
@@ -1133,7 +1435,10 @@ impl Node {
     /// it and the person has a live, verified party. The answer is the same in every case.
     ///
     /// # Errors
-    /// `400 identity.invalid` (malformed name, ID number or key), `429 rate.limited`, node errors.
+    /// `400 identity.invalid` (malformed name, ID number or key), `429 rate.limited` (per client,
+    /// per ID number from this client), `429 identity.too_many_wrong_codes` (the ID number's or
+    /// the client's wrong codes reached their cap: the person is sent to a filing office), node
+    /// errors.
     pub fn recover_challenge(
         &self,
         name: &str,
@@ -1147,6 +1452,12 @@ impl Node {
         // The counters first, so that a flood is refused before the vault is touched.
         {
             let mut m = lock(&id.memory);
+            id.check_caps(
+                &mut m.wrong,
+                now,
+                client,
+                (&id_target(&number), Scope::IdNumber),
+            )?;
             id.count(
                 &mut m,
                 now,
@@ -1157,9 +1468,16 @@ impl Node {
             id.count(
                 &mut m,
                 now,
-                format!("recover\n{number}"),
+                format!("recover\n{number}\n{client}"),
                 id.limits.per_number_max,
                 "ID number",
+            )?;
+            id.count(
+                &mut m,
+                now,
+                format!("sms\nid\n{number}"),
+                id.limits.sms_per_person_max,
+                "person, from every address together",
             )?;
         }
         let on_file = id.register.get(&number).filter(|e| e.name == name).cloned();
@@ -1178,6 +1496,7 @@ impl Node {
                 Purpose::Recover {
                     party: party.clone(),
                     key: key.to_owned(),
+                    id_number: number.clone(),
                 },
                 code,
             )?
@@ -1194,11 +1513,13 @@ impl Node {
     ///
     /// # Errors
     /// `422 identity.code_wrong`, `422 identity.challenge_invalid` (unknown, expired, used, void
-    /// after 3 wrong codes, or not a recovery), `429 rate.limited`.
+    /// after 3 wrong codes, or not a recovery), `429 identity.too_many_wrong_codes` (the ID
+    /// number's or `client`'s wrong codes reached their cap), `429 rate.limited`.
     pub fn recover_verify(
         &self,
         challenge: &str,
         code: &str,
+        client: &str,
     ) -> Result<RecoveryProven, IdentityError> {
         check_code_shape(challenge, code)?;
         let id = self.identity();
@@ -1206,7 +1527,8 @@ impl Node {
         let Purpose::Recover {
             party: Some(party),
             key,
-        } = id.prove(now, challenge, code, None)?
+            ..
+        } = id.prove(now, challenge, code, None, client)?
         else {
             return Err(challenge_invalid());
         };
@@ -1235,12 +1557,15 @@ impl Node {
     /// person's ID card in person and read the new device's public key off its screen; after
     /// checking name and number against the register, the recovery is proven at once (the
     /// office's check stands in for the SMS code) and the answer names the challenge and the
-    /// party, which the office hands to the device for `recover/bind`.
+    /// party, which the office hands to the device for `recover/bind`. Only the office's own
+    /// count applies: neither the online counts per ID number nor the wrong-code caps hold the
+    /// clerk back, so a person locked out online by someone else's requests or guesses is
+    /// recovered here.
     ///
     /// # Errors
     /// `403 request.forbidden` (not an office), `400 identity.invalid`, `422
     /// identity.not_on_register`, `422 identity.no_party` (the person has no live, verified
-    /// party), `429 rate.limited`, node errors.
+    /// party), `429 rate.limited` (per office), node errors.
     pub fn office_recover(
         &self,
         office: &str,
@@ -1260,19 +1585,12 @@ impl Node {
         let now = self.now_ms();
         {
             let mut m = lock(&id.memory);
-            id.count(
+            id.count_trusted(
                 &mut m,
                 now,
                 format!("office\n{office}"),
                 id.limits.per_client_max,
                 "office",
-            )?;
-            id.count(
-                &mut m,
-                now,
-                format!("recover\n{number}"),
-                id.limits.per_number_max,
-                "ID number",
             )?;
         }
         if id.register.get(&number).is_none_or(|e| e.name != name) {
@@ -1502,7 +1820,7 @@ mod tests {
         };
         // Another party's guess, even with the right code, is refused and uses no try.
         assert!(matches!(
-            a.prove(0, &ch.challenge, &code_text, Some("party/PA-2")),
+            a.prove(0, &ch.challenge, &code_text, Some("party/PA-2"), "c"),
             Err(IdentityError::Refused {
                 code: "identity.challenge_invalid",
                 ..
@@ -1514,7 +1832,8 @@ mod tests {
                 a.limits.code_ttl_ms,
                 &ch.challenge,
                 &code_text,
-                Some("party/PA-1")
+                Some("party/PA-1"),
+                "c"
             ),
             Err(IdentityError::Refused {
                 code: "identity.challenge_invalid",
@@ -1524,7 +1843,7 @@ mod tests {
         // Two wrong codes void it; the right one then fails too.
         for _ in 0..2 {
             assert!(matches!(
-                a.prove(0, &ch.challenge, "999999x", Some("party/PA-1")),
+                a.prove(0, &ch.challenge, "999999x", Some("party/PA-1"), "c"),
                 Err(IdentityError::Refused {
                     code: "identity.code_wrong",
                     ..
@@ -1532,7 +1851,7 @@ mod tests {
             ));
         }
         assert!(
-            a.prove(0, &ch.challenge, &code_text, Some("party/PA-1"))
+            a.prove(0, &ch.challenge, &code_text, Some("party/PA-1"), "c")
                 .is_err()
         );
         // A decoy (no code) never opens.
@@ -1541,7 +1860,7 @@ mod tests {
             a.remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None)
                 .unwrap()
         };
-        assert!(a.prove(0, &decoy.challenge, &code_text, None).is_err());
+        assert!(a.prove(0, &decoy.challenge, &code_text, None, "c").is_err());
         // The open-challenge bound holds.
         let small = IdentityAuthority::open(
             dir.path(),
@@ -1562,5 +1881,227 @@ mod tests {
             small.remember(&mut m, 0, Purpose::Phone { phone: "1".into() }, None),
             Err(IdentityError::Refused { status: 429, .. })
         ));
+    }
+
+    /// A challenge with a known code for `purpose`, made at `now`: (id, code).
+    fn open_challenge(a: &IdentityAuthority, now: i64, purpose: Purpose) -> (String, String) {
+        let code = random_code();
+        let mut m = lock(&a.memory);
+        let ch = a.remember(&mut m, now, purpose, Some(code)).unwrap();
+        (ch.challenge, String::from_utf8(code.to_vec()).unwrap())
+    }
+
+    fn wrong_of(code: &str) -> &'static str {
+        if code == "000000" { "111111" } else { "000000" }
+    }
+
+    /// The stable code, the scope and the wait of a refusal.
+    fn refusal<T>(r: Result<T, IdentityError>) -> (&'static str, Value, Value) {
+        match r {
+            Err(IdentityError::Refused { code, details, .. }) => (
+                code,
+                details["scope"].clone(),
+                details["retry_after_ms"].clone(),
+            ),
+            Err(e) => panic!("not a refusal: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    const HOUR: i64 = 3600 * 1000;
+
+    #[test]
+    fn wrong_codes_for_one_person_are_capped_over_a_day_whatever_the_challenge_or_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = IdentityAuthority::open(dir.path(), None, IdentityLimits::default()).unwrap();
+        let horizon = a.limits.wrong_horizon_ms;
+        assert_eq!((horizon, a.limits.wrong_per_target_max), (24 * HOUR, 10));
+        let recover = |n: &str| Purpose::Recover {
+            party: Some("party/PA-1".into()),
+            key: "k".into(),
+            id_number: n.into(),
+        };
+        let realname = |n: &str| Purpose::RealName {
+            party: "party/PA-2".into(),
+            id_number: n.into(),
+        };
+        // Ten wrong codes for one ID number, every two hours, each on a new challenge (recovery
+        // and real-name checks in turn) from a new address.
+        for i in 0..10 {
+            let t = i * 2 * HOUR;
+            let (purpose, owner) = if i % 2 == 0 {
+                (recover("n1"), None)
+            } else {
+                (realname("n1"), Some("party/PA-2"))
+            };
+            let (ch, code) = open_challenge(&a, t, purpose);
+            assert_eq!(
+                refusal(a.prove(t, &ch, wrong_of(&code), owner, &format!("c{i}"))).0,
+                "identity.code_wrong"
+            );
+        }
+        // Now even the right code is refused, for that number only, until the first wrong code
+        // is a day old.
+        let t = 18 * HOUR + 1;
+        let (ch, code) = open_challenge(&a, t, recover("n1"));
+        let r = a.prove(t, &ch, &code, None, "c-new");
+        assert_eq!(
+            refusal(r),
+            (
+                "identity.too_many_wrong_codes",
+                json!("id_number"),
+                json!(horizon - t)
+            )
+        );
+        let (other, other_code) = open_challenge(&a, t, recover("n2"));
+        assert!(a.prove(t, &other, &other_code, None, "c-new").is_ok());
+        let (phone, phone_code) = open_challenge(&a, t, Purpose::Phone { phone: "p".into() });
+        assert!(a.prove(t, &phone, &phone_code, None, "c-new").is_ok());
+        // New codes for that number are refused too, with words that send the person to a
+        // filing office.
+        let Err(IdentityError::Refused { message, .. }) = a.check_caps(
+            &mut lock(&a.memory).wrong,
+            t,
+            "c-new",
+            (&id_target("n1"), Scope::IdNumber),
+        ) else {
+            panic!("not refused")
+        };
+        assert!(message.contains("filing office"), "{message}");
+        assert!(message.contains("6 hours"), "{message}");
+        // A day after the first wrong code, one more guess: the wrong one voids its challenge
+        // at once, and the cap holds again until the second is a day old.
+        let t = horizon;
+        let (ch, code) = open_challenge(&a, t, recover("n1"));
+        let (ch2, code2) = open_challenge(&a, t, recover("n1"));
+        let Err(IdentityError::Refused {
+            code: c, details, ..
+        }) = a.prove(t, &ch, wrong_of(&code), None, "c-new")
+        else {
+            panic!("accepted")
+        };
+        assert_eq!(
+            (c, details["tries_left"].clone()),
+            ("identity.code_wrong", json!(0))
+        );
+        assert_eq!(
+            refusal(a.prove(t, &ch, &code, None, "c-new")).0,
+            "identity.challenge_invalid"
+        );
+        assert_eq!(
+            refusal(a.prove(t, &ch2, &code2, None, "c-new")).0,
+            "identity.too_many_wrong_codes"
+        );
+        let t = horizon + 2 * HOUR;
+        let (ch, code) = open_challenge(&a, t, realname("n1"));
+        assert!(a.prove(t, &ch, &code, Some("party/PA-2"), "c-new").is_ok());
+    }
+
+    #[test]
+    fn wrong_codes_from_one_address_are_capped_across_many_people() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = IdentityAuthority::open(dir.path(), None, IdentityLimits::default()).unwrap();
+        assert_eq!(a.limits.wrong_per_client_max, 30);
+        for i in 0..30 {
+            let (ch, code) = open_challenge(
+                &a,
+                0,
+                Purpose::Phone {
+                    phone: format!("p{i}"),
+                },
+            );
+            assert_eq!(
+                refusal(a.prove(0, &ch, wrong_of(&code), None, "mallory")).0,
+                "identity.code_wrong"
+            );
+        }
+        // The 31st guess from that address is refused, even the right code, and uses no try:
+        // the code still opens the challenge from another address.
+        let (ch, code) = open_challenge(&a, 1, Purpose::Phone { phone: "p".into() });
+        assert_eq!(
+            refusal(a.prove(1, &ch, &code, None, "mallory")),
+            (
+                "identity.too_many_wrong_codes",
+                json!("client"),
+                json!(a.limits.wrong_horizon_ms - 1)
+            )
+        );
+        assert!(a.prove(1, &ch, &code, None, "someone").is_ok());
+        // A day later the address may try again.
+        let t = a.limits.wrong_horizon_ms;
+        let (ch, code) = open_challenge(&a, t, Purpose::Phone { phone: "p".into() });
+        assert!(a.prove(t, &ch, &code, None, "mallory").is_ok());
+    }
+
+    #[test]
+    fn wrong_code_records_are_bounded_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = IdentityAuthority::open(
+            dir.path(),
+            None,
+            IdentityLimits {
+                wrong_records_max: 4,
+                ..IdentityLimits::default()
+            },
+        )
+        .unwrap();
+        let phone = |p: &str| Purpose::Phone { phone: p.into() };
+        for (client, p) in [("c1", "p1"), ("c2", "p2")] {
+            let (ch, code) = open_challenge(&a, 0, phone(p));
+            assert_eq!(
+                refusal(a.prove(0, &ch, wrong_of(&code), None, client)).0,
+                "identity.code_wrong"
+            );
+        }
+        assert_eq!(lock(&a.memory).wrong.len(), 4);
+        // Full: a guess that would need a new record is refused unchecked (its try kept); one
+        // whose records exist is checked.
+        let (ch, code) = open_challenge(&a, 1, phone("p3"));
+        assert_eq!(
+            refusal(a.prove(1, &ch, &code, None, "c3")),
+            ("rate.limited", Value::Null, json!(60_000))
+        );
+        let (ch1, code1) = open_challenge(&a, 1, phone("p1"));
+        assert!(a.prove(1, &ch1, &code1, None, "c1").is_ok());
+        // Records with nothing left within the horizon make room.
+        let t = a.limits.wrong_horizon_ms;
+        let (ch, code) = open_challenge(&a, t, phone("p3"));
+        assert_eq!(
+            refusal(a.prove(t, &ch, wrong_of(&code), None, "c3")).0,
+            "identity.code_wrong"
+        );
+        assert_eq!(lock(&a.memory).wrong.len(), 2);
+    }
+
+    #[test]
+    fn offices_are_counted_apart_from_the_public_callers() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = IdentityAuthority::open(
+            dir.path(),
+            None,
+            IdentityLimits {
+                counters_max: 2,
+                ..IdentityLimits::default()
+            },
+        )
+        .unwrap();
+        let mut m = lock(&a.memory);
+        for key in ["recover\nn1\nc1", "recover\nn1\nc2"] {
+            a.count(&mut m, 0, key.into(), 3, "ID number").unwrap();
+        }
+        assert_eq!(
+            refusal(a.count(&mut m, 0, "recover\nn1\nc3".into(), 3, "ID number")).0,
+            "rate.limited"
+        );
+        a.count_trusted(&mut m, 0, "office\noffice/OF-01".into(), 3, "office")
+            .unwrap();
+    }
+
+    #[test]
+    fn spans_are_put_in_words() {
+        assert_eq!(span_words(24 * HOUR), "24 hours");
+        assert_eq!(span_words(6 * HOUR - 1), "6 hours");
+        assert_eq!(span_words(90 * 60 * 1000), "90 minutes");
+        assert_eq!(span_words(1), "1 minute");
     }
 }

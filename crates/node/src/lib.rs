@@ -49,7 +49,7 @@ use deedlog_store::{
 use deedlog_vault::{Vault, VaultError};
 use deedlog_views::{Projection, ViewError, Views};
 
-pub use caches::SledCaches;
+pub use caches::Caches;
 pub use identity::{IdentityError, IdentityLimits};
 pub use keys::NodeKeys;
 
@@ -130,7 +130,7 @@ pub struct NodeOptions {
     /// The log's tunables (the index's page cache is in `caches`).
     pub log: LogOptions,
     /// The page caches of the index, the views and the vault, in one place.
-    pub caches: SledCaches,
+    pub caches: Caches,
     /// The embedded identity authority's limits (its population register is
     /// `reference_dir/population.json`).
     pub identity: IdentityLimits,
@@ -155,7 +155,7 @@ impl NodeOptions {
             platform_name: "昆明市存量房交易服务平台".to_owned(),
             sequencer: SequencerConfig::default(),
             log: LogOptions::default(),
-            caches: SledCaches::default(),
+            caches: Caches::default(),
             identity: IdentityLimits::default(),
             messages: messages::MessageLimits::default(),
         }
@@ -173,6 +173,10 @@ struct DomainDecider {
     /// Batches decided and not yet published: the log size after each, with its changes.
     pending: std::collections::VecDeque<(u64, Vec<Change>)>,
     published: Arc<Mutex<Published>>,
+    /// Phone vouchers checked ahead on the verify workers.
+    checks: Arc<deedlog_domain::identity::VoucherChecks>,
+    /// The log, replayed to rewind the state after a full file system.
+    reader: LogReader,
 }
 
 impl Decider for DomainDecider {
@@ -180,13 +184,17 @@ impl Decider for DomainDecider {
     type ApplyError = deedlog_domain::ApplyError;
 
     fn decide(&self, command: &SignedCommand, ctx: &Context) -> Result<Decision, Rejection> {
-        self.state.decide(command, ctx)
+        self.state.decide_with(command, ctx, Some(&self.checks))
     }
 
     fn apply(&mut self, entry: &Entry, parsed: Payload) -> Result<(), Self::ApplyError> {
         let mut ids = public_status::affected(&self.state, entry);
         self.state.apply_parsed(entry, &parsed)?;
         ids.extend(public_status::affected(&self.state, entry));
+        // Any entry may be the one that changes the authority's key (genesis, a rotation): a
+        // read lock and a comparison of two short strings.
+        self.checks
+            .set_authority(self.state.current_key(deedlog_domain::ids::IDENTITY));
         self.commitment
             .update(&self.state, &ids)
             .map_err(|e| deedlog_domain::ApplyError::Payload(format!("public status: {e}")))
@@ -200,6 +208,29 @@ impl Decider for DomainDecider {
 
     fn commits_state(&self) -> bool {
         true
+    }
+
+    fn prechecker(&self) -> Option<Arc<dyn deedlog_core::decide::Precheck>> {
+        Some(self.checks.clone())
+    }
+
+    /// Replays the committed log (as on open) into a fresh state and state map; the published
+    /// copy already stands at `size`, and the batches decided after it were never published.
+    fn rewind(&mut self, size: u64) -> Result<(), String> {
+        if self.reader.size() != size {
+            return Err(format!(
+                "the log's readers see {} entries, the writer committed {size}",
+                self.reader.size()
+            ));
+        }
+        tracing::info!(size, "rebuilding the state from the committed log");
+        let replayed = replay(&self.reader, None).map_err(|e| e.to_string())?;
+        self.state = replayed.state;
+        self.commitment = replayed.commitment;
+        self.pending.clear();
+        self.checks
+            .set_authority(self.state.current_key(deedlog_domain::ids::IDENTITY));
+        Ok(())
     }
 
     fn published(&mut self, size: u64) {
@@ -252,26 +283,44 @@ impl std::fmt::Debug for Node {
 /// map (checked against every root the log commits).
 struct Replayed {
     state: State,
-    at_views: State,
+    /// The state after the first `applied` entries, when the replay was asked for it.
+    at_views: Option<State>,
     commitment: Commitment,
     /// The log size after the last entry that committed a root (0: none did).
     committed_size: u64,
 }
 
-fn replay(reader: &LogReader, views: &Views) -> Result<Replayed, NodeError> {
+/// The state after the log's first `size` entries.
+pub(crate) fn state_after(reader: &LogReader, size: u64) -> Result<State, NodeError> {
+    let mut state = State::default();
+    for seq in 0..size {
+        let entry = reader.whole_entry(seq).map_err(|e| NodeError::Replay {
+            seq,
+            message: e.to_string(),
+        })?;
+        state.apply(&entry).map_err(|e| NodeError::Replay {
+            seq,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(state)
+}
+
+/// Replays the whole log into the state and the state map; `applied`: also keep the state
+/// after that many entries (the views' cursor).
+fn replay(reader: &LogReader, applied: Option<u64>) -> Result<Replayed, NodeError> {
     let size = reader.size();
     let mut state = State::default();
     let mut commitment = Commitment::keeping_changes();
     let mut at_views = None;
     let mut committed_size = 0;
     let mut first_root = None;
-    let applied = views.applied();
     let replay_error = |seq, e: &dyn std::fmt::Display| NodeError::Replay {
         seq,
         message: e.to_string(),
     };
     for seq in 0..size {
-        if seq == applied {
+        if Some(seq) == applied {
             at_views = Some(state.clone());
         }
         let entry = reader.whole_entry(seq).map_err(|e| replay_error(seq, &e))?;
@@ -330,7 +379,6 @@ fn replay(reader: &LogReader, views: &Views) -> Result<Replayed, NodeError> {
         }
     }
     commitment.take_changes();
-    let at_views = at_views.unwrap_or_else(|| state.clone());
     Ok(Replayed {
         state,
         at_views,
@@ -427,7 +475,8 @@ impl Node {
             at_views,
             commitment,
             committed_size,
-        } = replay(&reader, &views)?;
+        } = replay(&reader, Some(views.applied()))?;
+        let at_views = at_views.unwrap_or_else(|| state.clone());
         // Committed roots stand only for the log up to them; one older than the log (a log
         // written before roots were committed) is not served, until the next batch commits one.
         let published = Arc::new(Mutex::new(published_at(
@@ -455,6 +504,8 @@ impl Node {
             }
         }
         let clock = options.sequencer.clock.clone();
+        let checks = Arc::new(deedlog_domain::identity::VoucherChecks::default());
+        checks.set_authority(state.current_key(deedlog_domain::ids::IDENTITY));
         let sequencer = Sequencer::start(
             writer,
             DomainDecider {
@@ -462,6 +513,8 @@ impl Node {
                 commitment,
                 pending: std::collections::VecDeque::new(),
                 published: published.clone(),
+                checks,
+                reader: reader.clone(),
             },
             options.sequencer.clone(),
         )?;
@@ -639,10 +692,12 @@ impl Node {
 
     /// Why the sequencer stopped taking commands after a failure (a write or sync that failed,
     /// or an accepted entry that did not apply), if it did. Every submit is then answered
-    /// `503 ledger.unavailable` until the node is reopened.
+    /// `503 ledger.unavailable` until the node is reopened — or, when the file system was
+    /// full (`503 ledger.storage_full`), until it has room again, when the sequencer resumes
+    /// by itself.
     #[must_use]
     pub fn failure(&self) -> Option<String> {
-        self.inner.handle.failure().map(str::to_owned)
+        self.inner.handle.failure()
     }
 
     /// Submits a command and waits for its receipt.

@@ -42,21 +42,37 @@ impl Projector {
     }
 }
 
-/// Applies everything up to the log's current size; false after an error (the projection is
-/// then stopped: the views stay at their last good batch until a restart).
-fn catch_up(projection: &mut Projection, reader: &LogReader, store: &MessageStore) -> bool {
+/// How a catch-up ended.
+#[derive(Debug, PartialEq, Eq)]
+enum CaughtUp {
+    /// The views show the whole log.
+    Yes,
+    /// The file system under the views, the messages or the log failed (a full disk): the
+    /// projection is rebuilt from the log at the views' cursor and tried again later.
+    Retry,
+    /// The log holds an entry the views cannot take: they stay at their last good batch until
+    /// the views are rebuilt.
+    Stop,
+}
+
+/// The first wait before a failed catch-up is tried again; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Applies everything up to the log's current size.
+fn catch_up(projection: &mut Projection, reader: &LogReader, store: &MessageStore) -> CaughtUp {
     loop {
         let applied = projection.views().applied();
         let size = reader.size();
         if applied >= size {
-            return true;
+            return CaughtUp::Yes;
         }
         let end = size.min(applied + BATCH_MAX);
         let entries = match reader.records(applied, end) {
             Ok(e) => e,
             Err(error) => {
-                tracing::error!(%error, applied, "the projector cannot read the log");
-                return false;
+                tracing::error!(%error, applied, "the projector cannot read the log; it tries again");
+                return CaughtUp::Retry;
             }
         };
         // An erasure removes its subject's messages before the views apply it: a crash between
@@ -66,19 +82,36 @@ fn catch_up(projection: &mut Projection, reader: &LogReader, store: &MessageStor
             match store.erase(&subject) {
                 Ok(n) => tracing::info!(subject, messages = n, "erasure: message texts removed"),
                 Err(error) => {
-                    tracing::error!(%error, subject, "the projector cannot erase messages");
-                    return false;
+                    tracing::error!(%error, subject, "the projector cannot erase messages; it tries again");
+                    return CaughtUp::Retry;
                 }
             }
         }
-        if let Err(error) = projection.apply(&entries) {
-            tracing::error!(%error, applied, "the projector stopped; restart to rebuild the views");
-            return false;
+        match projection.apply(&entries) {
+            Ok(()) => {}
+            Err(error @ deedlog_views::ViewError::Store(_)) => {
+                tracing::error!(%error, applied, "the views could not be written; the projector tries again");
+                return CaughtUp::Retry;
+            }
+            Err(error) => {
+                tracing::error!(%error, applied, "the projector stopped; rebuild the views");
+                return CaughtUp::Stop;
+            }
         }
         if end / 10_000 != applied / 10_000 && size - applied > BATCH_MAX {
             tracing::info!(applied = end, size, "projecting the log into the views");
         }
     }
+}
+
+/// A fresh projection at the views' cursor, its state replayed from the log (after a failed
+/// batch, whose entries the old projection's state had applied but the views never wrote).
+/// The views' engine is opened again first: after a failed write it refuses every later one.
+fn rebuilt(projection: &Projection, reader: &LogReader) -> Result<Projection, NodeError> {
+    let views = projection.views().clone();
+    views.reopen()?;
+    let state = crate::state_after(reader, views.applied())?;
+    Ok(Projection::new(views, state)?)
 }
 
 fn run(
@@ -99,20 +132,47 @@ fn run(
     };
     let mut sizes = reader.subscribe();
     runtime.block_on(async {
-        let mut healthy = true;
+        let mut state = catch_up(&mut projection, reader, store);
+        let mut wait = RETRY_FIRST;
+        let mut retry_at = tokio::time::Instant::now();
         loop {
-            if healthy {
-                healthy = catch_up(&mut projection, reader, store);
+            if state == CaughtUp::Retry {
+                if tokio::time::Instant::now() >= retry_at {
+                    state = match rebuilt(&projection, reader) {
+                        Ok(p) => {
+                            projection = p;
+                            catch_up(&mut projection, reader, store)
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "the projector cannot rebuild its state yet");
+                            CaughtUp::Retry
+                        }
+                    };
+                    if state == CaughtUp::Retry {
+                        retry_at = tokio::time::Instant::now() + wait;
+                        wait = (wait * 2).min(RETRY_MAX);
+                    } else {
+                        wait = RETRY_FIRST;
+                    }
+                }
+            } else if state == CaughtUp::Yes {
+                state = catch_up(&mut projection, reader, store);
+                if state == CaughtUp::Retry {
+                    retry_at = tokio::time::Instant::now() + wait;
+                }
             }
             if *stop.borrow() {
                 break;
             }
+            let retry = tokio::time::sleep_until(retry_at);
+            let retrying = state == CaughtUp::Retry;
             tokio::select! {
                 changed = sizes.changed() => if changed.is_err() { break },
                 _ = stop.changed() => {}
+                () = retry, if retrying => {}
             }
         }
-        if healthy {
+        if state == CaughtUp::Yes {
             catch_up(&mut projection, reader, store);
         }
     });

@@ -213,3 +213,70 @@ fn a_committed_state_root_that_differs_from_the_replay_refuses_to_open() {
     );
     assert!(err.contains(&"ab".repeat(32)), "{err}");
 }
+
+/// Views that belong to another log (same size, another last leaf) are cleared and rebuilt on
+/// open, so a node never serves documents its own log does not hold.
+#[test]
+fn views_of_another_log_are_cleared_and_rebuilt_from_this_one() {
+    let certify = |node: &Node, agency: &str, licence: &str| {
+        let cmd = node
+            .sign_as(
+                "authority/housing",
+                "agency.certify",
+                agency,
+                serde_json::json!({"name": "昆明测试房产经纪有限公司", "licence_no": licence,
+                    "district": "五华区", "address": "五华区东风西路1号"}),
+                Some(0),
+            )
+            .unwrap();
+        node.handle().submit_blocking(cmd).unwrap();
+        assert!(
+            node.views()
+                .wait_applied_blocking(2, Duration::from_secs(10))
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| {
+        let mut options = NodeOptions::new(dir.path().join(name));
+        options.reference_dir = None;
+        Node::open(options).unwrap()
+    };
+    let a = open("a");
+    certify(&a, "agency/AG-9", "KMJJ-2023-0009");
+    a.shutdown();
+    drop(a);
+    let b = open("b");
+    certify(&b, "agency/AG-8", "KMJJ-2023-0008");
+    b.shutdown();
+    drop(b);
+    // b's views replaced by a's: the same number of entries applied, another log.
+    let (a_views, b_views) = (dir.path().join("a/views"), dir.path().join("b/views"));
+    std::fs::remove_dir_all(&b_views).unwrap();
+    std::fs::create_dir_all(&b_views).unwrap();
+    for file in walk(&a_views) {
+        let to = b_views.join(file.strip_prefix(&a_views).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &to).unwrap();
+    }
+    let b = open("b");
+    assert!(b.views().wait_applied_blocking(2, Duration::from_secs(10)));
+    assert!(b.views().doc_value("agency/AG-8").unwrap().is_some());
+    assert!(
+        b.views().doc_value("agency/AG-9").unwrap().is_none(),
+        "a document of the other log is still served"
+    );
+    b.shutdown();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -58,13 +58,9 @@ pub fn read_lenient(bytes: &[u8], first_seq: u64) -> Vec<Item> {
             .get(RECORD_HEADER_BYTES..)
             .unwrap_or_default()
             .to_vec();
-        // The kind byte may itself be damaged: an entry's canonical bytes start with `{`.
-        let kind = match region.get(4) {
-            Some(1) => Some(RecordKind::Entry),
-            Some(2) => Some(RecordKind::Checkpoint),
-            _ if payload.first() == Some(&b'{') => Some(RecordKind::Entry),
-            _ => None,
-        };
+        // The kind byte may itself be the damage: a checkpoint whose kind byte is no kind must
+        // not be taken for an entry, which would shift every later position by one.
+        let kind = segment::likely_kind(region);
         items.push(Item::Damaged {
             kind,
             payload,
@@ -107,7 +103,9 @@ pub fn verify_segments_with(
     let mut verifier = LogVerifier::new(origin, log_vkey)
         .map_err(|e| StoreError::Config(format!("log key: {e}")))?
         .with_parallelism(parallelism);
-    for (first_seq, path) in segment::list(log_dir)? {
+    let segments = segment::list(log_dir)?;
+    let last_segment = segments.last().map(|(first, _)| *first);
+    for (first_seq, path) in segments {
         if verifier.entries() != first_seq {
             verifier.push_fault(Fault {
                 seq: Some(verifier.entries()),
@@ -121,6 +119,7 @@ pub fn verify_segments_with(
             });
         }
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        let mut damage_before = false;
         for item in read_lenient(&bytes, first_seq) {
             match item {
                 Item::Record(RecordKind::Entry, record) => push_record(&mut verifier, &record),
@@ -137,8 +136,15 @@ pub fn verify_segments_with(
                     offset,
                     len,
                 } => {
-                    let detail =
+                    let mut detail =
                         format!("{}: {len} damaged bytes at offset {offset}", path.display());
+                    if Some(first_seq) == last_segment
+                        && !damage_before
+                        && offset + len == bytes.len() as u64
+                    {
+                        detail.push_str(&end_of_log(&bytes, offset));
+                    }
+                    damage_before = true;
                     if kind == Some(RecordKind::Checkpoint) {
                         verifier.push_fault(Fault {
                             seq: None,
@@ -162,6 +168,21 @@ pub fn verify_segments_with(
         progress(verifier.entries());
     }
     Ok(verifier.finish())
+}
+
+/// Words for the only damaged region of the last segment when it runs to the end of the log:
+/// whether it is what a torn write leaves, which opening the log cuts, or damage, on which it
+/// refuses (see [`segment::classify_tail`]).
+fn end_of_log(bytes: &[u8], offset: u64) -> String {
+    match segment::classify_tail(bytes, 0, usize::try_from(offset).unwrap_or(usize::MAX)) {
+        segment::Tail::Torn => " at the end of the log, as a write cut short leaves them \
+             (opening the log cuts them, with the entries after its last intact checkpoint, \
+             unless the index or the derived files show those were acknowledged)"
+            .to_owned(),
+        segment::Tail::Damaged(why) => {
+            format!(" at the end of the log, not a torn write ({why}); opening the log refuses")
+        }
+    }
 }
 
 /// Called with each entry's bytes and, for version 2, its opening.

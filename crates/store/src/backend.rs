@@ -279,6 +279,21 @@ pub trait LogBackend: Send + 'static {
     /// # Errors
     /// Backend errors.
     fn flush(&mut self) -> Result<(), StoreError>;
+
+    /// After a failed stage or commit on a full file system: discards everything not
+    /// committed, so that appends go on from the last published checkpoint. Nothing published
+    /// changes. The default cannot, and the writer stays failed until a reopen.
+    ///
+    /// # Errors
+    /// Why the backend cannot go on.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        Err(StoreError::Poisoned)
+    }
+
+    /// Whether the storage has room to try appending again after it was full.
+    fn room_to_resume(&self) -> bool {
+        false
+    }
 }
 
 impl LogRead for LogReader {
@@ -383,5 +398,13 @@ impl LogBackend for LogWriter {
 
     fn flush(&mut self) -> Result<(), StoreError> {
         LogWriter::flush_derived(self)
+    }
+
+    fn recover(&mut self) -> Result<(), StoreError> {
+        LogWriter::recover(self)
+    }
+
+    fn room_to_resume(&self) -> bool {
+        LogWriter::room_to_resume(self)
     }
 }

@@ -64,12 +64,12 @@ impl<const N: usize> FlatFile<N> {
         }
     }
 
-    /// Cuts the file to `len` records.
+    /// Cuts the file to `len` records (also cutting bytes a failed append left past its end).
     ///
     /// # Errors
     /// I/O errors.
     pub fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
-        if len < self.len {
+        if len <= self.len {
             self.file
                 .set_len(len * N as u64)
                 .map_err(|e| StoreError::io(&self.path, e))?;

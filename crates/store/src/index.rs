@@ -39,7 +39,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use deedlog_core::Entry;
@@ -52,6 +52,10 @@ const SEP: u8 = 0xff;
 /// The largest memtable of one keyspace before it is written out as a table, bytes (only the
 /// meta keyspace, checkpoints and the mark, has one in use: the others are ingested).
 const MEMTABLE_BYTES: u64 = 8 << 20;
+/// The size of the tables a compaction writes. A table's Bloom filter is built in memory from
+/// a hash of every key it holds, so the engine's default of 64 MiB held about 17 MB while a
+/// large compaction ran; 16 MiB tables hold a quarter of that (PERFORMANCE.md, the 10^7 ingest).
+const TABLE_BYTES: u64 = 16 << 20;
 
 /// How long an open waits for the folder's lock, which the engine's background threads of a
 /// just-dropped index may still hold for a moment.
@@ -232,7 +236,7 @@ pub struct Indexer {
     overlay: Arc<RwLock<Overlay>>,
     jobs: Option<crossbeam_channel::Sender<Job>>,
     /// Why the indexer stopped, and whether it was a full file system.
-    failed: Arc<OnceLock<(String, bool)>>,
+    failed: Arc<Mutex<Option<(String, bool)>>>,
     dir: std::path::PathBuf,
     thread: Option<JoinHandle<()>>,
 }
@@ -240,7 +244,7 @@ pub struct Indexer {
 impl std::fmt::Debug for Indexer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Indexer")
-            .field("failed", &self.failed.get())
+            .field("failed", &*lock(&self.failed))
             .finish_non_exhaustive()
     }
 }
@@ -252,7 +256,7 @@ impl Indexer {
     /// A thread that cannot be spawned.
     pub fn start(index: &Index) -> Result<Self, StoreError> {
         let (jobs, rx) = crossbeam_channel::bounded::<Job>(INDEX_QUEUE);
-        let failed = Arc::new(OnceLock::new());
+        let failed = Arc::new(Mutex::new(None));
         let writer = index.clone();
         let overlay = Arc::clone(&index.overlay);
         let fail = Arc::clone(&failed);
@@ -264,11 +268,11 @@ impl Indexer {
                         Job::Apply => (false, None),
                         Job::Barrier(done) => (true, Some(done)),
                     };
-                    if fail.get().is_none()
+                    if lock(&fail).is_none()
                         && let Err(error) = writer.ingest_overlay(all)
                     {
                         tracing::error!(%error, "the index could not be written");
-                        let _ = fail.set((error.to_string(), error.is_storage_full()));
+                        lock(&fail).get_or_insert((error.to_string(), error.is_storage_full()));
                     }
                     if let Some(done) = done {
                         let _ = done.send(());
@@ -321,15 +325,34 @@ impl Indexer {
         self.check()
     }
 
+    /// After a write that found the file system full: takes batches again, and writes what the
+    /// overlay still holds on the next batch (a failed write removed nothing from it, and
+    /// writing the same keys again is harmless). Any other failure is not resumed.
+    ///
+    /// # Errors
+    /// The failure, when it was not a full file system.
+    pub fn resume(&self) -> Result<(), StoreError> {
+        let mut failed = lock(&self.failed);
+        if failed.as_ref().is_some_and(|(_, full)| *full) {
+            tracing::info!("the indexer resumes after the file system was full");
+            *failed = None;
+        }
+        drop(failed);
+        self.check()
+    }
+
     fn check(&self) -> Result<(), StoreError> {
-        match self.failed.get() {
+        match lock(&self.failed).clone() {
             // A full disk is told apart, so that the sequencer answers `ledger.storage_full`
             // as it does when the segment write itself finds the disk full.
             Some((why, true)) => Err(StoreError::io(
                 &self.dir,
                 std::io::Error::new(
                     std::io::ErrorKind::StorageFull,
-                    format!("the index could not be written ({why}); reopen to re-derive it"),
+                    format!(
+                        "the index could not be written ({why}); it is written again once \
+                         space is free"
+                    ),
                 ),
             )),
             Some((why, false)) => Err(StoreError::Corrupt(format!(
@@ -351,6 +374,10 @@ impl Drop for Indexer {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The nonce keyspace: point look-ups that mostly miss, answered by a Bloom filter.
 fn nonce_options() -> fjall::KeyspaceCreateOptions {
     keyspace_options()
@@ -368,6 +395,9 @@ fn keyspace_options() -> fjall::KeyspaceCreateOptions {
     // look-up that misses, the usual case for a nonce, reads no block from disk. Unpinned, a
     // miss re-read and re-checksummed a whole table's filter through the block cache.
     fjall::KeyspaceCreateOptions::default()
+        .compaction_strategy(std::sync::Arc::new(
+            fjall::compaction::Leveled::default().with_table_target_size(TABLE_BYTES),
+        ))
         .max_memtable_size(MEMTABLE_BYTES)
         .manual_journal_persist(true)
         .filter_block_pinning_policy(PinningPolicy::all(true))

@@ -14,7 +14,9 @@
 //!   how far the log was acknowledged, whatever the derived files say. Damage followed by a
 //!   checksummed checkpoint, or damage in a segment that is not the last, makes open refuse with
 //!   [`StoreError::Damaged`] (segment, offset, seq); only bytes after the last durable
-//!   checkpoint are a torn tail;
+//!   checkpoint are a torn tail, and only bytes a write cut short can leave (a record cut short
+//!   by the end of the file, or unwritten zero blocks): a whole record failing its checksum at
+//!   the end, the last checkpoint included, is damage and refused too;
 //! - after a failed write the writer is poisoned and refuses further work: its in-memory view may
 //!   be ahead of the disk, and only a reopen (which recovers from the disk) is safe.
 
@@ -48,7 +50,7 @@ pub trait CheckpointFormat: Send + Sync {
 pub type SyncFault = Arc<dyn Fn(u64) -> std::io::Result<()> + Send + Sync>;
 
 /// The page cache of the log's index (`DATA/index/`) when the caller names none, bytes.
-/// A node takes its size from its one list of sled caches (`deedlog_node::SledCaches`) and
+/// A node takes its size from its one list of database caches (`deedlog_node::Caches`) and
 /// passes it to [`LogWriter::open_with_index_cache`]; it is not one of the [`LogOptions`], so
 /// that no second setting can disagree with that list.
 pub const INDEX_CACHE_BYTES_DEFAULT: u64 = 32 << 20;
@@ -222,9 +224,24 @@ pub struct LogWriter {
     /// open has re-derived what the index lacked).
     indexer: Option<Indexer>,
     poisoned: bool,
+    /// Where the last commit left the writer (the current segment's first seq and length, and
+    /// the last leaf): [`Self::recover`] goes back here.
+    committed_at: (u64, u64, Hash),
     stats: CommitStats,
     derived_synced: u64,
     derived_synced_at: std::time::Instant,
+}
+
+/// The free space a full file system must regain before appends are tried again: room for a
+/// new segment's first batches, the derived files and the index's next tables.
+pub const RESUME_FREE_BYTES: u64 = 16 << 20;
+
+/// Bytes free to an unprivileged writer on the file system holding `dir` (`statvfs`); `None`
+/// when the file system cannot say.
+#[must_use]
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(dir).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// The name, in the data folder, of the derived files' durable sync point.
@@ -453,7 +470,13 @@ impl LogWriter {
         // them and signing a checkpoint over them, keeps every checkpoint at the end of a
         // sequencer batch, where the last entry carries the state map's root. Not when a
         // checkpoint follows damage: the damaged bytes were acknowledged, the open refuses
-        // below, and the refusal must name the damaged record, not the start of its batch.
+        // below, and the refusal must name the damaged record, not the start of its batch. Nor
+        // when the damage is not what a torn write leaves (a whole record failing its checksum,
+        // a length field changed): it was changed after it was written, perhaps acknowledged.
+        let damaged_tail = match &scan.tail {
+            Some(segment::Tail::Damaged(why)) => Some(why.clone()),
+            _ => None,
+        };
         let unfinished = match scan
             .records
             .iter()
@@ -462,7 +485,9 @@ impl LogWriter {
             Some(i) => scan.records.get(i + 1).map(|r| r.offset),
             None => scan.records.first().map(|r| r.offset),
         };
-        if let Some(at) = unfinished.filter(|_| scan.checkpoint_after_damage.is_none()) {
+        if let Some(at) =
+            unfinished.filter(|_| scan.checkpoint_after_damage.is_none() && damaged_tail.is_none())
+        {
             scan.records.retain(|r| r.offset < at);
             scan.good_len = at;
         }
@@ -472,6 +497,9 @@ impl LogWriter {
             .map_err(|_| StoreError::Config("the thread opening the index panicked".into()))??;
         report.index_rebuilt = rebuilt;
         let index_hwm = index.hwm()?;
+        // The derived files' sync point counts entries made durable, hence acknowledged, before
+        // it was written: like the index's mark, a lower bound on what was acknowledged.
+        let derived_synced = read_derived_synced(&dir.join(DERIVED_SYNCED_FILE));
         if scan.good_len < scan.file_len {
             if let Some(at) = scan.checkpoint_after_damage {
                 return Err(damaged(
@@ -484,14 +512,18 @@ impl LogWriter {
                     ),
                 ));
             }
-            if size < index_hwm {
+            if let Some(why) = damaged_tail {
+                return Err(damaged(&last.path, &scan, last.first_seq, why));
+            }
+            if size < index_hwm.max(derived_synced) {
                 return Err(damaged(
                     &last.path,
                     &scan,
                     last.first_seq,
                     format!(
-                        "the index had absorbed {index_hwm} entries, the intact records hold \
-                         {size}; cutting would lose acknowledged entries"
+                        "the index had absorbed {index_hwm} entries and the derived files were \
+                         made durable at {derived_synced}, the intact records hold {size}; \
+                         cutting would lose acknowledged entries"
                     ),
                 ));
             }
@@ -506,10 +538,11 @@ impl LogWriter {
                 .and_then(|()| last.file.sync_all())
                 .map_err(|e| StoreError::io(&last.path, e))?;
             report.torn_tail_bytes = scan.file_len - scan.good_len;
-        } else if size < index_hwm {
+        } else if size < index_hwm.max(derived_synced) {
             return Err(StoreError::Corrupt(format!(
-                "the segments hold {size} entries but the index absorbed {index_hwm}: \
-                 acknowledged entries are missing"
+                "the segments hold {size} entries but the index absorbed {index_hwm} and the \
+                 derived files were made durable at {derived_synced}: acknowledged entries are \
+                 missing"
             )));
         }
         report.entries = size;
@@ -544,6 +577,7 @@ impl LogWriter {
             pending_index: IndexBatch::default(),
             indexer: None,
             poisoned: false,
+            committed_at: (last.first_seq, scan.good_len, ZERO_HASH),
             stats: CommitStats::default(),
             derived_synced: 0,
             derived_synced_at: std::time::Instant::now(),
@@ -600,6 +634,7 @@ impl LogWriter {
         }
         // Whatever was re-derived is made durable now, so the next open starts from here.
         writer.sync_derived()?;
+        writer.mark_committed();
         Ok((writer, reader, report))
     }
 
@@ -1051,13 +1086,92 @@ impl LogWriter {
         self.stats.derived_ns += ns(t2, t3);
         self.stats.index_ns += ns(t3, t4);
         self.committed = size;
-        if size - self.derived_synced >= DERIVED_SYNC_ENTRIES
-            || self.derived_synced_at.elapsed() >= DERIVED_SYNC_INTERVAL
+        self.mark_committed();
+        if (size - self.derived_synced >= DERIVED_SYNC_ENTRIES
+            || self.derived_synced_at.elapsed() >= DERIVED_SYNC_INTERVAL)
+            && let Err(error) = self.sync_derived()
         {
-            self.sync_derived()?;
+            // The batch is durable in its segment; only the derived files' sync point stays
+            // behind, and an open re-derives what lies beyond it. Tried again next batch.
+            tracing::warn!(%error, "the derived files could not be made durable");
+            self.derived_synced_at = std::time::Instant::now();
         }
         let checkpoint = StoredCheckpoint { size, note };
         Ok(inner_publish(&self.inner, size, Some(checkpoint)).expect("a checkpoint was given"))
+    }
+
+    fn mark_committed(&mut self) {
+        self.committed_at = (self.segment.first_seq, self.segment_len, self.last_leaf);
+    }
+
+    /// After a failed stage or commit (a full disk): discards everything not committed — the
+    /// staged entries, a batch written in part, or one made durable and not published, which
+    /// no receipt names — so that appends go on from the last published checkpoint. A segment
+    /// begun since is removed, the current one and the derived files are cut back to their
+    /// committed length, and the indexer takes batches again. What is published is untouched.
+    ///
+    /// The bytes cut are written afresh by later batches and synced then: a failed sync is
+    /// never retried on the same pages.
+    ///
+    /// # Errors
+    /// An indexer that failed for another reason than a full disk, or I/O errors while cutting
+    /// (the writer then stays poisoned).
+    pub fn recover(&mut self) -> Result<(), StoreError> {
+        self.poisoned = true;
+        if let Some(indexer) = &self.indexer {
+            indexer.resume()?;
+        }
+        let (first_seq, len, leaf) = self.committed_at;
+        let removed = {
+            let mut segments = self
+                .inner
+                .segments
+                .write()
+                .expect("segment list lock is never poisoned: no code panics while holding it");
+            let mut removed = Vec::new();
+            while segments.last().is_some_and(|s| s.first_seq > first_seq) {
+                removed.extend(segments.pop());
+            }
+            if let Some(last) = segments.last() {
+                self.segment = last.clone();
+            }
+            removed
+        };
+        for segment in &removed {
+            match fs::remove_file(&segment.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&segment.path, e)),
+            }
+        }
+        if !removed.is_empty() {
+            segment::sync_dir(&self.dir.join("log"))?;
+        }
+        self.segment
+            .file
+            .set_len(len)
+            .and_then(|()| self.segment.file.sync_data())
+            .map_err(|e| StoreError::io(&self.segment.path, e))?;
+        self.segment_len = len;
+        self.offsets.truncate(self.committed)?;
+        self.hashes
+            .truncate(tlog_tiles::stored_hash_count(self.committed))?;
+        self.buf.clear();
+        self.pending_offsets.clear();
+        self.pending_hashes.clear();
+        self.pending_index = IndexBatch::default();
+        self.next_seq = self.committed;
+        self.last_leaf = leaf;
+        self.poisoned = false;
+        tracing::info!(size = self.committed, "the log writer recovered");
+        Ok(())
+    }
+
+    /// Whether the log's file system has room to try appending again after it was full:
+    /// at least [`RESUME_FREE_BYTES`] free to this process.
+    #[must_use]
+    pub fn room_to_resume(&self) -> bool {
+        free_bytes(&self.dir).is_some_and(|free| free >= RESUME_FREE_BYTES)
     }
 
     /// Makes the derived files durable up to the committed size and records that as their sync

@@ -14,7 +14,10 @@
 //! a torn tail of the last segment, after its last checkpoint, which [`scan`] finds and the log
 //! cuts on open. Damage followed by a checksummed checkpoint record is not a torn tail: that
 //! checkpoint was acknowledged, so [`scan`] reports it ([`Scan::checkpoint_after_damage`]) and the
-//! log refuses to open instead of cutting.
+//! log refuses to open instead of cutting. Nor is damage that a write cut short cannot leave
+//! ([`Scan::tail`], [`classify_tail`]): a whole record that fails its checksum (a flipped bit in
+//! the last checkpoint, say), or a whole record whose length field alone is wrong. A torn write
+//! leaves a record cut short by the end of the file, or blocks that were never written (zeros).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -181,9 +184,26 @@ pub struct Scan {
     /// the framing). Such a checkpoint was written after the damaged bytes and made durable, so
     /// the damaged bytes are not an unacknowledged tail.
     pub checkpoint_after_damage: Option<u64>,
-    /// When the scan stopped early: whether the damaged record's kind byte says checkpoint (a
-    /// guess, for error messages only; the byte itself may be the damage).
+    /// When the scan stopped early: whether the damaged record most likely was a checkpoint
+    /// ([`likely_kind`]; a guess, for error messages only).
     pub damaged_looks_like_checkpoint: bool,
+    /// When the scan stopped early and no checkpoint follows the damage: whether the bytes from
+    /// `good_len` are what a torn write leaves ([`classify_tail`]).
+    pub tail: Option<Tail>,
+}
+
+/// What the bytes from the first damaged record to the end of a segment are, when no whole,
+/// checksummed checkpoint record follows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// What a write cut short (a crash before its `fdatasync` finished) leaves: a record whose
+    /// header or payload the end of the file cuts short, or one holding a block that was never
+    /// written (all zeros). Such bytes were never acknowledged by the write that left them.
+    Torn,
+    /// Anything else, in words: a whole record that fails its checksum, or a whole record whose
+    /// length field alone is wrong. No torn write leaves these; the bytes were changed after
+    /// they were written, so they may have been acknowledged.
+    Damaged(String),
 }
 
 impl Scan {
@@ -232,13 +252,13 @@ pub fn scan(path: &Path, start: u64) -> Result<Scan, StoreError> {
         pos = next;
     }
     let good_len = (base + pos as u64).min(file_len);
-    let (checkpoint_after_damage, damaged_looks_like_checkpoint) = if good_len < file_len {
-        (
-            find_checkpoint(&bytes, pos.saturating_add(1)).map(|at| base + at),
-            bytes.get(pos.saturating_add(4)) == Some(&RecordKind::Checkpoint.byte()),
-        )
+    let (checkpoint_after_damage, damaged_looks_like_checkpoint, tail) = if good_len < file_len {
+        let after = find_checkpoint(&bytes, pos.saturating_add(1)).map(|at| base + at);
+        let tail = after.is_none().then(|| classify_tail(&bytes, base, pos));
+        let kind = likely_kind(bytes.get(pos..).unwrap_or_default());
+        (after, kind == Some(RecordKind::Checkpoint), tail)
     } else {
-        (None, false)
+        (None, false, None)
     };
     Ok(Scan {
         records,
@@ -246,7 +266,126 @@ pub fn scan(path: &Path, start: u64) -> Result<Scan, StoreError> {
         file_len,
         checkpoint_after_damage,
         damaged_looks_like_checkpoint,
+        tail,
     })
+}
+
+/// The checksum of a record with this length field, kind byte and payload.
+fn checksum(len: &[u8], kind: u8, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(len);
+    hasher.update(&[kind]);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// The kind a damaged record most likely had, from `region` (its bytes, up to the next intact
+/// record or the end of the segment): the kind its kind byte names; when that byte is no kind,
+/// the kind whose byte makes the checksum hold (the byte was the only damage); else an entry when
+/// the payload starts like canonical JSON (`{`), a checkpoint when it holds a signed note's
+/// signature line; else unknown. The damage may be anywhere, so this is a guess.
+#[must_use]
+pub fn likely_kind(region: &[u8]) -> Option<RecordKind> {
+    let header = region.get(..RECORD_HEADER_BYTES)?;
+    if let Some(kind) = RecordKind::from_byte(header[4]) {
+        return Some(kind);
+    }
+    let len = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
+    let payload = region.get(RECORD_HEADER_BYTES..).unwrap_or_default();
+    let stored = u32::from_le_bytes(header[5..9].try_into().ok()?);
+    if let Some(whole) = payload.get(..len) {
+        for kind in [RecordKind::Entry, RecordKind::Checkpoint] {
+            if checksum(&header[..4], kind.byte(), whole) == stored {
+                return Some(kind);
+            }
+        }
+    }
+    if payload.first() == Some(&b'{') {
+        Some(RecordKind::Entry)
+    } else if payload
+        .windows(NOTE_SIGNATURE_LINE.len())
+        .any(|w| w == NOTE_SIGNATURE_LINE)
+    {
+        Some(RecordKind::Checkpoint)
+    } else {
+        None
+    }
+}
+
+/// What opens the signature lines of a signed note: a blank line, an em dash and a space.
+const NOTE_SIGNATURE_LINE: &[u8] = "\n\n\u{2014} ".as_bytes();
+
+/// The granularity of what a crash may leave unwritten: a disk sector. File systems read blocks
+/// that a crash left unwritten inside a file's length as zeros, and blocks are whole sectors.
+const UNWRITTEN_BLOCK: u64 = 512;
+/// The shortest run of zeros read as an unwritten block. Record headers hold short runs of zeros
+/// of their own (the high bytes of a length, a checksum byte), and one flipped bit can lengthen
+/// such a run by one byte; payloads (canonical JSON, note text) hold none.
+const UNWRITTEN_RUN_MIN: usize = 16;
+
+/// Says whether the bytes from `pos` of `bytes` (a segment's bytes from its offset `base`) to
+/// the end of the file are what a torn write leaves, for a segment in which `pos` is the first
+/// record that does not parse and no intact checkpoint record follows it.
+///
+/// A write cut short leaves a prefix of what was written, so a record whose header or payload
+/// runs past the end of the file is [`Tail::Torn`]; so is a record holding a run of zeros that
+/// fills the rest of a sector (or runs to the end of the file), at least 16 bytes long, or zeros
+/// from its start to the end of the file: blocks a power loss left unwritten.
+/// A whole record that fails its checksum is [`Tail::Damaged`], and so is a record that runs past
+/// the end only because of its length field: with the length that ends it at the next intact
+/// record or at the end of the file, its checksum holds.
+#[must_use]
+pub fn classify_tail(bytes: &[u8], base: u64, pos: usize) -> Tail {
+    let rest = bytes.get(pos..).unwrap_or_default();
+    let at = base + pos as u64;
+    let Some(header) = rest.get(..RECORD_HEADER_BYTES) else {
+        return Tail::Torn;
+    };
+    if rest.iter().all(|&b| b == 0) {
+        // Nothing written from the record's start: a length extended over unwritten blocks.
+        return Tail::Torn;
+    }
+    let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let stored = u32::from_le_bytes(header[5..9].try_into().expect("4 bytes"));
+    let whole = len <= RECORD_BYTES_MAX && RECORD_HEADER_BYTES + len <= rest.len();
+    if !whole {
+        let next = (1..rest.len()).find(|&p| parse_at(rest, p).is_some());
+        for end in next.into_iter().chain([rest.len()]) {
+            let Some(found) = end.checked_sub(RECORD_HEADER_BYTES) else {
+                continue;
+            };
+            let Ok(found_len) = u32::try_from(found) else {
+                continue;
+            };
+            let payload = &rest[RECORD_HEADER_BYTES..end];
+            if found <= RECORD_BYTES_MAX
+                && checksum(&found_len.to_le_bytes(), header[4], payload) == stored
+            {
+                return Tail::Damaged(format!(
+                    "the record at byte {at} is whole and checksums with a length of {found} \
+                     bytes, but its length field says {len}: a torn write does not change a \
+                     length field"
+                ));
+            }
+        }
+        return Tail::Torn;
+    }
+    let record_end = at + (RECORD_HEADER_BYTES + len) as u64;
+    let file_end = at + rest.len() as u64;
+    let mut block = at - at % UNWRITTEN_BLOCK;
+    while block < record_end {
+        let from = block.max(at);
+        let to = (block + UNWRITTEN_BLOCK).min(file_end);
+        let span = &rest[(from - at) as usize..(to - at) as usize];
+        if span.len() >= UNWRITTEN_RUN_MIN && span.iter().all(|&b| b == 0) {
+            return Tail::Torn;
+        }
+        block += UNWRITTEN_BLOCK;
+    }
+    Tail::Damaged(format!(
+        "the record at byte {at} is whole ({len} bytes) but fails its checksum: a torn write \
+         leaves a record cut short by the end of the file or unwritten (zero) blocks, not this"
+    ))
 }
 
 /// Parses the record at `pos` of a segment's bytes: `(kind, payload, next_pos)`, or `None` if it
@@ -264,10 +403,7 @@ pub fn parse_at(bytes: &[u8], pos: usize) -> Option<(RecordKind, &[u8], usize)> 
     let crc = u32::from_le_bytes(header[5..9].try_into().ok()?);
     let start = pos + RECORD_HEADER_BYTES;
     let payload = bytes.get(start..start.checked_add(len)?)?;
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&header[..5]);
-    hasher.update(payload);
-    if hasher.finalize() != crc {
+    if checksum(&header[..4], header[4], payload) != crc {
         return None;
     }
     Some((kind, payload, start + len))
@@ -336,5 +472,77 @@ mod tests {
             assert!(!(ok_first && ok_second), "flip at {i} went unnoticed");
         }
         assert!(parse_at(&buf[..buf.len() - 1], next).is_none());
+    }
+
+    /// A segment of an entry and a checkpoint, and the checkpoint's offset.
+    fn two_records(note_len: usize) -> (Vec<u8>, usize) {
+        let mut buf = MAGIC.to_vec();
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        frame(RecordKind::Entry, b"{\"a\":1}", &mut buf);
+        let at = buf.len();
+        let mut note = b"origin\n1\nroot\n".to_vec();
+        note.resize(note_len - 24, b'x');
+        note.extend_from_slice("\n\n\u{2014} origin sig\n".as_bytes());
+        frame(RecordKind::Checkpoint, &note, &mut buf);
+        (buf, at)
+    }
+
+    #[test]
+    fn a_torn_write_is_told_from_damage() {
+        let (buf, at) = two_records(1200);
+        let torn = |b: &[u8]| classify_tail(b, 0, at) == Tail::Torn;
+        // Cut short anywhere: torn.
+        for cut in [at + 1, at + 8, at + 9, at + 100, buf.len() - 1] {
+            assert!(torn(&buf[..cut]), "cut at {cut}");
+        }
+        // Any one flipped bit of the whole record: damage, never torn.
+        for i in at..buf.len() {
+            for bit in 0..8 {
+                let mut bad = buf.clone();
+                bad[i] ^= 1 << bit;
+                assert!(!torn(&bad), "bit {bit} of byte {i}");
+            }
+        }
+        // Unwritten sectors read as zeros: torn, from the record's start or a sector boundary.
+        let mut zeros = buf.clone();
+        zeros[at..].fill(0);
+        assert!(torn(&zeros));
+        assert!(torn(&zeros[..at + 10]));
+        let mut hole = buf.clone();
+        let sector = (at / 512 + 1) * 512;
+        hole[sector..sector + 512].fill(0);
+        assert!(torn(&hole));
+        // A short run of zeros is not a sector: damage.
+        let mut short = buf.clone();
+        short[sector..sector + 8].fill(0);
+        assert!(!torn(&short));
+        // A cut-short record followed by garbage that is no record: still torn.
+        assert!(torn(&[&buf[..at + 50], &b"\x07\x07"[..]].concat()));
+    }
+
+    #[test]
+    fn a_damaged_kind_byte_is_read_as_the_kind_that_checksums() {
+        let (buf, at) = two_records(200);
+        for bit in 0..8 {
+            let mut bad = buf.clone();
+            bad[at + 4] ^= 1 << bit;
+            assert_eq!(
+                likely_kind(&bad[at..]),
+                Some(RecordKind::Checkpoint),
+                "bit {bit}"
+            );
+            let mut bad = buf.clone();
+            bad[HEADER_BYTES as usize + 4] ^= 1 << bit;
+            assert_eq!(
+                likely_kind(&bad[HEADER_BYTES as usize..at]),
+                Some(RecordKind::Entry),
+                "bit {bit}"
+            );
+        }
+        // With the checksum damaged too: from the payload.
+        let mut bad = buf.clone();
+        bad[at + 4] = 0x40;
+        bad[at + 6] ^= 0x01;
+        assert_eq!(likely_kind(&bad[at..]), Some(RecordKind::Checkpoint));
     }
 }

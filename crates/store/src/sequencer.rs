@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use crate::index::{NonceDigest, nonce_digest};
 use crate::log::LogReader;
 
 pub use deedlog_core::decide::{
-    Context, Decider, Decision, Rejection, RejectionClass, check_expected_version, codes,
+    Context, Decider, Decision, Precheck, Rejection, RejectionClass, check_expected_version, codes,
 };
 
 /// A decider that accepts every well-signed command, recording its kind as the event kind. Used
@@ -51,6 +51,10 @@ impl Decider for AcceptAll {
     }
 
     fn apply(&mut self, _: &Entry, (): ()) -> Result<(), Self::ApplyError> {
+        Ok(())
+    }
+
+    fn rewind(&mut self, _: u64) -> Result<(), String> {
         Ok(())
     }
 }
@@ -302,12 +306,40 @@ pub struct Sequencer<R: LogRead = LogReader> {
     threads: Vec<JoinHandle<()>>,
 }
 
+/// Why the ledger stopped taking commands, shared by the sequencer, its verify workers and the
+/// handles; the first reason stands until the sequencer resumes after the file system was full.
+#[derive(Debug, Default)]
+struct Stopped(RwLock<Option<String>>);
+
+impl Stopped {
+    fn get(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, why: String) {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert(why);
+    }
+
+    fn clear(&self) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
 /// Submits commands to a running sequencer.
 #[derive(Clone)]
 pub struct SequencerHandle<R: LogRead = LogReader> {
     jobs: Sender<Job>,
     closed: Arc<AtomicBool>,
-    stopped: Arc<OnceLock<String>>,
+    stopped: Arc<Stopped>,
     /// Set before `stopped` when the failure was a full file system.
     storage_full: Arc<AtomicBool>,
     counters: Arc<Counters>,
@@ -336,9 +368,10 @@ impl<R: LogRead> Sequencer<R> {
         let (stop, stop_rx) = bounded::<()>(0);
         let mut threads = Vec::new();
         let counters = Arc::new(Counters::default());
-        let stopped = Arc::new(OnceLock::new());
+        let stopped = Arc::new(Stopped::default());
         let storage_full = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(SeenStreams::new());
+        let precheck = decider.prechecker();
         for i in 0..config.verify_threads {
             let rx = job_rx.clone();
             let tx = verified_tx.clone();
@@ -351,6 +384,7 @@ impl<R: LogRead> Sequencer<R> {
                 prefetch_every_stream: config.prefetch_every_stream,
                 stopped: Arc::clone(&stopped),
                 storage_full: Arc::clone(&storage_full),
+                precheck: precheck.clone(),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -391,6 +425,7 @@ impl<R: LogRead> Sequencer<R> {
             recent,
             counters: Arc::clone(&counters),
             seen,
+            resume_tried: None,
         };
         threads.push(
             std::thread::Builder::new()
@@ -456,9 +491,9 @@ impl<R: LogRead> SequencerHandle<R> {
     fn check_open(&self) -> Result<(), Rejection> {
         if let Some(why) = self.failure() {
             if self.storage_full.load(Ordering::SeqCst) {
-                return Err(Rejection::new(&codes::STORAGE_FULL, why.to_owned()));
+                return Err(Rejection::new(&codes::STORAGE_FULL, why));
             }
-            return Err(Rejection::unavailable(why.to_owned()));
+            return Err(Rejection::unavailable(why));
         }
         if self.closed.load(Ordering::SeqCst) {
             return Err(Rejection::unavailable("the ledger is shutting down"));
@@ -507,9 +542,10 @@ impl<R: LogRead> SequencerHandle<R> {
     /// Why the sequencer stopped taking commands after a failure (a write, a sync, or an
     /// accepted entry that did not apply), if it did; the node reports it, and every submit is
     /// then answered `ledger.unavailable` (`ledger.storage_full` when the disk was full).
+    /// After a full file system it clears by itself once there is room again.
     #[must_use]
-    pub fn failure(&self) -> Option<&str> {
-        self.stopped.get().map(String::as_str)
+    pub fn failure(&self) -> Option<String> {
+        self.stopped.get()
     }
 
     /// A reader of the log.
@@ -527,6 +563,9 @@ impl<R: LogRead> SequencerHandle<R> {
 }
 
 const VERIFY_CHUNK: usize = 256;
+
+/// How often a sequencer stopped by a full file system looks whether there is room again.
+pub const RESUME_POLL: Duration = Duration::from_secs(1);
 
 /// Decompressed public keys by their base64 text, bounded: decompressing a key costs about a
 /// third of a signature check, and most commands come from keys seen recently.
@@ -562,18 +601,20 @@ struct Worker<R> {
     prefetch_every_stream: bool,
     /// Shared with the sequencer and the handles: a look-up that finds the disk full stops
     /// the ledger as a failed write does.
-    stopped: Arc<OnceLock<String>>,
+    stopped: Arc<Stopped>,
     storage_full: Arc<AtomicBool>,
+    /// The rules' checks made ahead of `decide` ([`Decider::prechecker`]).
+    precheck: Option<Arc<dyn Precheck>>,
 }
 
 impl<R> Worker<R> {
-    /// The answer to a look-up that failed in storage; a full disk also stops the ledger (the
-    /// index's engine fails every later read and write then), so that every later submit is
-    /// answered `ledger.storage_full` and nothing more is appended until a restart.
+    /// The answer to a look-up that failed in storage; a full disk also stops the ledger, so
+    /// that every later submit is answered `ledger.storage_full` and nothing more is appended
+    /// until the file system has room again (the sequencer then resumes).
     fn storage_failed(&self, error: &StoreError) -> Rejection {
         if error.is_storage_full() {
             self.storage_full.store(true, Ordering::SeqCst);
-            let _ = self.stopped.set(format!(
+            self.stopped.set(format!(
                 "the ledger stopped after a storage failure: {error}"
             ));
         }
@@ -685,15 +726,7 @@ fn verify_worker<R: LogRead>(
                     ready.push(job);
                 }
                 Err(e) => {
-                    let code = match e {
-                        deedlog_core::command::CommandError::Signature(_)
-                        | deedlog_core::command::CommandError::Key(_) => &codes::BAD_SIGNATURE,
-                        deedlog_core::command::CommandError::PayloadTooLarge { .. } => {
-                            &codes::TOO_LARGE
-                        }
-                        _ => &codes::MALFORMED,
-                    };
-                    let _ = job.reply.send(Err(Rejection::new(code, e.to_string())));
+                    let _ = job.reply.send(Err(Rejection::of_command_error(&e)));
                 }
             }
         }
@@ -707,6 +740,9 @@ fn verify_worker<R: LogRead>(
                 let digest = nonce_digest(&job.command.actor, &job.command.nonce);
                 match look_up_nonce(&worker.reader, &digest, &job.command) {
                     Ok(Ok(covered)) => {
+                        if let Some(pre) = &worker.precheck {
+                            pre.precheck(&job.command);
+                        }
                         // The stream's version too, for a stream the sequencer probably does
                         // not hold in memory; read after the nonce look-up, so that it covers
                         // `covered`.
@@ -767,7 +803,7 @@ struct SequencerState<B: LogBackend, D: Decider> {
     /// Whether the failure that stopped it was a full file system (answered
     /// `ledger.storage_full` rather than `ledger.unavailable`); shared with the handles.
     storage_full: Arc<AtomicBool>,
-    stopped: Arc<OnceLock<String>>,
+    stopped: Arc<Stopped>,
     busy_ns: u64,
     versions: HashMap<String, u64>,
     /// `head_seq` when `versions` was last emptied (at first, the log's size at start): a
@@ -782,6 +818,8 @@ struct SequencerState<B: LogBackend, D: Decider> {
     counters: Arc<Counters>,
     /// Which streams `versions` holds, for the workers.
     seen: Arc<SeenStreams>,
+    /// When the sequencer last looked whether it can resume after a full file system.
+    resume_tried: Option<Instant>,
 }
 
 /// The `(actor, nonce)` digests of the most recently committed entries, at most `max`, oldest
@@ -900,6 +938,9 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
         };
         let mut inflight: Option<InFlight> = None;
         while let Some(items) = self.gather(rx, inflight.is_some()) {
+            if inflight.is_none() && self.dead.is_some() {
+                self.try_resume();
+            }
             let t = Instant::now();
             let batch = self.prepare(items, inflight.as_mut());
             if let Some(f) = inflight.take() {
@@ -936,8 +977,16 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
     /// moment never holds back an acknowledgement.
     fn gather(&self, rx: &Receiver<Vec<Verified>>, busy: bool) -> Option<Vec<Verified>> {
         let started = Instant::now();
-        let mut items = if busy {
-            match rx.recv_timeout(self.config.batch_wait) {
+        let wait = if busy {
+            Some(self.config.batch_wait)
+        } else if self.dead.is_some() && self.storage_full.load(Ordering::SeqCst) {
+            // Stopped by a full file system: wake now and then to see whether there is room.
+            Some(RESUME_POLL)
+        } else {
+            None
+        };
+        let mut items = if let Some(wait) = wait {
+            match rx.recv_timeout(wait) {
                 Ok(first) => first,
                 Err(RecvTimeoutError::Timeout) => return Some(Vec::new()),
                 Err(RecvTimeoutError::Disconnected) => return None,
@@ -985,9 +1034,53 @@ impl<B: LogBackend, D: Decider> SequencerState<B, D> {
         format!("the ledger stopped after a storage failure: {error}")
     }
 
+    /// After a stop on a full file system, once there is room again (looked at most every
+    /// [`RESUME_POLL`]): the writer discards what was not committed, the decider goes back to
+    /// the committed log, the memory of recent streams and nonces starts afresh at the
+    /// committed size, and commands are taken again. Nothing acknowledged is touched: every
+    /// reply of the failed batches was a refusal. Any other stop is for good.
+    fn try_resume(&mut self) {
+        if !self.storage_full.load(Ordering::SeqCst)
+            || self
+                .resume_tried
+                .is_some_and(|at| at.elapsed() < RESUME_POLL)
+        {
+            return;
+        }
+        self.resume_tried = Some(Instant::now());
+        if !self.writer.room_to_resume() {
+            return;
+        }
+        let size = self.writer.committed();
+        let resumed = self
+            .writer
+            .recover()
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.decider.rewind(size));
+        if let Err(why) = resumed {
+            tracing::warn!(%why, "the ledger cannot take commands again yet");
+            return;
+        }
+        self.versions.clear();
+        self.seen.clear();
+        self.versions_cleared_at = size;
+        self.head_seq = self.writer.next_seq();
+        self.head_leaf = self.writer.last_leaf();
+        self.recent = RecentNonces::new(self.config.recent_nonces, size);
+        self.dead = None;
+        // The reason goes first: a handle that still sees the flag reads no reason and lets
+        // the command through to this thread, which now takes it.
+        self.stopped.clear();
+        self.storage_full.store(false, Ordering::SeqCst);
+        tracing::info!(
+            size,
+            "the file system has room again; the ledger takes commands"
+        );
+    }
+
     /// Stops taking commands for good, and tells every handle why.
     fn stop(&mut self, why: String) {
-        let _ = self.stopped.set(why.clone());
+        self.stopped.set(why.clone());
         self.dead = Some(why);
     }
 

@@ -818,3 +818,144 @@ fn a_full_disk_is_answered_storage_full_by_every_later_submit() {
         LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
     assert_eq!(reader.size(), 1, "nothing of the refused batch is there");
 }
+
+#[test]
+fn after_a_full_disk_the_sequencer_resumes_by_itself_once_there_is_room() {
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SecretKey::from_seed(&[31; 32]);
+    let full = Arc::new(AtomicBool::new(false));
+    let fault_full = Arc::clone(&full);
+    // Small segments: the failed batches start new segment files, which the recovery removes,
+    // as a full disk at a segment's end does.
+    let options = LogOptions {
+        segment_bytes_max: 4096,
+        sync_fault: Some(Arc::new(move |_| {
+            if fault_full.load(Ordering::SeqCst) {
+                Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+            } else {
+                Ok(())
+            }
+        })),
+    };
+    let (writer, _, _) = LogWriter::open(dir.path(), options, Arc::new(PlainFormat)).unwrap();
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let seq = Sequencer::start(writer, AcceptAll, config(clock)).unwrap();
+    let h = seq.handle();
+    let mut acked = Vec::new();
+    for n in 0..3 {
+        acked.push(
+            h.submit_blocking(command(&key, n, "test/S-1", None))
+                .unwrap(),
+        );
+    }
+    // Fill the last segment, so that the next batch starts a new one.
+    let segments = |dir: &Path| {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("log"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    };
+    let mut filler = 1000;
+    while std::fs::metadata(segments(dir.path()).last().unwrap())
+        .unwrap()
+        .len()
+        < 4096
+    {
+        acked.push(
+            h.submit_blocking(command(&key, filler, "test/S-2", None))
+                .unwrap(),
+        );
+        filler += 1;
+    }
+    let before = segments(dir.path()).len();
+    full.store(true, Ordering::SeqCst);
+    // While the disk is full, every command is refused with the same clear answer, including
+    // those tried after the sequencer resumed and found the disk still full.
+    let started = std::time::Instant::now();
+    let mut n = 3;
+    while started.elapsed() < std::time::Duration::from_millis(2_500) {
+        let r = h
+            .submit_blocking(command(&key, n, "test/S-1", None))
+            .unwrap_err();
+        assert_eq!(
+            (r.code, r.class.http_status()),
+            ("ledger.storage_full", 503),
+            "{}",
+            r.message
+        );
+        assert!(h.failure().is_some(), "the handle says why it refuses");
+        assert_eq!(
+            h.reader().size(),
+            acked.len() as u64,
+            "a refused command appended nothing"
+        );
+        n += 1;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    full.store(false, Ordering::SeqCst);
+    // Room again: within a few polls the same command that was refused is taken, at the next
+    // seq (the failed batches left no gap, no nonce and no stream version behind).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let retried = loop {
+        match h.submit_blocking(command(&key, 3, "test/S-1", None)) {
+            Ok(receipt) => break receipt,
+            Err(r) => {
+                assert_eq!(r.code, "ledger.storage_full", "{}", r.message);
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the sequencer did not resume once there was room"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    };
+    assert_eq!(
+        retried.seq,
+        acked.len() as u64,
+        "the failed batches left no gap"
+    );
+    assert_eq!(
+        retried.stream_version, 4,
+        "the stream version went on from 3"
+    );
+    assert!(!retried.duplicate);
+    assert!(
+        h.failure().is_none(),
+        "the failure is cleared once it resumed"
+    );
+    assert_eq!(
+        segments(dir.path()).len(),
+        before + 1,
+        "the segments the failed batches began were removed; the retried batch began one"
+    );
+    acked.push(retried);
+    for n in 100..105 {
+        acked.push(
+            h.submit_blocking(command(&key, n, "test/S-1", None))
+                .unwrap(),
+        );
+    }
+    // A command refused while full and never retried can be sent now, once.
+    let late = h
+        .submit_blocking(command(&key, 4, "test/S-1", None))
+        .unwrap();
+    assert!(!late.duplicate);
+    acked.push(late);
+    seq.shutdown();
+
+    // Reopened: every acknowledged entry is there with its leaf hash, the chain holds, and no
+    // segment of a failed batch is left.
+    let (_w, reader, report) =
+        LogWriter::open(dir.path(), LogOptions::default(), Arc::new(PlainFormat)).unwrap();
+    assert_eq!(report.torn_tail_bytes, 0, "the recovery left no torn tail");
+    assert_eq!(reader.size(), acked.len() as u64);
+    for r in &acked {
+        assert_eq!(
+            hash::to_hex(&hash::leaf_hash(&reader.entry(r.seq).unwrap())),
+            r.leaf_hash
+        );
+    }
+}

@@ -241,22 +241,38 @@ fn a_real_torn_tail_after_the_last_checkpoint_is_still_cut() {
     }
 }
 
-/// The last checkpoint itself damaged, nothing after it: its batch was never acknowledged (a
-/// batch is acknowledged once its checkpoint is durable), so the batch is cut whole with it, and
-/// every checkpoint stays at the end of a batch.
-#[test]
-fn a_damaged_last_checkpoint_cuts_its_unacknowledged_batch() {
+/// A log of six batches of five entries in one segment: its options, folder, segment path,
+/// bytes and scan, whose last record is the last batch's checkpoint.
+fn six_batches_of_five() -> (
+    LogOptions,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Vec<u8>,
+    segment::Scan,
+) {
     let opts = options(64 << 20);
     let dir = tempfile::tempdir().expect("temp dir");
     make(dir.path(), &opts, 6, 5);
     let path = seg_path(dir.path(), 0);
+    let bytes = std::fs::read(&path).expect("read");
     let scan = segment::scan(&path, 0).expect("scan");
+    assert_eq!(
+        scan.records.last().map(|r| r.kind),
+        Some(RecordKind::Checkpoint)
+    );
+    (opts, dir, path, bytes, scan)
+}
+
+/// The last checkpoint cut short by the end of the file, nothing after it, no index or derived
+/// files to say more: what a crash during its batch's write leaves. That batch was never
+/// acknowledged (a batch is acknowledged once its checkpoint is durable), so it is cut whole with
+/// the checkpoint, and every checkpoint stays at the end of a batch. With the derived files'
+/// sync point still there (it counts only acknowledged entries), the same bytes refuse.
+#[test]
+fn a_last_checkpoint_cut_short_cuts_its_unacknowledged_batch() {
+    let (opts, dir, _, pristine, scan) = six_batches_of_five();
     let last = scan.records.last().expect("records");
-    assert_eq!(last.kind, RecordKind::Checkpoint);
-    flip(&path, last.offset + 20, 0x08);
-    remove_derived(dir.path());
-    let (size, report) = open(dir.path(), &opts).expect("opens");
-    // The size of the checkpoint before the damaged one: the entries before its record.
+    // The size of the checkpoint before the last one: the entries before its record.
     let before = scan
         .records
         .iter()
@@ -267,9 +283,127 @@ fn a_damaged_last_checkpoint_cuts_its_unacknowledged_batch() {
         .filter(|r| r.kind == RecordKind::Entry)
         .count() as u64;
     assert!(kept < 30);
-    assert_eq!(size, kept);
-    assert!(report.torn_tail_bytes > 0 && !report.checkpoint_added);
-    assert!(verify_report(dir.path()).is_clean());
+    for cut in [
+        last.offset + 3,
+        last.offset + 9,
+        last.offset + 40,
+        pristine.len() as u64 - 1,
+    ] {
+        // The index gone, the derived files' sync point kept: it says 30 were acknowledged.
+        let copy = tempfile::tempdir().expect("temp dir");
+        copy_dir(dir.path(), copy.path());
+        let copy_path = seg_path(copy.path(), 0);
+        std::fs::write(&copy_path, &pristine[..cut as usize]).expect("write");
+        remove::remove_dir(&copy.path().join("index"));
+        assert!(
+            matches!(open(copy.path(), &opts), Err(StoreError::Damaged { .. })),
+            "cut at {cut}: opened over the sync point"
+        );
+        assert_eq!(
+            std::fs::metadata(&copy_path).expect("stat").len(),
+            cut,
+            "cut at {cut}: bytes were cut"
+        );
+        // Nothing else says so: the torn batch is cut.
+        remove_derived(copy.path());
+        let (size, report) = open(copy.path(), &opts).expect("opens");
+        assert_eq!(size, kept, "cut at {cut}");
+        assert!(report.torn_tail_bytes > 0 && !report.checkpoint_added);
+        assert!(verify_report(copy.path()).is_clean());
+    }
+}
+
+/// A power loss during the last batch's write may leave its checkpoint record whole in length
+/// but with a block never written, which reads as zeros: that too is a torn write, and is cut.
+#[test]
+fn a_last_checkpoint_with_an_unwritten_block_cuts_its_batch() {
+    let (opts, dir, path, mut bytes, scan) = six_batches_of_five();
+    let last = scan.records.last().expect("records");
+    // The sector holding the record was never written past the bytes of the batch before
+    // (which were durable already): zeros from the record's start to the end of the file.
+    bytes[usize::try_from(last.offset).expect("small")..].fill(0);
+    std::fs::write(&path, &bytes).expect("write");
+    remove_derived(dir.path());
+    let (size, report) = open(dir.path(), &opts).expect("opens");
+    assert!(size < 30);
+    assert!(report.torn_tail_bytes > 0);
+}
+
+/// The last checkpoint record whole but damaged, nothing after it, the index and derived files
+/// gone: one flipped bit in its payload, its kind byte, its checksum or its length field. No
+/// torn write leaves that (a write cut short leaves a record cut short by the end of the file,
+/// or unwritten zeros), so the bytes were changed after they were written, and that checkpoint
+/// and its batch may well have been acknowledged. Open refuses, names the checkpoint and cuts
+/// nothing; the offline verifier reports it as that checkpoint, and says open refuses. Before,
+/// open cut the batch as a torn tail, losing its acknowledged entries, and a flipped kind byte
+/// made the verifier take the checkpoint for an entry.
+#[test]
+fn a_damaged_last_checkpoint_refuses_to_open_and_is_reported() {
+    let (opts, dir, _, pristine, scan) = six_batches_of_five();
+    let last = scan.records.last().expect("records");
+    let size = scan.entries();
+    assert_eq!(size, 30);
+    let at = |field: u64| last.offset + field;
+    for (what, byte, mask) in [
+        ("payload", at(9 + last.payload.len() as u64 / 2), 0x08),
+        ("last payload byte", pristine.len() as u64 - 1, 0x01),
+        ("kind byte", at(4), 0x01),
+        ("kind byte", at(4), 0x02),
+        ("kind byte", at(4), 0x80),
+        ("checksum", at(7), 0x10),
+        ("length, low bit: one byte past the end", at(0), 0x01),
+        ("length, shorter", at(0), 0x04),
+        ("length, far past the end", at(2), 0x01),
+        ("length, beyond any record", at(3), 0x80),
+    ] {
+        let copy = tempfile::tempdir().expect("temp dir");
+        copy_dir(dir.path(), copy.path());
+        let copy_path = seg_path(copy.path(), 0);
+        flip(&copy_path, byte, mask);
+        let damaged = std::fs::read(&copy_path).expect("read");
+        remove_derived(copy.path());
+        let result = open(copy.path(), &opts);
+        if let Err(e) = &result {
+            eprintln!("{what}: {e}");
+        }
+        assert_damaged_at(result, &copy_path, last.offset, size);
+        assert_eq!(
+            std::fs::read(&copy_path).expect("read"),
+            damaged,
+            "{what}: bytes were cut"
+        );
+        let report = verify_report(copy.path());
+        assert!(
+            report
+                .faults
+                .iter()
+                .any(|f| f.kind == FaultKind::RecordDamaged
+                    && f.seq.is_none()
+                    && f.checkpoint_size == Some(size)
+                    && f.detail.contains("opening the log refuses")),
+            "{what}: {:?}",
+            report.faults
+        );
+        assert!(
+            report.faults.iter().all(|f| f.seq.is_none_or(|s| s >= 25)),
+            "{what}: faults before the last batch: {:?}",
+            report.faults
+        );
+        assert_eq!(report.entries, 30, "{what}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for item in std::fs::read_dir(from).expect("read dir") {
+        let item = item.expect("entry");
+        let target = to.join(item.file_name());
+        if item.file_type().expect("type").is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), target).expect("copy");
+        }
+    }
 }
 
 /// A crash right after the next segment file was created, before its header was durable: the

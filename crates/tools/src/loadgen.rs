@@ -133,6 +133,48 @@ pub struct LoadReport {
     /// Verify req/s over ceiling req/s (the aim is at least 0.5).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify_to_ceiling: Option<f64>,
+    /// How far the views were behind the log when the commands measurement ended, and how long
+    /// they took to catch up (from the server's `/readyz`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub views_lag: Option<ViewsLag>,
+}
+
+/// The views' lag behind the log at the end of the commands measurement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ViewsLag {
+    /// Entries on the log the views had not applied yet when the last command was answered.
+    pub entries_behind: u64,
+    /// Milliseconds until the views had applied everything on the log at that moment (`None`
+    /// when they had not within 60 s, or `/readyz` did not answer).
+    pub catch_up_ms: Option<u64>,
+}
+
+/// Reads `(log_size, views_applied)` from the server's `/readyz`.
+fn readiness(conn: &mut Connection, host: &str) -> Option<(u64, u64)> {
+    let response = conn.send(&request("GET", host, "/readyz", None)).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
+    Some((
+        value.get("log_size")?.as_u64()?,
+        value.get("views_applied")?.as_u64()?,
+    ))
+}
+
+/// The views' lag right now, and how long they take to catch up with the log's current size.
+fn views_lag(addr: SocketAddr, host: &str, timeout: Duration) -> Option<ViewsLag> {
+    let mut conn = Connection::new(addr, timeout);
+    let (size, applied) = readiness(&mut conn, host)?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    let mut caught_up = applied >= size;
+    while !caught_up && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        caught_up = readiness(&mut conn, host).is_some_and(|(_, a)| a >= size);
+    }
+    Some(ViewsLag {
+        entries_behind: size.saturating_sub(applied),
+        catch_up_ms: caught_up
+            .then(|| u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+    })
 }
 
 /// Resolves the server URL to a loopback socket address.
@@ -265,6 +307,11 @@ pub fn run(
             false,
         ))
     };
+    let views_lag = if commands.is_some() {
+        views_lag(addr, &host, options.request_timeout)
+    } else {
+        None
+    };
     let verify_to_ceiling = match (&ceiling, &verify) {
         (Some(c), Some(v)) if c.requests_per_s > 0.0 => Some(v.requests_per_s / c.requests_per_s),
         _ => None,
@@ -276,6 +323,7 @@ pub fn run(
         verify,
         commands,
         verify_to_ceiling,
+        views_lag,
     })
 }
 

@@ -1,4 +1,4 @@
-//! The key layout of the views' one sled tree. Components are separated by a 0 byte (ids, codes
+//! The key layout of the views' one keyspace. Components are separated by a 0 byte (ids, codes
 //! and districts never hold one); numbers are fixed-width big-endian so that byte order is
 //! numeric order.
 //!

@@ -1,5 +1,5 @@
-//! deedlog's read models: documents and indexes projected from the log into a sled database of
-//! their own (`DATA/views/`), each batch written atomically together with the cursor (the number
+//! deedlog's read models: documents and indexes projected from the log into an embedded
+//! database of their own (`DATA/views/`, an LSM tree: fjall), each batch written atomically together with the cursor (the number
 //! of entries applied) and the leaf hash of the last entry applied.
 //!
 //! Architecture invariants:
@@ -12,9 +12,11 @@
 //! - the views may lag the log, never lead it: the projector reads only acknowledged entries,
 //!   and a cursor ahead of the log or a leaf-hash mismatch means "rebuild" ([`Views::check`]).
 //!
-//! The views are the one place outside `deedlog-store` that names sled: they are a second,
-//! disposable database (delete `DATA/views/` and they are rebuilt), kept apart from the store's
-//! index so that a rebuild never touches the log's own derived state.
+//! The views are a second, disposable database (delete `DATA/views/` and they are rebuilt), kept
+//! apart from the store's index so that a rebuild never touches the log's own derived state. The
+//! engine is the store index's (fjall): the documents are rewritten in place as aggregates
+//! change, and an LSM tree keeps that cheap and its memory bounded (a block cache and a
+//! memtable), where a B-tree engine kept a page table growing with the number of documents.
 #![deny(missing_docs)]
 
 pub mod docs;
@@ -53,20 +55,30 @@ pub enum ViewError {
     },
 }
 
-/// An error of the embedded database under the views, kept opaque so that the engine (sled today)
+/// An error of the embedded database under the views, kept opaque so that the engine (fjall today)
 /// stays an implementation detail of this crate.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ViewStoreError(sled::Error);
+pub struct ViewStoreError(fjall::Error);
 
-impl From<sled::Error> for ViewError {
-    fn from(e: sled::Error) -> Self {
+impl From<fjall::Error> for ViewError {
+    fn from(e: fjall::Error) -> Self {
         ViewError::Store(ViewStoreError(e))
     }
 }
 
-/// The views database's page cache unless the caller says otherwise.
+/// The views database's block cache unless the caller says otherwise.
 pub const CACHE_BYTES_DEFAULT: u64 = 32 << 20;
+
+/// The views' memtable: writes collect here before they are written out as a sorted table.
+const MEMTABLE_BYTES: u64 = 8 << 20;
+
+/// How long an open waits for a views folder still held by a database being closed in this
+/// process (the engine's threads let go of it just after the drop).
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// The keyspace holding every document, index and the cursor.
+const KEYSPACE: &str = "views";
 
 /// Largest page of a list.
 pub const PAGE_LIMIT_MAX: usize = 100;
@@ -165,9 +177,17 @@ pub struct HashMatch {
     pub seq: u64,
 }
 
+/// The open database and its one keyspace.
+pub(crate) struct Engine {
+    pub(crate) db: fjall::Database,
+    pub(crate) tree: fjall::Keyspace,
+}
+
 pub(crate) struct Inner {
-    pub(crate) db: sled::Db,
-    pub(crate) tree: sled::Tree,
+    /// `None` only while [`Views::reopen`] swaps it.
+    engine: std::sync::RwLock<Option<Arc<Engine>>>,
+    dir: std::path::PathBuf,
+    cache_bytes: u64,
     pub(crate) applied: tokio::sync::watch::Sender<u64>,
 }
 
@@ -182,6 +202,37 @@ impl std::fmt::Debug for Views {
         f.debug_struct("Views")
             .field("applied", &self.applied())
             .finish_non_exhaustive()
+    }
+}
+
+fn open_engine(dir: &Path, cache_bytes: u64) -> Result<Engine, ViewError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let db = loop {
+        let opened = fjall::Database::builder(dir)
+            .cache_size(cache_bytes)
+            .max_journaling_size(64 << 20)
+            .worker_threads(1)
+            .open();
+        match opened {
+            Err(fjall::Error::Locked) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other?,
+        }
+    };
+    let tree = db.keyspace(KEYSPACE, || {
+        fjall::KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+    })?;
+    Ok(Engine { db, tree })
+}
+
+/// The cursor the database holds.
+fn cursor(engine: &Engine) -> Result<u64, ViewError> {
+    match engine.tree.get(keys::META_APPLIED)? {
+        Some(v) => {
+            keys::read_u64(&v).ok_or_else(|| ViewError::Corrupt("the cursor is malformed".into()))
+        }
+        None => Ok(0),
     }
 }
 
@@ -211,7 +262,7 @@ impl Views {
     /// Opens (or creates) the views database in `dir`.
     ///
     /// # Errors
-    /// sled errors (a damaged database: delete the folder and rebuild).
+    /// Engine errors (a damaged database: delete the folder and rebuild).
     pub fn open(dir: &Path) -> Result<Self, ViewError> {
         Self::open_with_cache(dir, CACHE_BYTES_DEFAULT)
     }
@@ -221,24 +272,84 @@ impl Views {
     /// # Errors
     /// As [`Views::open`].
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, ViewError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()?;
-        let tree = db.open_tree("views")?;
-        let applied = match tree.get(keys::META_APPLIED)? {
-            Some(v) => keys::read_u64(&v)
-                .ok_or_else(|| ViewError::Corrupt("the cursor is malformed".into()))?,
-            None => 0,
-        };
+        // A folder left by the earlier engine (sled: its `conf` and `db` files) is in a format
+        // this version does not read; the views are derived, so it is removed and rebuilt.
+        if dir.join("conf").is_file() && dir.join("db").is_file() {
+            tracing::warn!(dir = %dir.display(), "the views are in an earlier format; rebuilding them");
+            std::fs::remove_dir_all(dir).map_err(|e| {
+                ViewError::Corrupt(format!(
+                    "the views in an earlier format at {} cannot be removed: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let engine = open_engine(dir, cache_bytes)?;
+        let applied = cursor(&engine)?;
         let (tx, _) = tokio::sync::watch::channel(applied);
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
-                tree,
+                engine: std::sync::RwLock::new(Some(Arc::new(engine))),
+                dir: dir.to_path_buf(),
+                cache_bytes,
                 applied: tx,
             }),
         })
+    }
+
+    /// The open engine.
+    pub(crate) fn engine(&self) -> Result<Arc<Engine>, ViewError> {
+        self.inner
+            .engine
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| ViewError::Corrupt("the views are being reopened; retry".into()))
+    }
+
+    /// Closes the database and opens it again from its folder, in place: after the engine
+    /// refused every write because one failed (a full disk), which it then does until it is
+    /// opened again. The cursor is read back from what the engine recovers (a batch whose
+    /// write failed is not there: a batch holds its cursor); the caller re-applies from it.
+    ///
+    /// # Errors
+    /// The engine's, when the folder cannot be opened (the views stay closed, and every read
+    /// says so until a later reopen succeeds).
+    pub fn reopen(&self) -> Result<u64, ViewError> {
+        let mut slot = self
+            .inner
+            .engine
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(mut old) = slot.take() {
+            // Reads in flight hold the engine for the length of one call; the folder's lock is
+            // released only once the last holder drops it.
+            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(engine) => {
+                        drop(engine);
+                        break;
+                    }
+                    Err(shared) if std::time::Instant::now() < deadline => {
+                        old = shared;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(shared) => {
+                        *slot = Some(shared);
+                        return Err(ViewError::Corrupt(
+                            "the views are still in use and cannot be reopened".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        let engine = open_engine(&self.inner.dir, self.inner.cache_bytes)?;
+        let applied = cursor(&engine)?;
+        *slot = Some(Arc::new(engine));
+        drop(slot);
+        self.inner.applied.send_replace(applied);
+        tracing::info!(applied, "the views were reopened");
+        Ok(applied)
     }
 
     /// Entries applied (the cursor): the views reflect entries `0..applied()`.
@@ -250,9 +361,9 @@ impl Views {
     /// The leaf hash of the last entry applied, if any.
     ///
     /// # Errors
-    /// sled errors, a malformed value.
+    /// Engine errors, a malformed value.
     pub fn last_leaf(&self) -> Result<Option<Hash>, ViewError> {
-        match self.inner.tree.get(keys::META_LAST_LEAF)? {
+        match self.engine()?.tree.get(keys::META_LAST_LEAF)? {
             Some(v) => {
                 let bytes: [u8; 32] = v
                     .as_ref()
@@ -268,7 +379,7 @@ impl Views {
     /// and whose size is `log_size`: false means they must be rebuilt.
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn check(
         &self,
         log_size: u64,
@@ -313,24 +424,24 @@ impl Views {
         true
     }
 
-    /// Makes everything written so far reach the files (sled's flush; views are re-derivable, so
-    /// no fsync is needed).
+    /// Hands everything written so far to the operating system (the journal's buffer; views
+    /// are re-derivable, so no fsync is needed).
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn flush(&self) -> Result<(), ViewError> {
-        self.inner.db.flush()?;
+        self.engine()?.db.persist(fjall::PersistMode::Buffer)?;
         Ok(())
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, ViewError> {
-        Ok(self.inner.tree.get(key)?)
+    fn get(&self, key: &[u8]) -> Result<Option<fjall::Slice>, ViewError> {
+        Ok(self.engine()?.tree.get(key)?)
     }
 
     /// The stored canonical bytes of the document of `id` (`listing/LS-…`, `party/PA-…`, …).
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn doc_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, ViewError> {
         Ok(self.get(&keys::doc(id))?.map(|v| v.to_vec()))
     }
@@ -338,7 +449,7 @@ impl Views {
     /// The document of `id`, decoded.
     ///
     /// # Errors
-    /// sled errors, a document that does not decode.
+    /// Engine errors, a document that does not decode.
     pub fn doc(&self, id: &str) -> Result<Option<Doc>, ViewError> {
         match self.get(&keys::doc(id))? {
             Some(bytes) => {
@@ -351,7 +462,7 @@ impl Views {
     /// The document of `id` as JSON.
     ///
     /// # Errors
-    /// sled errors, a document that is not JSON.
+    /// Engine errors, a document that is not JSON.
     pub fn doc_value(&self, id: &str) -> Result<Option<Value>, ViewError> {
         match self.get(&keys::doc(id))? {
             Some(bytes) => serde_json::from_slice(&bytes)
@@ -365,7 +476,7 @@ impl Views {
     /// without the private `pending` change.
     ///
     /// # Errors
-    /// sled errors, a damaged document.
+    /// Engine errors, a damaged document.
     pub fn public_listing(&self, id: &str) -> Result<Option<Value>, ViewError> {
         let Some(Doc::Listing(doc)) = self.doc(id)? else {
             return Ok(None);
@@ -379,7 +490,7 @@ impl Views {
     /// Searches active listings.
     ///
     /// # Errors
-    /// sled errors, a damaged index.
+    /// Engine errors, a damaged index.
     pub fn search_listings(&self, q: &ListingQuery, paging: Paging) -> Result<Page, ViewError> {
         let (tag, reverse) = match q.sort {
             ListingSort::Newest => (keys::SORT_TIME, true),
@@ -401,14 +512,14 @@ impl Views {
         let mut end = prefix.clone();
         end.extend_from_slice(&hi.unwrap_or(u64::MAX).to_be_bytes());
         end.push(0xff);
-        let range = self.inner.tree.range(start..end);
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+        let range = self.engine()?.tree.range(start..end);
+        let iter: Box<dyn Iterator<Item = fjall::Guard>> = if reverse {
             Box::new(range.rev())
         } else {
             Box::new(range)
         };
         let matches = iter.take(SCAN_MAX).filter_map(move |item| {
-            let (key, value) = match item {
+            let (key, value) = match item.into_inner() {
                 Ok(kv) => kv,
                 Err(e) => return Some(Err(ViewError::from(e))),
             };
@@ -437,15 +548,15 @@ impl Views {
     /// Certified agents of certified agencies (optionally of one agency), best first.
     ///
     /// # Errors
-    /// sled errors, a damaged index.
+    /// Engine errors, a damaged index.
     pub fn agents_by_rating(
         &self,
         agency: Option<&str>,
         paging: Paging,
     ) -> Result<Page, ViewError> {
         let prefix = keys::rating_prefix(agency);
-        let iter = self.inner.tree.scan_prefix(&prefix).map(|item| {
-            let (key, _) = item?;
+        let iter = self.engine()?.tree.prefix(&prefix).map(|item| {
+            let key = item.key()?;
             keys::id_after(&key, prefix.len() + 16)
         });
         page_of(iter, paging, |id| self.resolve(id))
@@ -455,16 +566,16 @@ impl Views {
     /// optionally only those of one district, at most [`SCAN_MAX`].
     ///
     /// # Errors
-    /// sled errors, a damaged document.
+    /// Engine errors, a damaged document.
     pub fn all_of(&self, kind: &str, district: Option<&str>) -> Result<Vec<Value>, ViewError> {
         let mut out = Vec::new();
         for item in self
-            .inner
+            .engine()?
             .tree
-            .scan_prefix(keys::doc(&format!("{kind}/")))
+            .prefix(keys::doc(&format!("{kind}/")))
             .take(SCAN_MAX)
         {
-            let (_, bytes) = item?;
+            let bytes = item.value()?;
             let value: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ViewError::Corrupt(format!("a {kind} document: {e}")))?;
             if district.is_none_or(|d| value.get("district").and_then(Value::as_str) == Some(d)) {
@@ -477,7 +588,7 @@ impl Views {
     /// The documents `owner` relates to as `relation` (see [`keys::Relation`]), newest first.
     ///
     /// # Errors
-    /// sled errors, a damaged index.
+    /// Engine errors, a damaged index.
     pub fn owned(
         &self,
         owner: &str,
@@ -491,14 +602,14 @@ impl Views {
     /// The documents in an authority's queue ([`docs::QUEUE_TO_FILE`], …), oldest first.
     ///
     /// # Errors
-    /// sled errors, a damaged index.
+    /// Engine errors, a damaged index.
     pub fn queue(&self, queue: &str, paging: Paging) -> Result<Page, ViewError> {
         self.ids_page(keys::queue_prefix(queue), paging)
     }
 
     fn ids_page(&self, prefix: Vec<u8>, paging: Paging) -> Result<Page, ViewError> {
-        let iter = self.inner.tree.scan_prefix(&prefix).map(|item| {
-            let (key, _) = item?;
+        let iter = self.engine()?.tree.prefix(&prefix).map(|item| {
+            let key = item.key()?;
             keys::id_after(&key, prefix.len() + 8)
         });
         page_of(iter, paging, |id| self.resolve(id))
@@ -513,7 +624,7 @@ impl Views {
     /// The aggregate a derived code (`LV-…`, `FC-…`, `PV-…`) belongs to.
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn by_code(&self, code: &str) -> Result<Option<String>, ViewError> {
         match self.get(&keys::code(code))? {
             Some(v) => String::from_utf8(v.to_vec())
@@ -526,16 +637,16 @@ impl Views {
     /// Where a file hash (64 lower-case hex digits) appears on the log, at most `limit` places.
     ///
     /// # Errors
-    /// sled errors, a damaged index.
+    /// Engine errors, a damaged index.
     pub fn by_hash(&self, hex: &str, limit: usize) -> Result<Vec<HashMatch>, ViewError> {
         let mut out = Vec::new();
         for item in self
-            .inner
+            .engine()?
             .tree
-            .scan_prefix(keys::hash_prefix(hex))
+            .prefix(keys::hash_prefix(hex))
             .take(limit)
         {
-            let (_, v) = item?;
+            let v = item.value()?;
             out.push(
                 serde_json::from_slice(&v)
                     .map_err(|e| ViewError::Corrupt(format!("a hash index value: {e}")))?,
@@ -547,7 +658,7 @@ impl Views {
     /// The actor's current key.
     ///
     /// # Errors
-    /// sled errors, a damaged value.
+    /// Engine errors, a damaged value.
     pub fn actor_key(&self, actor: &str) -> Result<Option<KeyDoc>, ViewError> {
         match self.get(&keys::actor_key(actor))? {
             Some(v) => serde_json::from_slice(&v)
@@ -561,15 +672,15 @@ impl Views {
     /// that its entry's payload is public.
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn is_shown(&self, seq: u64) -> Result<bool, ViewError> {
-        Ok(self.inner.tree.contains_key(keys::shown(seq))?)
+        Ok(self.engine()?.tree.contains_key(keys::shown(seq))?)
     }
 
     /// The actor a public key was ever registered to (current, rotated or revoked), if any.
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn key_user(&self, key: &str) -> Result<Option<String>, ViewError> {
         match self.get(&keys::key_user(key))? {
             Some(v) => String::from_utf8(v.to_vec())
@@ -582,7 +693,7 @@ impl Views {
     /// The party registered with this phone commitment, if any.
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn party_by_phone(&self, commitment: &str) -> Result<Option<String>, ViewError> {
         match self.get(&keys::phone(commitment))? {
             Some(v) => String::from_utf8(v.to_vec())
@@ -595,10 +706,10 @@ impl Views {
     /// Removes every document, index and the cursor (for a rebuild from zero).
     ///
     /// # Errors
-    /// sled errors.
+    /// Engine errors.
     pub fn clear(&self) -> Result<(), ViewError> {
-        self.inner.tree.clear()?;
-        self.inner.db.flush()?;
+        self.engine()?.tree.clear()?;
+        self.engine()?.db.persist(fjall::PersistMode::Buffer)?;
         self.inner.applied.send_replace(0);
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! The projection: folds entries into the domain state and writes the documents and indexes they
-//! change, one atomic sled batch per call, together with the cursor and the last leaf hash.
+//! change, one atomic batch of the views' database per call, together with the cursor and the last leaf hash.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Projection {
 
 /// Pending writes of one batch, read through before the tree.
 struct Overlay<'a> {
-    tree: &'a sled::Tree,
+    tree: &'a fjall::Keyspace,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -90,7 +90,7 @@ impl Projection {
     /// and commits the changes with the new cursor in one atomic batch.
     ///
     /// # Errors
-    /// A malformed entry, a gap, an entry the domain does not apply, sled errors. After an error
+    /// A malformed entry, a gap, an entry the domain does not apply, engine errors. After an error
     /// the projection refuses further work (its state may be ahead of the views): reopen.
     /// `records` are stored records: each entry's bytes and, for version 2, its opening
     /// (see [`deedlog_core::entry::split_record`]).
@@ -111,7 +111,8 @@ impl Projection {
     }
 
     fn apply_inner(&mut self, records: &[Vec<u8>]) -> Result<(), ViewError> {
-        let tree = self.views.inner.tree.clone();
+        let engine = self.views.engine()?;
+        let tree = engine.tree.clone();
         let mut overlay = Overlay {
             tree: &tree,
             writes: BTreeMap::new(),
@@ -142,19 +143,22 @@ impl Projection {
             self.refresh(&mut overlay, &ids, &entry)?;
             last_leaf = Some(hash::leaf_hash(bytes));
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = engine
+            .db
+            .batch()
+            .durability(Some(fjall::PersistMode::Buffer));
         for (k, v) in overlay.writes {
             match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
+                Some(v) => batch.insert(&tree, k, v),
+                None => batch.remove(&tree, k),
             }
         }
         let applied = self.state.next_seq();
-        batch.insert(keys::META_APPLIED, &applied.to_be_bytes());
+        batch.insert(&tree, keys::META_APPLIED, applied.to_be_bytes());
         if let Some(leaf) = last_leaf {
-            batch.insert(keys::META_LAST_LEAF, &leaf.0);
+            batch.insert(&tree, keys::META_LAST_LEAF, leaf.0);
         }
-        tree.apply_batch(batch)?;
+        batch.commit()?;
         self.views.inner.applied.send_replace(applied);
         Ok(())
     }

@@ -94,3 +94,28 @@ fn a_locked_views_folder_is_a_view_error_in_words() {
         "{error}"
     );
 }
+
+#[test]
+fn views_left_in_an_earlier_engines_layout_are_removed_and_start_from_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let views_dir = dir.path().join("views");
+    std::fs::create_dir_all(views_dir.join("blobs")).unwrap();
+    // sled's layout: a `conf` and a `db` file (contents that the current engine cannot read).
+    std::fs::write(views_dir.join("conf"), b"segment_size: 524288\n").unwrap();
+    std::fs::write(views_dir.join("db"), vec![0x5a; 4096]).unwrap();
+    let views = Views::open(&views_dir).unwrap();
+    assert_eq!(
+        views.applied(),
+        0,
+        "the views start from zero, to be rebuilt"
+    );
+    assert!(!views_dir.join("conf").exists() && !views_dir.join("db").exists());
+    // And they are usable: a projection applies onto them and survives a reopen.
+    let entries = log();
+    let mut p = Projection::new(views, State::default()).unwrap();
+    p.apply(&entries).unwrap();
+    let applied = p.views().applied();
+    p.views().flush().unwrap();
+    drop(p);
+    assert_eq!(Views::open(&views_dir).unwrap().applied(), applied);
+}

@@ -79,6 +79,16 @@ async fn post_command(
             format!("the path says `{kind}`, the command `{}`", command.kind),
         ));
     }
+    if command.kind == "party.attest_identity" && IdKind::Office.matches(&command.actor) {
+        // The office route checks the person against the population register, keeps the
+        // clerk's record and the vault's copy; signed here, an office's attestation would skip
+        // all three.
+        return Err(ApiError::bad_request(
+            "identity.office_route",
+            "a filing office attests a person at POST /v1/identity/office/attest, which checks \
+             them against the population register; it is not taken here",
+        ));
+    }
     admit(&req, &state, &command)?;
     let receipt = crate::write::submit(&state, command).await?;
     let status = if receipt.duplicate {
@@ -107,8 +117,11 @@ fn admit(req: &HttpRequest, state: &AppState, command: &SignedCommand) -> Result
         return Ok(());
     }
     let ip = crate::client_ip(req, &state.config);
-    let actor: String = command.actor.chars().take(80).collect();
-    for key in [format!("ip {ip}"), format!("actor {actor}")] {
+    let mut keys = vec![format!("ip {ip}")];
+    if signed_by_current_key(state, command)? {
+        keys.push(format!("actor {}", command.actor));
+    }
+    for key in keys {
         if let Err(not_until) = limiter.check_key(&key) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
@@ -127,4 +140,23 @@ fn admit(req: &HttpRequest, state: &AppState, command: &SignedCommand) -> Result
         }
     }
     Ok(())
+}
+
+/// Whether the per-actor quota may be charged for `command`: only a command the actor itself
+/// signed with its current key (as the views know it) counts against the actor, so that nobody
+/// without that key can use up an actor's quota and keep its owner from revoking or rotating a
+/// stolen key. An actor the views know no key for (a registration) is limited per address
+/// alone. A command signed with the current key whose signature does not verify is refused
+/// here, as the sequencer would refuse it, without charging anything.
+fn signed_by_current_key(state: &AppState, command: &SignedCommand) -> Result<bool, ApiError> {
+    let Some(doc) = state.node.views().actor_key(&command.actor)? else {
+        return Ok(false);
+    };
+    if doc.key != command.key {
+        return Ok(false);
+    }
+    match command.verify() {
+        Ok(_) => Ok(true),
+        Err(e) => Err(deedlog_core::decide::Rejection::of_command_error(&e).into()),
+    }
 }

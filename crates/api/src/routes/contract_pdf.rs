@@ -5,10 +5,24 @@
 //! (every bundle is against the first checkpoint that covers the filing, so later growth of the
 //! log does not change it) and, in a party's copy, of the parties' names in the vault. The check
 //! by hash therefore renders the copies again and compares their SHA-256.
+//!
+//! A render takes a core for a while (the font subset, compression, the vault's names), so it
+//! runs on the blocking pool (`web::block`), never on an HTTP worker; at most [`RENDERS_MAX`]
+//! run at once in the process (beyond that, `503 pdf.busy` with `Retry-After`); and the check
+//! remembers the SHA-256 of each document it rendered, keyed by the data folder and the digest
+//! of the render's whole input ([`HASHES_MAX`] of them, oldest out first): the same input gives
+//! the same bytes, so checking any number of hashes, genuine or not, against one filed contract
+//! renders it once, and a change of anything the PDF shows (a name erased from the vault, say)
+//! is a new input, rendered afresh. Requests for a document being rendered wait for that render.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{self, Data, Path, Query};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -151,8 +165,133 @@ fn names(state: &AppState, doc: &ContractDoc) -> Result<Option<Names>, ApiError>
     })
 }
 
-fn render(input: &PdfInput) -> Result<Vec<u8>, ApiError> {
+/// Renders at once in the process, at most: each is CPU-bound on the blocking pool.
+pub const RENDERS_MAX: usize = 2;
+
+/// Rendered documents whose SHA-256 the process remembers, at most (about 200 bytes each).
+pub const HASHES_MAX: usize = 4096;
+
+/// Seconds a client is told to wait after `503 pdf.busy`.
+const BUSY_RETRY_AFTER_S: u64 = 1;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // What these locks guard is whole at every step: a panic leaves nothing half done.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One of the [`RENDERS_MAX`] render slots, given back when dropped.
+#[derive(Debug)]
+struct RenderSlot;
+
+static RENDERING: AtomicUsize = AtomicUsize::new(0);
+
+impl RenderSlot {
+    /// A slot, if one is free (never waits).
+    fn take() -> Option<Self> {
+        RENDERING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < RENDERS_MAX).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self)
+    }
+}
+
+impl Drop for RenderSlot {
+    fn drop(&mut self) {
+        RENDERING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `503 pdf.busy` with `Retry-After`.
+fn busy() -> ApiError {
+    let mut e = ApiError::new(
+        503,
+        "pdf.busy",
+        "the server is already making as many contract PDFs as it can at once; try again in a \
+         moment",
+    );
+    e.retry_after_s = Some(BUSY_RETRY_AFTER_S);
+    e
+}
+
+/// PDFs rendered, per data folder (a test hook and a diagnostic).
+fn rendered() -> &'static Mutex<HashMap<PathBuf, u64>> {
+    static RENDERED: OnceLock<Mutex<HashMap<PathBuf, u64>>> = OnceLock::new();
+    RENDERED.get_or_init(Mutex::default)
+}
+
+/// How many contract PDFs this process rendered for the node on `data_dir` (the party's
+/// download and the public check together).
+#[must_use]
+pub fn renders(data_dir: &std::path::Path) -> u64 {
+    lock(rendered()).get(data_dir).copied().unwrap_or(0)
+}
+
+/// Renders `input` in one of the render slots (`503 pdf.busy` when none is free). Blocking:
+/// call it on the blocking pool.
+fn render(state: &AppState, input: &PdfInput) -> Result<Vec<u8>, ApiError> {
+    let _slot = RenderSlot::take().ok_or_else(busy)?;
+    *lock(rendered())
+        .entry(state.node.data_dir().to_path_buf())
+        .or_default() += 1;
     deedlog_pdf::render(input).map_err(|e| ApiError::internal(&e))
+}
+
+/// A rendered document's hash, by (data folder, SHA-256 of the render's input): `None` until
+/// rendered. One slot per input, so that requests for one document wait for one render.
+type HashSlot = Arc<Mutex<Option<String>>>;
+type HashKey = (PathBuf, [u8; 32]);
+
+#[derive(Debug, Default)]
+struct HashCache {
+    slots: HashMap<HashKey, HashSlot>,
+    /// Insertion order, for eviction (oldest first).
+    order: VecDeque<HashKey>,
+}
+
+/// The slot of `input`'s hash for the node of `state`. Evicting a slot another request is
+/// filling is harmless: that request still answers; the next renders again.
+fn hash_slot(state: &AppState, input: &PdfInput) -> Result<HashSlot, ApiError> {
+    static HASHES: OnceLock<Mutex<HashCache>> = OnceLock::new();
+    let digest: [u8; 32] =
+        Sha256::digest(serde_json::to_vec(input).map_err(|e| ApiError::internal(&e))?).into();
+    let key = (state.node.data_dir().to_path_buf(), digest);
+    let mut cache = lock(HASHES.get_or_init(Mutex::default));
+    if let Some(slot) = cache.slots.get(&key) {
+        return Ok(slot.clone());
+    }
+    while cache.slots.len() >= HASHES_MAX {
+        let Some(oldest) = cache.order.pop_front() else {
+            break;
+        };
+        cache.slots.remove(&oldest);
+    }
+    let slot = HashSlot::default();
+    cache.slots.insert(key.clone(), slot.clone());
+    cache.order.push_back(key);
+    Ok(slot)
+}
+
+/// The SHA-256 of the PDF of `input`: remembered, or rendered once (blocking: call it on the
+/// blocking pool).
+fn pdf_sha256(state: &AppState, input: &PdfInput) -> Result<String, ApiError> {
+    let slot = hash_slot(state, input)?;
+    let mut held = lock(&slot);
+    if let Some(hash) = held.as_ref() {
+        return Ok(hash.clone());
+    }
+    let hash = hex::encode(Sha256::digest(render(state, input)?));
+    *held = Some(hash.clone());
+    Ok(hash)
+}
+
+/// Renders `input` for a download and remembers its hash for the check.
+fn render_remembered(state: &AppState, input: &PdfInput) -> Result<Vec<u8>, ApiError> {
+    let pdf = render(state, input)?;
+    let slot = hash_slot(state, input)?;
+    lock(&slot).get_or_insert_with(|| hex::encode(Sha256::digest(&pdf)));
+    Ok(pdf)
 }
 
 fn contract_of(state: &AppState, id: &str) -> Result<ContractDoc, ApiError> {
@@ -179,9 +318,15 @@ async fn contract_pdf(
     if actor != doc.seller && actor != doc.buyer {
         return Err(forbidden(&actor));
     }
-    let names = names(&state, &doc)?;
-    let input = pdf_input(&state, &Reader::Actor(actor), &doc, names)?;
-    let pdf = render(&input)?;
+    let st = state.clone();
+    let (input, pdf) = web::block(move || {
+        let names = names(&st, &doc)?;
+        let input = pdf_input(&st, &Reader::Actor(actor), &doc, names)?;
+        let pdf = render_remembered(&st, &input)?;
+        Ok::<_, ApiError>((input, pdf))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((
@@ -215,9 +360,15 @@ async fn verify_pdf(
         .filter(|id| IdKind::Contract.matches(id))
         .ok_or_else(|| ApiError::not_found(&format!("filing code {code}")))?;
     let doc = contract_of(&state, &id)?;
-    let names = names(&state, &doc)?;
-    let input = pdf_input(&state, &Reader::Actor(doc.seller.clone()), &doc, names)?;
-    let genuine = hex::encode(Sha256::digest(render(&input)?)) == sha;
+    let (st, d) = (state.clone(), doc.clone());
+    let rendered = web::block(move || {
+        let names = names(&st, &d)?;
+        let input = pdf_input(&st, &Reader::Actor(d.seller.clone()), &d, names)?;
+        pdf_sha256(&st, &input)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    let genuine = rendered == sha;
     let filed = doc.filed_seq.unwrap_or(0);
     let latest_seq = {
         let reader = state.node.reader();
@@ -236,4 +387,21 @@ async fn verify_pdf(
             "current": doc.status == "filed",
             "proof": to_value(&bundle(&state, filed)?)?, "latest": to_value(&bundle(&state, latest_seq.max(filed))?)?}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_beyond_the_bound_are_refused_with_retry_after() {
+        let held: Vec<RenderSlot> = std::iter::from_fn(RenderSlot::take).take(10).collect();
+        assert_eq!(held.len(), RENDERS_MAX);
+        assert!(RenderSlot::take().is_none());
+        let e = busy();
+        assert_eq!((e.status, e.code.as_str()), (503, "pdf.busy"));
+        assert_eq!(e.retry_after_s, Some(BUSY_RETRY_AFTER_S));
+        drop(held);
+        assert!(RenderSlot::take().is_some());
+    }
 }

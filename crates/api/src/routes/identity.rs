@@ -384,15 +384,18 @@ struct VoucherBody {
 }
 
 async fn phone_voucher(
+    req: HttpRequest,
     state: Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: VoucherBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
+    let client = client_of(&req, &state);
     let node = state.node.clone();
-    let v =
-        web::block(move || node.phone_voucher(&body.challenge, &body.code, &body.party, &body.key))
-            .await
-            .map_err(|e| ApiError::internal(&e))??;
+    let v = web::block(move || {
+        node.phone_voucher(&body.challenge, &body.code, &body.party, &body.key, &client)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
     Ok(answer(StatusCode::OK, &to_value(&v)?))
 }
 
@@ -448,7 +451,12 @@ async fn realname_attest(
         signed(&req, &state, payload, &after, IdKind::Party).await?;
     let receipt = state
         .node
-        .realname_attest(&actor, &body.challenge, &body.code)
+        .realname_attest(
+            &actor,
+            &body.challenge,
+            &body.code,
+            &client_of(&req, &state),
+        )
         .await?;
     receipt_answer(&receipt)
 }
@@ -504,11 +512,15 @@ async fn recover_challenge(
 }
 
 async fn recover_verify(
+    req: HttpRequest,
     state: Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: CodeBody = parse(&read_body_vec(&state, payload, IDENTITY_BODY_MAX).await?)?;
-    let proven = state.node.recover_verify(&body.challenge, &body.code)?;
+    let proven =
+        state
+            .node
+            .recover_verify(&body.challenge, &body.code, &client_of(&req, &state))?;
     Ok(answer(StatusCode::OK, &to_value(&proven)?))
 }
 

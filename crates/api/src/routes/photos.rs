@@ -19,7 +19,7 @@ use super::{Access, Body, Content, Method, RouteSpec, path_param, query, read_bo
 use crate::AppState;
 use crate::disclose::Reader;
 use crate::error::ApiError;
-use crate::photos::{MediaType, PhotoError, Photos, Stored, is_sha256_hex};
+use crate::photos::{MediaType, PhotoError, PhotoLimits, Photos, Stored, is_sha256_hex};
 
 /// The media types a photo is served with.
 const MEDIA_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
@@ -28,7 +28,7 @@ const MEDIA_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
 pub(crate) fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::new(Method::Post, "/v1/photos", Access::Signed, "listings",
-            "Upload a listing photo (JPEG, PNG or WebP); answers its SHA-256 for the listing command", |r| r.to(upload))
+            "Upload a listing photo (JPEG, PNG or WebP), as a certified agent or a party whose real name is verified; answers its SHA-256 for the listing command", |r| r.to(upload))
             .body(Body::Raw)
             .reply(201, "Stored: the hash to put in listing.publish or listing.change_photos",
                 Content::Json(stored_schema))
@@ -52,7 +52,27 @@ fn stored_schema() -> Value {
 }
 
 fn store(state: &AppState) -> Photos {
-    Photos::new(state.node.data_dir(), state.config.photos_per_actor_max)
+    Photos::with_limits(
+        state.node.data_dir(),
+        PhotoLimits::per_actor(state.config.photos_per_actor_max),
+    )
+}
+
+/// How long an upload waits for the views to catch up with the log before an actor they do
+/// not (yet) know as one who may upload is refused: a party verified a moment ago uploads at
+/// once.
+const VIEWS_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the views know `actor` as one who can use photos: a certified agent (who publishes
+/// for sellers), or a party whose real name is verified and not erased (the only parties who
+/// may list: `listing.publish` needs a verified real name). An unverified party, who can list
+/// nothing, keeps no bytes on the node's disk.
+fn may_upload(state: &AppState, actor: &str) -> Result<bool, ApiError> {
+    Ok(match state.node.views().doc(actor)? {
+        Some(Doc::Agent(a)) => a.status == "certified",
+        Some(Doc::Party(p)) => p.verified && !p.erased,
+        _ => false,
+    })
 }
 
 fn photo_error(e: &PhotoError) -> ApiError {
@@ -60,6 +80,22 @@ fn photo_error(e: &PhotoError) -> ApiError {
         PhotoError::NotAnImage => ApiError::bad_request("photo.not_an_image", e.to_string()),
         PhotoError::TooSmall => ApiError::bad_request("photo.too_small", e.to_string()),
         PhotoError::Quota(..) => ApiError::new(409, "photo.quota_full", e.to_string()),
+        PhotoError::StoreFull { used, max, .. } => {
+            tracing::warn!(used, max, "the photo store is full; uploads are refused");
+            ApiError::new(507, "photo.store_full", e.to_string())
+                .with_details(json!({"bytes_kept": used, "bytes_max": max}))
+        }
+        PhotoError::DiskLow { free, reserve } => {
+            tracing::warn!(
+                free,
+                reserve,
+                "the disk under the data folder is nearly full; photo uploads are refused"
+            );
+            let mut e = ApiError::new(507, "photo.disk_full", e.to_string())
+                .with_details(json!({"bytes_free": free, "bytes_reserved": reserve}));
+            e.retry_after_s = Some(60);
+            e
+        }
         PhotoError::Io(io) => {
             tracing::error!(error = %io, "photo store");
             ApiError::new(
@@ -81,6 +117,26 @@ async fn upload(
     // Listers only: an agent publishes for a seller, a citizen self-lists.
     if !matches!(ids::actor_kind(&actor), Some(IdKind::Agent | IdKind::Party)) {
         return Err(crate::auth::forbidden(&actor));
+    }
+    // ... and only those who can: a certified agent, a party with a verified real name.
+    let mut allowed = may_upload(&state, &actor)?;
+    if !allowed {
+        let size = state.node.reader().size();
+        if state.node.views().applied() < size
+            && state.node.views().wait_applied(size, VIEWS_CATCH_UP).await
+        {
+            allowed = may_upload(&state, &actor)?;
+        }
+    }
+    if !allowed {
+        return Err(ApiError::new(
+            403,
+            "request.forbidden",
+            format!(
+                "{actor} may not upload photos: only a certified agent, or a party whose real \
+                 name is verified, can put photos on a listing (verify your identity first)"
+            ),
+        ));
     }
     let photos = store(&state);
     let stored: Stored = web::block(move || photos.put(&actor, &body))

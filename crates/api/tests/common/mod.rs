@@ -261,3 +261,29 @@ macro_rules! attest {
         )
     }};
 }
+
+/// A signed `POST /v1/photos` of `body`, the signature made over `signed_body` (the same
+/// bytes, except where a test sends other bytes than it signed).
+pub fn signed_upload(
+    secret: &SecretKey,
+    actor: &str,
+    now: i64,
+    body: &[u8],
+    signed_body: &[u8],
+) -> web_test::TestRequest {
+    let mut req = web_test::TestRequest::post()
+        .uri("/v1/photos")
+        .set_payload(body.to_vec())
+        .insert_header(("content-type", "image/png"));
+    for (k, v) in sign_request(secret, actor, "POST", "/v1/photos", now, signed_body) {
+        req = req.insert_header((k, v));
+    }
+    req
+}
+
+/// A stand-in PNG: the signature bytes, then `seed`.
+pub fn png_bytes(seed: &str) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+    b.extend_from_slice(seed.repeat(8).as_bytes());
+    b
+}

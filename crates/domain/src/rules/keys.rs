@@ -290,7 +290,7 @@ impl State {
             .actor_keys
             .get(ids::IDENTITY)
             .map_or("", String::as_str);
-        if !identity::phone_voucher_verifies(v, &p.phone_commitment, authority) {
+        if !identity::phone_voucher_verifies_with(v, &p.phone_commitment, authority, c.checks) {
             return Err(Rejection::new(
                 &c::VOUCHER_BAD_SIGNATURE,
                 "the voucher does not verify under the identity authority's current key",
