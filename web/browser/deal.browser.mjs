@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { fillStep } from './harness.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = join(here, '..', '..');
@@ -211,14 +212,7 @@ try {
       await form.waitFor({ state: 'attached', timeout: 30_000 });
       const details = form.locator('xpath=ancestor::details[1]');
       if ((await details.count()) && !(await details.evaluate((d) => d.open))) await details.locator('summary').first().click();
-      for (const [field, v] of Object.entries(values)) {
-        const el = form.locator(`[name="${field}"]`);
-        const tag = await el.evaluate((e) => `${e.tagName.toLowerCase()}:${e.type}`);
-        if (tag.startsWith('select')) await el.selectOption(String(v));
-        else if (tag === 'input:checkbox') await el.setChecked(Boolean(v));
-        else if (tag === 'input:file') await el.setInputFiles(v);
-        else await el.fill(String(v));
-      }
+      await fillStep(page, form, kind, values);
       const before = await page.locator('#st-receipt').getAttribute('data-seq');
       await page.evaluate(() => {
         const s = document.getElementById('st-status');

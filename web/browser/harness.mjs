@@ -121,6 +121,37 @@ export function launch() {
   });
 }
 
+
+/**
+ * Fills step form `form` (a locator) of step `kind` with `values`. A live update may redraw the
+ * section while the test fills it; the page carries typed values into the redrawn form, but a
+ * value the browser's driver set on an element just replaced is lost with it. So the form is read
+ * back once no section is drawing, and filled again while a value is missing.
+ */
+export async function fillStep(page, form, kind, values) {
+  const want = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Array.isArray(v) ? v.length : typeof v === 'boolean' ? v : String(v)]));
+  for (let round = 1; ; round++) {
+    for (const [field, v] of Object.entries(values)) {
+      const el = form.locator(`[name="${field}"]`);
+      const tag = await el.evaluate((e) => `${e.tagName.toLowerCase()}:${e.type}`);
+      if (tag.startsWith('select')) await el.selectOption(String(v));
+      else if (tag === 'input:checkbox') await el.setChecked(Boolean(v));
+      else if (tag === 'input:file') await el.setInputFiles(v);
+      else await el.fill(String(v));
+    }
+    await page.waitForFunction(() => !document.querySelector('[data-drawing]'), null, { timeout: 30_000 });
+    const lost = await form.evaluate((f, w) => Object.entries(w).filter(([name, v]) => {
+      const e = f.elements[name];
+      if (!e) return true;
+      if (e.type === 'file') return (e.files?.length ?? 0) !== v;
+      if (e.type === 'checkbox') return e.checked !== v;
+      return v !== '' && e.value === '';
+    }).map(([name]) => name), want);
+    if (!lost.length) return;
+    if (round === 3) throw new Error(`${kind}: the form lost ${lost.join(', ')} in three redraws running`);
+  }
+}
+
 /** One person: a context and its page, with `open`, `step`, `shot`, `audit`. */
 export async function person(browser, srv, label, name, { foreign, consoleErrors }) {
   const { base } = srv;
@@ -163,14 +194,7 @@ export async function person(browser, srv, label, name, { foreign, consoleErrors
     await form.waitFor({ state: 'attached', timeout: 30_000 });
     const details = form.locator('xpath=ancestor::details[1]');
     if ((await details.count()) && !(await details.evaluate((d) => d.open))) await details.locator('summary').first().click();
-    for (const [field, v] of Object.entries(values)) {
-      const el = form.locator(`[name="${field}"]`);
-      const tag = await el.evaluate((e) => `${e.tagName.toLowerCase()}:${e.type}`);
-      if (tag.startsWith('select')) await el.selectOption(String(v));
-      else if (tag === 'input:checkbox') await el.setChecked(Boolean(v));
-      else if (tag === 'input:file') await el.setInputFiles(v);
-      else await el.fill(String(v));
-    }
+    await fillStep(page, form, kind, values);
     const before = await page.locator('#st-receipt').getAttribute('data-seq');
     await form.locator('button[type="submit"]').click();
     await page.waitForFunction((b) => {
