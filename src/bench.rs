@@ -101,7 +101,7 @@ pub struct AppendResult {
 }
 
 /// Peak and current resident memory in MB, from /proc/self/status.
-fn rss_mb() -> (f64, f64) {
+pub(crate) fn rss_mb() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status

@@ -2,6 +2,7 @@
 
 mod audit_cmd;
 mod bench;
+mod bench_state;
 mod check_cmd;
 mod demo_cmd;
 mod keyfile;
@@ -92,6 +93,9 @@ enum BenchCmd {
     /// Load-test a node's HTTP API on loopback: the raw ceiling, public verify lookups and
     /// signed commands (req/s, p50, p99).
     Http(demo_cmd::HttpArgs),
+    /// Build a city-sized log with the real domain (parties, a registry, verified sellers and
+    /// their listings), open it in a fresh `deedlog serve` and report its memory.
+    State(bench_state::StateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         Cmd::Bench(BenchCmd::Open(args)) => bench::open(&args),
         Cmd::Bench(BenchCmd::Verify(args)) => bench::verify(&args),
         Cmd::Bench(BenchCmd::Http(args)) => demo_cmd::bench_http(&args),
+        Cmd::Bench(BenchCmd::State(args)) => bench_state::state(&args),
         Cmd::Demo(args) => return demo_cmd::demo(&args),
         Cmd::Keygen(args) => keyfile::keygen(&args),
         Cmd::Sign(args) => keyfile::sign(&args),
