@@ -129,7 +129,10 @@ export function launch() {
  * back once no section is drawing, and filled again while a value is missing.
  */
 export async function fillStep(page, form, kind, values) {
-  const want = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Array.isArray(v) ? v.length : typeof v === 'boolean' ? v : String(v)]));
+  // A file input's value is an array of files, one file payload ({ name, mimeType, buffer }) or
+  // one path: what is checked is how many files it holds.
+  const files = (v) => (Array.isArray(v) ? v.length : 1);
+  const want = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'boolean' ? v : Array.isArray(v) || (v && typeof v === 'object') ? files(v) : String(v)]));
   for (let round = 1; ; round++) {
     for (const [field, v] of Object.entries(values)) {
       const el = form.locator(`[name="${field}"]`);
@@ -143,7 +146,7 @@ export async function fillStep(page, form, kind, values) {
     const lost = await form.evaluate((f, w) => Object.entries(w).filter(([name, v]) => {
       const e = f.elements[name];
       if (!e) return true;
-      if (e.type === 'file') return (e.files?.length ?? 0) !== v;
+      if (e.type === 'file') return (e.files?.length ?? 0) !== (typeof v === 'number' ? v : 1);
       if (e.type === 'checkbox') return e.checked !== v;
       return v !== '' && e.value === '';
     }).map(([name]) => name), want);
