@@ -581,3 +581,108 @@ fn check_exit_codes_and_json_tell_genuine_current_and_not_current() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// `bench state` builds a small city through the node's real rules (a generated registry,
+/// verified sellers, their self-listed listings, more parties), then measures a fresh `serve`
+/// on it. The log it leaves is whole (`verify --data --semantic` clean), and it refuses a folder
+/// that already holds something and options out of range, in words.
+#[test]
+fn bench_state_builds_a_city_with_the_real_domain_and_measures_a_fresh_node() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("city");
+    let data_s = data.to_str().expect("utf-8");
+    let out = run(&[
+        "bench",
+        "state",
+        "--parties",
+        "300",
+        "--listings",
+        "40",
+        "--data",
+        data_s,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("output"),
+    )
+    .expect("JSON last line");
+    assert_eq!(report["parties"], 300);
+    assert_eq!(report["listings"], 40);
+    let entries = report["log_entries"].as_u64().expect("log_entries");
+    // 300 registrations, 40 identity attestations, 40 verifications, 40 listings, and the
+    // node's own set-up entries.
+    assert!(entries >= 300 + 3 * 40, "{report}");
+    for field in [
+        "build_seconds",
+        "ready_after_seconds",
+        "serve_rss_mb",
+        "serve_peak_rss_mb",
+    ] {
+        assert!(
+            report[field].as_f64().is_some_and(|v| v > 0.0),
+            "{field}: {report}"
+        );
+    }
+    for part in ["segments", "index", "total"] {
+        assert!(
+            report["disk_mb"][part].as_f64().is_some_and(|v| v > 0.0),
+            "disk {part}: {report}"
+        );
+    }
+    // Every entry is a legal step of the rules.
+    let out = run(&["verify", "--data", data_s, "--semantic", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let local: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("json");
+    assert_eq!(local["report"]["entries"].as_u64(), Some(entries));
+    // The folder now holds a log: a second run refuses it and leaves it as it was.
+    let out = run(&[
+        "bench",
+        "state",
+        "--parties",
+        "5",
+        "--listings",
+        "1",
+        "--data",
+        data_s,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        run(&["verify", "--data", data_s, "--json"]).status.code(),
+        Some(0)
+    );
+    for bad in [
+        ["--parties", "0", "--listings", "0"],
+        ["--parties", "3", "--listings", "4"],
+    ] {
+        let fresh = dir.path().join(format!("bad-{}", bad[1]));
+        let mut args = vec!["bench", "state"];
+        args.extend(bad);
+        args.extend(["--data", fresh.to_str().expect("utf-8")]);
+        let out = run(&args);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("must be"),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!fresh.exists(), "{bad:?}: nothing written");
+    }
+}
