@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod caches;
+mod feed;
 pub mod identity;
 mod init;
 pub mod keys;
@@ -47,7 +48,7 @@ use deedlog_store::{
     SequencerConfig, SequencerHandle, StoreError, codes,
 };
 use deedlog_vault::{Vault, VaultError};
-use deedlog_views::{Projection, ViewError, Views};
+use deedlog_views::{Projection, Snapshot, ViewError, Views};
 
 pub use caches::Caches;
 pub use identity::{IdentityError, IdentityLimits};
@@ -170,8 +171,13 @@ impl NodeOptions {
 struct DomainDecider {
     state: State,
     commitment: Commitment,
-    /// Batches decided and not yet published: the log size after each, with its changes.
-    pending: std::collections::VecDeque<(u64, Vec<Change>)>,
+    /// Batches decided and not yet published: the log size after each, with its changes and
+    /// the snapshots of its entries for the views.
+    pending: std::collections::VecDeque<(u64, Vec<Change>, Vec<Snapshot>)>,
+    /// The snapshots of the batch being decided.
+    snapshots: Vec<Snapshot>,
+    /// Where the snapshots go once their batch is durable.
+    feed: Arc<feed::Feed>,
     published: Arc<Mutex<Published>>,
     /// Phone vouchers checked ahead on the verify workers.
     checks: Arc<deedlog_domain::identity::VoucherChecks>,
@@ -188,9 +194,20 @@ impl Decider for DomainDecider {
     }
 
     fn apply(&mut self, entry: &Entry, parsed: Payload) -> Result<(), Self::ApplyError> {
+        let feeding = self.feed.attached();
+        let mut touched = if feeding {
+            Snapshot::touched(&self.state, entry)
+        } else {
+            std::collections::BTreeSet::new()
+        };
         let mut ids = public_status::affected(&self.state, entry);
         self.state.apply_parsed(entry, &parsed)?;
         ids.extend(public_status::affected(&self.state, entry));
+        if feeding {
+            touched.extend(Snapshot::touched(&self.state, entry));
+            self.snapshots
+                .push(Snapshot::take(&self.state, entry, &touched));
+        }
         // Any entry may be the one that changes the authority's key (genesis, a rotation): a
         // read lock and a comparison of two short strings.
         self.checks
@@ -202,7 +219,9 @@ impl Decider for DomainDecider {
 
     fn state_root(&mut self) -> Option<deedlog_core::state_map::Digest> {
         let changes = self.commitment.take_changes();
-        self.pending.push_back((self.state.next_seq(), changes));
+        let snapshots = std::mem::take(&mut self.snapshots);
+        self.pending
+            .push_back((self.state.next_seq(), changes, snapshots));
         Some(self.commitment.root())
     }
 
@@ -228,6 +247,7 @@ impl Decider for DomainDecider {
         self.state = replayed.state;
         self.commitment = replayed.commitment;
         self.pending.clear();
+        self.snapshots.clear();
         self.checks
             .set_authority(self.state.current_key(deedlog_domain::ids::IDENTITY));
         Ok(())
@@ -238,11 +258,15 @@ impl Decider for DomainDecider {
             .published
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while self.pending.front().is_some_and(|(at, _)| *at <= size) {
-            if let Some((at, changes)) = self.pending.pop_front() {
+        let mut durable = Vec::new();
+        while self.pending.front().is_some_and(|(at, _, _)| *at <= size) {
+            if let Some((at, changes, snapshots)) = self.pending.pop_front() {
                 published.apply(at, changes);
+                durable.extend(snapshots);
             }
         }
+        drop(published);
+        self.feed.push(durable);
     }
 }
 
@@ -261,6 +285,7 @@ struct Inner {
     sequencer: Mutex<Option<Sequencer>>,
     projector: Mutex<Option<projector::Projector>>,
     published: Arc<Mutex<Published>>,
+    feed: Arc<feed::Feed>,
 }
 
 /// A running ledger node. Cheap to clone; [`Node::shutdown`] stops it for every clone.
@@ -279,12 +304,10 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// What the replay on open rebuilds: the state, the state at the views' cursor, and the state
-/// map (checked against every root the log commits).
+/// What the replay on open rebuilds: the state and the state map (checked against every root
+/// the log commits).
 struct Replayed {
     state: State,
-    /// The state after the first `applied` entries, when the replay was asked for it.
-    at_views: Option<State>,
     commitment: Commitment,
     /// The log size after the last entry that committed a root (0: none did).
     committed_size: u64,
@@ -306,13 +329,17 @@ pub(crate) fn state_after(reader: &LogReader, size: u64) -> Result<State, NodeEr
     Ok(state)
 }
 
-/// Replays the whole log into the state and the state map; `applied`: also keep the state
-/// after that many entries (the views' cursor).
-fn replay(reader: &LogReader, applied: Option<u64>) -> Result<Replayed, NodeError> {
+/// Where the replay hands the snapshots of the entries the views have not applied: from
+/// `from` on, in runs of at most [`projector::BATCH_MAX`].
+type ViewsSink<'a> = (u64, &'a mut dyn FnMut(Vec<Snapshot>));
+
+/// Replays the whole log into the state and the state map; `views`: also take the snapshots of
+/// the entries from the views' cursor on and hand them over.
+fn replay(reader: &LogReader, mut views: Option<ViewsSink<'_>>) -> Result<Replayed, NodeError> {
     let size = reader.size();
     let mut state = State::default();
     let mut commitment = Commitment::keeping_changes();
-    let mut at_views = None;
+    let mut snapshots = Vec::new();
     let mut committed_size = 0;
     let mut first_root = None;
     let replay_error = |seq, e: &dyn std::fmt::Display| NodeError::Replay {
@@ -320,13 +347,23 @@ fn replay(reader: &LogReader, applied: Option<u64>) -> Result<Replayed, NodeErro
         message: e.to_string(),
     };
     for seq in 0..size {
-        if Some(seq) == applied {
-            at_views = Some(state.clone());
-        }
         let entry = reader.whole_entry(seq).map_err(|e| replay_error(seq, &e))?;
+        let feeding = views.as_ref().is_some_and(|(from, _)| seq >= *from);
+        let mut touched = if feeding {
+            Snapshot::touched(&state, &entry)
+        } else {
+            std::collections::BTreeSet::new()
+        };
         let mut ids = public_status::affected(&state, &entry);
         state.apply(&entry).map_err(|e| replay_error(seq, &e))?;
         ids.extend(public_status::affected(&state, &entry));
+        if let Some((_, sink)) = views.as_mut().filter(|_| feeding) {
+            touched.extend(Snapshot::touched(&state, &entry));
+            snapshots.push(Snapshot::take(&state, &entry, &touched));
+            if snapshots.len() as u64 >= projector::BATCH_MAX {
+                sink(std::mem::take(&mut snapshots));
+            }
+        }
         commitment
             .update(&state, &ids)
             .map_err(|e| replay_error(seq, &e))?;
@@ -378,10 +415,14 @@ fn replay(reader: &LogReader, applied: Option<u64>) -> Result<Replayed, NodeErro
             }
         }
     }
+    if let Some((_, sink)) = views.as_mut()
+        && !snapshots.is_empty()
+    {
+        sink(snapshots);
+    }
     commitment.take_changes();
     Ok(Replayed {
         state,
-        at_views,
         commitment,
         committed_size,
     })
@@ -470,13 +511,34 @@ impl Node {
             );
             views.clear()?;
         }
+        let message_store = Arc::new(
+            messages::MessageStore::open(
+                &data.join(messages::MESSAGES_DIR),
+                options.messages.clone(),
+            )
+            .map_err(|e| NodeError::Config(format!("opening the message store: {e}")))?,
+        );
+        // The views catch up during the replay, from the snapshots it takes past their cursor;
+        // if they cannot be written now, the projector goes on with a state of its own.
+        let mut projection = Projection::fed(views.clone());
+        let mut views_failed = false;
+        let mut catch_up = |snapshots: Vec<Snapshot>| {
+            if views_failed {
+                return;
+            }
+            if let Err(error) =
+                projector::apply_fed(&mut projection, &reader, &message_store, &snapshots)
+            {
+                tracing::error!(%error, "the views cannot catch up during the replay");
+                views_failed = true;
+            }
+        };
         let Replayed {
             state,
-            at_views,
             commitment,
             committed_size,
-        } = replay(&reader, Some(views.applied()))?;
-        let at_views = at_views.unwrap_or_else(|| state.clone());
+        } = replay(&reader, Some((views.applied(), &mut catch_up)))?;
+        let feed = Arc::new(feed::Feed::new(size, !views_failed));
         // Committed roots stand only for the log up to them; one older than the log (a log
         // written before roots were committed) is not served, until the next batch commits one.
         let published = Arc::new(Mutex::new(published_at(
@@ -512,6 +574,8 @@ impl Node {
                 state,
                 commitment,
                 pending: std::collections::VecDeque::new(),
+                snapshots: Vec::new(),
+                feed: feed.clone(),
                 published: published.clone(),
                 checks,
                 reader: reader.clone(),
@@ -519,16 +583,12 @@ impl Node {
             options.sequencer.clone(),
         )?;
         let handle = sequencer.handle();
-        let projection = Projection::new(views.clone(), at_views)?;
-        let message_store = Arc::new(
-            messages::MessageStore::open(
-                &data.join(messages::MESSAGES_DIR),
-                options.messages.clone(),
-            )
-            .map_err(|e| NodeError::Config(format!("opening the message store: {e}")))?,
-        );
-        let projector =
-            projector::Projector::start(projection, reader.clone(), message_store.clone())?;
+        let projector = projector::Projector::start(
+            projection,
+            feed.clone(),
+            reader.clone(),
+            message_store.clone(),
+        )?;
         let node = Node {
             inner: Arc::new(Inner {
                 data_dir: data.clone(),
@@ -545,6 +605,7 @@ impl Node {
                 sequencer: Mutex::new(Some(sequencer)),
                 projector: Mutex::new(Some(projector)),
                 published,
+                feed,
             }),
         };
         if !data.join(init::INITIALIZED).exists() {
@@ -584,6 +645,21 @@ impl Node {
                 aggregates.iter().map(|a| published.prove(a)).collect(),
             )),
         }
+    }
+
+    /// Whether the projector is fed by the sequencer (the state is kept once) rather than
+    /// keeping a state of its own (after its feed was detached: see [`Node::detach_views_feed`]).
+    #[must_use]
+    pub fn views_fed(&self) -> bool {
+        self.inner.feed.attached()
+    }
+
+    /// Detaches the projector's feed, as when the views fall too far behind the log or cannot
+    /// be written: the projector goes on with a state of its own, replayed from the log at the
+    /// views' cursor, until the node is restarted. For tests and for an operator who would
+    /// rather spend the memory than have appends wait for the views.
+    pub fn detach_views_feed(&self) {
+        self.inner.feed.detach("asked to");
     }
 
     /// Submits commands.

@@ -1,14 +1,17 @@
-//! The projector: one thread that follows the log (its size watch) and applies every new entry
-//! to the views, in batches of at most [`BATCH_MAX`] entries.
+//! The projector: one thread that applies every new entry to the views, in batches of at most
+//! [`BATCH_MAX`] entries. It is fed: it takes each durable entry's snapshot from the sequencer
+//! (see [`crate::feed`]) and keeps no state. When the feed is detached it follows the log (its
+//! size watch) with a state of its own instead.
 
 use std::thread::JoinHandle;
 
 use deedlog_store::LogReader;
 use std::sync::Arc;
 
-use deedlog_views::Projection;
+use deedlog_views::{Projection, Snapshot};
 
 use crate::NodeError;
+use crate::feed::Feed;
 use crate::messages::{self, MessageStore};
 
 /// Most entries applied in one views batch.
@@ -22,13 +25,14 @@ pub(crate) struct Projector {
 impl Projector {
     pub(crate) fn start(
         projection: Projection,
+        feed: Arc<Feed>,
         reader: LogReader,
         messages: Arc<MessageStore>,
     ) -> Result<Self, NodeError> {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("projector".into())
-            .spawn(move || run(projection, &reader, &messages, stop_rx))
+            .spawn(move || run(projection, &feed, &reader, &messages, stop_rx))
             .map_err(|e| NodeError::Config(format!("cannot spawn a thread: {e}")))?;
         Ok(Self { stop, thread })
     }
@@ -59,6 +63,69 @@ enum CaughtUp {
 const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Applies a run of snapshots (consecutive, from the views' cursor) with their entries, after
+/// removing the messages of the subjects erased among them.
+pub(crate) fn apply_fed(
+    projection: &mut Projection,
+    reader: &LogReader,
+    store: &MessageStore,
+    snapshots: &[Snapshot],
+) -> Result<(), String> {
+    let (Some(first), Some(last)) = (snapshots.first(), snapshots.last()) else {
+        return Ok(());
+    };
+    let applied = projection.views().applied();
+    if first.seq() != applied {
+        return Err(format!(
+            "the snapshots start at entry {}, the views at {applied}",
+            first.seq()
+        ));
+    }
+    let entries = reader
+        .records(first.seq(), last.seq() + 1)
+        .map_err(|e| format!("reading the log: {e}"))?;
+    erase_messages(&entries, store)?;
+    projection
+        .apply_fed(&entries, snapshots)
+        .map_err(|e| e.to_string())
+}
+
+/// An erasure removes its subject's messages before the views apply it: a crash between the
+/// two leaves the views behind, and the erasure (idempotent) runs again on restart, so no
+/// erasure the views show has left a message text behind.
+fn erase_messages(entries: &[Vec<u8>], store: &MessageStore) -> Result<(), String> {
+    for subject in messages::erased_subjects(entries) {
+        match store.erase(&subject) {
+            Ok(n) => tracing::info!(subject, messages = n, "erasure: message texts removed"),
+            Err(error) => return Err(format!("erasing the messages of {subject}: {error}")),
+        }
+    }
+    Ok(())
+}
+
+/// Applies every snapshot the feed holds. Any failure detaches the feed: the projector goes
+/// on with a state of its own (see [`crate::feed`]), rebuilt at the views' cursor.
+fn catch_up_fed(
+    projection: &mut Projection,
+    feed: &Feed,
+    reader: &LogReader,
+    store: &MessageStore,
+) -> CaughtUp {
+    loop {
+        let Some(snapshots) = feed.take(BATCH_MAX as usize) else {
+            return CaughtUp::Retry;
+        };
+        if snapshots.is_empty() {
+            return CaughtUp::Yes;
+        }
+        if let Err(error) = apply_fed(projection, reader, store, &snapshots) {
+            tracing::error!(%error, "the views could not apply the sequencer's snapshots");
+            feed.detach("the views could not apply the sequencer's snapshots");
+            return CaughtUp::Retry;
+        }
+    }
+}
+
 /// Applies everything up to the log's current size.
 fn catch_up(projection: &mut Projection, reader: &LogReader, store: &MessageStore) -> CaughtUp {
     loop {
@@ -75,17 +142,9 @@ fn catch_up(projection: &mut Projection, reader: &LogReader, store: &MessageStor
                 return CaughtUp::Retry;
             }
         };
-        // An erasure removes its subject's messages before the views apply it: a crash between
-        // the two leaves the views behind, and the erasure (idempotent) runs again on restart,
-        // so no erasure the views show has left a message text behind.
-        for subject in messages::erased_subjects(&entries) {
-            match store.erase(&subject) {
-                Ok(n) => tracing::info!(subject, messages = n, "erasure: message texts removed"),
-                Err(error) => {
-                    tracing::error!(%error, subject, "the projector cannot erase messages; it tries again");
-                    return CaughtUp::Retry;
-                }
-            }
+        if let Err(error) = erase_messages(&entries, store) {
+            tracing::error!(%error, "the projector cannot erase messages; it tries again");
+            return CaughtUp::Retry;
         }
         match projection.apply(&entries) {
             Ok(()) => {}
@@ -114,8 +173,23 @@ fn rebuilt(projection: &Projection, reader: &LogReader) -> Result<Projection, No
     Ok(Projection::new(views, state)?)
 }
 
+/// One catch-up, fed or following the log as the projection is.
+fn step(
+    projection: &mut Projection,
+    feed: &Feed,
+    reader: &LogReader,
+    store: &MessageStore,
+) -> CaughtUp {
+    if projection.is_fed() {
+        catch_up_fed(projection, feed, reader, store)
+    } else {
+        catch_up(projection, reader, store)
+    }
+}
+
 fn run(
     mut projection: Projection,
+    feed: &Feed,
     reader: &LogReader,
     store: &MessageStore,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -131,8 +205,9 @@ fn run(
         }
     };
     let mut sizes = reader.subscribe();
+    let mut fed = feed.subscribe();
     runtime.block_on(async {
-        let mut state = catch_up(&mut projection, reader, store);
+        let mut state = step(&mut projection, feed, reader, store);
         let mut wait = RETRY_FIRST;
         let mut retry_at = tokio::time::Instant::now();
         loop {
@@ -141,7 +216,7 @@ fn run(
                     state = match rebuilt(&projection, reader) {
                         Ok(p) => {
                             projection = p;
-                            catch_up(&mut projection, reader, store)
+                            step(&mut projection, feed, reader, store)
                         }
                         Err(error) => {
                             tracing::error!(%error, "the projector cannot rebuild its state yet");
@@ -156,7 +231,7 @@ fn run(
                     }
                 }
             } else if state == CaughtUp::Yes {
-                state = catch_up(&mut projection, reader, store);
+                state = step(&mut projection, feed, reader, store);
                 if state == CaughtUp::Retry {
                     retry_at = tokio::time::Instant::now() + wait;
                 }
@@ -168,12 +243,13 @@ fn run(
             let retrying = state == CaughtUp::Retry;
             tokio::select! {
                 changed = sizes.changed() => if changed.is_err() { break },
+                changed = fed.changed() => if changed.is_err() { break },
                 _ = stop.changed() => {}
                 () = retry, if retrying => {}
             }
         }
         if state == CaughtUp::Yes {
-            catch_up(&mut projection, reader, store);
+            step(&mut projection, feed, reader, store);
         }
     });
     if let Err(error) = projection.views().flush() {

@@ -280,3 +280,63 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The projector keeps no state while the sequencer feeds it; detached (as when the views fall
+/// too far behind), it goes on with a state of its own from the views' cursor. Both write the
+/// very bytes a projection with its own state writes from the log, and a restart feeds it again.
+#[test]
+fn a_detached_projector_goes_on_with_its_own_state_and_writes_the_same_views() {
+    let certify = |node: &Node, n: u64| {
+        let cmd = node
+            .sign_as(
+                "authority/housing",
+                "agency.certify",
+                &format!("agency/AG-{n}"),
+                serde_json::json!({"name": format!("昆明测试房产经纪有限公司{n}"),
+                    "licence_no": format!("KMJJ-2023-{n:04}"),
+                    "district": "五华区", "address": "五华区东风西路1号"}),
+                Some(0),
+            )
+            .unwrap();
+        node.handle().submit_blocking(cmd).unwrap();
+    };
+    let same_as_own_state = |node: &Node| {
+        let size = node.reader().size();
+        assert!(
+            node.views()
+                .wait_applied_blocking(size, Duration::from_secs(10))
+        );
+        let own_dir = tempfile::tempdir().unwrap();
+        let own = deedlog_views::Views::open(own_dir.path()).unwrap();
+        let mut p =
+            deedlog_views::Projection::new(own.clone(), deedlog_domain::State::default()).unwrap();
+        p.apply(&node.reader().records(0, size).unwrap()).unwrap();
+        assert_eq!(node.views().dump().unwrap(), own.dump().unwrap());
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(dir.path().join("data"));
+    options.reference_dir = None;
+    let node = Node::open(options.clone()).unwrap();
+    assert!(node.views_fed());
+    for n in 1..=5 {
+        certify(&node, n);
+    }
+    same_as_own_state(&node);
+    node.detach_views_feed();
+    assert!(!node.views_fed());
+    for n in 6..=12 {
+        certify(&node, n);
+    }
+    same_as_own_state(&node);
+    assert!(node.views().doc_value("agency/AG-12").unwrap().is_some());
+    node.shutdown();
+    drop(node);
+    // Views behind the log on open (their folder dropped): the replay feeds them.
+    std::fs::remove_dir_all(dir.path().join("data/views")).unwrap();
+    let node = Node::open(options).unwrap();
+    assert!(node.views_fed(), "a restart feeds the projector again");
+    assert_eq!(node.views().applied(), node.reader().size());
+    certify(&node, 13);
+    same_as_own_state(&node);
+    node.shutdown();
+}

@@ -549,12 +549,6 @@ pub fn kind_of(id: &str) -> Option<IdKind> {
     .find(|k| k.matches(id))
 }
 
-/// The seq of a stream's first entry: the entry being applied when the aggregate is new, else
-/// the one remembered in the previous document.
-fn created(old: Option<u64>, entry: &Entry) -> u64 {
-    old.unwrap_or(entry.seq)
-}
-
 fn property_facts(state: &State, id: &str) -> Option<PropertyFacts> {
     let p = state.property(id)?;
     Some(PropertyFacts {
@@ -581,20 +575,18 @@ fn property_facts(state: &State, id: &str) -> Option<PropertyFacts> {
 /// `None` when the id has no document (or the aggregate does not exist).
 #[must_use]
 pub fn compute(state: &State, id: &str, old: Option<&Doc>, entry: &Entry) -> Option<Doc> {
-    let old_created = |d: Option<&Doc>| -> Option<u64> {
-        match d? {
-            Doc::Party(d) => Some(d.created_seq),
-            Doc::Verification(d) => Some(d.created_seq),
-            Doc::Entrustment(d) => Some(d.created_seq),
-            Doc::Listing(d) => Some(d.created_seq),
-            Doc::Viewing(d) => Some(d.created_seq),
-            Doc::Precheck(d) => Some(d.created_seq),
-            Doc::Contract(d) => Some(d.created_seq),
-            Doc::Proxy(d) => Some(d.created_seq),
-            _ => None,
-        }
-    };
-    let created_seq = created(old_created(old), entry);
+    let mut doc = fresh(state, id, entry)?;
+    carry(&mut doc, old);
+    Some(doc)
+}
+
+/// The part of `id`'s document the state after `entry` tells alone: the document as if the
+/// aggregate had no earlier one (its first seq `entry.seq`, its histories only what `entry`
+/// adds). [`carry`] completes it from the previous document. The sequencer takes this part right
+/// after it applies an entry, so the projection needs no state of its own.
+#[must_use]
+pub fn fresh(state: &State, id: &str, entry: &Entry) -> Option<Doc> {
+    let created_seq = entry.seq;
     Some(match kind_of(id)? {
         IdKind::Party => {
             let p = state.party(id)?;
@@ -689,7 +681,7 @@ pub fn compute(state: &State, id: &str, old: Option<&Doc>, entry: &Entry) -> Opt
                 created_seq,
             })
         }
-        IdKind::Listing => Doc::Listing(Box::new(listing(state, id, old, entry, created_seq)?)),
+        IdKind::Listing => Doc::Listing(Box::new(listing(state, id, entry)?)),
         IdKind::Viewing => {
             let v = state.viewing(id)?;
             Doc::Viewing(ViewingDoc {
@@ -725,16 +717,10 @@ pub fn compute(state: &State, id: &str, old: Option<&Doc>, entry: &Entry) -> Opt
         }
         IdKind::Contract => {
             let c = state.contract(id)?;
-            let mut documents = match old {
-                Some(Doc::Contract(d)) => d.documents.clone(),
-                _ => Vec::new(),
-            };
-            if documents.last().is_none_or(|d| d.hash != c.document_hash) {
-                documents.push(DocumentVersion {
-                    hash: c.document_hash.clone(),
-                    seq: entry.seq,
-                });
-            }
+            let documents = vec![DocumentVersion {
+                hash: c.document_hash.clone(),
+                seq: entry.seq,
+            }];
             Doc::Contract(Box::new(ContractDoc {
                 id: c.id.clone(),
                 listing: c.listing.clone(),
@@ -776,26 +762,12 @@ pub fn compute(state: &State, id: &str, old: Option<&Doc>, entry: &Entry) -> Opt
     })
 }
 
-fn listing(
-    state: &State,
-    id: &str,
-    old: Option<&Doc>,
-    entry: &Entry,
-    created_seq: u64,
-) -> Option<ListingDoc> {
+fn listing(state: &State, id: &str, entry: &Entry) -> Option<ListingDoc> {
     let l = state.listing(id)?;
-    let old = match old {
-        Some(Doc::Listing(d)) => Some(d.as_ref()),
-        _ => None,
-    };
     let shows = matches!(l.status, ListingStatus::Active);
-    let ever_shown = shows || old.is_some_and(|d| d.ever_shown);
-    let mut price_history = old.map(|d| d.price_history.clone()).unwrap_or_default();
-    if shows
-        && price_history
-            .last()
-            .is_none_or(|p| p.price_fen != l.price_fen)
-    {
+    let ever_shown = shows;
+    let mut price_history = Vec::new();
+    if shows {
         price_history.push(PricePoint {
             seq: entry.seq,
             price_fen: l.price_fen,
@@ -845,11 +817,43 @@ fn listing(
         property: l.property.clone(),
         published_at_ms: l.published_at_ms,
         updated_seq: l.updated_seq,
-        created_seq,
+        created_seq: entry.seq,
         price_history,
         pending: to_value(&l.pending),
         ever_shown,
     })
+}
+
+/// Completes a [`fresh`] document from the previous document of the same id: its first seq,
+/// the contract's document versions and the listing's price history and whether it ever showed.
+pub fn carry(doc: &mut Doc, old: Option<&Doc>) {
+    let Some(old) = old else { return };
+    match (doc, old) {
+        (Doc::Party(d), Doc::Party(o)) => d.created_seq = o.created_seq,
+        (Doc::Verification(d), Doc::Verification(o)) => d.created_seq = o.created_seq,
+        (Doc::Entrustment(d), Doc::Entrustment(o)) => d.created_seq = o.created_seq,
+        (Doc::Viewing(d), Doc::Viewing(o)) => d.created_seq = o.created_seq,
+        (Doc::Precheck(d), Doc::Precheck(o)) => d.created_seq = o.created_seq,
+        (Doc::Proxy(d), Doc::Proxy(o)) => d.created_seq = o.created_seq,
+        (Doc::Contract(d), Doc::Contract(o)) => {
+            d.created_seq = o.created_seq;
+            let mut documents = o.documents.clone();
+            if documents.last().is_none_or(|v| v.hash != d.document_hash) {
+                documents.append(&mut d.documents);
+            }
+            d.documents = documents;
+        }
+        (Doc::Listing(d), Doc::Listing(o)) => {
+            d.created_seq = o.created_seq;
+            d.ever_shown = d.ever_shown || o.ever_shown;
+            let mut history = o.price_history.clone();
+            if history.last().is_none_or(|p| p.price_fen != d.price_fen) {
+                history.append(&mut d.price_history);
+            }
+            d.price_history = history;
+        }
+        _ => {}
+    }
 }
 
 /// The ids whose documents an entry may change: its stream, its actor, every id named in its

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use deedlog_core::hash::Hash;
 
 pub use docs::{Doc, KeyDoc, ListingDoc};
-pub use projection::Projection;
+pub use projection::{Projection, Snapshot};
 
 /// What can go wrong with the views.
 #[derive(Debug, thiserror::Error)]
@@ -701,6 +701,20 @@ impl Views {
                 .map_err(|_| ViewError::Corrupt("a phone index value is not UTF-8".into())),
             None => Ok(None),
         }
+    }
+
+    /// Every stored key and value, in key order: to compare two views databases byte for byte.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ViewError> {
+        let engine = self.engine()?;
+        let mut out = Vec::new();
+        for guard in engine.tree.iter() {
+            let (k, v) = guard.into_inner()?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Removes every document, index and the cursor (for a rebuild from zero).

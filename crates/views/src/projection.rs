@@ -12,17 +12,76 @@ use crate::docs::{self, Doc};
 use crate::keys::{self, ListingSummaryKey, Relation};
 use crate::{HashMatch, ViewError, Views};
 
+/// What the state right after one entry says about the documents the entry may change: for
+/// every id it touched, the [`docs::fresh`] part of its document and, for an actor, its key
+/// document; and the proposal the entry showed. The sequencer takes it as it applies the entry
+/// (it holds the only state), so the projection that writes the views keeps no state of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    seq: u64,
+    keys: Vec<(String, Option<docs::KeyDoc>)>,
+    docs: Vec<(String, Option<Doc>)>,
+    shown: Option<u64>,
+}
+
+impl Snapshot {
+    /// The ids an entry may change, in the state before it is applied; the same call after it
+    /// adds the ids it links to then. Both go to [`Snapshot::take`].
+    #[must_use]
+    pub fn touched(state: &State, entry: &Entry) -> BTreeSet<String> {
+        docs::touched(state, entry)
+    }
+
+    /// Takes the snapshot of `entry` from `state`, the state right after it was applied.
+    #[must_use]
+    pub fn take(state: &State, entry: &Entry, ids: &BTreeSet<String>) -> Self {
+        let mut keys = Vec::new();
+        let mut documents = Vec::new();
+        for id in ids {
+            if ids::actor_kind(id).is_some() {
+                keys.push((id.clone(), docs::key_doc(state, id)));
+            }
+            if docs::kind_of(id).is_none_or(|k| k == IdKind::Property) {
+                continue;
+            }
+            documents.push((id.clone(), docs::fresh(state, id, entry)));
+        }
+        Self {
+            seq: entry.seq,
+            keys,
+            docs: documents,
+            shown: deedlog_domain::table::shown_proposal(state, entry),
+        }
+    }
+
+    /// The seq of the entry it was taken after.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// Writes the views. Exactly one exists per views database (owned by the projector thread).
+///
+/// It works in one of two ways. **Fed** ([`Projection::fed`]): it keeps no domain state; each
+/// entry comes with the [`Snapshot`] the sequencer took as it applied it, and the projection
+/// only completes the documents from the stored ones and writes them. **Own state**
+/// ([`Projection::new`]): it folds each entry into a state of its own and takes the snapshots
+/// itself (a second copy of the state: for rebuilds, tests and a projector that fell behind).
 pub struct Projection {
     views: Views,
-    state: State,
+    /// The own state, when not fed.
+    state: Option<State>,
+    /// Entries applied (the seq of the next).
+    next: u64,
     poisoned: bool,
 }
 
 impl std::fmt::Debug for Projection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Projection")
-            .field("applied", &self.state.next_seq())
+            .field("applied", &self.next)
+            .field("fed", &self.state.is_none())
             .finish_non_exhaustive()
     }
 }
@@ -54,8 +113,9 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ViewError> {
 }
 
 impl Projection {
-    /// A projection over `views`, continuing from `state`, which must be the state after exactly
-    /// the entries the views have applied (`state.next_seq() == views.applied()`).
+    /// A projection over `views` with a state of its own, continuing from `state`, which must
+    /// be the state after exactly the entries the views have applied
+    /// (`state.next_seq() == views.applied()`).
     ///
     /// # Errors
     /// [`ViewError::Corrupt`] when the state and the cursor disagree.
@@ -68,16 +128,35 @@ impl Projection {
             )));
         }
         Ok(Self {
+            next: views.applied(),
             views,
-            state,
+            state: Some(state),
             poisoned: false,
         })
     }
 
-    /// The domain state after the entries applied.
+    /// A fed projection over `views`, continuing at their cursor: it keeps no state, and
+    /// [`Projection::apply_fed`] gives it each entry's [`Snapshot`].
     #[must_use]
-    pub fn state(&self) -> &State {
-        &self.state
+    pub fn fed(views: Views) -> Self {
+        Self {
+            next: views.applied(),
+            views,
+            state: None,
+            poisoned: false,
+        }
+    }
+
+    /// Whether it is fed (keeps no state).
+    #[must_use]
+    pub fn is_fed(&self) -> bool {
+        self.state.is_none()
+    }
+
+    /// The domain state after the entries applied, when it keeps its own.
+    #[must_use]
+    pub fn state(&self) -> Option<&State> {
+        self.state.as_ref()
     }
 
     /// The views written.
@@ -87,14 +166,56 @@ impl Projection {
     }
 
     /// Applies consecutive entries (their exact stored bytes), starting at [`Views::applied`],
-    /// and commits the changes with the new cursor in one atomic batch.
+    /// folding them into its own state, and commits the changes with the new cursor in one
+    /// atomic batch.
     ///
     /// # Errors
-    /// A malformed entry, a gap, an entry the domain does not apply, engine errors. After an error
-    /// the projection refuses further work (its state may be ahead of the views): reopen.
+    /// A malformed entry, a gap, an entry the domain does not apply, engine errors, a fed
+    /// projection (it has no state to fold into). After an error the projection refuses
+    /// further work (its state may be ahead of the views): reopen.
     /// `records` are stored records: each entry's bytes and, for version 2, its opening
     /// (see [`deedlog_core::entry::split_record`]).
     pub fn apply(&mut self, records: &[Vec<u8>]) -> Result<(), ViewError> {
+        if self.state.is_none() {
+            return Err(ViewError::Corrupt(
+                "a fed projection takes entries only with their snapshots".into(),
+            ));
+        }
+        self.guarded(records, None)
+    }
+
+    /// Applies consecutive entries with the snapshots the sequencer took of them (one each, in
+    /// order), and commits the changes with the new cursor in one atomic batch. Nothing is
+    /// written when anything fails.
+    ///
+    /// # Errors
+    /// As [`Projection::apply`]; also a snapshot that is not of its entry, and a projection with
+    /// a state of its own (its state would miss the entries).
+    pub fn apply_fed(
+        &mut self,
+        records: &[Vec<u8>],
+        snapshots: &[Snapshot],
+    ) -> Result<(), ViewError> {
+        if self.state.is_some() {
+            return Err(ViewError::Corrupt(
+                "a projection with its own state takes entries without snapshots".into(),
+            ));
+        }
+        if records.len() != snapshots.len() {
+            return Err(ViewError::Corrupt(format!(
+                "{} entries came with {} snapshots",
+                records.len(),
+                snapshots.len()
+            )));
+        }
+        self.guarded(records, Some(snapshots))
+    }
+
+    fn guarded(
+        &mut self,
+        records: &[Vec<u8>],
+        snapshots: Option<&[Snapshot]>,
+    ) -> Result<(), ViewError> {
         if self.poisoned {
             return Err(ViewError::Corrupt(
                 "the projection stopped after an earlier error".into(),
@@ -103,14 +224,18 @@ impl Projection {
         if records.is_empty() {
             return Ok(());
         }
-        let result = self.apply_inner(records);
+        let result = self.apply_inner(records, snapshots);
         if result.is_err() {
             self.poisoned = true;
         }
         result
     }
 
-    fn apply_inner(&mut self, records: &[Vec<u8>]) -> Result<(), ViewError> {
+    fn apply_inner(
+        &mut self,
+        records: &[Vec<u8>],
+        snapshots: Option<&[Snapshot]>,
+    ) -> Result<(), ViewError> {
         let engine = self.views.engine()?;
         let tree = engine.tree.clone();
         let mut overlay = Overlay {
@@ -118,8 +243,9 @@ impl Projection {
             writes: BTreeMap::new(),
         };
         let mut last_leaf = None;
-        for record in records {
-            let seq = self.state.next_seq();
+        let mut next = self.next;
+        for (i, record) in records.iter().enumerate() {
+            let seq = next;
             let (bytes, opening) = split_record(record);
             let entry = Entry::decode_with(bytes, opening).map_err(|e| ViewError::Entry {
                 seq,
@@ -131,17 +257,40 @@ impl Projection {
                     message: format!("found entry {} where {seq} was expected", entry.seq),
                 });
             }
-            let mut ids = docs::touched(&self.state, &entry);
-            self.state.apply(&entry).map_err(|e| ViewError::Entry {
-                seq,
-                message: e.to_string(),
-            })?;
-            ids.extend(docs::touched(&self.state, &entry));
-            if let Some(shown) = deedlog_domain::table::shown_proposal(&self.state, &entry) {
+            let taken;
+            let snapshot = match (snapshots, self.state.as_mut()) {
+                (Some(given), _) => {
+                    let s = &given[i];
+                    if s.seq != seq {
+                        return Err(ViewError::Entry {
+                            seq,
+                            message: format!("the snapshot given is of entry {}", s.seq),
+                        });
+                    }
+                    s
+                }
+                (None, Some(state)) => {
+                    let mut ids = docs::touched(state, &entry);
+                    state.apply(&entry).map_err(|e| ViewError::Entry {
+                        seq,
+                        message: e.to_string(),
+                    })?;
+                    ids.extend(docs::touched(state, &entry));
+                    taken = Snapshot::take(state, &entry, &ids);
+                    &taken
+                }
+                (None, None) => {
+                    return Err(ViewError::Corrupt(
+                        "a fed projection was given no snapshot".into(),
+                    ));
+                }
+            };
+            if let Some(shown) = snapshot.shown {
                 overlay.put(keys::shown(shown), Vec::new());
             }
-            self.refresh(&mut overlay, &ids, &entry)?;
+            Self::refresh(&mut overlay, snapshot, &entry)?;
             last_leaf = Some(hash::leaf_hash(bytes));
+            next = seq + 1;
         }
         let mut batch = engine
             .db
@@ -153,45 +302,40 @@ impl Projection {
                 None => batch.remove(&tree, k),
             }
         }
-        let applied = self.state.next_seq();
-        batch.insert(&tree, keys::META_APPLIED, applied.to_be_bytes());
+        batch.insert(&tree, keys::META_APPLIED, next.to_be_bytes());
         if let Some(leaf) = last_leaf {
             batch.insert(&tree, keys::META_LAST_LEAF, leaf.0);
         }
         batch.commit()?;
-        self.views.inner.applied.send_replace(applied);
+        self.next = next;
+        self.views.inner.applied.send_replace(next);
         Ok(())
     }
 
     fn refresh(
-        &self,
         overlay: &mut Overlay<'_>,
-        ids: &BTreeSet<String>,
+        snapshot: &Snapshot,
         entry: &Entry,
     ) -> Result<(), ViewError> {
-        for id in ids {
-            if ids::actor_kind(id).is_some() {
-                let key = keys::actor_key(id);
-                let doc = docs::key_doc(&self.state, id);
-                // Every key is current at the entry that registers it, so noting each current
-                // key once names every key ever registered: what `key.in_use` refuses.
-                if let Some(d) = &doc {
-                    let used = keys::key_user(&d.key);
-                    if overlay.get(&used)?.is_none() {
-                        overlay.put(used, id.as_bytes().to_vec());
-                    }
-                }
-                let new = doc.as_ref().map(encode).transpose()?;
-                if overlay.get(&key)? != new {
-                    match new {
-                        Some(v) => overlay.put(key, v),
-                        None => overlay.remove(key),
-                    }
+        for (id, doc) in &snapshot.keys {
+            let key = keys::actor_key(id);
+            // Every key is current at the entry that registers it, so noting each current
+            // key once names every key ever registered: what `key.in_use` refuses.
+            if let Some(d) = doc {
+                let used = keys::key_user(&d.key);
+                if overlay.get(&used)?.is_none() {
+                    overlay.put(used, id.as_bytes().to_vec());
                 }
             }
-            if docs::kind_of(id).is_none_or(|k| k == IdKind::Property) {
-                continue;
+            let new = doc.as_ref().map(encode).transpose()?;
+            if overlay.get(&key)? != new {
+                match new {
+                    Some(v) => overlay.put(key, v),
+                    None => overlay.remove(key),
+                }
             }
+        }
+        for (id, fresh) in &snapshot.docs {
             let doc_key = keys::doc(id);
             let old_bytes = overlay.get(&doc_key)?;
             let old = match &old_bytes {
@@ -200,7 +344,10 @@ impl Projection {
                 }
                 None => None,
             };
-            let new = docs::compute(&self.state, id, old.as_ref(), entry);
+            let new = fresh.clone().map(|mut d| {
+                docs::carry(&mut d, old.as_ref());
+                d
+            });
             let new_bytes = new.as_ref().map(encode).transpose()?;
             if new_bytes == old_bytes {
                 continue;
