@@ -34,6 +34,9 @@ use deedlog_core::hash::Hash;
 pub use docs::{Doc, KeyDoc, ListingDoc};
 pub use projection::{Projection, Snapshot};
 
+/// Every key and value of a views database, in key order (see [`Views::dump`]).
+pub type Dump = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// What can go wrong with the views.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -707,7 +710,7 @@ impl Views {
     ///
     /// # Errors
     /// Engine errors.
-    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ViewError> {
+    pub fn dump(&self) -> Result<Dump, ViewError> {
         let engine = self.engine()?;
         let mut out = Vec::new();
         for guard in engine.tree.iter() {
