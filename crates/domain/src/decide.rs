@@ -4,6 +4,7 @@
 //! checked here: the sequencer checks it before the rules, with
 //! `deedlog_core::decide::check_expected_version`, and the semantic audit runs the same function.
 
+use crate::state::Key32;
 use serde_json::{Map, Value};
 
 use deedlog_core::{Entry, SignedCommand};
@@ -302,7 +303,7 @@ impl State {
         }
         if cmd.kind == "party.register" {
             // Proof of possession: the registration is signed by the key it registers.
-            if self.keys.contains_key(&cmd.key) {
+            if self.keys.contains_key(&Key32::base64(&cmd.key)) {
                 return Err(Rejection::new(
                     &c::KEY_IN_USE,
                     "this key is already registered",
@@ -408,7 +409,7 @@ impl State {
         if current.is_some_and(|k| *k == cmd.key) {
             return Ok(());
         }
-        match self.keys.get(&cmd.key) {
+        match self.keys.get(&Key32::base64(&cmd.key)) {
             Some(rec) if rec.actor == cmd.actor && rec.status != KeyStatus::Current => {
                 Err(Rejection::new(
                     &c::KEY_REVOKED,

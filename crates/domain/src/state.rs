@@ -644,6 +644,50 @@ pub struct RatedAgent {
     pub rating_sum: u64,
 }
 
+/// A 32-byte value that the state's largest indexes hold as bytes rather than as text: a
+/// commitment (64 lower-case hex digits) or a public key (standard padded base64). One per
+/// registered party in each of three indexes, so the 64 or 44 bytes of text (and their heap
+/// allocations) add up for a city. The mapping from text is one to one: only the canonical text
+/// of 32 bytes becomes those bytes; any other text (never accepted onto the log by the rules,
+/// but looked up) becomes the SHA-256 of a tagged form of itself, which no canonical text meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key32([u8; 32]);
+
+impl Key32 {
+    fn other(tag: &str, text: &str) -> Self {
+        let mut tagged = Vec::with_capacity(tag.len() + 1 + text.len());
+        tagged.extend_from_slice(tag.as_bytes());
+        tagged.push(0);
+        tagged.extend_from_slice(text.as_bytes());
+        Self(deedlog_core::hash::sha256(&tagged))
+    }
+
+    /// A commitment's key: its 32 bytes when it is 64 lower-case hex digits.
+    pub(crate) fn hex(text: &str) -> Self {
+        match deedlog_core::hash::from_hex(text) {
+            Ok(h) => Self(h.0),
+            Err(_) => Self::other("deedlog.state.hex", text),
+        }
+    }
+
+    /// A public key's key: its 32 bytes when it is their standard padded base64.
+    pub(crate) fn base64(text: &str) -> Self {
+        if let Ok(bytes) = deedlog_core::keys::from_base64(text)
+            && let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice())
+            && deedlog_core::keys::base64(&raw) == text
+        {
+            return Self(raw);
+        }
+        Self::other("deedlog.state.base64", text)
+    }
+}
+
+impl Serialize for Key32 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&deedlog_core::hash::to_hex(&deedlog_core::Hash(self.0)))
+    }
+}
+
 /// Every aggregate at one point of the log. `Default` is the empty log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct State {
@@ -656,7 +700,7 @@ pub struct State {
     /// Actor → its current key.
     pub(crate) actor_keys: BTreeMap<String, String>,
     /// Every key ever registered.
-    pub(crate) keys: BTreeMap<String, KeyRecord>,
+    pub(crate) keys: BTreeMap<Key32, KeyRecord>,
     pub(crate) parties: BTreeMap<String, Party>,
     pub(crate) agencies: BTreeMap<String, Agency>,
     pub(crate) agents: BTreeMap<String, Agent>,
@@ -674,9 +718,9 @@ pub struct State {
     /// Certificate number (normal form) → property.
     pub(crate) certificates: BTreeMap<String, String>,
     /// Phone commitment → party.
-    pub(crate) phones: BTreeMap<String, String>,
+    pub(crate) phones: BTreeMap<Key32, String>,
     /// ID commitment → party.
-    pub(crate) identities: BTreeMap<String, String>,
+    pub(crate) identities: BTreeMap<Key32, String>,
     /// Licence number → agency or agent.
     pub(crate) licences: BTreeMap<String, String>,
     /// Filing code → contract.
@@ -713,7 +757,7 @@ impl State {
     /// A key's record.
     #[must_use]
     pub fn key(&self, key: &str) -> Option<&KeyRecord> {
-        self.keys.get(key)
+        self.keys.get(&Key32::base64(key))
     }
 
     /// A party.
@@ -945,5 +989,38 @@ impl State {
     /// Never in practice (the state holds no floats); reported rather than assumed.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, deedlog_core::canonical::CanonicalError> {
         deedlog_core::canonical::to_vec(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Key32;
+
+    #[test]
+    fn only_the_canonical_text_of_32_bytes_becomes_those_bytes() {
+        let hex = "ab".repeat(32);
+        assert_eq!(Key32::hex(&hex).0, [0xab; 32]);
+        // Upper case, short, long and non-hex text each get a key of their own, never the bytes.
+        for other in [
+            "AB".repeat(32),
+            "ab".repeat(31),
+            "ab".repeat(33),
+            "zz".repeat(32),
+        ] {
+            assert_ne!(Key32::hex(&other), Key32::hex(&hex), "{other}");
+            assert_eq!(Key32::hex(&other), Key32::hex(&other));
+        }
+        let key = deedlog_core::keys::base64(&[7u8; 32]);
+        assert_eq!(Key32::base64(&key).0, [7u8; 32]);
+        let unpadded = key.trim_end_matches('=').to_owned();
+        assert_ne!(Key32::base64(&unpadded), Key32::base64(&key));
+        // The same 32 bytes as hex and as base64 are one key; the text kinds never mix up
+        // different bytes.
+        assert_eq!(
+            Key32::hex(&"07".repeat(32)),
+            Key32::base64(&key),
+            "both name the same bytes"
+        );
+        assert_ne!(Key32::hex(&key), Key32::base64(&key));
     }
 }

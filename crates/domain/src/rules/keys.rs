@@ -1,5 +1,6 @@
 //! Genesis, keys (rotation, revocation, binding) and parties (registration, identity).
 
+use crate::state::Key32;
 use deedlog_core::PublicKey;
 use serde_json::json;
 
@@ -31,7 +32,7 @@ impl State {
                 "key must be standard padded base64",
             ));
         }
-        if self.keys.contains_key(key) {
+        if self.keys.contains_key(&Key32::base64(key)) {
             return Err(Rejection::new(
                 &c::KEY_IN_USE,
                 "this key is, or was, registered",
@@ -49,12 +50,12 @@ impl State {
     /// Makes `key` the current key of `actor`; a previous current key is marked rotated.
     pub(crate) fn bind_key(&mut self, actor: &str, key: &str, seq: u64) {
         if let Some(old) = self.actor_keys.insert(actor.to_owned(), key.to_owned())
-            && let Some(rec) = self.keys.get_mut(&old)
+            && let Some(rec) = self.keys.get_mut(&Key32::base64(&old))
         {
             rec.status = KeyStatus::Rotated;
         }
         self.keys.insert(
-            key.to_owned(),
+            Key32::base64(key),
             KeyRecord {
                 actor: actor.to_owned(),
                 status: KeyStatus::Current,
@@ -184,7 +185,10 @@ impl State {
 
     pub(crate) fn apply_key_revoke(&mut self, e: &Ev) -> Result<(), ApplyError> {
         if let Some(key) = self.actor_keys.remove(e.stream()) {
-            need(&mut self.keys, &key)?.status = KeyStatus::Revoked;
+            self.keys
+                .get_mut(&Key32::base64(&key))
+                .ok_or_else(|| ApplyError::Missing(key.clone()))?
+                .status = KeyStatus::Revoked;
         }
         Ok(())
     }
@@ -218,7 +222,7 @@ impl State {
     ) -> Result<Out, Rejection> {
         commitment("phone_commitment", &p.phone_commitment)?;
         self.check_phone_voucher(c, p)?;
-        if self.phones.contains_key(&p.phone_commitment) {
+        if self.phones.contains_key(&Key32::hex(&p.phone_commitment)) {
             return Err(Rejection::new(
                 &c::PHONE_TAKEN,
                 "this phone number is registered to another party",
@@ -246,7 +250,8 @@ impl State {
                 erased: false,
             },
         );
-        self.phones.insert(p.phone_commitment.clone(), id.clone());
+        self.phones
+            .insert(Key32::hex(&p.phone_commitment), id.clone());
         self.bind_key(&id, &e.entry.signed.key, e.seq());
         Ok(())
     }
@@ -329,7 +334,7 @@ impl State {
                 format!("{} is already verified", party.id),
             ));
         }
-        if self.identities.contains_key(&p.id_commitment) {
+        if self.identities.contains_key(&Key32::hex(&p.id_commitment)) {
             return Err(Rejection::new(
                 &c::ID_TAKEN,
                 "another party is verified with this ID number",
@@ -346,7 +351,7 @@ impl State {
         party.identity_method = Some(p.method);
         party.verified_at_ms = Some(e.now());
         self.identities
-            .insert(p.id_commitment.clone(), e.stream().to_owned());
+            .insert(Key32::hex(&p.id_commitment), e.stream().to_owned());
         Ok(())
     }
 }

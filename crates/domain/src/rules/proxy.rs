@@ -6,6 +6,7 @@ use crate::decide::{
 use crate::ids::{self, IdKind};
 use crate::payload::{ErasureRecord, ProxyFile, ProxyVerify, Reason};
 use crate::rejection::{Rejection, codes as c};
+use crate::state::Key32;
 use crate::state::{Erasure, KeyStatus, Proxy, ProxyStatus};
 use crate::validate::{self, DOCUMENTS_MAX};
 use crate::{ApplyError, State};
@@ -176,15 +177,15 @@ impl State {
     pub(crate) fn apply_erasure(&mut self, e: &Ev, p: &ErasureRecord) -> Result<(), ApplyError> {
         if let Some(x) = self.parties.get_mut(&p.subject) {
             x.erased = true;
-            self.phones.remove(&x.phone_commitment);
+            self.phones.remove(&Key32::hex(&x.phone_commitment));
             if let Some(idc) = &x.id_commitment {
-                self.identities.remove(idc);
+                self.identities.remove(&Key32::hex(idc));
             }
         } else {
             need(&mut self.agents, &p.subject)?.erased = true;
         }
         if let Some(key) = self.actor_keys.remove(&p.subject)
-            && let Some(rec) = self.keys.get_mut(&key)
+            && let Some(rec) = self.keys.get_mut(&Key32::base64(&key))
         {
             rec.status = KeyStatus::Revoked;
         }
