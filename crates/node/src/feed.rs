@@ -15,13 +15,15 @@ use std::time::{Duration, Instant};
 
 use deedlog_views::Snapshot;
 
-/// Most snapshots waiting in the feed.
+/// Most snapshots waiting in the feed of a node.
 pub(crate) const FEED_MAX: usize = 16_384;
 
-/// How long the sequencer waits for room before it detaches the feed.
+/// How long the sequencer of a node waits for room before it detaches the feed.
 pub(crate) const ROOM_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Feed {
+    max: usize,
+    wait: Duration,
     queue: Mutex<VecDeque<Snapshot>>,
     room: Condvar,
     attached: AtomicBool,
@@ -33,7 +35,14 @@ impl Feed {
     /// A feed whose first snapshot will be of entry `next`; `attached`: whether the projector
     /// takes it (false when the projector starts with a state of its own).
     pub(crate) fn new(next: u64, attached: bool) -> Self {
+        Self::with_limits(next, attached, FEED_MAX, ROOM_WAIT)
+    }
+
+    /// As [`Feed::new`], holding at most `max` snapshots and waiting at most `wait` for room.
+    pub(crate) fn with_limits(next: u64, attached: bool, max: usize, wait: Duration) -> Self {
         Self {
+            max,
+            wait,
             queue: Mutex::new(VecDeque::new()),
             room: Condvar::new(),
             attached: AtomicBool::new(attached),
@@ -52,9 +61,9 @@ impl Feed {
         let Some(last) = snapshots.last().map(Snapshot::seq) else {
             return;
         };
-        let deadline = Instant::now() + ROOM_WAIT;
+        let deadline = Instant::now() + self.wait;
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        while self.attached() && !queue.is_empty() && queue.len() + snapshots.len() > FEED_MAX {
+        while self.attached() && !queue.is_empty() && queue.len() + snapshots.len() > self.max {
             let now = Instant::now();
             if now >= deadline {
                 drop(queue);
@@ -117,13 +126,77 @@ impl Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// Snapshots of entries `from..to` (the genesis entry renumbered; its snapshot names no id).
+    fn snapshots(from: u64, to: u64) -> Vec<Snapshot> {
+        let ledger = deedlog_domain::testkit::Ledger::new();
+        let state = deedlog_domain::State::default();
+        (from..to)
+            .map(|seq| {
+                let mut entry = ledger.entries[0].clone();
+                entry.seq = seq;
+                Snapshot::take(&state, &entry, &BTreeSet::new())
+            })
+            .collect()
+    }
+
+    fn seqs(taken: Option<Vec<Snapshot>>) -> Option<Vec<u64>> {
+        taken.map(|v| v.iter().map(Snapshot::seq).collect())
+    }
 
     #[test]
-    fn an_empty_feed_takes_nothing_and_a_detached_one_refuses() {
+    fn snapshots_come_out_in_the_order_they_went_in_and_a_push_wakes_the_projector() {
         let feed = Feed::new(0, true);
-        assert_eq!(feed.take(10).map(|v| v.len()), Some(0));
+        let mut woken = feed.subscribe();
+        assert_eq!(seqs(feed.take(10)), Some(vec![]));
         feed.push(Vec::new());
+        assert!(!woken.has_changed().unwrap(), "an empty push wakes no one");
+        feed.push(snapshots(0, 3));
+        assert!(woken.has_changed().unwrap());
+        assert_eq!(*woken.borrow_and_update(), 3);
+        assert_eq!(seqs(feed.take(2)), Some(vec![0, 1]));
+        assert_eq!(seqs(feed.take(10)), Some(vec![2]));
+        assert_eq!(seqs(feed.take(10)), Some(vec![]));
+    }
+
+    #[test]
+    fn a_full_feed_makes_the_sequencer_wait_until_the_projector_takes() {
+        let feed = std::sync::Arc::new(Feed::with_limits(0, true, 4, Duration::from_secs(60)));
+        feed.push(snapshots(0, 4));
+        let taker = {
+            let feed = feed.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                seqs(feed.take(2))
+            })
+        };
+        // Blocks until the taker made room, then goes in: nothing dropped, nothing detached.
+        feed.push(snapshots(4, 6));
+        assert_eq!(taker.join().unwrap(), Some(vec![0, 1]));
+        assert!(feed.attached());
+        assert_eq!(seqs(feed.take(10)), Some(vec![2, 3, 4, 5]));
+    }
+
+    #[test]
+    fn a_feed_nobody_takes_detaches_and_a_detach_frees_a_waiting_sequencer() {
+        let feed = Feed::with_limits(0, true, 2, Duration::from_millis(50));
+        feed.push(snapshots(0, 2));
+        feed.push(snapshots(2, 3));
+        assert!(!feed.attached(), "no room came within the wait");
+        assert!(feed.take(10).is_none(), "a detached feed hands out nothing");
+        feed.push(snapshots(3, 4));
+        assert!(feed.take(10).is_none());
+
+        let feed = std::sync::Arc::new(Feed::with_limits(0, true, 1, Duration::from_secs(60)));
+        feed.push(snapshots(0, 1));
+        let pusher = {
+            let feed = feed.clone();
+            std::thread::spawn(move || feed.push(snapshots(1, 2)))
+        };
+        std::thread::sleep(Duration::from_millis(100));
         feed.detach("test");
+        pusher.join().unwrap();
         assert!(!feed.attached());
         assert!(feed.take(10).is_none());
     }
