@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use deedlog_views::Snapshot;
 
-/// Most snapshots waiting in the feed of a node.
-pub(crate) const FEED_MAX: usize = 16_384;
+/// Most waiting in the feed of a node, counted in documents ([`Snapshot::weight`]): tens of
+/// megabytes at most, however many documents each entry touches.
+pub(crate) const FEED_MAX: usize = 65_536;
 
 /// How long the sequencer of a node waits for room before it detaches the feed.
 pub(crate) const ROOM_WAIT: Duration = Duration::from_secs(2);
@@ -24,7 +25,8 @@ pub(crate) const ROOM_WAIT: Duration = Duration::from_secs(2);
 pub(crate) struct Feed {
     max: usize,
     wait: Duration,
-    queue: Mutex<VecDeque<Snapshot>>,
+    /// The snapshots waiting and their total weight.
+    queue: Mutex<(VecDeque<Snapshot>, usize)>,
     room: Condvar,
     attached: AtomicBool,
     /// The seq after the last snapshot pushed (bumped on detach too, to wake the projector).
@@ -38,12 +40,13 @@ impl Feed {
         Self::with_limits(next, attached, FEED_MAX, ROOM_WAIT)
     }
 
-    /// As [`Feed::new`], holding at most `max` snapshots and waiting at most `wait` for room.
+    /// As [`Feed::new`], holding snapshots of at most `max` in weight (more only when the feed
+    /// is otherwise empty) and waiting at most `wait` for room.
     pub(crate) fn with_limits(next: u64, attached: bool, max: usize, wait: Duration) -> Self {
         Self {
             max,
             wait,
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new((VecDeque::new(), 0)),
             room: Condvar::new(),
             attached: AtomicBool::new(attached),
             fed: tokio::sync::watch::Sender::new(next),
@@ -61,9 +64,10 @@ impl Feed {
         let Some(last) = snapshots.last().map(Snapshot::seq) else {
             return;
         };
+        let weight: usize = snapshots.iter().map(Snapshot::weight).sum();
         let deadline = Instant::now() + self.wait;
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        while self.attached() && !queue.is_empty() && queue.len() + snapshots.len() > self.max {
+        while self.attached() && !queue.0.is_empty() && queue.1 + weight > self.max {
             let now = Instant::now();
             if now >= deadline {
                 drop(queue);
@@ -79,7 +83,8 @@ impl Feed {
         if !self.attached() {
             return;
         }
-        queue.extend(snapshots);
+        queue.0.extend(snapshots);
+        queue.1 += weight;
         drop(queue);
         self.fed.send_replace(last + 1);
     }
@@ -90,8 +95,9 @@ impl Feed {
         if !self.attached() {
             return None;
         }
-        let n = queue.len().min(max);
-        let out: Vec<Snapshot> = queue.drain(..n).collect();
+        let n = queue.0.len().min(max);
+        let out: Vec<Snapshot> = queue.0.drain(..n).collect();
+        queue.1 -= out.iter().map(Snapshot::weight).sum::<usize>();
         drop(queue);
         if n > 0 {
             self.room.notify_all();
@@ -103,10 +109,7 @@ impl Feed {
     /// dropped, and the projector is woken to go on with a state of its own.
     pub(crate) fn detach(&self, why: &str) {
         let was = self.attached.swap(false, Ordering::AcqRel);
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        *self.queue.lock().unwrap_or_else(PoisonError::into_inner) = (VecDeque::new(), 0);
         self.room.notify_all();
         self.fed.send_modify(|_| {});
         if was {
@@ -176,6 +179,22 @@ mod tests {
         assert_eq!(taker.join().unwrap(), Some(vec![0, 1]));
         assert!(feed.attached());
         assert_eq!(seqs(feed.take(10)), Some(vec![2, 3, 4, 5]));
+    }
+
+    #[test]
+    fn the_feed_counts_documents_not_entries() {
+        let ledger = deedlog_domain::testkit::Ledger::new();
+        let ids: BTreeSet<String> = (1..=5).map(|i| format!("agency/AG-{i}")).collect();
+        let heavy = Snapshot::take(&deedlog_domain::State::default(), &ledger.entries[0], &ids);
+        assert_eq!(heavy.weight(), 6);
+        let feed = Feed::with_limits(0, true, 4, Duration::from_millis(50));
+        // Heavier than the bound, into an empty feed: taken (the bound never stops the
+        // sequencer for good).
+        feed.push(vec![heavy]);
+        assert!(feed.attached());
+        // One light snapshot more does not fit beside it, and nobody takes.
+        feed.push(snapshots(1, 2));
+        assert!(!feed.attached());
     }
 
     #[test]

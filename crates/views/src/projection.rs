@@ -59,6 +59,13 @@ impl Snapshot {
     pub fn seq(&self) -> u64 {
         self.seq
     }
+
+    /// How many documents it holds, plus one: what a bounded queue of snapshots counts (an
+    /// entry that names an agent holds its agency's every agent).
+    #[must_use]
+    pub fn weight(&self) -> usize {
+        1 + self.keys.len() + self.docs.len()
+    }
 }
 
 /// Writes the views. Exactly one exists per views database (owned by the projector thread).
