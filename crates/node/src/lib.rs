@@ -194,19 +194,18 @@ impl Decider for DomainDecider {
     }
 
     fn apply(&mut self, entry: &Entry, parsed: Payload) -> Result<(), Self::ApplyError> {
-        let feeding = self.feed.attached();
-        let mut touched = if feeding {
-            Snapshot::touched(&self.state, entry)
-        } else {
-            std::collections::BTreeSet::new()
+        let mut ids = std::collections::BTreeSet::new();
+        let mut apply = |state: &mut State| {
+            ids = public_status::affected(state, entry);
+            state.apply_parsed(entry, &parsed)?;
+            ids.extend(public_status::affected(state, entry));
+            Ok::<(), Self::ApplyError>(())
         };
-        let mut ids = public_status::affected(&self.state, entry);
-        self.state.apply_parsed(entry, &parsed)?;
-        ids.extend(public_status::affected(&self.state, entry));
-        if feeding {
-            touched.extend(Snapshot::touched(&self.state, entry));
-            self.snapshots
-                .push(Snapshot::take(&self.state, entry, &touched));
+        if self.feed.attached() {
+            let snapshot = Snapshot::around(&mut self.state, entry, apply)?;
+            self.snapshots.push(snapshot);
+        } else {
+            apply(&mut self.state)?;
         }
         // Any entry may be the one that changes the authority's key (genesis, a rotation): a
         // read lock and a comparison of two short strings.
@@ -348,21 +347,21 @@ fn replay(reader: &LogReader, mut views: Option<ViewsSink<'_>>) -> Result<Replay
     };
     for seq in 0..size {
         let entry = reader.whole_entry(seq).map_err(|e| replay_error(seq, &e))?;
-        let feeding = views.as_ref().is_some_and(|(from, _)| seq >= *from);
-        let mut touched = if feeding {
-            Snapshot::touched(&state, &entry)
-        } else {
-            std::collections::BTreeSet::new()
+        let mut ids = std::collections::BTreeSet::new();
+        let mut apply = |state: &mut State| {
+            ids = public_status::affected(state, &entry);
+            state.apply(&entry).map_err(|e| replay_error(seq, &e))?;
+            ids.extend(public_status::affected(state, &entry));
+            Ok::<(), NodeError>(())
         };
-        let mut ids = public_status::affected(&state, &entry);
-        state.apply(&entry).map_err(|e| replay_error(seq, &e))?;
-        ids.extend(public_status::affected(&state, &entry));
-        if let Some((_, sink)) = views.as_mut().filter(|_| feeding) {
-            touched.extend(Snapshot::touched(&state, &entry));
-            snapshots.push(Snapshot::take(&state, &entry, &touched));
-            if snapshots.len() as u64 >= projector::BATCH_MAX {
-                sink(std::mem::take(&mut snapshots));
+        match views.as_mut() {
+            Some((from, sink)) if seq >= *from => {
+                snapshots.push(Snapshot::around(&mut state, &entry, apply)?);
+                if snapshots.len() as u64 >= projector::BATCH_MAX {
+                    sink(std::mem::take(&mut snapshots));
+                }
             }
+            _ => apply(&mut state)?,
         }
         commitment
             .update(&state, &ids)

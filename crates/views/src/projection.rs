@@ -25,14 +25,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The ids an entry may change, in the state before it is applied; the same call after it
-    /// adds the ids it links to then. Both go to [`Snapshot::take`].
-    #[must_use]
-    pub fn touched(state: &State, entry: &Entry) -> BTreeSet<String> {
-        docs::touched(state, entry)
+    /// Applies `entry` to `state` with `apply` and takes the entry's snapshot around it: the
+    /// ids the entry may change are gathered in the state before it and after it (what the
+    /// entry links to then), their documents read after it.
+    ///
+    /// # Errors
+    /// `apply`'s error; no snapshot is taken then.
+    pub fn around<E>(
+        state: &mut State,
+        entry: &Entry,
+        apply: impl FnOnce(&mut State) -> Result<(), E>,
+    ) -> Result<Self, E> {
+        let mut ids = docs::touched(state, entry);
+        apply(state)?;
+        ids.extend(docs::touched(state, entry));
+        Ok(Self::take(state, entry, &ids))
     }
 
-    /// Takes the snapshot of `entry` from `state`, the state right after it was applied.
+    /// Takes the snapshot of `entry` from `state`, the state right after it was applied, for
+    /// `ids` (the ids [`Snapshot::around`] gathers).
     #[must_use]
     pub fn take(state: &State, entry: &Entry, ids: &BTreeSet<String>) -> Self {
         let mut keys = Vec::new();
@@ -277,13 +288,12 @@ impl Projection {
                     s
                 }
                 (None, Some(state)) => {
-                    let mut ids = docs::touched(state, &entry);
-                    state.apply(&entry).map_err(|e| ViewError::Entry {
-                        seq,
-                        message: e.to_string(),
+                    taken = Snapshot::around(state, &entry, |state| {
+                        state.apply(&entry).map_err(|e| ViewError::Entry {
+                            seq,
+                            message: e.to_string(),
+                        })
                     })?;
-                    ids.extend(docs::touched(state, &entry));
-                    taken = Snapshot::take(state, &entry, &ids);
                     &taken
                 }
                 (None, None) => {
