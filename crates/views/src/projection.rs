@@ -90,15 +90,13 @@ pub struct Projection {
     views: Views,
     /// The own state, when not fed.
     state: Option<State>,
-    /// Entries applied (the seq of the next).
-    next: u64,
     poisoned: bool,
 }
 
 impl std::fmt::Debug for Projection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Projection")
-            .field("applied", &self.next)
+            .field("applied", &self.views.applied())
             .field("fed", &self.state.is_none())
             .finish_non_exhaustive()
     }
@@ -146,7 +144,6 @@ impl Projection {
             )));
         }
         Ok(Self {
-            next: views.applied(),
             views,
             state: Some(state),
             poisoned: false,
@@ -158,7 +155,6 @@ impl Projection {
     #[must_use]
     pub fn fed(views: Views) -> Self {
         Self {
-            next: views.applied(),
             views,
             state: None,
             poisoned: false,
@@ -261,7 +257,7 @@ impl Projection {
             writes: BTreeMap::new(),
         };
         let mut last_leaf = None;
-        let mut next = self.next;
+        let mut next = self.views.applied();
         for (i, record) in records.iter().enumerate() {
             let seq = next;
             let (bytes, opening) = split_record(record);
@@ -324,7 +320,6 @@ impl Projection {
             batch.insert(&tree, keys::META_LAST_LEAF, leaf.0);
         }
         batch.commit()?;
-        self.next = next;
         self.views.inner.applied.send_replace(next);
         Ok(())
     }
