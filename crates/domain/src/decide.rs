@@ -812,8 +812,8 @@ impl State {
 }
 
 /// Looks up an aggregate for `apply`, or reports it missing.
-pub(crate) fn need<'a, T>(
-    map: &'a mut std::collections::BTreeMap<String, T>,
+pub(crate) fn need<'a, T: Clone + serde::Serialize + serde::de::DeserializeOwned>(
+    map: &'a mut crate::bounded::BoundedMap<String, T>,
     id: &str,
 ) -> Result<&'a mut T, ApplyError> {
     map.get_mut(id)

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod bounded;
 mod decide;
 pub mod docs;
 pub mod event;

@@ -7,12 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::bounded::{BoundedMap, KeyBytes, Spill, SpillContext, SpillHandle};
+
 use crate::payload::{
     ContractTerms, IdentityMethod, LoanResult, Mortgage, Owner, ProxyAction, Seizure,
 };
 
 /// A key's standing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     /// The actor's current key.
@@ -24,7 +26,7 @@ pub enum KeyStatus {
 }
 
 /// A key ever registered on the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct KeyRecord {
     /// Its actor.
     pub actor: String,
@@ -35,7 +37,7 @@ pub struct KeyRecord {
 }
 
 /// A registered citizen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Party {
     /// `party/PA-…`.
     pub id: String,
@@ -64,7 +66,7 @@ impl Party {
 }
 
 /// Certification status of an agency or agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertStatus {
     /// Certified and active.
@@ -74,7 +76,7 @@ pub enum CertStatus {
 }
 
 /// A certified agency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Agency {
     /// `agency/AG-…`.
     pub id: String,
@@ -93,7 +95,7 @@ pub struct Agency {
 }
 
 /// A certified agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Agent {
     /// `agent/AT-…`.
     pub id: String,
@@ -118,7 +120,7 @@ pub struct Agent {
 }
 
 /// A bank.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Bank {
     /// `bank/BK-…`.
     pub id: String,
@@ -129,7 +131,7 @@ pub struct Bank {
 }
 
 /// A filing office (办理点).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Office {
     /// `office/OF-…`.
     pub id: String,
@@ -146,7 +148,7 @@ pub struct Office {
 }
 
 /// A property on the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Property {
     /// `property/PR-…`.
     pub id: String,
@@ -185,7 +187,7 @@ pub struct Property {
 }
 
 /// Status of a property verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationStatus {
     /// Waiting for co-owners' consent.
@@ -199,7 +201,7 @@ pub enum VerificationStatus {
 }
 
 /// A property verification (房源核验): the root of a deal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Verification {
     /// `verification/PV-…`.
     pub id: String,
@@ -239,7 +241,7 @@ impl Verification {
 }
 
 /// Status of an entrustment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntrustmentStatus {
     /// Waiting for the agent.
@@ -257,7 +259,7 @@ pub enum EntrustmentStatus {
 }
 
 /// What an entrustment is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EntrustmentTerms {
     /// Sale.
@@ -279,7 +281,7 @@ pub enum EntrustmentTerms {
 }
 
 /// An entrustment (委托).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Entrustment {
     /// `entrustment/EN-…`.
     pub id: String,
@@ -309,7 +311,7 @@ impl Entrustment {
 }
 
 /// Status of a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListingStatus {
     /// Published by an agent in review mode; not shown until the seller approves.
@@ -323,7 +325,7 @@ pub enum ListingStatus {
 }
 
 /// A change waiting for the seller's review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProposalChange {
     /// The first publication.
@@ -341,7 +343,7 @@ pub enum ProposalChange {
 }
 
 /// A pending proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Proposal {
     /// The seq of the proposing entry.
     pub seq: u64,
@@ -352,7 +354,7 @@ pub struct Proposal {
 }
 
 /// A listing (房源).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Listing {
     /// `listing/LS-…`.
     pub id: String,
@@ -407,7 +409,7 @@ pub struct Listing {
 }
 
 /// Status of a viewing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViewingStatus {
     /// Booked by the buyer.
@@ -421,7 +423,7 @@ pub enum ViewingStatus {
 }
 
 /// A viewing appointment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Viewing {
     /// `viewing/VW-…`.
     pub id: String,
@@ -444,7 +446,7 @@ pub struct Viewing {
 }
 
 /// A bank's assessment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Assessment {
     /// Result.
     pub result: LoanResult,
@@ -459,7 +461,7 @@ pub struct Assessment {
 }
 
 /// A loan pre-check (贷款预审).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Precheck {
     /// `precheck/LP-…`.
     pub id: String,
@@ -492,7 +494,7 @@ pub enum ContractRole {
 }
 
 /// Status of a contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractStatus {
     /// Drafted; collecting confirmations and signatures.
@@ -523,7 +525,7 @@ impl ContractStatus {
 }
 
 /// An online contract (网签合同).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Contract {
     /// `contract/CT-…`.
     pub id: String,
@@ -576,7 +578,7 @@ impl Contract {
 }
 
 /// Status of a proxy filing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProxyStatus {
     /// Filed, not yet verified.
@@ -588,7 +590,7 @@ pub enum ProxyStatus {
 }
 
 /// A proxy filing (代理人备案).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Proxy {
     /// `proxy/PX-…`.
     pub id: String,
@@ -613,7 +615,7 @@ pub struct Proxy {
 }
 
 /// An erasure receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Erasure {
     /// `erasure/ER-…`.
     pub id: String,
@@ -628,7 +630,7 @@ pub struct Erasure {
 }
 
 /// An agent with its rating, as offered to sellers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RatedAgent {
     /// The agent.
     pub agent: String,
@@ -682,6 +684,12 @@ impl Key32 {
     }
 }
 
+impl KeyBytes for Key32 {
+    fn key_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Serialize for Key32 {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&deedlog_core::hash::to_hex(&deedlog_core::Hash(self.0)))
@@ -689,47 +697,228 @@ impl Serialize for Key32 {
 }
 
 /// Every aggregate at one point of the log. `Default` is the empty log.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct State {
     /// Current version of each stream.
-    pub(crate) streams: BTreeMap<String, u64>,
+    pub(crate) streams: BoundedMap<String, u64>,
     /// Seq of the next entry expected (entries applied so far).
     pub(crate) next_seq: u64,
     /// The platform's name, once genesis is applied.
     pub(crate) platform_name: Option<String>,
     /// Actor → its current key.
-    pub(crate) actor_keys: BTreeMap<String, String>,
+    pub(crate) actor_keys: BoundedMap<String, String>,
     /// Every key ever registered.
-    pub(crate) keys: BTreeMap<Key32, KeyRecord>,
-    pub(crate) parties: BTreeMap<String, Party>,
-    pub(crate) agencies: BTreeMap<String, Agency>,
-    pub(crate) agents: BTreeMap<String, Agent>,
-    pub(crate) banks: BTreeMap<String, Bank>,
-    pub(crate) offices: BTreeMap<String, Office>,
-    pub(crate) properties: BTreeMap<String, Property>,
-    pub(crate) verifications: BTreeMap<String, Verification>,
-    pub(crate) entrustments: BTreeMap<String, Entrustment>,
-    pub(crate) listings: BTreeMap<String, Listing>,
-    pub(crate) viewings: BTreeMap<String, Viewing>,
-    pub(crate) prechecks: BTreeMap<String, Precheck>,
-    pub(crate) contracts: BTreeMap<String, Contract>,
-    pub(crate) proxies: BTreeMap<String, Proxy>,
-    pub(crate) erasures: BTreeMap<String, Erasure>,
+    pub(crate) keys: BoundedMap<Key32, KeyRecord>,
+    pub(crate) parties: BoundedMap<String, Party>,
+    pub(crate) agencies: BoundedMap<String, Agency>,
+    pub(crate) agents: BoundedMap<String, Agent>,
+    pub(crate) banks: BoundedMap<String, Bank>,
+    pub(crate) offices: BoundedMap<String, Office>,
+    pub(crate) properties: BoundedMap<String, Property>,
+    pub(crate) verifications: BoundedMap<String, Verification>,
+    pub(crate) entrustments: BoundedMap<String, Entrustment>,
+    pub(crate) listings: BoundedMap<String, Listing>,
+    pub(crate) viewings: BoundedMap<String, Viewing>,
+    pub(crate) prechecks: BoundedMap<String, Precheck>,
+    pub(crate) contracts: BoundedMap<String, Contract>,
+    pub(crate) proxies: BoundedMap<String, Proxy>,
+    pub(crate) erasures: BoundedMap<String, Erasure>,
     /// Certificate number (normal form) → property.
-    pub(crate) certificates: BTreeMap<String, String>,
+    pub(crate) certificates: BoundedMap<String, String>,
     /// Phone commitment → party.
-    pub(crate) phones: BTreeMap<Key32, String>,
+    pub(crate) phones: BoundedMap<Key32, String>,
     /// ID commitment → party.
-    pub(crate) identities: BTreeMap<Key32, String>,
+    pub(crate) identities: BoundedMap<Key32, String>,
     /// Licence number → agency or agent.
-    pub(crate) licences: BTreeMap<String, String>,
+    pub(crate) licences: BoundedMap<String, String>,
     /// Filing code → contract.
-    pub(crate) filing_codes: BTreeMap<String, String>,
+    pub(crate) filing_codes: BoundedMap<String, String>,
     /// Listing verification code → listing.
-    pub(crate) listing_codes: BTreeMap<String, String>,
+    pub(crate) listing_codes: BoundedMap<String, String>,
+    /// Where a bounded state keeps what it does not hold (`None`: whole in memory).
+    #[serde(skip)]
+    spill: SpillHandle,
 }
 
+impl Default for State {
+    /// The empty log, every map whole in memory.
+    fn default() -> Self {
+        Self {
+            next_seq: 0,
+            platform_name: None,
+            spill: SpillHandle::default(),
+            streams: BoundedMap::new(0),
+            actor_keys: BoundedMap::new(1),
+            keys: BoundedMap::new(2),
+            parties: BoundedMap::new(3),
+            agencies: BoundedMap::new(4),
+            agents: BoundedMap::new(5),
+            banks: BoundedMap::new(6),
+            offices: BoundedMap::new(7),
+            properties: BoundedMap::new(8),
+            verifications: BoundedMap::new(9),
+            entrustments: BoundedMap::new(10),
+            listings: BoundedMap::new(11),
+            viewings: BoundedMap::new(12),
+            prechecks: BoundedMap::new(13),
+            contracts: BoundedMap::new(14),
+            proxies: BoundedMap::new(15),
+            erasures: BoundedMap::new(16),
+            certificates: BoundedMap::new(17),
+            phones: BoundedMap::new(18),
+            identities: BoundedMap::new(19),
+            licences: BoundedMap::new(20),
+            filing_codes: BoundedMap::new(21),
+            listing_codes: BoundedMap::new(22),
+        }
+    }
+}
+
+/// Entries a bounded state keeps in memory per map by default ([`State::with_spill`]).
+pub const KEEP_DEFAULT: usize = 16_384;
+
 impl State {
+    /// The empty log, its maps bounded: each keeps about `keep` entries in memory besides what
+    /// was written since the last [`State::spill`], and finds the rest in `spill` (see
+    /// [`crate::bounded`]). `spill` must start empty.
+    #[must_use]
+    pub fn with_spill(spill: std::sync::Arc<dyn Spill>, keep: usize) -> Self {
+        let mut state = Self::default();
+        let ctx = std::sync::Arc::new(SpillContext::new(spill, keep));
+        state.set_spill(&ctx);
+        state.spill = SpillHandle(Some(ctx));
+        state
+    }
+
+    fn set_spill(&mut self, ctx: &std::sync::Arc<SpillContext>) {
+        self.streams.set_spill(ctx.clone());
+        self.actor_keys.set_spill(ctx.clone());
+        self.keys.set_spill(ctx.clone());
+        self.parties.set_spill(ctx.clone());
+        self.agencies.set_spill(ctx.clone());
+        self.agents.set_spill(ctx.clone());
+        self.banks.set_spill(ctx.clone());
+        self.offices.set_spill(ctx.clone());
+        self.properties.set_spill(ctx.clone());
+        self.verifications.set_spill(ctx.clone());
+        self.entrustments.set_spill(ctx.clone());
+        self.listings.set_spill(ctx.clone());
+        self.viewings.set_spill(ctx.clone());
+        self.prechecks.set_spill(ctx.clone());
+        self.contracts.set_spill(ctx.clone());
+        self.proxies.set_spill(ctx.clone());
+        self.erasures.set_spill(ctx.clone());
+        self.certificates.set_spill(ctx.clone());
+        self.phones.set_spill(ctx.clone());
+        self.identities.set_spill(ctx.clone());
+        self.licences.set_spill(ctx.clone());
+        self.filing_codes.set_spill(ctx.clone());
+        self.listing_codes.set_spill(ctx.clone());
+    }
+
+    /// Whether the state is bounded (made by [`State::with_spill`]).
+    #[must_use]
+    pub fn bounded(&self) -> bool {
+        self.spill.0.is_some()
+    }
+
+    /// Writes what changed since the last call to the spill and evicts what was not used
+    /// lately; nothing for a whole state. Call it between batches.
+    ///
+    /// # Errors
+    /// The spill could not be written: nothing was evicted, and the same writes come with the
+    /// next call (the state itself is whole and correct; it only holds more memory).
+    pub fn spill(&mut self) -> Result<(), String> {
+        let Some(ctx) = self.spill.0.clone() else {
+            return Ok(());
+        };
+        let mut writes = Vec::new();
+        self.streams.take_writes(&mut writes)?;
+        self.actor_keys.take_writes(&mut writes)?;
+        self.keys.take_writes(&mut writes)?;
+        self.parties.take_writes(&mut writes)?;
+        self.agencies.take_writes(&mut writes)?;
+        self.agents.take_writes(&mut writes)?;
+        self.banks.take_writes(&mut writes)?;
+        self.offices.take_writes(&mut writes)?;
+        self.properties.take_writes(&mut writes)?;
+        self.verifications.take_writes(&mut writes)?;
+        self.entrustments.take_writes(&mut writes)?;
+        self.listings.take_writes(&mut writes)?;
+        self.viewings.take_writes(&mut writes)?;
+        self.prechecks.take_writes(&mut writes)?;
+        self.contracts.take_writes(&mut writes)?;
+        self.proxies.take_writes(&mut writes)?;
+        self.erasures.take_writes(&mut writes)?;
+        self.certificates.take_writes(&mut writes)?;
+        self.phones.take_writes(&mut writes)?;
+        self.identities.take_writes(&mut writes)?;
+        self.licences.take_writes(&mut writes)?;
+        self.filing_codes.take_writes(&mut writes)?;
+        self.listing_codes.take_writes(&mut writes)?;
+        ctx.write(writes)?;
+        self.streams.written();
+        self.actor_keys.written();
+        self.keys.written();
+        self.parties.written();
+        self.agencies.written();
+        self.agents.written();
+        self.banks.written();
+        self.offices.written();
+        self.properties.written();
+        self.verifications.written();
+        self.entrustments.written();
+        self.listings.written();
+        self.viewings.written();
+        self.prechecks.written();
+        self.contracts.written();
+        self.proxies.written();
+        self.erasures.written();
+        self.certificates.written();
+        self.phones.written();
+        self.identities.written();
+        self.licences.written();
+        self.filing_codes.written();
+        self.listing_codes.written();
+        ctx.tick();
+        Ok(())
+    }
+
+    /// The first failure to read the spill, if any (a bounded state that failed to read may
+    /// have answered a look-up wrongly: the caller refuses, or stops).
+    #[must_use]
+    pub fn spill_failure(&self) -> Option<String> {
+        self.spill.0.as_ref().and_then(|c| c.failure())
+    }
+
+    /// Entries held in memory over all maps.
+    #[must_use]
+    pub fn held_entries(&self) -> usize {
+        self.streams.held()
+            + self.actor_keys.held()
+            + self.keys.held()
+            + self.parties.held()
+            + self.agencies.held()
+            + self.agents.held()
+            + self.banks.held()
+            + self.offices.held()
+            + self.properties.held()
+            + self.verifications.held()
+            + self.entrustments.held()
+            + self.listings.held()
+            + self.viewings.held()
+            + self.prechecks.held()
+            + self.contracts.held()
+            + self.proxies.held()
+            + self.erasures.held()
+            + self.certificates.held()
+            + self.phones.held()
+            + self.identities.held()
+            + self.licences.held()
+            + self.filing_codes.held()
+            + self.listing_codes.held()
+    }
+
     /// The current version of a stream (0 when it has no entries).
     #[must_use]
     pub fn stream_version(&self, stream: &str) -> u64 {

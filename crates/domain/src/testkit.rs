@@ -70,6 +70,10 @@ pub struct Ledger {
     pub entries: Vec<Entry>,
     /// The time the next entry gets.
     pub now_ms: i64,
+    /// A bounded state (on a [`crate::bounded::MemorySpill`], evicting after every entry)
+    /// that decides every command beside `state` and must reach the same verdicts: see
+    /// [`Ledger::shadow_bounded`].
+    pub shadow: Option<State>,
     nonce: u64,
     keys: BTreeMap<String, SecretKey>,
 }
@@ -88,6 +92,7 @@ impl Ledger {
             state: State::default(),
             entries: Vec::new(),
             now_ms: T0,
+            shadow: None,
             nonce: 0,
             keys: BTreeMap::new(),
         }
@@ -201,7 +206,38 @@ impl Ledger {
         let ctx = self.context(&signed.stream);
         // The sequencer's check before the rules, so tests see the code the server answers.
         deedlog_core::decide::check_expected_version(&signed, ctx.stream_version)?;
-        let decision = self.state.decide(&signed, &ctx)?;
+        let whole = self.state.decide(&signed, &ctx);
+        if let Some(shadow) = &self.shadow {
+            let bounded = shadow.decide(&signed, &ctx);
+            assert_eq!(
+                shadow.spill_failure(),
+                None,
+                "the bounded state failed to read"
+            );
+            match (&whole, &bounded) {
+                (Ok(a), Ok(b)) => assert!(
+                    a.kind == b.kind && a.derived == b.derived,
+                    "the bounded state decides {} on {} otherwise",
+                    signed.kind,
+                    signed.stream
+                ),
+                (Err(a), Err(b)) => assert_eq!(
+                    (a.code, &a.message),
+                    (b.code, &b.message),
+                    "the bounded state refuses {} on {} otherwise",
+                    signed.kind,
+                    signed.stream
+                ),
+                _ => panic!(
+                    "the bounded state and the whole one disagree on {} on {}: {:?} / {:?}",
+                    signed.kind,
+                    signed.stream,
+                    whole.as_ref().map(|d| d.kind.clone()),
+                    bounded.as_ref().map(|d| d.kind.clone())
+                ),
+            }
+        }
+        let decision = whole?;
         let prev_hash = self.entries.last().map_or(ZERO_HASH, |e| {
             leaf_hash(
                 &e.encode()
@@ -224,11 +260,41 @@ impl Ledger {
         if let Err(err) = self.state.apply_parsed(&entry, &decision.parsed) {
             panic!("entry {} ({}) does not apply: {err}", entry.seq, entry.kind);
         }
+        if let Some(shadow) = &mut self.shadow {
+            if let Err(err) = shadow.apply_parsed(&entry, &decision.parsed) {
+                panic!(
+                    "entry {} does not apply to the bounded state: {err}",
+                    entry.seq
+                );
+            }
+            if let Err(err) = shadow.spill() {
+                panic!("the bounded state does not spill: {err}");
+            }
+        }
         self.entries.push(entry);
         Ok(self
             .entries
             .last()
             .unwrap_or_else(|| unreachable!("just pushed")))
+    }
+
+    /// From now on, a bounded state keeping `keep` entries per map (replayed from the entries
+    /// so far) decides and applies every command beside the whole state, and any difference in
+    /// verdict, message or derived fields panics.
+    pub fn shadow_bounded(&mut self, keep: usize) {
+        let mut shadow = State::with_spill(
+            std::sync::Arc::new(crate::bounded::MemorySpill::default()),
+            keep,
+        );
+        for e in &self.entries {
+            if let Err(err) = shadow.apply(e) {
+                panic!("entry {} does not apply to the bounded state: {err}", e.seq);
+            }
+            if let Err(err) = shadow.spill() {
+                panic!("the bounded state does not spill: {err}");
+            }
+        }
+        self.shadow = Some(shadow);
     }
 
     /// Signs and submits.
