@@ -74,11 +74,15 @@ impl SpillContext {
         failure.get_or_insert(message);
     }
 
-    pub(crate) fn failure(&self) -> Option<String> {
+    pub(crate) fn take_failure(&self) -> Option<String> {
         self.failure
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .take()
+    }
+
+    pub(crate) fn keep(&self) -> usize {
+        self.keep
     }
 
     pub(crate) fn write(&self, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), String> {

@@ -39,7 +39,7 @@ pub use deedlog_core::{Entry, SignedCommand};
 pub use event::EventView;
 pub use payload::{KINDS, Payload};
 pub use rejection::{Code, Rejection, RejectionClass, codes};
-pub use state::State;
+pub use state::{KEEP_DEFAULT, State};
 
 pub use deedlog_core::decide::Context;
 
@@ -96,4 +96,8 @@ pub enum ApplyError {
     /// An aggregate the event refers to does not exist.
     #[error("`{0}` does not exist")]
     Missing(String),
+    /// A bounded state could not read what it spilled (see [`bounded`]): the entry was applied
+    /// on a wrong answer, and the state can no longer be trusted.
+    #[error("the state could not be read: {0}")]
+    StateUnreadable(String),
 }

@@ -777,6 +777,35 @@ impl Default for State {
 /// Entries a bounded state keeps in memory per map by default ([`State::with_spill`]).
 pub const KEEP_DEFAULT: usize = 16_384;
 
+/// Runs `$body` with `$m` bound to each of the state's maps in turn (`&mut`, or `&` after
+/// `ref`).
+macro_rules! each_map {
+    (ref $state:expr, $m:ident => $body:expr) => {
+        each_map!(@fields ref $state, $m => $body)
+    };
+    ($state:expr, $m:ident => $body:expr) => {
+        each_map!(@fields mut $state, $m => $body)
+    };
+    (@fields $how:ident $state:expr, $m:ident => $body:expr) => {
+        each_map!(@each $how $state, $m => $body; streams, actor_keys, keys, parties,
+            agencies, agents, banks, offices, properties, verifications, entrustments, listings,
+            viewings, prechecks, contracts, proxies, erasures, certificates, phones, identities,
+            licences, filing_codes, listing_codes)
+    };
+    (@each ref $state:expr, $m:ident => $body:expr; $($f:ident),*) => {{
+        $({
+            let $m = &$state.$f;
+            $body
+        })*
+    }};
+    (@each mut $state:expr, $m:ident => $body:expr; $($f:ident),*) => {{
+        $({
+            let $m = &mut $state.$f;
+            $body
+        })*
+    }};
+}
+
 impl State {
     /// The empty log, its maps bounded: each keeps about `keep` entries in memory besides what
     /// was written since the last [`State::spill`], and finds the rest in `spill` (see
@@ -785,35 +814,9 @@ impl State {
     pub fn with_spill(spill: std::sync::Arc<dyn Spill>, keep: usize) -> Self {
         let mut state = Self::default();
         let ctx = std::sync::Arc::new(SpillContext::new(spill, keep));
-        state.set_spill(&ctx);
+        each_map!(state, m => m.set_spill(ctx.clone()));
         state.spill = SpillHandle(Some(ctx));
         state
-    }
-
-    fn set_spill(&mut self, ctx: &std::sync::Arc<SpillContext>) {
-        self.streams.set_spill(ctx.clone());
-        self.actor_keys.set_spill(ctx.clone());
-        self.keys.set_spill(ctx.clone());
-        self.parties.set_spill(ctx.clone());
-        self.agencies.set_spill(ctx.clone());
-        self.agents.set_spill(ctx.clone());
-        self.banks.set_spill(ctx.clone());
-        self.offices.set_spill(ctx.clone());
-        self.properties.set_spill(ctx.clone());
-        self.verifications.set_spill(ctx.clone());
-        self.entrustments.set_spill(ctx.clone());
-        self.listings.set_spill(ctx.clone());
-        self.viewings.set_spill(ctx.clone());
-        self.prechecks.set_spill(ctx.clone());
-        self.contracts.set_spill(ctx.clone());
-        self.proxies.set_spill(ctx.clone());
-        self.erasures.set_spill(ctx.clone());
-        self.certificates.set_spill(ctx.clone());
-        self.phones.set_spill(ctx.clone());
-        self.identities.set_spill(ctx.clone());
-        self.licences.set_spill(ctx.clone());
-        self.filing_codes.set_spill(ctx.clone());
-        self.listing_codes.set_spill(ctx.clone());
     }
 
     /// Whether the state is bounded (made by [`State::with_spill`]).
@@ -822,8 +825,9 @@ impl State {
         self.spill.0.is_some()
     }
 
-    /// Writes what changed since the last call to the spill and evicts what was not used
-    /// lately; nothing for a whole state. Call it between batches.
+    /// Ends an epoch of use (call it between batches). Once a map holds more than it keeps,
+    /// writes what changed since the last write to the spill, and every map evicts what was
+    /// not used in the epoch just ended; nothing for a whole state.
     ///
     /// # Errors
     /// The spill could not be written: nothing was evicted, and the same writes come with the
@@ -832,91 +836,38 @@ impl State {
         let Some(ctx) = self.spill.0.clone() else {
             return Ok(());
         };
-        let mut writes = Vec::new();
-        self.streams.take_writes(&mut writes)?;
-        self.actor_keys.take_writes(&mut writes)?;
-        self.keys.take_writes(&mut writes)?;
-        self.parties.take_writes(&mut writes)?;
-        self.agencies.take_writes(&mut writes)?;
-        self.agents.take_writes(&mut writes)?;
-        self.banks.take_writes(&mut writes)?;
-        self.offices.take_writes(&mut writes)?;
-        self.properties.take_writes(&mut writes)?;
-        self.verifications.take_writes(&mut writes)?;
-        self.entrustments.take_writes(&mut writes)?;
-        self.listings.take_writes(&mut writes)?;
-        self.viewings.take_writes(&mut writes)?;
-        self.prechecks.take_writes(&mut writes)?;
-        self.contracts.take_writes(&mut writes)?;
-        self.proxies.take_writes(&mut writes)?;
-        self.erasures.take_writes(&mut writes)?;
-        self.certificates.take_writes(&mut writes)?;
-        self.phones.take_writes(&mut writes)?;
-        self.identities.take_writes(&mut writes)?;
-        self.licences.take_writes(&mut writes)?;
-        self.filing_codes.take_writes(&mut writes)?;
-        self.listing_codes.take_writes(&mut writes)?;
-        ctx.write(writes)?;
-        self.streams.written();
-        self.actor_keys.written();
-        self.keys.written();
-        self.parties.written();
-        self.agencies.written();
-        self.agents.written();
-        self.banks.written();
-        self.offices.written();
-        self.properties.written();
-        self.verifications.written();
-        self.entrustments.written();
-        self.listings.written();
-        self.viewings.written();
-        self.prechecks.written();
-        self.contracts.written();
-        self.proxies.written();
-        self.erasures.written();
-        self.certificates.written();
-        self.phones.written();
-        self.identities.written();
-        self.licences.written();
-        self.filing_codes.written();
-        self.listing_codes.written();
+        let mut over = false;
+        each_map!(self, m => over |= m.held() > ctx.keep());
+        if over {
+            let mut writes = Vec::new();
+            let mut encoded = Ok(());
+            each_map!(self, m => {
+                if encoded.is_ok() {
+                    encoded = m.take_writes(&mut writes);
+                }
+            });
+            encoded?;
+            ctx.write(writes)?;
+            each_map!(self, m => m.written());
+        }
         ctx.tick();
         Ok(())
     }
 
-    /// The first failure to read the spill, if any (a bounded state that failed to read may
-    /// have answered a look-up wrongly: the caller refuses, or stops).
+    /// The first failure to read the spill since the last call, if any, and forgets it. A
+    /// bounded state that failed to read may have answered a look-up wrongly (it kept nothing
+    /// of that look-up): the caller refuses what it decided, or stops if it was applying.
     #[must_use]
-    pub fn spill_failure(&self) -> Option<String> {
-        self.spill.0.as_ref().and_then(|c| c.failure())
+    pub fn take_spill_failure(&self) -> Option<String> {
+        self.spill.0.as_ref().and_then(|c| c.take_failure())
     }
 
     /// Entries held in memory over all maps.
     #[must_use]
     pub fn held_entries(&self) -> usize {
-        self.streams.held()
-            + self.actor_keys.held()
-            + self.keys.held()
-            + self.parties.held()
-            + self.agencies.held()
-            + self.agents.held()
-            + self.banks.held()
-            + self.offices.held()
-            + self.properties.held()
-            + self.verifications.held()
-            + self.entrustments.held()
-            + self.listings.held()
-            + self.viewings.held()
-            + self.prechecks.held()
-            + self.contracts.held()
-            + self.proxies.held()
-            + self.erasures.held()
-            + self.certificates.held()
-            + self.phones.held()
-            + self.identities.held()
-            + self.licences.held()
-            + self.filing_codes.held()
-            + self.listing_codes.held()
+        let mut held = 0;
+        each_map!(ref self, m => held += m.held());
+        held
     }
 
     /// The current version of a stream (0 when it has no entries).

@@ -210,7 +210,7 @@ impl Ledger {
         if let Some(shadow) = &self.shadow {
             let bounded = shadow.decide(&signed, &ctx);
             assert_eq!(
-                shadow.spill_failure(),
+                shadow.take_spill_failure(),
                 None,
                 "the bounded state failed to read"
             );

@@ -10,6 +10,8 @@
 //! DATA/outbox/sms.jsonl   the identity authority's SMS outbox (0600; the operator's only)
 //! DATA/identity/    which vault subject holds each registered phone commitment
 //! DATA/views/       the read models (see deedlog-views); disposable, rebuilt from the log
+//! DATA/state/       scratch space of the sequencer's domain state (see the `spill` module),
+//!                   removed and made afresh on every open
 //! DATA/messages/    online messages between the sides of a listing or contract (sled; off the
 //!                   log, not derived from it: see the `messages` module)
 //! DATA/initialized  written once genesis and the reference data are on the log
@@ -33,6 +35,7 @@ mod init;
 pub mod keys;
 pub mod messages;
 mod projector;
+mod spill;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -183,6 +186,19 @@ struct DomainDecider {
     checks: Arc<deedlog_domain::identity::VoucherChecks>,
     /// The log, replayed to rewind the state after a full file system.
     reader: LogReader,
+    /// Where a rewind makes the state's fresh scratch store, and how much the state keeps.
+    data: PathBuf,
+    caches: Caches,
+}
+
+impl DomainDecider {
+    /// The state's scratch store's read failure during a decide or an apply, if any.
+    fn state_failure(&self) -> Option<String> {
+        self.state.take_spill_failure().map(|failure| {
+            tracing::error!(%failure, "the domain state's scratch store could not be read");
+            failure
+        })
+    }
 }
 
 impl Decider for DomainDecider {
@@ -190,7 +206,15 @@ impl Decider for DomainDecider {
     type ApplyError = deedlog_domain::ApplyError;
 
     fn decide(&self, command: &SignedCommand, ctx: &Context) -> Result<Decision, Rejection> {
-        self.state.decide_with(command, ctx, Some(&self.checks))
+        let verdict = self.state.decide_with(command, ctx, Some(&self.checks));
+        // A look-up that could not read the scratch store answered "absent": whatever was
+        // decided on it stands on nothing, and is refused.
+        match self.state_failure() {
+            Some(_) => Err(Rejection::unavailable(
+                "the ledger could not read its state; nothing was appended, try again",
+            )),
+            None => verdict,
+        }
     }
 
     fn apply(&mut self, entry: &Entry, parsed: Payload) -> Result<(), Self::ApplyError> {
@@ -213,10 +237,19 @@ impl Decider for DomainDecider {
             .set_authority(self.state.current_key(deedlog_domain::ids::IDENTITY));
         self.commitment
             .update(&self.state, &ids)
-            .map_err(|e| deedlog_domain::ApplyError::Payload(format!("public status: {e}")))
+            .map_err(|e| deedlog_domain::ApplyError::Payload(format!("public status: {e}")))?;
+        match self.state_failure() {
+            Some(failure) => Err(deedlog_domain::ApplyError::StateUnreadable(failure)),
+            None => Ok(()),
+        }
     }
 
     fn state_root(&mut self) -> Option<deedlog_core::state_map::Digest> {
+        // Between batches: what the state does not keep goes to its scratch store. A failed
+        // write (a full disk) leaves it all in memory, and the next batch tries again.
+        if let Err(error) = self.state.spill() {
+            tracing::warn!(%error, "the domain state keeps everything in memory for now");
+        }
         let changes = self.commitment.take_changes();
         let snapshots = std::mem::take(&mut self.snapshots);
         self.pending
@@ -242,7 +275,8 @@ impl Decider for DomainDecider {
             ));
         }
         tracing::info!(size, "rebuilding the state from the committed log");
-        let replayed = replay(&self.reader, None).map_err(|e| e.to_string())?;
+        let spill = fresh_spill(&self.data, &self.caches);
+        let replayed = replay(&self.reader, None, spill).map_err(|e| e.to_string())?;
         self.state = replayed.state;
         self.commitment = replayed.commitment;
         self.pending.clear();
@@ -303,13 +337,29 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// What the replay on open rebuilds: the state and the state map (checked against every root
-/// the log commits).
+/// What the replay on open rebuilds: the state, the state map (checked against every root the
+/// log commits) and its published copy.
 struct Replayed {
     state: State,
     commitment: Commitment,
-    /// The log size after the last entry that committed a root (0: none did).
-    committed_size: u64,
+    /// The state map as readers see it: every aggregate's status at the end of the log, served
+    /// only when the last entry committed the root.
+    published: Published,
+}
+
+/// A bounded state's scratch store with the entries each of its maps keeps, made afresh in
+/// `DATA/state/`; `None` (a state held whole in memory, with a warning) when it cannot be made.
+fn fresh_spill(
+    data: &Path,
+    caches: &Caches,
+) -> Option<(Arc<dyn deedlog_domain::bounded::Spill>, usize)> {
+    match spill::StateSpill::fresh(data, caches.state_bytes) {
+        Ok(spill) => Some((Arc::new(spill), caches.state_entries)),
+        Err(error) => {
+            tracing::warn!(%error, "the domain state is held whole in memory");
+            None
+        }
+    }
 }
 
 /// The state after the log's first `size` entries.
@@ -334,10 +384,21 @@ type ViewsSink<'a> = (u64, &'a mut dyn FnMut(Vec<Snapshot>));
 
 /// Replays the whole log into the state and the state map; `views`: also take the snapshots of
 /// the entries from the views' cursor on and hand them over.
-fn replay(reader: &LogReader, mut views: Option<ViewsSink<'_>>) -> Result<Replayed, NodeError> {
+fn replay(
+    reader: &LogReader,
+    mut views: Option<ViewsSink<'_>>,
+    spill: Option<(Arc<dyn deedlog_domain::bounded::Spill>, usize)>,
+) -> Result<Replayed, NodeError> {
+    /// Entries between two spills of a bounded state, and two hand-overs of the state map's
+    /// changes to the published copy.
+    const CHUNK: u64 = 4096;
     let size = reader.size();
-    let mut state = State::default();
+    let mut state = match spill {
+        Some((spill, keep)) => State::with_spill(spill, keep),
+        None => State::default(),
+    };
     let mut commitment = Commitment::keeping_changes();
+    let mut published = Published::new();
     let mut snapshots = Vec::new();
     let mut committed_size = 0;
     let mut first_root = None;
@@ -366,6 +427,12 @@ fn replay(reader: &LogReader, mut views: Option<ViewsSink<'_>>) -> Result<Replay
         commitment
             .update(&state, &ids)
             .map_err(|e| replay_error(seq, &e))?;
+        if let Some(failure) = state.take_spill_failure() {
+            return Err(replay_error(
+                seq,
+                &format!("the state's scratch store could not be read: {failure}"),
+            ));
+        }
         let committed = deedlog_core::state_map::committed_root(&entry.derived).map_err(|e| {
             NodeError::StateRoot {
                 seq,
@@ -386,6 +453,12 @@ fn replay(reader: &LogReader, mut views: Option<ViewsSink<'_>>) -> Result<Replay
             }
             committed_size = seq + 1;
             first_root.get_or_insert(seq);
+        }
+        if (seq + 1) % CHUNK == 0 {
+            if let Err(error) = state.spill() {
+                tracing::warn!(%error, seq, "the domain state keeps everything in memory for now");
+            }
+            published.apply(0, commitment.take_changes());
         }
         if seq > 0 && seq % 100_000 == 0 {
             tracing::info!(seq, size, "replaying the log");
@@ -419,43 +492,24 @@ fn replay(reader: &LogReader, mut views: Option<ViewsSink<'_>>) -> Result<Replay
     {
         sink(snapshots);
     }
-    commitment.take_changes();
+    if let Err(error) = state.spill() {
+        tracing::warn!(%error, "the domain state keeps everything in memory for now");
+    }
+    // Committed roots stand only for the log up to them; one older than the log (a log written
+    // before roots were committed) is not served, until the next batch commits one.
+    published.apply(
+        if committed_size == size { size } else { 0 },
+        commitment.take_changes(),
+    );
     Ok(Replayed {
         state,
         commitment,
-        committed_size,
+        published,
     })
 }
 
 fn hex(d: deedlog_core::state_map::Digest) -> String {
     hash::to_hex(&deedlog_core::Hash(d))
-}
-
-/// The published copy of the state map at the end of the replayed log, holding every
-/// aggregate's status.
-fn published_at(state: &State, committed_size: u64) -> Result<Published, NodeError> {
-    let mut changes = Vec::new();
-    let ids = state
-        .listings()
-        .map(|l| l.id.clone())
-        .chain(state.contracts().map(|c| c.id.clone()))
-        .chain(state.properties().map(|p| p.id.clone()));
-    for id in ids {
-        if let Some(status) = public_status::status(state, &id) {
-            let (bytes, value) = public_status::encode(&status).map_err(|e| NodeError::Replay {
-                seq: 0,
-                message: e.to_string(),
-            })?;
-            changes.push(Change {
-                aggregate: id,
-                status: bytes,
-                value,
-            });
-        }
-    }
-    let mut published = Published::new();
-    published.apply(committed_size, changes);
-    Ok(published)
 }
 
 impl Node {
@@ -532,18 +586,18 @@ impl Node {
                 views_failed = true;
             }
         };
+        spill::StateSpill::clear(&data)?;
         let Replayed {
             state,
             commitment,
-            committed_size,
-        } = replay(&reader, Some((views.applied(), &mut catch_up)))?;
+            published,
+        } = replay(
+            &reader,
+            Some((views.applied(), &mut catch_up)),
+            fresh_spill(&data, &options.caches),
+        )?;
         let feed = Arc::new(feed::Feed::new(size, !views_failed));
-        // Committed roots stand only for the log up to them; one older than the log (a log
-        // written before roots were committed) is not served, until the next batch commits one.
-        let published = Arc::new(Mutex::new(published_at(
-            &state,
-            if committed_size == size { size } else { 0 },
-        )?));
+        let published = Arc::new(Mutex::new(published));
         if size > 0 && !state.has_genesis() {
             return Err(NodeError::Replay {
                 seq: 0,
@@ -578,6 +632,8 @@ impl Node {
                 published: published.clone(),
                 checks,
                 reader: reader.clone(),
+                data: data.clone(),
+                caches: options.caches,
             },
             options.sequencer.clone(),
         )?;

@@ -316,6 +316,7 @@ fn a_detached_projector_goes_on_with_its_own_state_and_writes_the_same_views() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = NodeOptions::new(dir.path().join("data"));
     options.reference_dir = None;
+    options.caches.state_entries = 2;
     let node = Node::open(options.clone()).unwrap();
     assert!(node.views_fed());
     for n in 1..=5 {
@@ -335,6 +336,11 @@ fn a_detached_projector_goes_on_with_its_own_state_and_writes_the_same_views() {
     std::fs::remove_dir_all(dir.path().join("data/views")).unwrap();
     let node = Node::open(options).unwrap();
     assert!(node.views_fed(), "a restart feeds the projector again");
+    // The state's scratch store is made afresh: the one of the run before is gone.
+    let scratch = std::fs::read_dir(dir.path().join("data/state"))
+        .unwrap()
+        .count();
+    assert_eq!(scratch, 1, "one scratch store, this run's");
     assert_eq!(node.views().applied(), node.reader().size());
     certify(&node, 13);
     same_as_own_state(&node);

@@ -103,6 +103,9 @@ pub fn fixture() -> Fixture {
     options.sequencer.clock = Arc::new(move || c.load(Ordering::SeqCst));
     options.sequencer.batch_wait = Duration::from_micros(100);
     options.sequencer.verify_threads = 1;
+    // A domain state that keeps two entries a map: every test's commands are decided on
+    // aggregates read back from the state's scratch store.
+    options.caches.state_entries = 2;
     Fixture {
         _dir: dir,
         options,
