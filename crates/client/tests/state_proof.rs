@@ -125,7 +125,7 @@ fn world() -> World {
         .collect();
     let size = l.entries.len() as u64;
     let mut published = Published::new();
-    published.apply(size, changes);
+    published.apply(size, changes).unwrap();
 
     let mut hashes = MemoryHashes::new();
     for e in &l.entries {
@@ -168,7 +168,10 @@ impl World {
 
     /// An answer carrying only `state` for `aggregates`, as the API shapes it.
     fn answer(&mut self, aggregates: &[&str]) -> Value {
-        let proofs: Vec<_> = aggregates.iter().map(|a| self.published.prove(a)).collect();
+        let proofs: Vec<_> = aggregates
+            .iter()
+            .map(|a| self.published.prove(a).unwrap())
+            .collect();
         json!({"state": {"bundle": self.bundle(self.size - 1),
             "aggregates": serde_json::to_value(proofs).expect("json")}})
     }

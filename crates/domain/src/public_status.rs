@@ -28,6 +28,7 @@ use deedlog_core::state_map::{Digest, StateMap, StateProof, state_key};
 use serde_json::{Value, json};
 
 use crate::State;
+use crate::bounded::Spill;
 use crate::state::{EntrustmentTerms, ListingStatus};
 
 /// The stream prefixes whose aggregates have a public status.
@@ -145,7 +146,6 @@ pub struct Change {
 #[derive(Debug, Clone, Default)]
 pub struct Commitment {
     map: StateMap,
-    values: HashMap<String, Digest>,
     changes: Option<Vec<Change>>,
 }
 
@@ -179,11 +179,11 @@ impl Commitment {
                 continue;
             };
             let (bytes, value) = encode(&s)?;
-            if self.values.get(id) == Some(&value) {
+            let key = state_key(id);
+            if self.map.get(&key) == Some(value) {
                 continue;
             }
-            self.map.insert(state_key(id), value);
-            self.values.insert(id.clone(), value);
+            self.map.insert(key, value);
             if let Some(changes) = &mut self.changes {
                 changes.push(Change {
                     aggregate: id.clone(),
@@ -246,7 +246,10 @@ pub fn root_from_scratch(state: &State) -> Result<Digest, deedlog_core::canonica
 #[derive(Debug, Clone, Default)]
 pub struct Published {
     map: StateMap,
-    statuses: HashMap<String, Vec<u8>>,
+    statuses: Statuses,
+    /// Statuses in memory: all of them for [`Statuses::Memory`], the ones not yet written for
+    /// a store.
+    unwritten: HashMap<String, Vec<u8>>,
     /// The log size it stands at (the seq after the entry that committed its root); 0 before
     /// any root was committed.
     size: u64,
@@ -264,21 +267,89 @@ pub struct StatusProof {
     pub proof: StateProof,
 }
 
+/// Where a published map keeps its statuses' bytes: in memory, or in a store (the node's scratch
+/// store, under [`STATUS_TAG`] and the aggregate id) with the ones not yet written in memory.
+#[derive(Clone, Default)]
+enum Statuses {
+    #[default]
+    Memory,
+    Store(std::sync::Arc<dyn Spill>),
+}
+
+impl std::fmt::Debug for Statuses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Memory => "Memory",
+            Self::Store(_) => "Store",
+        })
+    }
+}
+
+/// The first byte of a status's key in a store (the state's maps use the tags 0 to 22).
+pub const STATUS_TAG: u8 = 0xff;
+
+fn status_key(aggregate: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + aggregate.len());
+    key.push(STATUS_TAG);
+    key.extend_from_slice(aggregate.as_bytes());
+    key
+}
+
 impl Published {
-    /// An empty published map.
+    /// An empty published map keeping its statuses in memory.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty published map keeping its statuses in `store` (which must hold none yet):
+    /// in memory are only the ones a failed write left for the next [`Published::apply`].
+    #[must_use]
+    pub fn with_store(store: std::sync::Arc<dyn Spill>) -> Self {
+        Self {
+            statuses: Statuses::Store(store),
+            ..Self::default()
+        }
+    }
+
     /// Applies the changes of a batch whose last entry committed the root, at log size `size`.
-    pub fn apply(&mut self, size: u64, changes: Vec<Change>) {
-        for c in changes {
+    /// A store that cannot be written keeps the statuses in memory until a later call writes
+    /// them, so what a reader is shown always matches the root.
+    ///
+    /// # Errors
+    /// The store could not be written (the changes are applied all the same; the statuses wait
+    /// in memory).
+    pub fn apply(&mut self, size: u64, changes: Vec<Change>) -> Result<(), String> {
+        for c in &changes {
             self.map.insert(state_key(&c.aggregate), c.value);
-            self.statuses.insert(c.aggregate, c.status);
+        }
+        match &self.statuses {
+            Statuses::Memory => {
+                for c in changes {
+                    self.unwritten.insert(c.aggregate, c.status);
+                }
+            }
+            Statuses::Store(store) => {
+                for c in changes {
+                    self.unwritten.insert(c.aggregate, c.status);
+                }
+                let writes = self
+                    .unwritten
+                    .iter()
+                    .map(|(a, s)| (status_key(a), Some(s.clone())))
+                    .collect();
+                let written = store.write(writes);
+                if written.is_ok() {
+                    self.unwritten.clear();
+                }
+                self.map.root();
+                self.size = size;
+                return written;
+            }
         }
         self.map.root();
         self.size = size;
+        Ok(())
     }
 
     /// The log size the map stands at (0: nothing committed yet).
@@ -293,15 +364,20 @@ impl Published {
     }
 
     /// The status and proof of `aggregate`, member or not.
-    pub fn prove(&mut self, aggregate: &str) -> StatusProof {
+    ///
+    /// # Errors
+    /// The store of statuses could not be read.
+    pub fn prove(&mut self, aggregate: &str) -> Result<StatusProof, String> {
         let proof = self.map.prove(&state_key(aggregate));
-        StatusProof {
+        let status = match (self.unwritten.get(aggregate), &self.statuses) {
+            (Some(bytes), _) => Some(bytes.clone()),
+            (None, Statuses::Memory) => None,
+            (None, Statuses::Store(store)) => store.get(&status_key(aggregate))?,
+        };
+        Ok(StatusProof {
             aggregate: aggregate.to_owned(),
-            status: self
-                .statuses
-                .get(aggregate)
-                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            status: status.map(|b| String::from_utf8_lossy(&b).into_owned()),
             proof,
-        }
+        })
     }
 }

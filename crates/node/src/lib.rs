@@ -294,7 +294,9 @@ impl Decider for DomainDecider {
         let mut durable = Vec::new();
         while self.pending.front().is_some_and(|(at, _, _)| *at <= size) {
             if let Some((at, changes, snapshots)) = self.pending.pop_front() {
-                published.apply(at, changes);
+                if let Err(error) = published.apply(at, changes) {
+                    tracing::warn!(%error, "the published statuses stay in memory for now");
+                }
                 durable.extend(snapshots);
             }
         }
@@ -393,12 +395,15 @@ fn replay(
     /// changes to the published copy.
     const CHUNK: u64 = 4096;
     let size = reader.size();
-    let mut state = match spill {
-        Some((spill, keep)) => State::with_spill(spill, keep),
-        None => State::default(),
+    // The published copy keeps its statuses in the same scratch store as the state.
+    let (mut state, mut published) = match spill {
+        Some((spill, keep)) => (
+            State::with_spill(spill.clone(), keep),
+            Published::with_store(spill),
+        ),
+        None => (State::default(), Published::new()),
     };
     let mut commitment = Commitment::keeping_changes();
-    let mut published = Published::new();
     let mut snapshots = Vec::new();
     let mut committed_size = 0;
     let mut first_root = None;
@@ -458,7 +463,9 @@ fn replay(
             if let Err(error) = state.spill() {
                 tracing::warn!(%error, seq, "the domain state keeps everything in memory for now");
             }
-            published.apply(0, commitment.take_changes());
+            if let Err(error) = published.apply(0, commitment.take_changes()) {
+                tracing::warn!(%error, "the published statuses stay in memory for now");
+            }
         }
         if seq > 0 && seq % 100_000 == 0 {
             tracing::info!(seq, size, "replaying the log");
@@ -497,10 +504,12 @@ fn replay(
     }
     // Committed roots stand only for the log up to them; one older than the log (a log written
     // before roots were committed) is not served, until the next batch commits one.
-    published.apply(
+    if let Err(error) = published.apply(
         if committed_size == size { size } else { 0 },
         commitment.take_changes(),
-    );
+    ) {
+        tracing::warn!(%error, "the published statuses stay in memory for now");
+    }
     Ok(Replayed {
         state,
         commitment,
@@ -683,22 +692,30 @@ impl Node {
     /// The status and state proof of each of `aggregates` against the newest committed state
     /// root, all against the same root, with the log size after the entry that committed it
     /// (`None` while no root is committed for the log as it stands).
-    #[must_use]
+    ///
+    /// # Errors
+    /// The statuses could not be read from the node's scratch store.
     pub fn state_proofs(
         &self,
         aggregates: &[&str],
-    ) -> Option<(u64, Vec<public_status::StatusProof>)> {
+    ) -> Result<Option<(u64, Vec<public_status::StatusProof>)>, NodeError> {
         let mut published = self
             .inner
             .published
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match published.size() {
-            0 => None,
-            size => Some((
-                size,
-                aggregates.iter().map(|a| published.prove(a)).collect(),
-            )),
+            0 => Ok(None),
+            size => {
+                let proofs = aggregates
+                    .iter()
+                    .map(|a| published.prove(a))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        NodeError::Config(format!("the published statuses cannot be read: {e}"))
+                    })?;
+                Ok(Some((size, proofs)))
+            }
         }
     }
 

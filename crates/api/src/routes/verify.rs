@@ -77,7 +77,15 @@ pub(crate) fn state_schema() -> Value {
 /// The `state` of an answer about `aggregates`: `None` while the log commits no root for its
 /// current size (a log written before roots were committed, until its next batch).
 fn state_answer(state: &AppState, aggregates: &[&str]) -> Result<Option<Value>, ApiError> {
-    let Some((size, proofs)) = state.node.state_proofs(aggregates) else {
+    let proofs = state.node.state_proofs(aggregates).map_err(|error| {
+        tracing::error!(%error, "state proofs");
+        ApiError::new(
+            503,
+            "ledger.unavailable",
+            "the state proofs cannot be read now; try again",
+        )
+    })?;
+    let Some((size, proofs)) = proofs else {
         return Ok(None);
     };
     let bundle = bundle_at_size(state, size - 1, size)?;
