@@ -23,6 +23,7 @@
 //! what is, with an in-memory map of some 10^5 aggregates, two hundred lines (see FORMAT.md).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::hash::sha256;
 
@@ -98,7 +99,9 @@ pub fn bit(key: &Digest, i: usize) -> bool {
     (key[i / 8] >> (7 - (i % 8))) & 1 == 1
 }
 
-/// The state map.
+/// The state map. Its nodes are shared between clones (`Arc`, copied on write along the path
+/// an update takes), so a clone is a snapshot that costs nothing until the original changes:
+/// the node's published copy is such a snapshot of the sequencer's map.
 #[derive(Debug, Clone, Default)]
 pub struct StateMap {
     root: Node,
@@ -115,8 +118,8 @@ enum Node {
         hash: Digest,
     },
     Inner {
-        left: Box<Node>,
-        right: Box<Node>,
+        left: Arc<Node>,
+        right: Arc<Node>,
         /// Valid unless `dirty`: updates mark the path and [`StateMap::root`] rehashes it once,
         /// so a batch of updates shares the hashing of the levels their paths have in common.
         hash: Digest,
@@ -143,8 +146,8 @@ impl Node {
 
     fn inner(left: Node, right: Node) -> Self {
         Self::Inner {
-            left: Box::new(left),
-            right: Box::new(right),
+            left: Arc::new(left),
+            right: Arc::new(right),
             hash: EMPTY,
             dirty: true,
         }
@@ -162,11 +165,21 @@ impl Node {
                 dirty,
             } => {
                 if *dirty {
-                    *hash = inner_hash(&left.clean(), &right.clean());
+                    *hash = inner_hash(&Self::clean_child(left), &Self::clean_child(right));
                     *dirty = false;
                 }
                 *hash
             }
+        }
+    }
+
+    /// The hash of a child, rehashing it first if dirty (a dirty node is never shared: the
+    /// update that dirtied it copied it first).
+    fn clean_child(child: &mut Arc<Node>) -> Digest {
+        if matches!(**child, Self::Inner { dirty: true, .. }) {
+            Arc::make_mut(child).clean()
+        } else {
+            child.hash()
         }
     }
 
@@ -192,9 +205,9 @@ impl Node {
             } => {
                 *dirty = true;
                 if bit(&key, depth) {
-                    right.insert(depth + 1, key, value)
+                    Arc::make_mut(right).insert(depth + 1, key, value)
                 } else {
-                    left.insert(depth + 1, key, value)
+                    Arc::make_mut(left).insert(depth + 1, key, value)
                 }
             }
         }
@@ -215,6 +228,22 @@ impl Node {
         }
     }
 
+    /// Whether `key` is below this node (at depth `depth`).
+    fn contains(&self, depth: usize, key: &Digest) -> bool {
+        let mut node = self;
+        let mut depth = depth;
+        loop {
+            match node {
+                Self::Empty => return false,
+                Self::Leaf { key: k, .. } => return k == key,
+                Self::Inner { left, right, .. } => {
+                    node = if bit(key, depth) { right } else { left };
+                    depth += 1;
+                }
+            }
+        }
+    }
+
     /// Removes `key`; whether it was there. A node left with a lone leaf below becomes that
     /// leaf, one left with nothing becomes empty: the canonical form again.
     fn remove(&mut self, depth: usize, key: &Digest) -> bool {
@@ -231,17 +260,20 @@ impl Node {
             Self::Inner {
                 left, right, dirty, ..
             } => {
-                let removed = if bit(key, depth) {
-                    right.remove(depth + 1, key)
+                // Only a path that holds the key is copied.
+                let child = if bit(key, depth) {
+                    &mut *right
                 } else {
-                    left.remove(depth + 1, key)
+                    &mut *left
                 };
+                let removed =
+                    child.contains(depth + 1, key) && Arc::make_mut(child).remove(depth + 1, key);
                 if removed {
                     *dirty = true;
                     let lift = match (&**left, &**right) {
                         (Self::Empty, Self::Empty) => Some(Self::Empty),
-                        (Self::Empty, Self::Leaf { .. }) => Some(std::mem::take(&mut **right)),
-                        (Self::Leaf { .. }, Self::Empty) => Some(std::mem::take(&mut **left)),
+                        (Self::Empty, Self::Leaf { .. }) => Some((**right).clone()),
+                        (Self::Leaf { .. }, Self::Empty) => Some((**left).clone()),
                         _ => None,
                     };
                     if let Some(node) = lift {

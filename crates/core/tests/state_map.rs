@@ -47,6 +47,53 @@ fn flip_hex(s: &str, bit: usize) -> String {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
+    /// A clone is a snapshot: whatever the original does afterwards (the nodes they share are
+    /// copied on write), the snapshot keeps its root, its values and its proofs.
+    #[test]
+    fn a_snapshot_stays_as_it_was_while_the_original_changes(
+        before in ops(), after in ops(), probe in 0u16..600,
+    ) {
+        let mut map = StateMap::new();
+        let mut model = BTreeMap::new();
+        for op in &before {
+            match *op {
+                Op::Set(k, v) => {
+                    map.insert(key(k), value(v));
+                    model.insert(key(k), value(v));
+                }
+                Op::Remove(k) => {
+                    map.remove(&key(k));
+                    model.remove(&key(k));
+                }
+            }
+        }
+        // Snapshots taken with the map clean, as the node takes them, and dirty.
+        let root = map.root();
+        let mut snapshot = map.clone();
+        let mut later = model.clone();
+        for op in &after {
+            match *op {
+                Op::Set(k, v) => {
+                    map.insert(key(k), value(v));
+                    later.insert(key(k), value(v));
+                }
+                Op::Remove(k) => {
+                    map.remove(&key(k));
+                    later.remove(&key(k));
+                }
+            }
+        }
+        let dirty = map.clone();
+        prop_assert_eq!(map.root(), root_of(&later));
+        prop_assert_eq!(dirty.clone().root(), root_of(&later));
+        prop_assert_eq!(snapshot.root(), root);
+        prop_assert_eq!(snapshot.len(), model.len());
+        for k in model.keys().copied().chain([key(probe)]) {
+            prop_assert_eq!(snapshot.prove(&k).verify(&root), Ok(model.get(&k).copied()));
+            prop_assert_eq!(snapshot.get(&k), model.get(&k).copied());
+        }
+    }
+
     #[test]
     fn the_map_follows_the_model_and_every_proof_holds(ops in ops(), probe in 0u16..600) {
         let mut map = StateMap::new();

@@ -200,6 +200,13 @@ impl Commitment {
         self.map.root()
     }
 
+    /// The map as it stands, for a published copy ([`Published::apply_snapshot`]): it shares
+    /// every node with this one until either changes.
+    pub fn snapshot(&mut self) -> StateMap {
+        self.map.root();
+        self.map.clone()
+    }
+
     /// How many aggregates the map holds.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -323,32 +330,51 @@ impl Published {
         for c in &changes {
             self.map.insert(state_key(&c.aggregate), c.value);
         }
-        match &self.statuses {
-            Statuses::Memory => {
-                for c in changes {
-                    self.unwritten.insert(c.aggregate, c.status);
-                }
-            }
-            Statuses::Store(store) => {
-                for c in changes {
-                    self.unwritten.insert(c.aggregate, c.status);
-                }
-                let writes = self
-                    .unwritten
-                    .iter()
-                    .map(|(a, s)| (status_key(a), Some(s.clone())))
-                    .collect();
-                let written = store.write(writes);
-                if written.is_ok() {
-                    self.unwritten.clear();
-                }
-                self.map.root();
-                self.size = size;
-                return written;
-            }
-        }
         self.map.root();
         self.size = size;
+        self.keep_statuses(changes)
+    }
+
+    /// Moves to `map`, a snapshot of the sequencer's map ([`Commitment::snapshot`]) at log size
+    /// `size`, whose changes since the last call are `changes` (their statuses are kept; the
+    /// nodes the two maps share are held once).
+    ///
+    /// # Errors
+    /// As [`Published::apply`].
+    pub fn apply_snapshot(
+        &mut self,
+        size: u64,
+        map: StateMap,
+        changes: Vec<Change>,
+    ) -> Result<(), String> {
+        self.map = map;
+        self.map.root();
+        self.size = size;
+        self.keep_statuses(changes)
+    }
+
+    /// Keeps the statuses of `changes` (their values reach the map with a later
+    /// [`Published::apply_snapshot`]).
+    ///
+    /// # Errors
+    /// As [`Published::apply`].
+    pub fn keep_statuses(&mut self, changes: Vec<Change>) -> Result<(), String> {
+        for c in changes {
+            self.unwritten.insert(c.aggregate, c.status);
+        }
+        let Statuses::Store(store) = &self.statuses else {
+            return Ok(());
+        };
+        if self.unwritten.is_empty() {
+            return Ok(());
+        }
+        let writes = self
+            .unwritten
+            .iter()
+            .map(|(a, s)| (status_key(a), Some(s.clone())))
+            .collect();
+        store.write(writes)?;
+        self.unwritten.clear();
         Ok(())
     }
 

@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use deedlog_core::state_map::StateMap;
 use deedlog_core::{Command, Entry, SignedCommand, hash};
 use deedlog_domain::public_status::{self, Change, Commitment, Published};
 use deedlog_domain::{Decision, Payload, State};
@@ -176,7 +177,7 @@ struct DomainDecider {
     commitment: Commitment,
     /// Batches decided and not yet published: the log size after each, with its changes and
     /// the snapshots of its entries for the views.
-    pending: std::collections::VecDeque<(u64, Vec<Change>, Vec<Snapshot>)>,
+    pending: std::collections::VecDeque<(u64, StateMap, Vec<Change>, Vec<Snapshot>)>,
     /// The snapshots of the batch being decided.
     snapshots: Vec<Snapshot>,
     /// Where the snapshots go once their batch is durable.
@@ -252,9 +253,11 @@ impl Decider for DomainDecider {
         }
         let changes = self.commitment.take_changes();
         let snapshots = std::mem::take(&mut self.snapshots);
+        let map = self.commitment.snapshot();
+        let root = self.commitment.root();
         self.pending
-            .push_back((self.state.next_seq(), changes, snapshots));
-        Some(self.commitment.root())
+            .push_back((self.state.next_seq(), map, changes, snapshots));
+        Some(root)
     }
 
     fn commits_state(&self) -> bool {
@@ -292,9 +295,9 @@ impl Decider for DomainDecider {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut durable = Vec::new();
-        while self.pending.front().is_some_and(|(at, _, _)| *at <= size) {
-            if let Some((at, changes, snapshots)) = self.pending.pop_front() {
-                if let Err(error) = published.apply(at, changes) {
+        while self.pending.front().is_some_and(|(at, ..)| *at <= size) {
+            if let Some((at, map, changes, snapshots)) = self.pending.pop_front() {
+                if let Err(error) = published.apply_snapshot(at, map, changes) {
                     tracing::warn!(%error, "the published statuses stay in memory for now");
                 }
                 durable.extend(snapshots);
@@ -463,7 +466,7 @@ fn replay(
             if let Err(error) = state.spill() {
                 tracing::warn!(%error, seq, "the domain state keeps everything in memory for now");
             }
-            if let Err(error) = published.apply(0, commitment.take_changes()) {
+            if let Err(error) = published.keep_statuses(commitment.take_changes()) {
                 tracing::warn!(%error, "the published statuses stay in memory for now");
             }
         }
@@ -504,9 +507,11 @@ fn replay(
     }
     // Committed roots stand only for the log up to them; one older than the log (a log written
     // before roots were committed) is not served, until the next batch commits one.
-    if let Err(error) = published.apply(
+    let changes = commitment.take_changes();
+    if let Err(error) = published.apply_snapshot(
         if committed_size == size { size } else { 0 },
-        commitment.take_changes(),
+        commitment.snapshot(),
+        changes,
     ) {
         tracing::warn!(%error, "the published statuses stay in memory for now");
     }
