@@ -112,11 +112,9 @@ pub struct StateMap {
 enum Node {
     #[default]
     Empty,
-    Leaf {
-        key: Digest,
-        value: Digest,
-        hash: Digest,
-    },
+    /// Its hash is computed when asked for, not kept: a leaf is two thirds of the tree's
+    /// nodes, and an update rehashes at most one leaf beside its own path.
+    Leaf { key: Digest, value: Digest },
     Inner {
         left: Arc<Node>,
         right: Arc<Node>,
@@ -132,16 +130,13 @@ impl Node {
     fn hash(&self) -> Digest {
         match self {
             Self::Empty => EMPTY,
-            Self::Leaf { hash, .. } | Self::Inner { hash, .. } => *hash,
+            Self::Leaf { key, value } => leaf_hash(key, value),
+            Self::Inner { hash, .. } => *hash,
         }
     }
 
     fn leaf(key: Digest, value: Digest) -> Self {
-        Self::Leaf {
-            key,
-            value,
-            hash: leaf_hash(&key, &value),
-        }
+        Self::Leaf { key, value }
     }
 
     fn inner(left: Node, right: Node) -> Self {
@@ -157,7 +152,7 @@ impl Node {
     fn clean(&mut self) -> Digest {
         match self {
             Self::Empty => EMPTY,
-            Self::Leaf { hash, .. } => *hash,
+            Self::Leaf { key, value } => leaf_hash(key, value),
             Self::Inner {
                 left,
                 right,

@@ -130,13 +130,15 @@ impl KeyBytes for String {
 /// the last spill, or looked up and not found).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Slot<V> {
-    value: Option<V>,
+    /// Boxed, so the maps' nodes stay small whatever the size of `V` (a slot known absent
+    /// costs a key and a few words).
+    value: Option<Box<V>>,
     /// The epoch of its last use.
     used: Cell<u64>,
 }
 
 impl<V> Slot<V> {
-    fn new(value: Option<V>, epoch: u64) -> Self {
+    fn new(value: Option<Box<V>>, epoch: u64) -> Self {
         Self {
             value,
             used: Cell::new(epoch),
@@ -196,7 +198,7 @@ impl<K: Ord + Clone + KeyBytes, V: Clone + Serialize + DeserializeOwned> Bounded
         let value = match ctx.spill.get(&self.spill_key(key.key_bytes())) {
             Ok(None) => None,
             Ok(Some(bytes)) => match serde_json::from_slice::<V>(&bytes) {
-                Ok(v) => Some(v),
+                Ok(v) => Some(Box::new(v)),
                 Err(e) => {
                     ctx.fail(format!("a spilled value does not decode: {e}"));
                     return None;
@@ -223,7 +225,7 @@ impl<K: Ord + Clone + KeyBytes, V: Clone + Serialize + DeserializeOwned> Bounded
         if let Some(ctx) = &self.spill {
             slot.used.set(ctx.epoch());
         }
-        slot.value.as_ref()
+        slot.value.as_deref()
     }
 
     pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
@@ -265,7 +267,7 @@ impl<K: Ord + Clone + KeyBytes, V: Clone + Serialize + DeserializeOwned> Bounded
         if self.spill.is_some() {
             self.dirty.insert(key.to_owned());
         }
-        self.owned_slot(key).value.as_mut()
+        self.owned_slot(key).value.as_deref_mut()
     }
 
     /// Sets `key` to `value`; the value it had.
@@ -273,11 +275,15 @@ impl<K: Ord + Clone + KeyBytes, V: Clone + Serialize + DeserializeOwned> Bounded
         if self.spill.is_none() {
             return self
                 .owned
-                .insert(key, Slot::new(Some(value), 0))
-                .and_then(|s| s.value);
+                .insert(key, Slot::new(Some(Box::new(value)), 0))
+                .and_then(|s| s.value)
+                .map(|v| *v);
         }
         self.dirty.insert(key.clone());
-        self.owned_slot(&key).value.replace(value)
+        self.owned_slot(&key)
+            .value
+            .replace(Box::new(value))
+            .map(|v| *v)
     }
 
     pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
@@ -287,17 +293,17 @@ impl<K: Ord + Clone + KeyBytes, V: Clone + Serialize + DeserializeOwned> Bounded
     {
         self.get(key)?;
         if self.spill.is_none() {
-            return self.owned.remove(key).and_then(|s| s.value);
+            return self.owned.remove(key).and_then(|s| s.value).map(|v| *v);
         }
         self.dirty.insert(key.to_owned());
-        self.owned_slot(key).value.take()
+        self.owned_slot(key).value.take().map(|v| *v)
     }
 
     /// Every value in key order. Whole only for a state without a spill (tests, the audit, a
     /// projector's own state): a bounded state's iteration would miss what it spilled.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         debug_assert!(self.spill.is_none(), "iterating a bounded map");
-        self.owned.values().filter_map(|s| s.value.as_ref())
+        self.owned.values().filter_map(|s| s.value.as_deref())
     }
 
     /// The writes since the last spill, as the spill stores them.
@@ -306,7 +312,7 @@ impl<K: Ord + Clone + KeyBytes, V: Clone + Serialize + DeserializeOwned> Bounded
         out: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>,
     ) -> Result<(), String> {
         for key in &self.dirty {
-            let value = match self.owned.get(key).and_then(|s| s.value.as_ref()) {
+            let value = match self.owned.get(key).and_then(|s| s.value.as_deref()) {
                 Some(v) => Some(
                     serde_json::to_vec(v).map_err(|e| format!("a value does not encode: {e}"))?,
                 ),
@@ -355,7 +361,7 @@ impl<K: Ord + Clone, V: PartialEq> PartialEq for BoundedMap<K, V> {
         fn live<K, V>(m: &BoundedMap<K, V>) -> impl Iterator<Item = (&K, &V)> {
             m.owned
                 .iter()
-                .filter_map(|(k, s)| s.value.as_ref().map(|v| (k, v)))
+                .filter_map(|(k, s)| s.value.as_deref().map(|v| (k, v)))
         }
         live(self).eq(live(other))
     }

@@ -775,7 +775,7 @@ impl Default for State {
 }
 
 /// Entries a bounded state keeps in memory per map by default ([`State::with_spill`]).
-pub const KEEP_DEFAULT: usize = 16_384;
+pub const KEEP_DEFAULT: usize = 8_192;
 
 /// Runs `$body` with `$m` bound to each of the state's maps in turn (`&mut`, or `&` after
 /// `ref`).
@@ -839,16 +839,19 @@ impl State {
         let mut over = false;
         each_map!(self, m => over |= m.held() > ctx.keep());
         if over {
-            let mut writes = Vec::new();
-            let mut encoded = Ok(());
+            // One write a map, so what is held at once is one map's changes, not all of them;
+            // a map evicts only once its own changes are in the spill.
+            let mut result = Ok(());
             each_map!(self, m => {
-                if encoded.is_ok() {
-                    encoded = m.take_writes(&mut writes);
+                if result.is_ok() {
+                    let mut writes = Vec::new();
+                    result = m.take_writes(&mut writes).and_then(|()| ctx.write(writes));
+                    if result.is_ok() {
+                        m.written();
+                    }
                 }
             });
-            encoded?;
-            ctx.write(writes)?;
-            each_map!(self, m => m.written());
+            result?;
         }
         ctx.tick();
         Ok(())

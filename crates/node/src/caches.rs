@@ -4,7 +4,7 @@
 /// How much memory each embedded database may keep as its cache, and how much of the domain
 /// state the sequencer keeps in memory. Together they bound most of a node's memory: a node
 /// opened with the defaults holds up to 136 MiB of cached pages, and a domain state of about
-/// 23 × 16,384 aggregates and index entries besides what the current batch touches.
+/// 23 × 8,192 aggregates and index entries besides what the current batch touches.
 ///
 /// - `index_bytes`: the block cache of the log's index (`DATA/index/`, an LSM tree: stream and
 ///   nonce keys). It is read on the append path; its Bloom filters and block indexes are held in
@@ -68,7 +68,7 @@ mod tests {
         assert_eq!(caches.views_bytes, 32 << 20);
         assert_eq!(caches.vault_bytes, 64 << 20);
         assert_eq!(caches.state_bytes, 8 << 20);
-        assert_eq!(caches.state_entries, 16_384);
+        assert_eq!(caches.state_entries, 8_192);
         assert_eq!(caches.total_bytes(), 136 << 20);
         assert_eq!(crate::NodeOptions::new("x").caches, caches);
     }
