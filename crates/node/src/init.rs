@@ -186,10 +186,13 @@ fn load_reference(node: &Node, dir: &std::path::Path) -> Result<(), NodeError> {
     let mut first = Vec::new();
     let mut agents = Vec::new();
     let mut properties = Vec::new();
-    for c in commands {
+    for mut c in commands {
         if exists(node, &c.stream)? {
             continue;
         }
+        // Stamped when signed, not when made: committing a city's registry to the vault takes
+        // minutes, longer than the window in which the sequencer takes a command as fresh.
+        c.issued_at_ms = node.now_ms();
         let secret = if c.actor == ids::REGISTRY {
             &registry
         } else {
