@@ -71,19 +71,15 @@ impl StateSpill {
             .worker_threads(1)
             .open()
             .map_err(engine)?;
-        // Most look-ups of a growing state miss (a new party's phone, a new stream): Bloom
-        // filters and block indexes stay in memory at every level, so a miss reads no block
-        // from disk and checksums none (unpinned, each miss re-read a table's filter).
+        // Most look-ups of a growing state miss (a new party's phone, a new stream): the
+        // filters are pinned as the log index's are.
         let tree = db
             .keyspace("state", || {
-                use fjall::config::{PartitioningPolicy, PinningPolicy};
-                fjall::KeyspaceCreateOptions::default()
-                    .max_memtable_size(MEMTABLE_BYTES)
-                    .manual_journal_persist(true)
-                    .filter_block_pinning_policy(PinningPolicy::all(true))
-                    .index_block_pinning_policy(PinningPolicy::all(true))
-                    .filter_block_partitioning_policy(PartitioningPolicy::all(false))
-                    .index_block_partitioning_policy(PartitioningPolicy::all(false))
+                deedlog_store::index::pinned(
+                    fjall::KeyspaceCreateOptions::default()
+                        .max_memtable_size(MEMTABLE_BYTES)
+                        .manual_journal_persist(true),
+                )
             })
             .map_err(engine)?;
         Ok(Self {

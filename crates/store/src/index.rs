@@ -390,16 +390,25 @@ fn scanned_options() -> fjall::KeyspaceCreateOptions {
 }
 
 fn keyspace_options() -> fjall::KeyspaceCreateOptions {
+    pinned(
+        fjall::KeyspaceCreateOptions::default()
+            .compaction_strategy(std::sync::Arc::new(
+                fjall::compaction::Leveled::default().with_table_target_size(TABLE_BYTES),
+            ))
+            .max_memtable_size(MEMTABLE_BYTES)
+            .manual_journal_persist(true),
+    )
+}
+
+/// `options` with Bloom filters and block indexes held in memory at every level (about 1.5
+/// bytes a key), whole rather than partitioned, so a look-up that misses, the usual case for a
+/// nonce or a growing state's new key, reads no block from disk. Unpinned, a miss re-read and
+/// re-checksummed a whole table's filter through the block cache. Shared with the node's
+/// scratch store of the domain state.
+#[must_use]
+pub fn pinned(options: fjall::KeyspaceCreateOptions) -> fjall::KeyspaceCreateOptions {
     use fjall::config::{PartitioningPolicy, PinningPolicy};
-    // Filters and block indexes stay in memory at every level (about 1.5 bytes a key), so a
-    // look-up that misses, the usual case for a nonce, reads no block from disk. Unpinned, a
-    // miss re-read and re-checksummed a whole table's filter through the block cache.
-    fjall::KeyspaceCreateOptions::default()
-        .compaction_strategy(std::sync::Arc::new(
-            fjall::compaction::Leveled::default().with_table_target_size(TABLE_BYTES),
-        ))
-        .max_memtable_size(MEMTABLE_BYTES)
-        .manual_journal_persist(true)
+    options
         .filter_block_pinning_policy(PinningPolicy::all(true))
         .index_block_pinning_policy(PinningPolicy::all(true))
         .filter_block_partitioning_policy(PartitioningPolicy::all(false))
